@@ -1,0 +1,83 @@
+//! Accounts and their names.
+
+use std::fmt;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct AccountId(pub i64);
+
+impl fmt::Display for AccountId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+/// A login name: lowercase letters, digits, `.`, `_`, `-`, 1–64 characters. The same name is the
+/// local part of the user's handle on every protocol.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct AccountName(String);
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("account names are 1-64 characters of lowercase letters, digits, '.', '_' and '-'")]
+pub struct InvalidAccountName;
+
+impl AccountName {
+    pub const MAX_LEN: usize = 64;
+
+    pub fn new(name: &str) -> Result<Self, InvalidAccountName> {
+        let valid_byte = |b: u8| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-".contains(&b);
+        if (1..=Self::MAX_LEN).contains(&name.len()) && name.bytes().all(valid_byte) {
+            Ok(AccountName(name.to_owned()))
+        } else {
+            Err(InvalidAccountName)
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for AccountName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A stored account.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Account {
+    pub id: AccountId,
+    pub name: AccountName,
+    /// Numeric identity on MyICQ; assigned from 10001 upwards.
+    pub uin: u32,
+    pub nickname: Option<String>,
+}
+
+impl Account {
+    pub fn to_ref(&self) -> AccountRef {
+        AccountRef { id: self.id, name: self.name.clone(), nickname: self.nickname.clone() }
+    }
+}
+
+/// What a session needs to show another account: identity and chosen nickname.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccountRef {
+    pub id: AccountId,
+    pub name: AccountName,
+    pub nickname: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn account_name_rules() {
+        for good in ["a", "alice", "bob.smith", "x_y-z9", &"a".repeat(64)] {
+            assert!(AccountName::new(good).is_ok(), "{good}");
+        }
+        for bad in ["", "Alice", "a b", "a@b", "ü", &"a".repeat(65)] {
+            assert!(AccountName::new(bad).is_err(), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,269 @@
+//! Live sessions: one per account, each with a bounded event channel. Events go to exactly the
+//! session that needs them; a session whose channel is full is closed rather than waited on.
+
+use crate::account::{Account, AccountId, AccountRef};
+use crate::error::CoreError;
+use crate::presence::{Presence, Status};
+use crate::privacy::{allows, Privacy, RelationFlags};
+use crate::store::Relation;
+use crate::Core;
+use dashmap::DashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+/// Something a session must tell its client.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    /// A contact's presence as this user may see it; `None` means offline (or hidden from them).
+    Presence { contact: AccountRef, presence: Option<Presence> },
+    /// `by` put this user on their forward list; `version` is this user's new list version.
+    AddedBy { by: AccountRef, version: u32 },
+    /// `by` took this user off their forward list.
+    RemovedBy { by: AccountRef, version: u32 },
+    /// Another user asks this one to join a conversation.
+    Invitation(ConversationInvite),
+}
+
+/// An invitation to a conversation held by a front (an MSN switchboard session).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConversationInvite {
+    pub from: AccountRef,
+    /// The name the inviter shows.
+    pub from_display_name: String,
+    pub conversation: u64,
+    /// One-use secret the invitee presents to join.
+    pub ticket: String,
+}
+
+/// Why the core ended a session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KickReason {
+    LoggedInElsewhere,
+    /// Its event queue overflowed: the client does not read fast enough.
+    TooSlow,
+}
+
+#[derive(Default)]
+struct Control {
+    cancel: CancellationToken,
+    reason: OnceLock<KickReason>,
+}
+
+impl Control {
+    fn kick(&self, reason: KickReason) {
+        let _ = self.reason.set(reason);
+        self.cancel.cancel();
+    }
+}
+
+struct Online {
+    session_id: u64,
+    account: AccountRef,
+    events: mpsc::Sender<Event>,
+    control: Arc<Control>,
+    presence: Presence,
+    privacy: Privacy,
+}
+
+#[derive(Default)]
+pub(crate) struct Hub {
+    online: DashMap<AccountId, Online>,
+    next_session: AtomicU64,
+}
+
+impl Hub {
+    pub(crate) fn len(&self) -> usize {
+        self.online.len()
+    }
+}
+
+/// A logged-in session, owned by the front's connection task.
+pub struct Session {
+    pub account: Account,
+    pub id: u64,
+    events: mpsc::Receiver<Event>,
+    control: Arc<Control>,
+}
+
+impl Session {
+    /// The next event, or the reason the session was ended. Cancellation-safe.
+    pub async fn next_event(&mut self) -> Result<Event, KickReason> {
+        tokio::select! {
+            biased;
+            _ = self.control.cancel.cancelled() => Err(self.kick_reason()),
+            event = self.events.recv() => event.ok_or(self.kick_reason()),
+        }
+    }
+
+    fn kick_reason(&self) -> KickReason {
+        self.control.reason.get().copied().unwrap_or(KickReason::LoggedInElsewhere)
+    }
+}
+
+impl Core {
+    /// Registers a session for `account`, ending any previous one ("logged in elsewhere").
+    /// The new session starts offline until it sets a status.
+    pub async fn login(&self, account: Account, display_name: String) -> Result<Session, CoreError> {
+        let settings = self.store().list_settings(account.id).await?;
+        let (events_tx, events) = mpsc::channel(self.config().session_queue);
+        let control = Arc::new(Control::default());
+        let id = self.hub().next_session.fetch_add(1, Ordering::Relaxed) + 1;
+        let entry = Online {
+            session_id: id,
+            account: account.to_ref(),
+            events: events_tx,
+            control: control.clone(),
+            presence: Presence { status: Status::Offline, display_name },
+            privacy: settings.privacy,
+        };
+        if let Some(previous) = self.hub().online.insert(account.id, entry) {
+            previous.control.kick(KickReason::LoggedInElsewhere);
+            if previous.presence.status.is_visible() {
+                self.announce(&previous.account, previous.privacy, None).await?;
+            }
+        }
+        Ok(Session { account, id, events, control })
+    }
+
+    /// Removes the session if it is still the account's current one, telling watchers it left.
+    pub async fn logout(&self, session: &Session) -> Result<(), CoreError> {
+        let removed = self.hub().online.remove_if(&session.account.id, |_, o| o.session_id == session.id);
+        if let Some((_, gone)) = removed {
+            if gone.presence.status.is_visible() {
+                self.announce(&gone.account, gone.privacy, None).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Changes the session's status (and shown name) and tells every watcher allowed to see it.
+    pub async fn set_presence(&self, session: &Session, presence: Presence) -> Result<(), CoreError> {
+        let (account, privacy, before) = {
+            let mut entry = self.current_entry(session)?;
+            let before = std::mem::replace(&mut entry.presence, presence.clone());
+            (entry.account.clone(), entry.privacy, before)
+        };
+        if presence.status.is_visible() {
+            if presence != before {
+                self.announce(&account, privacy, Some(presence)).await?;
+            }
+        } else if before.status.is_visible() {
+            self.announce(&account, privacy, None).await?;
+        }
+        Ok(())
+    }
+
+    /// The current presence of every forward-list contact who is online and lets `viewer` see them.
+    pub async fn visible_contacts(&self, viewer: AccountId) -> Result<Vec<(AccountRef, Presence)>, CoreError> {
+        let relations = self.store().relations(viewer).await?;
+        Ok(relations
+            .iter()
+            .filter(|r| r.flags.contains(RelationFlags::FORWARD))
+            .filter_map(|r| self.presence_seen_by(r.other.id, r.their_flags).map(|p| (r.other.clone(), p)))
+            .collect())
+    }
+
+    /// What a viewer sees of `target` right now, given the target's flags toward the viewer.
+    pub(crate) fn presence_seen_by(&self, target: AccountId, flags_toward_viewer: RelationFlags) -> Option<Presence> {
+        let entry = self.hub().online.get(&target)?;
+        let visible = entry.presence.status.is_visible() && allows(entry.privacy, flags_toward_viewer);
+        visible.then(|| entry.presence.clone())
+    }
+
+    /// Asks `to` to join a conversation, if they are reachable and let the inviter reach them.
+    pub async fn invite(&self, to: AccountId, invite: ConversationInvite) -> Result<(), CoreError> {
+        let privacy = {
+            let entry = self.hub().online.get(&to).ok_or(CoreError::NotOnline)?;
+            if !entry.presence.status.is_visible() {
+                return Err(CoreError::NotOnline);
+            }
+            entry.privacy
+        };
+        let flags = self.store().relation_flags(to, invite.from.id).await?;
+        if !allows(privacy, flags) {
+            return Err(CoreError::NotAllowed);
+        }
+        if self.notify(to, Event::Invitation(invite)) {
+            Ok(())
+        } else {
+            Err(CoreError::NotOnline)
+        }
+    }
+
+    /// Status and privacy of an online account, if it has a session.
+    pub fn online_presence(&self, id: AccountId) -> Option<Presence> {
+        self.hub().online.get(&id).map(|e| e.presence.clone())
+    }
+
+    /// Pushes an event to the account's session; a full queue ends that session.
+    /// Returns whether the event was queued.
+    pub(crate) fn notify(&self, to: AccountId, event: Event) -> bool {
+        let Some(entry) = self.hub().online.get(&to) else { return false };
+        match entry.events.try_send(event) {
+            Ok(()) => true,
+            Err(mpsc::error::TrySendError::Full(_)) => {
+                tracing::warn!(account = %entry.account.name, "event queue full; closing the slow session");
+                entry.control.kick(KickReason::TooSlow);
+                false
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) => false,
+        }
+    }
+
+    /// Sends `presence` (or offline) of `who` to every online watcher `who` lets see them.
+    pub(crate) async fn announce(
+        &self,
+        who: &AccountRef,
+        privacy: Privacy,
+        presence: Option<Presence>,
+    ) -> Result<(), CoreError> {
+        let relations = self.store().relations(who.id).await?;
+        for watcher in relations.iter().filter(|r| r.their_flags.contains(RelationFlags::FORWARD)) {
+            if allows(privacy, watcher.flags) {
+                self.notify(watcher.other.id, Event::Presence { contact: who.clone(), presence: presence.clone() });
+            }
+        }
+        Ok(())
+    }
+
+    /// After `owner` changed whom they allow, tells each watcher whose view flipped.
+    pub(crate) async fn reannounce(
+        &self,
+        owner: AccountId,
+        allowed_before: impl Fn(&Relation) -> bool,
+        allowed_after: impl Fn(&Relation) -> bool,
+    ) -> Result<(), CoreError> {
+        let Some((account, presence)) = self.hub().online.get(&owner).map(|e| (e.account.clone(), e.presence.clone()))
+        else {
+            return Ok(());
+        };
+        if !presence.status.is_visible() {
+            return Ok(());
+        }
+        let relations = self.store().relations(owner).await?;
+        for watcher in relations.iter().filter(|r| r.their_flags.contains(RelationFlags::FORWARD)) {
+            let (before, after) = (allowed_before(watcher), allowed_after(watcher));
+            if before != after {
+                let shown = after.then(|| presence.clone());
+                self.notify(watcher.other.id, Event::Presence { contact: account.clone(), presence: shown });
+            }
+        }
+        Ok(())
+    }
+
+    pub(crate) fn set_online_privacy(&self, owner: AccountId, privacy: Privacy) {
+        if let Some(mut entry) = self.hub().online.get_mut(&owner) {
+            entry.privacy = privacy;
+        }
+    }
+
+    fn current_entry(&self, session: &Session) -> Result<dashmap::mapref::one::RefMut<'_, AccountId, Online>, CoreError> {
+        self.hub()
+            .online
+            .get_mut(&session.account.id)
+            .filter(|e| e.session_id == session.id)
+            .ok_or(CoreError::SessionGone)
+    }
+}

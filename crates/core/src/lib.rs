@@ -1,0 +1,75 @@
+//! The protocol-neutral domain of Switchyard. It knows accounts, contact relations, privacy,
+//! presence and message delivery, and never sees a wire format. Fronts call [`Core`] and receive
+//! [`Event`]s on their session's bounded channel.
+
+pub mod account;
+pub mod error;
+mod hub;
+mod lists;
+pub mod offline;
+pub mod presence;
+pub mod privacy;
+pub mod store;
+#[cfg(feature = "store-suite")]
+pub mod store_suite;
+
+pub use account::{Account, AccountId, AccountName, AccountRef};
+pub use error::CoreError;
+pub use hub::{ConversationInvite, Event, KickReason, Session};
+pub use lists::{ContactList, ListEntry, ListKind};
+pub use presence::{Presence, Status};
+pub use privacy::{Privacy, RelationFlags, ReverseListPrompt};
+pub use store::{Store, StoreError};
+
+use std::sync::Arc;
+
+/// Limits and sizes the core enforces.
+#[derive(Debug, Clone)]
+pub struct CoreConfig {
+    /// Most entries on one of a user's lists (forward, allow, block).
+    pub max_list_entries: usize,
+    /// Events a session may have waiting before it is considered too slow and closed.
+    pub session_queue: usize,
+}
+
+impl Default for CoreConfig {
+    fn default() -> Self {
+        // 600 was the forward-list limit of the MSN 6–7.5 era service.
+        CoreConfig { max_list_entries: 600, session_queue: 512 }
+    }
+}
+
+/// The shared domain object: one per server, cheap to clone.
+#[derive(Clone)]
+pub struct Core {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    store: Arc<dyn Store>,
+    hub: hub::Hub,
+    config: CoreConfig,
+}
+
+impl Core {
+    pub fn new(store: Arc<dyn Store>, config: CoreConfig) -> Self {
+        Core { inner: Arc::new(Inner { store, hub: hub::Hub::default(), config }) }
+    }
+
+    pub fn store(&self) -> &dyn Store {
+        self.inner.store.as_ref()
+    }
+
+    pub fn config(&self) -> &CoreConfig {
+        &self.inner.config
+    }
+
+    fn hub(&self) -> &hub::Hub {
+        &self.inner.hub
+    }
+
+    /// Number of accounts with a live session.
+    pub fn online_count(&self) -> usize {
+        self.hub().len()
+    }
+}

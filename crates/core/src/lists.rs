@@ -1,0 +1,175 @@
+//! Contact lists: forward (watching), allow and block, with the derived reverse list.
+
+use crate::account::{Account, AccountId, AccountName, AccountRef};
+use crate::error::CoreError;
+use crate::hub::Event;
+use crate::presence::Presence;
+use crate::privacy::{allows, Privacy, RelationFlags, ReverseListPrompt};
+use crate::store::{ListSettings, Relation};
+use crate::Core;
+
+/// A list the user edits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ListKind {
+    Forward,
+    Allow,
+    Block,
+}
+
+impl ListKind {
+    pub fn flag(self) -> RelationFlags {
+        match self {
+            ListKind::Forward => RelationFlags::FORWARD,
+            ListKind::Allow => RelationFlags::ALLOW,
+            ListKind::Block => RelationFlags::BLOCK,
+        }
+    }
+
+    /// The list an entry may not be on at the same time.
+    fn opposite(self) -> RelationFlags {
+        match self {
+            ListKind::Forward => RelationFlags::NONE,
+            ListKind::Allow => RelationFlags::BLOCK,
+            ListKind::Block => RelationFlags::ALLOW,
+        }
+    }
+}
+
+/// One entry of a list as a client shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListEntry {
+    pub account: AccountRef,
+    pub display_name: String,
+}
+
+/// A user's lists and settings at one version.
+#[derive(Debug, Clone)]
+pub struct ContactList {
+    pub settings: ListSettings,
+    pub relations: Vec<Relation>,
+}
+
+impl ContactList {
+    /// Entries of one of the user's own lists, in name order.
+    pub fn entries(&self, kind: ListKind) -> impl Iterator<Item = ListEntry> + '_ {
+        self.relations
+            .iter()
+            .filter(move |r| r.flags.contains(kind.flag()))
+            .map(|r| ListEntry { account: r.other.clone(), display_name: r.display_name.clone() })
+    }
+
+    /// The users who have this user on their forward list.
+    pub fn reverse(&self) -> impl Iterator<Item = &AccountRef> + '_ {
+        self.relations.iter().filter(|r| r.their_flags.contains(RelationFlags::FORWARD)).map(|r| &r.other)
+    }
+}
+
+impl Core {
+    pub async fn contact_list(&self, owner: AccountId) -> Result<ContactList, CoreError> {
+        let settings = self.store().list_settings(owner).await?;
+        let relations = self.store().relations(owner).await?;
+        Ok(ContactList { settings, relations })
+    }
+
+    /// Puts `target` on one of `owner`'s lists; returns the target and the owner's new version.
+    pub async fn add_to_list(
+        &self,
+        owner: &Account,
+        kind: ListKind,
+        target: &AccountName,
+        display_name: &str,
+    ) -> Result<(AccountRef, u32), CoreError> {
+        let target = self.store().account_by_name(target).await?.ok_or(CoreError::NoSuchAccount)?.to_ref();
+        let flags = self.store().relation_flags(owner.id, target.id).await?;
+        if flags.contains(kind.flag()) {
+            return Err(CoreError::AlreadyOnList);
+        }
+        if !kind.opposite().is_empty() && flags.contains(kind.opposite()) {
+            return Err(CoreError::OnOppositeList);
+        }
+        if self.store().count_with_flag(owner.id, kind.flag()).await? >= self.config().max_list_entries {
+            return Err(CoreError::ListFull);
+        }
+        let versions = self.store().set_relation(owner.id, target.id, flags | kind.flag(), Some(display_name)).await?;
+        self.after_list_change(owner, &target, kind, flags, flags | kind.flag(), versions.target).await?;
+        Ok((target, versions.owner))
+    }
+
+    /// Takes `target` off one of `owner`'s lists; returns the target and the owner's new version.
+    pub async fn remove_from_list(
+        &self,
+        owner: &Account,
+        kind: ListKind,
+        target: &AccountName,
+    ) -> Result<(AccountRef, u32), CoreError> {
+        let target = self.store().account_by_name(target).await?.ok_or(CoreError::NotOnList)?.to_ref();
+        let flags = self.store().relation_flags(owner.id, target.id).await?;
+        if !flags.contains(kind.flag()) {
+            return Err(CoreError::NotOnList);
+        }
+        let versions = self.store().set_relation(owner.id, target.id, flags - kind.flag(), None).await?;
+        self.after_list_change(owner, &target, kind, flags, flags - kind.flag(), versions.target).await?;
+        Ok((target, versions.owner))
+    }
+
+    async fn after_list_change(
+        &self,
+        owner: &Account,
+        target: &AccountRef,
+        kind: ListKind,
+        before: RelationFlags,
+        after: RelationFlags,
+        target_version: Option<u32>,
+    ) -> Result<(), CoreError> {
+        match kind {
+            ListKind::Forward => {
+                if let Some(version) = target_version {
+                    let by = owner.to_ref();
+                    let event = if after.contains(RelationFlags::FORWARD) {
+                        Event::AddedBy { by, version }
+                    } else {
+                        Event::RemovedBy { by, version }
+                    };
+                    self.notify(target.id, event);
+                }
+                Ok(())
+            }
+            ListKind::Allow | ListKind::Block => {
+                let privacy = self.store().list_settings(owner.id).await?.privacy;
+                let target_id = target.id;
+                self.reannounce(
+                    owner.id,
+                    |w| allows(privacy, if w.other.id == target_id { before } else { w.flags }),
+                    |w| allows(privacy, if w.other.id == target_id { after } else { w.flags }),
+                )
+                .await
+            }
+        }
+    }
+
+    /// Changes how unlisted users are treated; returns the new list version.
+    pub async fn set_privacy(&self, owner: AccountId, privacy: Privacy) -> Result<u32, CoreError> {
+        let before = self.store().list_settings(owner).await?.privacy;
+        if before == privacy {
+            return Err(CoreError::AlreadyInMode);
+        }
+        let version = self.store().set_privacy(owner, privacy).await?;
+        self.set_online_privacy(owner, privacy);
+        self.reannounce(owner, |w| allows(before, w.flags), |w| allows(privacy, w.flags)).await?;
+        Ok(version)
+    }
+
+    /// Changes the reverse-list prompt setting; returns the new list version.
+    pub async fn set_prompt(&self, owner: AccountId, prompt: ReverseListPrompt) -> Result<u32, CoreError> {
+        if self.store().list_settings(owner).await?.prompt == prompt {
+            return Err(CoreError::AlreadyInMode);
+        }
+        Ok(self.store().set_prompt(owner, prompt).await?)
+    }
+
+    /// What `viewer` may see of `target` now (for the initial presence after adding a contact).
+    pub async fn presence_for(&self, viewer: AccountId, target: &AccountRef) -> Result<Option<Presence>, CoreError> {
+        let their_flags = self.store().relation_flags(target.id, viewer).await?;
+        Ok(self.presence_seen_by(target.id, their_flags))
+    }
+}

@@ -1,0 +1,135 @@
+//! Persistence behind one small trait; the server picks an implementation at start-up.
+
+use crate::account::{Account, AccountId, AccountName, AccountRef};
+use crate::privacy::{Privacy, RelationFlags, ReverseListPrompt};
+use async_trait::async_trait;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("an account named {0} already exists")]
+    NameTaken(AccountName),
+    #[error("storage backend failed: {0}")]
+    Backend(String),
+}
+
+/// Per-account settings that travel with the contact lists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ListSettings {
+    /// Serial number of the lists and settings; grows by one with every change.
+    pub version: u32,
+    pub privacy: Privacy,
+    pub prompt: ReverseListPrompt,
+}
+
+/// One account related to the list owner in either direction.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Relation {
+    pub other: AccountRef,
+    /// Name the owner gave this contact (empty when the owner has no relation to them).
+    pub display_name: String,
+    /// Owner → other.
+    pub flags: RelationFlags,
+    /// Other → owner: `FORWARD` here puts `other` on the owner's reverse list.
+    pub their_flags: RelationFlags,
+}
+
+/// The list versions after a relation change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct VersionsAfterChange {
+    pub owner: u32,
+    /// The target's version, when its reverse list changed (the `FORWARD` flag moved).
+    pub target: Option<u32>,
+}
+
+/// A message waiting for a recipient who was offline.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OfflineMessage {
+    pub sender: AccountId,
+    pub recipient: AccountId,
+    pub kind: MessageKind,
+    pub text: String,
+    /// Seconds since the Unix epoch when the sender sent it.
+    pub sent_at: i64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MessageKind {
+    Text,
+    AuthorizationRequest,
+    AuthorizationGranted,
+    AuthorizationDenied,
+    ContactList,
+    SystemNotice,
+    Broadcast,
+}
+
+impl MessageKind {
+    pub const ALL: [MessageKind; 7] = [
+        MessageKind::Text,
+        MessageKind::AuthorizationRequest,
+        MessageKind::AuthorizationGranted,
+        MessageKind::AuthorizationDenied,
+        MessageKind::ContactList,
+        MessageKind::SystemNotice,
+        MessageKind::Broadcast,
+    ];
+
+    /// Stable number used in storage.
+    pub fn code(self) -> i64 {
+        MessageKind::ALL.iter().position(|k| *k == self).expect("listed") as i64
+    }
+
+    pub fn from_code(code: i64) -> Option<MessageKind> {
+        usize::try_from(code).ok().and_then(|i| MessageKind::ALL.get(i).copied())
+    }
+}
+
+/// A queued offline message with its queue id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredMessage {
+    pub id: i64,
+    pub message: OfflineMessage,
+}
+
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Creates an account with the next free UIN (10001 upwards).
+    async fn create_account(&self, name: &AccountName, password: &str, nickname: Option<&str>)
+        -> Result<Account, StoreError>;
+    async fn account_by_name(&self, name: &AccountName) -> Result<Option<Account>, StoreError>;
+    async fn account_by_id(&self, id: AccountId) -> Result<Option<Account>, StoreError>;
+    async fn accounts(&self) -> Result<Vec<Account>, StoreError>;
+    /// Removes the account, its relations in both directions and its queued messages.
+    async fn delete_account(&self, id: AccountId) -> Result<bool, StoreError>;
+    async fn set_password(&self, id: AccountId, password: &str) -> Result<(), StoreError>;
+    /// The secret protocols with challenge-response logins need to compute the expected answer.
+    async fn password(&self, id: AccountId) -> Result<Option<String>, StoreError>;
+
+    async fn list_settings(&self, id: AccountId) -> Result<ListSettings, StoreError>;
+    /// Sets the privacy mode and returns the new list version.
+    async fn set_privacy(&self, id: AccountId, privacy: Privacy) -> Result<u32, StoreError>;
+    /// Sets the reverse-list prompt and returns the new list version.
+    async fn set_prompt(&self, id: AccountId, prompt: ReverseListPrompt) -> Result<u32, StoreError>;
+
+    /// Every account related to `owner` in either direction, ordered by name.
+    async fn relations(&self, owner: AccountId) -> Result<Vec<Relation>, StoreError>;
+    /// The owner's flags toward `target` (empty when unrelated).
+    async fn relation_flags(&self, owner: AccountId, target: AccountId) -> Result<RelationFlags, StoreError>;
+    /// How many relations of `owner` carry `flag`.
+    async fn count_with_flag(&self, owner: AccountId, flag: RelationFlags) -> Result<usize, StoreError>;
+    /// Atomically replaces the flags (removing the relation when they become empty), keeps or
+    /// sets the display name, and bumps the owner's version — and the target's when `FORWARD`
+    /// changed, since that is the target's reverse list.
+    async fn set_relation(
+        &self,
+        owner: AccountId,
+        target: AccountId,
+        flags: RelationFlags,
+        display_name: Option<&str>,
+    ) -> Result<VersionsAfterChange, StoreError>;
+
+    async fn enqueue_offline(&self, message: &OfflineMessage) -> Result<i64, StoreError>;
+    /// Queued messages for `recipient`, oldest first.
+    async fn offline_messages(&self, recipient: AccountId) -> Result<Vec<StoredMessage>, StoreError>;
+    async fn delete_offline(&self, recipient: AccountId, id: i64) -> Result<bool, StoreError>;
+}

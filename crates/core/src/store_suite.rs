@@ -1,0 +1,115 @@
+//! The conformance suite every [`Store`] implementation must pass. Call [`run`] on an empty store.
+
+use crate::account::AccountName;
+use crate::privacy::{Privacy, RelationFlags, ReverseListPrompt};
+use crate::store::{MessageKind, OfflineMessage, Store, StoreError};
+
+fn name(s: &str) -> AccountName {
+    AccountName::new(s).expect("valid test name")
+}
+
+pub async fn run(store: &dyn Store) {
+    accounts(store).await;
+    settings(store).await;
+    relations(store).await;
+    offline_queue(store).await;
+    deletion_cascades(store).await;
+}
+
+async fn accounts(store: &dyn Store) {
+    let alice = store.create_account(&name("alice"), "pw-a", Some("Alice")).await.unwrap();
+    let bob = store.create_account(&name("bob"), "pw-b", None).await.unwrap();
+    assert_eq!(alice.uin, 10001);
+    assert_eq!(bob.uin, 10002);
+    assert_eq!(alice.nickname.as_deref(), Some("Alice"));
+    assert!(matches!(store.create_account(&name("alice"), "x", None).await, Err(StoreError::NameTaken(_))));
+    assert_eq!(store.account_by_name(&name("alice")).await.unwrap(), Some(alice.clone()));
+    assert_eq!(store.account_by_id(bob.id).await.unwrap(), Some(bob.clone()));
+    assert_eq!(store.account_by_name(&name("nobody")).await.unwrap(), None);
+    assert_eq!(store.password(alice.id).await.unwrap().as_deref(), Some("pw-a"));
+    store.set_password(alice.id, "new").await.unwrap();
+    assert_eq!(store.password(alice.id).await.unwrap().as_deref(), Some("new"));
+    let names: Vec<_> = store.accounts().await.unwrap().into_iter().map(|a| a.name).collect();
+    assert_eq!(names, vec![name("alice"), name("bob")]);
+}
+
+async fn settings(store: &dyn Store) {
+    let carol = store.create_account(&name("carol"), "pw", None).await.unwrap();
+    let initial = store.list_settings(carol.id).await.unwrap();
+    assert_eq!((initial.version, initial.privacy, initial.prompt), (0, Privacy::AllowUnlisted, ReverseListPrompt::Ask));
+    assert_eq!(store.set_privacy(carol.id, Privacy::BlockUnlisted).await.unwrap(), 1);
+    assert_eq!(store.set_prompt(carol.id, ReverseListPrompt::AllowAutomatically).await.unwrap(), 2);
+    let now = store.list_settings(carol.id).await.unwrap();
+    assert_eq!((now.version, now.privacy, now.prompt), (2, Privacy::BlockUnlisted, ReverseListPrompt::AllowAutomatically));
+}
+
+async fn relations(store: &dyn Store) {
+    let dave = store.create_account(&name("dave"), "pw", None).await.unwrap();
+    let erin = store.create_account(&name("erin"), "pw", Some("Erin")).await.unwrap();
+    let fay = store.create_account(&name("fay"), "pw", None).await.unwrap();
+
+    let v = store.set_relation(dave.id, erin.id, RelationFlags::FORWARD, Some("E")).await.unwrap();
+    assert_eq!((v.owner, v.target), (1, Some(1)), "forward changes the target's reverse list too");
+    let v = store.set_relation(dave.id, erin.id, RelationFlags::FORWARD | RelationFlags::ALLOW, None).await.unwrap();
+    assert_eq!((v.owner, v.target), (2, None), "allow does not touch the target");
+    store.set_relation(fay.id, dave.id, RelationFlags::BLOCK, Some("Dave")).await.unwrap();
+
+    let mine = store.relations(dave.id).await.unwrap();
+    assert_eq!(mine.len(), 2);
+    assert_eq!(mine[0].other.name, name("erin"));
+    assert_eq!(mine[0].other.nickname.as_deref(), Some("Erin"));
+    assert_eq!(mine[0].display_name, "E", "a None display name keeps the old one");
+    assert_eq!(mine[0].flags, RelationFlags::FORWARD | RelationFlags::ALLOW);
+    assert_eq!(mine[0].their_flags, RelationFlags::NONE);
+    assert_eq!(mine[1].other.name, name("fay"));
+    assert_eq!((mine[1].flags, mine[1].their_flags), (RelationFlags::NONE, RelationFlags::BLOCK));
+
+    let theirs = store.relations(erin.id).await.unwrap();
+    assert_eq!(theirs.len(), 1);
+    assert_eq!(theirs[0].their_flags, RelationFlags::FORWARD | RelationFlags::ALLOW);
+    assert_eq!(store.relation_flags(fay.id, dave.id).await.unwrap(), RelationFlags::BLOCK);
+    assert_eq!(store.count_with_flag(dave.id, RelationFlags::FORWARD).await.unwrap(), 1);
+    assert_eq!(store.count_with_flag(dave.id, RelationFlags::BLOCK).await.unwrap(), 0);
+
+    let v = store.set_relation(dave.id, erin.id, RelationFlags::NONE, None).await.unwrap();
+    assert_eq!((v.owner, v.target), (3, Some(2)));
+    assert_eq!(store.relation_flags(dave.id, erin.id).await.unwrap(), RelationFlags::NONE);
+    assert!(store.relations(erin.id).await.unwrap().is_empty(), "an empty relation is removed");
+}
+
+async fn offline_queue(store: &dyn Store) {
+    let gus = store.create_account(&name("gus"), "pw", None).await.unwrap();
+    let hal = store.create_account(&name("hal"), "pw", None).await.unwrap();
+    let message = |text: &str, kind| OfflineMessage {
+        sender: hal.id,
+        recipient: gus.id,
+        kind,
+        text: text.to_owned(),
+        sent_at: 1_000_000,
+    };
+    let first = store.enqueue_offline(&message("one", MessageKind::Text)).await.unwrap();
+    let second = store.enqueue_offline(&message("два", MessageKind::AuthorizationRequest)).await.unwrap();
+    let queued = store.offline_messages(gus.id).await.unwrap();
+    assert_eq!(queued.iter().map(|m| m.id).collect::<Vec<_>>(), vec![first, second]);
+    assert_eq!(queued[1].message, message("два", MessageKind::AuthorizationRequest));
+    assert!(!store.delete_offline(hal.id, first).await.unwrap(), "only the recipient's own messages");
+    assert!(store.delete_offline(gus.id, first).await.unwrap());
+    assert!(!store.delete_offline(gus.id, first).await.unwrap());
+    assert_eq!(store.offline_messages(gus.id).await.unwrap().len(), 1);
+}
+
+async fn deletion_cascades(store: &dyn Store) {
+    let ivy = store.create_account(&name("ivy"), "pw", None).await.unwrap();
+    let jon = store.create_account(&name("jon"), "pw", None).await.unwrap();
+    store.set_relation(jon.id, ivy.id, RelationFlags::FORWARD, Some("ivy")).await.unwrap();
+    store
+        .enqueue_offline(&OfflineMessage { sender: jon.id, recipient: ivy.id, kind: MessageKind::Text, text: "x".into(), sent_at: 1 })
+        .await
+        .unwrap();
+    assert!(store.delete_account(ivy.id).await.unwrap());
+    assert!(!store.delete_account(ivy.id).await.unwrap());
+    assert!(store.relations(jon.id).await.unwrap().is_empty());
+    assert!(store.offline_messages(ivy.id).await.unwrap().is_empty());
+    let again = store.create_account(&name("ivy"), "pw", None).await.unwrap();
+    assert!(again.uin > jon.uin, "UINs are never reused");
+}

@@ -1,0 +1,23 @@
+//! Sans-IO codec for the MSN Messenger protocol.
+//!
+//! * [`frame`]: splitting a byte stream into command lines with optional payloads, with hard limits.
+//! * [`command`]: typed client commands of the notification and switchboard roles.
+//! * [`reply`]: typed server messages and their encoding.
+//! * [`text`]: URL-encoding of friendly names and handle syntax checks.
+//! * [`auth`]: the MD5 challenge response of MSNP2–MSNP7.
+//!
+//! Nothing here performs I/O or knows about storage.
+
+pub mod auth;
+pub mod command;
+pub mod error_code;
+pub mod frame;
+pub mod reply;
+pub mod status;
+pub mod text;
+
+pub use command::{CommandError, List, NsCommand, SbCommand, Trid};
+pub use error_code::ErrorCode;
+pub use frame::{DecodeError, Direction, Frame, FrameDecoder, Limits, Verb};
+pub use reply::Reply;
+pub use status::MsnStatus;

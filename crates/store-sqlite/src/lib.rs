@@ -1,0 +1,351 @@
+//! SQLite implementation of [`Store`]: one database file in WAL mode, schema migrations
+//! embedded in the binary and applied at open.
+
+use async_trait::async_trait;
+use sqlx::migrate::{Migration, MigrationType, Migrator};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow, SqliteSynchronous};
+use sqlx::Row;
+use std::borrow::Cow;
+use std::path::Path;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use switchyard_core::account::{Account, AccountId, AccountName, AccountRef};
+use switchyard_core::privacy::{Privacy, RelationFlags, ReverseListPrompt};
+use switchyard_core::store::{
+    ListSettings, MessageKind, OfflineMessage, Relation, Store, StoreError, StoredMessage, VersionsAfterChange,
+};
+
+const MIGRATIONS: &[(i64, &str, &str)] = &[(1, "initial", include_str!("../migrations/0001_initial.sql"))];
+
+/// UINs are 10000 + the never-reused account id, so the first account gets 10001.
+fn uin_of(id: i64) -> u32 {
+    (10000 + id) as u32
+}
+
+pub struct SqliteStore {
+    pool: SqlitePool,
+}
+
+fn backend(e: impl std::fmt::Display) -> StoreError {
+    StoreError::Backend(e.to_string())
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database at `path` and brings its schema up to date.
+    pub async fn open(path: &Path) -> Result<Self, StoreError> {
+        let options = SqliteConnectOptions::new()
+            .filename(path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(10));
+        // SQLite runs one writer at a time; a few connections let reads proceed beside it.
+        let pool = SqlitePoolOptions::new().max_connections(4).connect_with(options).await.map_err(backend)?;
+        let migrator = Migrator {
+            migrations: Cow::Owned(
+                MIGRATIONS
+                    .iter()
+                    .map(|(version, name, sql)| {
+                        Migration::new(*version, Cow::Borrowed(name), MigrationType::Simple, Cow::Borrowed(sql), false)
+                    })
+                    .collect(),
+            ),
+            ..Migrator::DEFAULT
+        };
+        migrator.run(&pool).await.map_err(backend)?;
+        Ok(SqliteStore { pool })
+    }
+
+    /// Waits for running queries and closes every connection, checkpointing the WAL.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+fn now() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
+}
+
+fn account_from_row(row: &SqliteRow) -> Result<Account, StoreError> {
+    let name: String = row.try_get("name").map_err(backend)?;
+    let id: i64 = row.try_get("id").map_err(backend)?;
+    Ok(Account {
+        id: AccountId(id),
+        name: AccountName::new(&name).map_err(backend)?,
+        uin: uin_of(id),
+        nickname: row.try_get("nickname").map_err(backend)?,
+    })
+}
+
+fn version(v: i64) -> u32 {
+    v as u32
+}
+
+const ACCOUNT_COLUMNS: &str = "id, name, nickname";
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn create_account(
+        &self,
+        name: &AccountName,
+        password: &str,
+        nickname: Option<&str>,
+    ) -> Result<Account, StoreError> {
+        let inserted = sqlx::query_scalar::<_, i64>(
+            "INSERT INTO accounts (name, nickname, password, created_at) VALUES (?, ?, ?, ?) RETURNING id",
+        )
+        .bind(name.as_str())
+        .bind(nickname)
+        .bind(password)
+        .bind(now())
+        .fetch_one(&self.pool)
+        .await;
+        let id = match inserted {
+            Ok(id) => id,
+            Err(sqlx::Error::Database(e)) if e.is_unique_violation() => return Err(StoreError::NameTaken(name.clone())),
+            Err(e) => return Err(backend(e)),
+        };
+        Ok(Account { id: AccountId(id), name: name.clone(), uin: uin_of(id), nickname: nickname.map(str::to_owned) })
+    }
+
+    async fn account_by_name(&self, name: &AccountName) -> Result<Option<Account>, StoreError> {
+        let row = sqlx::query(&format!("SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE name = ?"))
+            .bind(name.as_str())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(backend)?;
+        row.as_ref().map(account_from_row).transpose()
+    }
+
+    async fn account_by_id(&self, id: AccountId) -> Result<Option<Account>, StoreError> {
+        let row = sqlx::query(&format!("SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE id = ?"))
+            .bind(id.0)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(backend)?;
+        row.as_ref().map(account_from_row).transpose()
+    }
+
+    async fn accounts(&self) -> Result<Vec<Account>, StoreError> {
+        let rows = sqlx::query(&format!("SELECT {ACCOUNT_COLUMNS} FROM accounts ORDER BY name"))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(backend)?;
+        rows.iter().map(account_from_row).collect()
+    }
+
+    async fn delete_account(&self, id: AccountId) -> Result<bool, StoreError> {
+        let done = sqlx::query("DELETE FROM accounts WHERE id = ?").bind(id.0).execute(&self.pool).await.map_err(backend)?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn set_password(&self, id: AccountId, password: &str) -> Result<(), StoreError> {
+        sqlx::query("UPDATE accounts SET password = ? WHERE id = ?")
+            .bind(password)
+            .bind(id.0)
+            .execute(&self.pool)
+            .await
+            .map_err(backend)?;
+        Ok(())
+    }
+
+    async fn password(&self, id: AccountId) -> Result<Option<String>, StoreError> {
+        sqlx::query_scalar("SELECT password FROM accounts WHERE id = ?")
+            .bind(id.0)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(backend)
+    }
+
+    async fn list_settings(&self, id: AccountId) -> Result<ListSettings, StoreError> {
+        let row = sqlx::query("SELECT list_version, privacy, prompt FROM accounts WHERE id = ?")
+            .bind(id.0)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(backend)?
+            .ok_or_else(|| StoreError::Backend(format!("no account {id}")))?;
+        let privacy: i64 = row.get("privacy");
+        let prompt: i64 = row.get("prompt");
+        Ok(ListSettings {
+            version: version(row.get("list_version")),
+            privacy: if privacy == 0 { Privacy::AllowUnlisted } else { Privacy::BlockUnlisted },
+            prompt: if prompt == 0 { ReverseListPrompt::Ask } else { ReverseListPrompt::AllowAutomatically },
+        })
+    }
+
+    async fn set_privacy(&self, id: AccountId, privacy: Privacy) -> Result<u32, StoreError> {
+        let value = i64::from(privacy == Privacy::BlockUnlisted);
+        let v: i64 = sqlx::query_scalar(
+            "UPDATE accounts SET privacy = ?, list_version = list_version + 1 WHERE id = ? RETURNING list_version",
+        )
+        .bind(value)
+        .bind(id.0)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(backend)?;
+        Ok(version(v))
+    }
+
+    async fn set_prompt(&self, id: AccountId, prompt: ReverseListPrompt) -> Result<u32, StoreError> {
+        let value = i64::from(prompt == ReverseListPrompt::AllowAutomatically);
+        let v: i64 = sqlx::query_scalar(
+            "UPDATE accounts SET prompt = ?, list_version = list_version + 1 WHERE id = ? RETURNING list_version",
+        )
+        .bind(value)
+        .bind(id.0)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(backend)?;
+        Ok(version(v))
+    }
+
+    async fn relations(&self, owner: AccountId) -> Result<Vec<Relation>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT a.id, a.name, a.nickname,
+                    COALESCE(mine.flags, 0) AS flags, COALESCE(mine.display_name, '') AS display_name,
+                    COALESCE(theirs.flags, 0) AS their_flags
+             FROM accounts a
+             LEFT JOIN contacts mine ON mine.owner_id = ?1 AND mine.target_id = a.id
+             LEFT JOIN contacts theirs ON theirs.owner_id = a.id AND theirs.target_id = ?1
+             WHERE a.id IN (SELECT target_id FROM contacts WHERE owner_id = ?1
+                            UNION SELECT owner_id FROM contacts WHERE target_id = ?1)
+             ORDER BY a.name",
+        )
+        .bind(owner.0)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(backend)?;
+        rows.iter()
+            .map(|row| {
+                let account = account_from_row(row)?;
+                Ok(Relation {
+                    other: AccountRef { id: account.id, name: account.name, nickname: account.nickname },
+                    display_name: row.get("display_name"),
+                    flags: RelationFlags(row.get::<i64, _>("flags") as u32),
+                    their_flags: RelationFlags(row.get::<i64, _>("their_flags") as u32),
+                })
+            })
+            .collect()
+    }
+
+    async fn relation_flags(&self, owner: AccountId, target: AccountId) -> Result<RelationFlags, StoreError> {
+        let flags: Option<i64> = sqlx::query_scalar("SELECT flags FROM contacts WHERE owner_id = ? AND target_id = ?")
+            .bind(owner.0)
+            .bind(target.0)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(backend)?;
+        Ok(RelationFlags(flags.unwrap_or(0) as u32))
+    }
+
+    async fn count_with_flag(&self, owner: AccountId, flag: RelationFlags) -> Result<usize, StoreError> {
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM contacts WHERE owner_id = ? AND flags & ? != 0")
+            .bind(owner.0)
+            .bind(i64::from(flag.0))
+            .fetch_one(&self.pool)
+            .await
+            .map_err(backend)?;
+        Ok(n as usize)
+    }
+
+    async fn set_relation(
+        &self,
+        owner: AccountId,
+        target: AccountId,
+        flags: RelationFlags,
+        display_name: Option<&str>,
+    ) -> Result<VersionsAfterChange, StoreError> {
+        let mut tx = self.pool.begin().await.map_err(backend)?;
+        let before: Option<i64> = sqlx::query_scalar("SELECT flags FROM contacts WHERE owner_id = ? AND target_id = ?")
+            .bind(owner.0)
+            .bind(target.0)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(backend)?;
+        let before = RelationFlags(before.unwrap_or(0) as u32);
+        if flags.is_empty() {
+            sqlx::query("DELETE FROM contacts WHERE owner_id = ? AND target_id = ?")
+                .bind(owner.0)
+                .bind(target.0)
+                .execute(&mut *tx)
+                .await
+                .map_err(backend)?;
+        } else {
+            sqlx::query(
+                "INSERT INTO contacts (owner_id, target_id, flags, display_name) VALUES (?1, ?2, ?3, COALESCE(?4, ''))
+                 ON CONFLICT (owner_id, target_id)
+                 DO UPDATE SET flags = ?3, display_name = COALESCE(?4, display_name)",
+            )
+            .bind(owner.0)
+            .bind(target.0)
+            .bind(i64::from(flags.0))
+            .bind(display_name)
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
+        }
+        let bump = "UPDATE accounts SET list_version = list_version + 1 WHERE id = ? RETURNING list_version";
+        let owner_version: i64 = sqlx::query_scalar(bump).bind(owner.0).fetch_one(&mut *tx).await.map_err(backend)?;
+        let forward_changed = before.contains(RelationFlags::FORWARD) != flags.contains(RelationFlags::FORWARD);
+        let target_version = if forward_changed && owner != target {
+            let v: i64 = sqlx::query_scalar(bump).bind(target.0).fetch_one(&mut *tx).await.map_err(backend)?;
+            Some(version(v))
+        } else if forward_changed {
+            Some(version(owner_version))
+        } else {
+            None
+        };
+        tx.commit().await.map_err(backend)?;
+        Ok(VersionsAfterChange { owner: version(owner_version), target: target_version })
+    }
+
+    async fn enqueue_offline(&self, message: &OfflineMessage) -> Result<i64, StoreError> {
+        sqlx::query_scalar(
+            "INSERT INTO offline_messages (recipient_id, sender_id, kind, text, sent_at)
+             VALUES (?, ?, ?, ?, ?) RETURNING id",
+        )
+        .bind(message.recipient.0)
+        .bind(message.sender.0)
+        .bind(message.kind.code())
+        .bind(&message.text)
+        .bind(message.sent_at)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(backend)
+    }
+
+    async fn offline_messages(&self, recipient: AccountId) -> Result<Vec<StoredMessage>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, sender_id, kind, text, sent_at FROM offline_messages WHERE recipient_id = ? ORDER BY id",
+        )
+        .bind(recipient.0)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(backend)?;
+        rows.iter()
+            .map(|row| {
+                let kind: i64 = row.get("kind");
+                Ok(StoredMessage {
+                    id: row.get("id"),
+                    message: OfflineMessage {
+                        sender: AccountId(row.get("sender_id")),
+                        recipient,
+                        kind: MessageKind::from_code(kind).ok_or_else(|| backend(format!("unknown kind {kind}")))?,
+                        text: row.get("text"),
+                        sent_at: row.get("sent_at"),
+                    },
+                })
+            })
+            .collect()
+    }
+
+    async fn delete_offline(&self, recipient: AccountId, id: i64) -> Result<bool, StoreError> {
+        let done = sqlx::query("DELETE FROM offline_messages WHERE id = ? AND recipient_id = ?")
+            .bind(id)
+            .bind(recipient.0)
+            .execute(&self.pool)
+            .await
+            .map_err(backend)?;
+        Ok(done.rows_affected() > 0)
+    }
+}
