@@ -36,11 +36,11 @@ async fn accounts(store: &dyn Store) {
 async fn settings(store: &dyn Store) {
     let carol = store.create_account(&name("carol"), "pw", None).await.unwrap();
     let initial = store.list_settings(carol.id).await.unwrap();
-    assert_eq!((initial.version, initial.privacy, initial.prompt), (0, Privacy::AllowUnlisted, ReverseListPrompt::Ask));
-    assert_eq!(store.set_privacy(carol.id, Privacy::BlockUnlisted).await.unwrap(), 1);
-    assert_eq!(store.set_prompt(carol.id, ReverseListPrompt::AllowAutomatically).await.unwrap(), 2);
+    assert_eq!((initial.version, initial.privacy, initial.prompt), (1, Privacy::AllowUnlisted, ReverseListPrompt::Ask));
+    assert_eq!(store.set_privacy(carol.id, Privacy::BlockUnlisted).await.unwrap(), 2);
+    assert_eq!(store.set_prompt(carol.id, ReverseListPrompt::AllowAutomatically).await.unwrap(), 3);
     let now = store.list_settings(carol.id).await.unwrap();
-    assert_eq!((now.version, now.privacy, now.prompt), (2, Privacy::BlockUnlisted, ReverseListPrompt::AllowAutomatically));
+    assert_eq!((now.version, now.privacy, now.prompt), (3, Privacy::BlockUnlisted, ReverseListPrompt::AllowAutomatically));
 }
 
 async fn relations(store: &dyn Store) {
@@ -49,9 +49,9 @@ async fn relations(store: &dyn Store) {
     let fay = store.create_account(&name("fay"), "pw", None).await.unwrap();
 
     let v = store.set_relation(dave.id, erin.id, RelationFlags::FORWARD, Some("E")).await.unwrap();
-    assert_eq!((v.owner, v.target), (1, Some(1)), "forward changes the target's reverse list too");
+    assert_eq!((v.owner, v.target), (2, Some(2)), "forward changes the target's reverse list too");
     let v = store.set_relation(dave.id, erin.id, RelationFlags::FORWARD | RelationFlags::ALLOW, None).await.unwrap();
-    assert_eq!((v.owner, v.target), (2, None), "allow does not touch the target");
+    assert_eq!((v.owner, v.target), (3, None), "allow does not touch the target");
     store.set_relation(fay.id, dave.id, RelationFlags::BLOCK, Some("Dave")).await.unwrap();
 
     let mine = store.relations(dave.id).await.unwrap();
@@ -72,7 +72,7 @@ async fn relations(store: &dyn Store) {
     assert_eq!(store.count_with_flag(dave.id, RelationFlags::BLOCK).await.unwrap(), 0);
 
     let v = store.set_relation(dave.id, erin.id, RelationFlags::NONE, None).await.unwrap();
-    assert_eq!((v.owner, v.target), (3, Some(2)));
+    assert_eq!((v.owner, v.target), (4, Some(3)));
     assert_eq!(store.relation_flags(dave.id, erin.id).await.unwrap(), RelationFlags::NONE);
     assert!(store.relations(erin.id).await.unwrap().is_empty(), "an empty relation is removed");
 }

@@ -4,7 +4,7 @@ CREATE TABLE accounts (
     name          TEXT    NOT NULL UNIQUE,
     nickname      TEXT,
     password      TEXT    NOT NULL,
-    list_version  INTEGER NOT NULL DEFAULT 0,
+    list_version  INTEGER NOT NULL DEFAULT 1, -- 1, so that a first SYN 0 always receives the lists
     privacy       INTEGER NOT NULL DEFAULT 0, -- 0 allow unlisted (BLP AL), 1 block unlisted (BLP BL)
     prompt        INTEGER NOT NULL DEFAULT 0, -- 0 ask (GTC A), 1 allow automatically (GTC N)
     created_at    INTEGER NOT NULL

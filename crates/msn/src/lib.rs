@@ -1,0 +1,167 @@
+//! The MSN Messenger front: dispatch, notification and switchboard roles on TCP.
+//!
+//! One port serves every role; the first command tells them apart (`VER` starts a dispatch or
+//! notification connection, `USR`/`ANS` a switchboard one). An optional dispatch-only listener
+//! refers every login to a notification server with `XFR NS`, as the 1999 service did.
+
+mod conn;
+mod handles;
+mod notification;
+mod status;
+mod switchboard;
+
+pub use handles::Domains;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use switchyard_core::Core;
+use tokio::net::{TcpListener, TcpStream};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tracing::Instrument;
+
+#[derive(Debug, Clone)]
+pub struct MsnConfig {
+    pub domains: Domains,
+    /// `host:port` given to clients for switchboards and notification referrals. When unset,
+    /// the address the client itself connected to is used, which is right for a single node.
+    pub public_address: Option<String>,
+    /// How long a connection may stay silent before it has logged in.
+    pub login_timeout: Duration,
+    /// How long an `XFR SB` or `RNG` cookie stays valid.
+    pub ticket_lifetime: Duration,
+    /// Failed `USR` attempts before the connection is closed.
+    pub max_login_attempts: u32,
+}
+
+impl Default for MsnConfig {
+    fn default() -> Self {
+        MsnConfig {
+            domains: Domains::new(vec!["hotmail.com".into()]),
+            public_address: None,
+            login_timeout: Duration::from_secs(60),
+            ticket_lifetime: Duration::from_secs(120),
+            max_login_attempts: 3,
+        }
+    }
+}
+
+/// What a listener does with logins.
+#[derive(Debug, Clone)]
+pub enum Role {
+    /// Notification and switchboard service; `VER`/`INF`/`USR` log in directly.
+    Notification,
+    /// Dispatch only: answers `USR` with `XFR NS` to this notification address and closes.
+    Dispatch { notification_address: String },
+}
+
+/// State shared by every MSN connection of a server.
+pub(crate) struct Context {
+    core: Core,
+    config: MsnConfig,
+    switchboards: switchboard::Switchboards,
+}
+
+impl Context {
+    /// Where to send clients for another role of this node.
+    fn public_address(&self, local: SocketAddr) -> String {
+        self.config.public_address.clone().unwrap_or_else(|| local.to_string())
+    }
+}
+
+/// Reads the first command and hands the connection to the role it starts.
+async fn route(context: Arc<Context>, mut conn: conn::Conn, role: Role, shutdown: CancellationToken) {
+    let first = tokio::select! {
+        _ = shutdown.cancelled() => None,
+        read = tokio::time::timeout(context.config.login_timeout, conn.read_frame()) => match read {
+            Ok(Ok(frame)) => Some(frame),
+            Ok(Err(e)) => {
+                tracing::debug!("{e}");
+                None
+            }
+            Err(_) => {
+                tracing::info!("closing connection that sent nothing");
+                None
+            }
+        },
+    };
+    let Some(first) = first else {
+        conn.close().await;
+        return;
+    };
+    let starts_switchboard = matches!(first.verb.as_str(), "USR" | "ANS");
+    match role {
+        Role::Notification if starts_switchboard => switchboard::run(context, conn, first, shutdown).await,
+        Role::Notification => notification::run(context, conn, first, None, shutdown).await,
+        Role::Dispatch { notification_address } => {
+            notification::run(context, conn, first, Some(notification_address), shutdown).await
+        }
+    }
+}
+
+/// A running MSN front; `serve` drives one listener of it.
+#[derive(Clone)]
+pub struct MsnFront {
+    context: Arc<Context>,
+    connections: TaskTracker,
+}
+
+impl MsnFront {
+    pub fn new(core: Core, config: MsnConfig) -> Self {
+        let switchboards = switchboard::Switchboards::new(config.ticket_lifetime);
+        MsnFront { context: Arc::new(Context { core, config, switchboards }), connections: TaskTracker::new() }
+    }
+
+    /// Accepts connections until `shutdown` fires; connections then end themselves
+    /// (notification clients get `OUT SSD`). Await [`MsnFront::closed`] to wait for them.
+    pub async fn serve(&self, listener: TcpListener, role: Role, shutdown: CancellationToken) {
+        let sweeper = self.spawn_ticket_sweeper(shutdown.clone());
+        loop {
+            let accepted = tokio::select! {
+                _ = shutdown.cancelled() => break,
+                accepted = listener.accept() => accepted,
+            };
+            match accepted {
+                Ok((stream, peer)) => self.spawn_connection(stream, peer, role.clone(), shutdown.clone()),
+                Err(e) => {
+                    // Running out of file descriptors must not spin or kill the listener.
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            }
+        }
+        sweeper.abort();
+    }
+
+    fn spawn_connection(&self, stream: TcpStream, peer: SocketAddr, role: Role, shutdown: CancellationToken) {
+        let _ = stream.set_nodelay(true);
+        // Half-open connections of clients that vanished are found by TCP keepalive.
+        let keepalive = socket2::TcpKeepalive::new()
+            .with_time(Duration::from_secs(120))
+            .with_interval(Duration::from_secs(20));
+        let _ = socket2::SockRef::from(&stream).set_tcp_keepalive(&keepalive);
+        let context = self.context.clone();
+        let span = tracing::info_span!("msn", %peer, account = tracing::field::Empty);
+        self.connections.spawn(route(context, conn::Conn::new(stream), role, shutdown).instrument(span));
+    }
+
+    fn spawn_ticket_sweeper(&self, shutdown: CancellationToken) -> tokio::task::JoinHandle<()> {
+        let context = self.context.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(30));
+            loop {
+                tokio::select! {
+                    _ = shutdown.cancelled() => return,
+                    _ = tick.tick() => context.switchboards.sweep_expired(),
+                }
+            }
+        })
+    }
+
+    /// Waits until every connection has ended (after shutdown).
+    pub async fn closed(&self) {
+        self.connections.close();
+        self.connections.wait().await;
+    }
+}

@@ -1,0 +1,337 @@
+//! Switchboard sessions: rooms of participants who exchange `MSG`s, entered with one-use,
+//! expiring cookies handed out by `XFR SB` (to create a room) and `RNG` (to join one).
+
+use crate::conn::{Conn, ReadError};
+use crate::Context;
+use bytes::Bytes;
+use dashmap::DashMap;
+use msnp::command::AckMode;
+use msnp::{ErrorCode, Frame, Reply, SbCommand, Trid};
+use rand::distr::{Alphanumeric, SampleString};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use switchyard_core::{AccountId, AccountRef, ConversationInvite, CoreError};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+/// Events a participant's connection may have queued before it counts as too slow.
+const PARTICIPANT_QUEUE: usize = 256;
+
+/// A user as a switchboard shows them.
+#[derive(Debug, Clone)]
+pub(crate) struct Member {
+    pub(crate) account: AccountRef,
+    pub(crate) handle: String,
+    pub(crate) friendly: String,
+}
+
+enum Purpose {
+    Create,
+    Join(u64),
+}
+
+struct Ticket {
+    member: Member,
+    purpose: Purpose,
+    expires: Instant,
+}
+
+/// What one participant's connection is told about the others.
+enum RoomEvent {
+    Joined { handle: String, friendly: String },
+    Left { handle: String },
+    Message { handle: String, friendly: String, body: Bytes },
+}
+
+struct Participant {
+    member: Member,
+    connection: u64,
+    events: mpsc::Sender<RoomEvent>,
+}
+
+#[derive(Default)]
+struct Room {
+    participants: Vec<Participant>,
+    /// Users called into the room who have not answered yet, until their cookie expires.
+    ringing: HashMap<AccountId, Instant>,
+}
+
+impl Room {
+    fn is_present_or_ringing(&self, account: AccountId, now: Instant) -> bool {
+        self.participants.iter().any(|p| p.member.account.id == account)
+            || self.ringing.get(&account).is_some_and(|expires| *expires > now)
+    }
+}
+
+pub(crate) struct Switchboards {
+    rooms: DashMap<u64, Arc<Mutex<Room>>>,
+    tickets: DashMap<String, Ticket>,
+    next_room: AtomicU64,
+    next_connection: AtomicU64,
+    lifetime: Duration,
+}
+
+impl Switchboards {
+    pub(crate) fn new(lifetime: Duration) -> Self {
+        // Session ids only need to be unique on this server; a random start keeps them from
+        // looking like a count of past sessions.
+        let first = rand::random_range(10_000_000u64..20_000_000);
+        Switchboards {
+            rooms: DashMap::new(),
+            tickets: DashMap::new(),
+            next_room: AtomicU64::new(first),
+            next_connection: AtomicU64::new(1),
+            lifetime,
+        }
+    }
+
+    /// The cookie of an `XFR SB` reply.
+    pub(crate) fn ticket_to_create(&self, member: Member) -> String {
+        self.issue(member, Purpose::Create)
+    }
+
+    fn issue(&self, member: Member, purpose: Purpose) -> String {
+        let cookie = format!(
+            "{}.{}",
+            rand::random_range(100_000_000u64..1_000_000_000),
+            Alphanumeric.sample_string(&mut rand::rng(), 20)
+        );
+        self.tickets.insert(cookie.clone(), Ticket { member, purpose, expires: Instant::now() + self.lifetime });
+        cookie
+    }
+
+    /// Takes a cookie off the table (it is good for one use), if it is valid for `account`.
+    fn redeem(&self, cookie: &str, account: &switchyard_core::AccountName) -> Option<Ticket> {
+        let (_, ticket) = self.tickets.remove(cookie)?;
+        (ticket.expires > Instant::now() && ticket.member.account.name == *account).then_some(ticket)
+    }
+
+    pub(crate) fn sweep_expired(&self) {
+        let now = Instant::now();
+        self.tickets.retain(|_, t| t.expires > now);
+        for room in self.rooms.iter() {
+            if let Ok(mut room) = room.lock() {
+                room.ringing.retain(|_, expires| *expires > now);
+            }
+        }
+    }
+
+    fn room(&self, id: u64) -> Option<Arc<Mutex<Room>>> {
+        self.rooms.get(&id).map(|r| r.clone())
+    }
+}
+
+/// A participant's place in a room, and its queue of room events.
+struct Seat {
+    room_id: u64,
+    room: Arc<Mutex<Room>>,
+    member: Member,
+    connection: u64,
+    events: mpsc::Receiver<RoomEvent>,
+}
+
+fn lock(room: &Mutex<Room>) -> std::sync::MutexGuard<'_, Room> {
+    // A panic while holding the lock cannot leave a room half-updated in a way that matters
+    // more than losing the room, so poisoning is ignored.
+    room.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+pub(crate) async fn run(context: Arc<Context>, mut conn: Conn, first: Frame, shutdown: CancellationToken) {
+    let Some(mut seat) = enter(&context, &mut conn, &first) else {
+        conn.send(Reply::Error { code: ErrorCode::AuthenticationFailed, trid: first.trid() });
+        conn.close().await;
+        return;
+    };
+    tracing::Span::current().record("account", seat.member.account.name.as_str());
+    if conn.flush().await.is_ok() {
+        serve(&context, &mut conn, &mut seat, &shutdown).await;
+    }
+    leave(&context, &seat);
+    conn.close().await;
+}
+
+/// `USR` (creating a room) or `ANS` (joining one) with a valid cookie.
+fn enter(context: &Context, conn: &mut Conn, first: &Frame) -> Option<Seat> {
+    let boards = &context.switchboards;
+    let (trid, handle, cookie, session) = match SbCommand::parse(first).ok()? {
+        SbCommand::Usr { trid, handle, cookie } => (trid, handle, cookie, None),
+        SbCommand::Ans { trid, handle, cookie, session } => (trid, handle, cookie, Some(session)),
+        _ => return None,
+    };
+    let name = context.config.domains.resolve(&handle).ok()?;
+    let ticket = boards.redeem(&cookie, &name)?;
+    let connection = boards.next_connection.fetch_add(1, Ordering::Relaxed);
+    let (events_tx, events) = mpsc::channel(PARTICIPANT_QUEUE);
+    let participant = Participant { member: ticket.member.clone(), connection, events: events_tx };
+    let member = ticket.member;
+    let (room_id, room) = match (ticket.purpose, session) {
+        (Purpose::Create, None) => {
+            let id = boards.next_room.fetch_add(1, Ordering::Relaxed);
+            let room = Arc::new(Mutex::new(Room { participants: vec![participant], ..Room::default() }));
+            boards.rooms.insert(id, room.clone());
+            conn.send(Reply::UsrOk { trid, handle: &handle, friendly: &member.friendly });
+            (id, room)
+        }
+        (Purpose::Join(id), Some(session)) if id == session => {
+            let room = boards.room(id)?;
+            let mut guard = lock(&room);
+            guard.ringing.remove(&member.account.id);
+            let total = guard.participants.len();
+            for (i, other) in guard.participants.iter().enumerate() {
+                let (handle, friendly) = (&other.member.handle, &other.member.friendly);
+                conn.send(Reply::Iro { trid, index: i + 1, total, handle, friendly });
+                let joined = RoomEvent::Joined { handle: member.handle.clone(), friendly: member.friendly.clone() };
+                let _ = other.events.try_send(joined);
+            }
+            conn.send(Reply::AnsOk { trid });
+            guard.participants.push(participant);
+            drop(guard);
+            (id, room)
+        }
+        _ => return None,
+    };
+    Some(Seat { room_id, room, member, connection, events })
+}
+
+enum Input {
+    Shutdown,
+    Frame(Result<Frame, ReadError>),
+    Room(Option<RoomEvent>),
+}
+
+async fn serve(context: &Context, conn: &mut Conn, seat: &mut Seat, shutdown: &CancellationToken) {
+    loop {
+        let input = tokio::select! {
+            biased;
+            _ = shutdown.cancelled() => Input::Shutdown,
+            event = seat.events.recv() => Input::Room(event),
+            frame = conn.read_frame() => Input::Frame(frame),
+        };
+        match input {
+            Input::Shutdown | Input::Room(None) => return,
+            Input::Room(Some(event)) => relay(conn, event),
+            Input::Frame(Err(e)) => {
+                match e {
+                    ReadError::Closed => tracing::debug!("{e}"),
+                    _ => tracing::warn!("{e}"),
+                }
+                return;
+            }
+            Input::Frame(Ok(frame)) => match SbCommand::parse(&frame) {
+                Ok(SbCommand::Out) => return,
+                Ok(SbCommand::Cal { trid, handle }) => call(context, conn, seat, trid, &handle).await,
+                Ok(SbCommand::Msg { trid, ack, body }) => send_message(conn, seat, trid, ack, body),
+                Ok(SbCommand::Usr { trid, .. } | SbCommand::Ans { trid, .. }) => {
+                    conn.send(Reply::Error { code: ErrorCode::AlreadyLoggedIn, trid: Some(trid) })
+                }
+                Err(e) => conn.send(Reply::Error { code: e.code, trid: e.trid }),
+            },
+        }
+        if let Err(e) = conn.flush().await {
+            tracing::info!(error = %e, "write failed");
+            return;
+        }
+    }
+}
+
+fn relay(conn: &mut Conn, event: RoomEvent) {
+    match &event {
+        RoomEvent::Joined { handle, friendly } => conn.send(Reply::Joi { handle, friendly }),
+        RoomEvent::Left { handle } => conn.send(Reply::Bye { handle }),
+        RoomEvent::Message { handle, friendly, body } => conn.send(Reply::Msg { handle, friendly, body }),
+    }
+}
+
+async fn call(context: &Context, conn: &mut Conn, seat: &Seat, trid: Trid, handle: &str) {
+    let error = |conn: &mut Conn, code| conn.send(Reply::Error { code, trid: Some(trid) });
+    let Ok(name) = context.config.domains.resolve(handle) else {
+        return error(conn, ErrorCode::InvalidUsername);
+    };
+    let callee = match context.core.store().account_by_name(&name).await {
+        Ok(Some(account)) => account,
+        Ok(None) => return error(conn, ErrorCode::InvalidUsername),
+        Err(e) => {
+            tracing::error!(error = %e, "account lookup failed");
+            return error(conn, ErrorCode::InternalServer);
+        }
+    };
+    let boards = &context.switchboards;
+    let expires = Instant::now() + boards.lifetime;
+    {
+        let mut room = lock(&seat.room);
+        if callee.id == seat.member.account.id || room.is_present_or_ringing(callee.id, Instant::now()) {
+            return error(conn, ErrorCode::AlreadyThere);
+        }
+        room.ringing.insert(callee.id, expires);
+    }
+    let friendly = context
+        .core
+        .online_presence(callee.id)
+        .map(|p| p.display_name)
+        .unwrap_or_else(|| context.config.domains.friendly_of(&callee.to_ref()));
+    let member = Member { handle: context.config.domains.handle_of(&callee.name), account: callee.to_ref(), friendly };
+    let ticket = boards.issue(member, Purpose::Join(seat.room_id));
+    let invite = ConversationInvite {
+        from: seat.member.account.clone(),
+        from_display_name: seat.member.friendly.clone(),
+        conversation: seat.room_id,
+        ticket: ticket.clone(),
+    };
+    match context.core.invite(callee.id, invite).await {
+        Ok(()) => conn.send(Reply::Cal { trid, session: seat.room_id }),
+        Err(e) => {
+            boards.tickets.remove(&ticket);
+            lock(&seat.room).ringing.remove(&callee.id);
+            let code = match e {
+                CoreError::NotOnline => ErrorCode::NotOnline,
+                CoreError::NotAllowed => ErrorCode::NotOnList,
+                _ => {
+                    tracing::error!(error = %e, "invitation failed");
+                    ErrorCode::InternalServer
+                }
+            };
+            error(conn, code);
+        }
+    }
+}
+
+fn send_message(conn: &mut Conn, seat: &Seat, trid: Trid, ack: AckMode, body: Bytes) {
+    let delivered = {
+        let room = lock(&seat.room);
+        let mut others = room.participants.iter().filter(|p| p.connection != seat.connection).peekable();
+        let anyone = others.peek().is_some();
+        let mut all_queued = true;
+        for other in others {
+            let message = RoomEvent::Message {
+                handle: seat.member.handle.clone(),
+                friendly: seat.member.friendly.clone(),
+                body: body.clone(),
+            };
+            if other.events.try_send(message).is_err() {
+                tracing::warn!(to = %other.member.handle, "participant too slow; message not delivered");
+                all_queued = false;
+            }
+        }
+        anyone && all_queued
+    };
+    match (ack, delivered) {
+        (AckMode::Acknowledged, true) => conn.send(Reply::Ack { trid }),
+        (AckMode::Acknowledged | AckMode::NegativeOnly, false) => conn.send(Reply::Nak { trid }),
+        _ => {}
+    }
+}
+
+/// Takes the participant out of its room, telling the others; an empty room is closed.
+fn leave(context: &Context, seat: &Seat) {
+    {
+        let mut room = lock(&seat.room);
+        room.participants.retain(|p| p.connection != seat.connection);
+        for other in &room.participants {
+            let _ = other.events.try_send(RoomEvent::Left { handle: seat.member.handle.clone() });
+        }
+    }
+    // The map's lock is always taken before a room's, never the other way round.
+    context.switchboards.rooms.remove_if(&seat.room_id, |_, room| lock(room).participants.is_empty());
+}

@@ -1,0 +1,123 @@
+//! Configuration: embedded defaults, overridden by a TOML file, then by environment variables
+//! and command-line flags (both handled by clap in `main`).
+
+use serde::Deserialize;
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    pub data_dir: PathBuf,
+    pub bind: IpAddr,
+    pub msn: MsnSection,
+    pub limits: LimitsSection,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MsnSection {
+    pub port: u16,
+    /// A dispatch-only listener that refers logins to the notification port with `XFR NS`.
+    pub dispatch_port: Option<u16>,
+    /// `host:port` the dispatch listener refers to; defaults to this node's notification port.
+    pub notification_address: Option<String>,
+    /// Domains whose handles name local accounts; the first is shown.
+    pub domains: Vec<String>,
+    /// `host:port` given to clients for switchboards, when the address they used is not right
+    /// (behind NAT, or bound to 0.0.0.0).
+    pub public_address: Option<String>,
+    pub login_timeout_secs: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LimitsSection {
+    pub max_list_entries: usize,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            data_dir: PathBuf::from("./switchyard-data"),
+            bind: IpAddr::from([127, 0, 0, 1]),
+            msn: MsnSection::default(),
+            limits: LimitsSection::default(),
+        }
+    }
+}
+
+impl Default for MsnSection {
+    fn default() -> Self {
+        MsnSection {
+            port: 1863,
+            dispatch_port: None,
+            notification_address: None,
+            domains: vec!["hotmail.com".into()],
+            public_address: None,
+            login_timeout_secs: 60,
+        }
+    }
+}
+
+impl Default for LimitsSection {
+    fn default() -> Self {
+        LimitsSection { max_list_entries: switchyard_core::CoreConfig::default().max_list_entries }
+    }
+}
+
+impl Config {
+    pub fn from_file(path: &Path) -> anyhow::Result<Config> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| anyhow::anyhow!("cannot read config file {}: {e}", path.display()))?;
+        let config: Config = toml::from_str(&text)?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    pub fn validate(&self) -> anyhow::Result<()> {
+        anyhow::ensure!(!self.msn.domains.is_empty(), "msn.domains must name at least one domain");
+        Ok(())
+    }
+
+    pub fn database_path(&self) -> PathBuf {
+        self.data_dir.join("switchyard.db")
+    }
+
+    pub(crate) fn msn_front(&self) -> switchyard_msn::MsnConfig {
+        switchyard_msn::MsnConfig {
+            domains: switchyard_msn::Domains::new(self.msn.domains.clone()),
+            public_address: self.msn.public_address.clone(),
+            login_timeout: Duration::from_secs(self.msn.login_timeout_secs),
+            ..switchyard_msn::MsnConfig::default()
+        }
+    }
+
+    pub(crate) fn core(&self) -> switchyard_core::CoreConfig {
+        switchyard_core::CoreConfig {
+            max_list_entries: self.limits.max_list_entries,
+            ..switchyard_core::CoreConfig::default()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_overrides_only_what_it_names() {
+        let config: Config = toml::from_str("bind = \"0.0.0.0\"\n[msn]\nport = 0\ndomains = [\"msn.com\", \"hotmail.com\"]\n").unwrap();
+        assert_eq!(config.bind, IpAddr::from([0, 0, 0, 0]));
+        assert_eq!(config.msn.port, 0);
+        assert_eq!(config.msn.domains[0], "msn.com");
+        assert_eq!(config.msn.login_timeout_secs, 60);
+        assert_eq!(config.data_dir, PathBuf::from("./switchyard-data"));
+    }
+
+    #[test]
+    fn unknown_keys_are_rejected() {
+        assert!(toml::from_str::<Config>("[msn]\nprot = 1\n").is_err());
+    }
+}

@@ -1,0 +1,7 @@
+//! The Switchyard server: its configuration and the assembly of store, core and fronts.
+
+pub mod config;
+mod server;
+
+pub use config::Config;
+pub use server::{open_store, RunningServer};

@@ -1,0 +1,189 @@
+use anyhow::{bail, Context as _};
+use clap::{Args, Parser, Subcommand};
+use std::io::BufRead;
+use std::net::IpAddr;
+use std::path::PathBuf;
+use switchyard::{open_store, Config, RunningServer};
+use switchyard_core::{AccountName, Store};
+
+/// One server for MSN Messenger, Mail.Ru Agent and MyICQ clients.
+#[derive(Parser)]
+#[command(version, about)]
+struct Cli {
+    #[command(flatten)]
+    common: CommonArgs,
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// Settings every command shares: where the configuration and the data are.
+#[derive(Args)]
+struct CommonArgs {
+    /// TOML configuration file; flags and environment variables override it.
+    #[arg(long, global = true, env = "SWITCHYARD_CONFIG")]
+    config: Option<PathBuf>,
+    /// Directory holding the database (created if missing) [default: ./switchyard-data]
+    #[arg(long, global = true, env = "SWITCHYARD_DATA_DIR")]
+    data_dir: Option<PathBuf>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Start every listener.
+    Serve(ServeArgs),
+    /// Manage accounts.
+    #[command(subcommand)]
+    User(UserCommand),
+}
+
+#[derive(Args)]
+struct ServeArgs {
+    /// Address to listen on [default: 127.0.0.1]
+    #[arg(long, env = "SWITCHYARD_BIND")]
+    bind: Option<IpAddr>,
+    /// MSN notification and switchboard port; 0 picks a free one [default: 1863]
+    #[arg(long, env = "SWITCHYARD_MSN_PORT")]
+    msn_port: Option<u16>,
+    /// Optional dispatch-only port that refers logins to the notification port.
+    #[arg(long, env = "SWITCHYARD_MSN_DISPATCH_PORT")]
+    msn_dispatch_port: Option<u16>,
+}
+
+#[derive(Subcommand)]
+enum UserCommand {
+    /// Create an account (the password is read from standard input when not given).
+    Add {
+        name: String,
+        #[arg(long)]
+        password: Option<String>,
+        #[arg(long)]
+        nickname: Option<String>,
+    },
+    /// List accounts with their UINs.
+    List,
+    /// Change an account's password (read from standard input when not given).
+    Passwd {
+        name: String,
+        #[arg(long)]
+        password: Option<String>,
+    },
+    /// Delete an account with its contact relations and queued messages.
+    Del { name: String },
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("SWITCHYARD_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let mut config = match &cli.common.config {
+        Some(path) => Config::from_file(path)?,
+        None => Config::default(),
+    };
+    if let Some(dir) = cli.common.data_dir {
+        config.data_dir = dir;
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    runtime.block_on(async move {
+        match cli.command {
+            Command::Serve(args) => serve(config, args).await,
+            Command::User(command) => user(config, command).await,
+        }
+    })
+}
+
+async fn serve(mut config: Config, args: ServeArgs) -> anyhow::Result<()> {
+    if let Some(bind) = args.bind {
+        config.bind = bind;
+    }
+    if let Some(port) = args.msn_port {
+        config.msn.port = port;
+    }
+    if args.msn_dispatch_port.is_some() {
+        config.msn.dispatch_port = args.msn_dispatch_port;
+    }
+    let server = RunningServer::start(&config).await?;
+    for (role, addr) in &server.listeners {
+        // One line per listener on standard output, for scripts and tests to read.
+        println!("listening {role} {addr}");
+    }
+    tracing::info!(data_dir = %config.data_dir.display(), "switchyard started");
+    shutdown_signal().await?;
+    tracing::info!("shutting down");
+    server.shutdown().await;
+    Ok(())
+}
+
+async fn shutdown_signal() -> anyhow::Result<()> {
+    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    tokio::select! {
+        result = tokio::signal::ctrl_c() => result?,
+        _ = terminate.recv() => {}
+    }
+    Ok(())
+}
+
+async fn user(config: Config, command: UserCommand) -> anyhow::Result<()> {
+    let store = open_store(&config).await?;
+    let result = run_user_command(&store, command).await;
+    store.close().await;
+    result
+}
+
+async fn run_user_command(store: &dyn Store, command: UserCommand) -> anyhow::Result<()> {
+    match command {
+        UserCommand::Add { name, password, nickname } => {
+            let name = account_name(&name)?;
+            let password = password_or_stdin(password)?;
+            let account = store.create_account(&name, &password, nickname.as_deref()).await?;
+            println!("created {} uin {}", account.name, account.uin);
+        }
+        UserCommand::List => {
+            for account in store.accounts().await? {
+                println!("{}\t{}\t{}", account.uin, account.name, account.nickname.unwrap_or_default());
+            }
+        }
+        UserCommand::Passwd { name, password } => {
+            let account = existing(store, &name).await?;
+            store.set_password(account.id, &password_or_stdin(password)?).await?;
+            println!("password changed for {}", account.name);
+        }
+        UserCommand::Del { name } => {
+            let account = existing(store, &name).await?;
+            store.delete_account(account.id).await?;
+            println!("deleted {}", account.name);
+        }
+    }
+    Ok(())
+}
+
+fn account_name(name: &str) -> anyhow::Result<AccountName> {
+    AccountName::new(name).with_context(|| format!("invalid account name {name:?}"))
+}
+
+async fn existing(store: &dyn Store, name: &str) -> anyhow::Result<switchyard_core::Account> {
+    let name = account_name(name)?;
+    match store.account_by_name(&name).await? {
+        Some(account) => Ok(account),
+        None => bail!("no account named {name}"),
+    }
+}
+
+fn password_or_stdin(password: Option<String>) -> anyhow::Result<String> {
+    let password = match password {
+        Some(p) => p,
+        None => {
+            let mut line = String::new();
+            std::io::stdin().lock().read_line(&mut line)?;
+            line.trim_end_matches(['\r', '\n']).to_owned()
+        }
+    };
+    if password.is_empty() {
+        bail!("the password must not be empty");
+    }
+    Ok(password)
+}

@@ -1,0 +1,80 @@
+//! Starting and stopping a server: store, core, listeners, graceful shutdown.
+
+use crate::config::Config;
+use anyhow::Context as _;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use switchyard_core::Core;
+use switchyard_msn::{MsnFront, Role};
+use switchyard_store_sqlite::SqliteStore;
+use tokio::net::TcpListener;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+/// Opens the data directory's database, creating both if needed.
+pub async fn open_store(config: &Config) -> anyhow::Result<SqliteStore> {
+    std::fs::create_dir_all(&config.data_dir)
+        .with_context(|| format!("cannot create data directory {}", config.data_dir.display()))?;
+    Ok(SqliteStore::open(&config.database_path()).await?)
+}
+
+/// A started server. Its listeners are bound, so the addresses are final.
+pub struct RunningServer {
+    /// Every bound listener by role name (`msn`, `msn-dispatch`), in start-up order.
+    pub listeners: Vec<(&'static str, SocketAddr)>,
+    shutdown: CancellationToken,
+    listener_tasks: JoinSet<()>,
+    msn: MsnFront,
+    store: Arc<SqliteStore>,
+}
+
+impl RunningServer {
+    pub async fn start(config: &Config) -> anyhow::Result<RunningServer> {
+        config.validate()?;
+        let store = Arc::new(open_store(config).await?);
+        let core = Core::new(store.clone(), config.core());
+        let msn = MsnFront::new(core, config.msn_front());
+        let shutdown = CancellationToken::new();
+        let mut listeners = Vec::new();
+        let mut listener_tasks = JoinSet::new();
+
+        let notification = bind(config, config.msn.port).await?;
+        let notification_addr = notification.local_addr()?;
+        listeners.push(("msn", notification_addr));
+        let front = msn.clone();
+        let token = shutdown.clone();
+        listener_tasks.spawn(async move { front.serve(notification, Role::Notification, token).await });
+
+        if let Some(port) = config.msn.dispatch_port {
+            let dispatch = bind(config, port).await?;
+            listeners.push(("msn-dispatch", dispatch.local_addr()?));
+            let notification_address = config
+                .msn
+                .notification_address
+                .clone()
+                .or_else(|| config.msn.public_address.clone())
+                .unwrap_or_else(|| notification_addr.to_string());
+            let (front, token) = (msn.clone(), shutdown.clone());
+            listener_tasks
+                .spawn(async move { front.serve(dispatch, Role::Dispatch { notification_address }, token).await });
+        }
+        Ok(RunningServer { listeners, shutdown, listener_tasks, msn, store })
+    }
+
+    pub fn address(&self, role: &str) -> Option<SocketAddr> {
+        self.listeners.iter().find(|(name, _)| *name == role).map(|(_, addr)| *addr)
+    }
+
+    /// Stops accepting, ends every session (MSN clients get `OUT SSD`), closes the database.
+    pub async fn shutdown(mut self) {
+        self.shutdown.cancel();
+        while self.listener_tasks.join_next().await.is_some() {}
+        self.msn.closed().await;
+        self.store.close().await;
+    }
+}
+
+async fn bind(config: &Config, port: u16) -> anyhow::Result<TcpListener> {
+    let addr = SocketAddr::new(config.bind, port);
+    TcpListener::bind(addr).await.with_context(|| format!("cannot listen on {addr}"))
+}
