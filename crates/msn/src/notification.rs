@@ -132,30 +132,29 @@ async fn log_in(
                 let Login::Challenged { handle, account, challenge } = std::mem::replace(&mut state, Login::Versioned)
                 else {
                     conn.send(Reply::Error { code: ErrorCode::AuthenticationFailed, trid: Some(trid) });
+                    flush(conn).await?;
                     continue;
                 };
-                match verify(context, account, &challenge, &response).await {
-                    Some(account) => {
-                        let friendly = context.config.domains.friendly_of(&account.to_ref());
-                        match context.core.login(account, friendly.clone()).await {
-                            Ok(session) => {
-                                conn.send(Reply::UsrOk { trid, handle: &handle, friendly: &friendly });
-                                flush(conn).await?;
-                                return Some(session);
-                            }
-                            Err(e) => {
-                                tracing::error!(error = %e, "login failed in the core");
-                                conn.send(Reply::Error { code: ErrorCode::InternalServer, trid: Some(trid) });
-                            }
-                        }
+                let Some(account) = verify(context, account, &challenge, &response).await else {
+                    failures += 1;
+                    tracing::info!(%handle, failures, "authentication failed");
+                    conn.send(Reply::Error { code: ErrorCode::AuthenticationFailed, trid: Some(trid) });
+                    if failures >= context.config.max_login_attempts {
+                        return None;
                     }
-                    None => {
-                        failures += 1;
-                        tracing::info!(%handle, failures, "authentication failed");
-                        conn.send(Reply::Error { code: ErrorCode::AuthenticationFailed, trid: Some(trid) });
-                        if failures >= context.config.max_login_attempts {
-                            return None;
-                        }
+                    flush(conn).await?;
+                    continue;
+                };
+                let friendly = context.config.domains.friendly_of(&account.to_ref());
+                match context.core.login(account, friendly.clone()).await {
+                    Ok(session) => {
+                        conn.send(Reply::UsrOk { trid, handle: &handle, friendly: &friendly });
+                        flush(conn).await?;
+                        return Some(session);
+                    }
+                    Err(e) => {
+                        tracing::error!(error = %e, "login failed in the core");
+                        conn.send(Reply::Error { code: ErrorCode::InternalServer, trid: Some(trid) });
                     }
                 }
             }

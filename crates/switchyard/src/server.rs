@@ -65,6 +65,11 @@ impl RunningServer {
         self.listeners.iter().find(|(name, _)| *name == role).map(|(_, addr)| *addr)
     }
 
+    /// The server's store, for administration while it runs.
+    pub fn store(&self) -> &SqliteStore {
+        &self.store
+    }
+
     /// Stops accepting, ends every session (MSN clients get `OUT SSD`), closes the database.
     pub async fn shutdown(mut self) {
         self.shutdown.cancel();

@@ -1,0 +1,180 @@
+use crate::common::{Client, TestServer};
+
+#[tokio::test]
+async fn md5_login_with_a_fresh_challenge_per_attempt() {
+    let server = TestServer::start().await;
+    server.add_user("alice", "secret", Some("Alice A")).await;
+    let mut c = Client::connect(server.msn()).await;
+    c.send("VER 1 MSNP2 CVR0").await;
+    c.expect("VER 1 MSNP2").await;
+    c.send("INF 2").await;
+    c.expect("INF 2 MD5").await;
+    c.send("USR 3 MD5 I Alice@Hotmail.com").await;
+    let first = c.challenge(3).await;
+    c.send("USR 4 MD5 S 00000000000000000000000000000000").await;
+    c.expect("911 4").await;
+    c.send("USR 5 MD5 I alice@hotmail.com").await;
+    let second = c.challenge(5).await;
+    assert_ne!(first, second, "every attempt gets a new challenge");
+    let response = msnp::auth::md5_response(&second, "secret");
+    c.send(&format!("USR 6 MD5 S {response}")).await;
+    c.expect("USR 6 OK alice@hotmail.com Alice%20A").await;
+    c.send("USR 7 MD5 I alice@hotmail.com").await;
+    c.expect("207 7").await;
+    c.send("OUT").await;
+    c.expect("OUT").await;
+    c.expect_closed().await;
+}
+
+#[tokio::test]
+async fn unknown_users_are_challenged_then_refused_and_three_failures_close() {
+    let server = TestServer::start().await;
+    let mut c = Client::connect(server.msn()).await;
+    c.send("VER 1 MSNP2").await;
+    c.expect("VER 1 MSNP2").await;
+    for trid in [2, 4, 6] {
+        c.authenticate(trid, "nobody@hotmail.com", "x").await;
+        c.expect(&format!("911 {}", trid + 1)).await;
+    }
+    c.expect_closed().await;
+}
+
+#[tokio::test]
+async fn unsupported_dialect_gets_ver_zero_and_is_closed() {
+    let server = TestServer::start().await;
+    let mut c = Client::connect(server.msn()).await;
+    c.send("VER 1 MSNP99 CVR0").await;
+    c.expect("VER 1 0").await;
+    c.expect_closed().await;
+}
+
+#[tokio::test]
+async fn commands_out_of_order_get_the_drafts_errors() {
+    let server = TestServer::start().await;
+    server.add_user("alice", "secret", None).await;
+    let mut c = Client::connect(server.msn()).await;
+    c.send("INF 1").await;
+    c.expect("715 1").await;
+    c.send("VER 2 msnp2").await;
+    c.expect("VER 2 MSNP2").await;
+    c.send("SYN 3 0").await;
+    c.expect("302 3").await;
+    c.send("USR 4 MD5 S abc").await;
+    c.expect("911 4").await;
+    c.send("USR 5 MD5 I alice@").await;
+    c.expect("206 5").await;
+    c.send("USR 6 XYZ I alice@hotmail.com").await;
+    c.expect("911 6").await;
+    c.send("CHG 7").await;
+    c.expect("200 7").await;
+}
+
+#[tokio::test]
+async fn first_synchronization_sends_every_list_and_a_current_one_sends_none() {
+    let server = TestServer::start().await;
+    server.add_user("alice", "secret", Some("Alice")).await;
+    let mut c = Client::login(server.msn(), "alice@hotmail.com", "secret", "Alice").await;
+    c.send("SYN 5 0").await;
+    for line in [
+        "SYN 5 1",
+        "GTC 5 1 A",
+        "BLP 5 1 AL",
+        "LST 5 FL 1 0 0",
+        "LST 5 AL 1 0 0",
+        "LST 5 BL 1 0 0",
+        "LST 5 RL 1 0 0",
+    ] {
+        c.expect(line).await;
+    }
+    c.send("SYN 6 1").await;
+    c.expect("SYN 6 1").await;
+    c.expect_nothing_pending(7).await;
+}
+
+#[tokio::test]
+async fn a_second_login_ends_the_first_with_out_oth() {
+    let server = TestServer::start().await;
+    server.add_user("alice", "secret", Some("Alice")).await;
+    server.add_user("bob", "pw", Some("Bob")).await;
+    let mut bob = crate::common::online(server.msn(), "bob@hotmail.com", "pw", "Bob").await;
+    bob.send("ADD 6 FL alice@hotmail.com Alice").await;
+    bob.expect("ADD 6 FL 2 alice@hotmail.com Alice").await;
+    let mut first = crate::common::online(server.msn(), "alice@hotmail.com", "secret", "Alice").await;
+    bob.expect("NLN NLN alice@hotmail.com Alice").await;
+
+    let mut second = Client::login(server.msn(), "alice@hotmail.com", "secret", "Alice").await;
+    first.expect("OUT OTH").await;
+    first.expect_closed().await;
+    bob.expect("FLN alice@hotmail.com").await;
+    second.send("CHG 5 NLN").await;
+    second.expect("CHG 5 NLN").await;
+    bob.expect("NLN NLN alice@hotmail.com Alice").await;
+}
+
+#[tokio::test]
+async fn shutdown_sends_out_ssd_to_every_client() {
+    let mut server = TestServer::start().await;
+    server.add_user("alice", "secret", Some("Alice")).await;
+    server.add_user("bob", "pw", Some("Bob")).await;
+    let mut alice = Client::login(server.msn(), "alice@hotmail.com", "secret", "Alice").await;
+    let mut bob = crate::common::online(server.msn(), "bob@hotmail.com", "pw", "Bob").await;
+    server.stop().await;
+    for c in [&mut alice, &mut bob] {
+        c.expect("OUT SSD").await;
+        c.expect_closed().await;
+    }
+}
+
+#[tokio::test]
+async fn dispatch_port_refers_logins_to_the_notification_server() {
+    let server = TestServer::start_with(|c| c.msn.dispatch_port = Some(0)).await;
+    server.add_user("alice", "secret", Some("Alice")).await;
+    let mut c = Client::connect(server.running().address("msn-dispatch").unwrap()).await;
+    c.send("VER 1 MSNP2").await;
+    c.expect("VER 1 MSNP2").await;
+    c.send("INF 2").await;
+    c.expect("INF 2 MD5").await;
+    c.send("USR 3 MD5 I alice@hotmail.com").await;
+    c.expect(&format!("XFR 3 NS {}", server.msn())).await;
+    c.expect_closed().await;
+    Client::login(server.msn(), "alice@hotmail.com", "secret", "Alice").await;
+}
+
+#[tokio::test]
+async fn lists_and_serial_numbers_survive_a_restart() {
+    let mut server = TestServer::start().await;
+    server.add_user("alice", "secret", Some("Alice")).await;
+    server.add_user("bob", "pw", Some("Bob")).await;
+    server.add_user("carol", "pw", Some("Carol")).await;
+    let mut alice = Client::login(server.msn(), "alice@hotmail.com", "secret", "Alice").await;
+    for (line, reply) in [
+        ("ADD 5 FL bob@hotmail.com Bobby", "ADD 5 FL 2 bob@hotmail.com Bobby"),
+        ("ADD 6 AL bob@hotmail.com Bobby", "ADD 6 AL 3 bob@hotmail.com Bobby"),
+        ("ADD 7 BL carol@hotmail.com Carol", "ADD 7 BL 4 carol@hotmail.com Carol"),
+        ("BLP 8 BL", "BLP 8 5 BL"),
+        ("GTC 9 N", "GTC 9 6 N"),
+    ] {
+        alice.send(line).await;
+        alice.expect(reply).await;
+    }
+    server.restart().await;
+    let mut alice = Client::login(server.msn(), "alice@hotmail.com", "secret", "Alice").await;
+    alice.send("SYN 5 4").await;
+    for line in [
+        "SYN 5 6",
+        "GTC 5 6 N",
+        "BLP 5 6 BL",
+        "LST 5 FL 6 1 1 bob@hotmail.com Bobby",
+        "LST 5 AL 6 1 1 bob@hotmail.com Bobby",
+        "LST 5 BL 6 1 1 carol@hotmail.com Carol",
+        "LST 5 RL 6 0 0",
+    ] {
+        alice.expect(line).await;
+    }
+    let mut bob = Client::login(server.msn(), "bob@hotmail.com", "pw", "Bob").await;
+    bob.send("SYN 5 0").await;
+    for line in ["SYN 5 2", "GTC 5 2 A", "BLP 5 2 AL", "LST 5 FL 2 0 0", "LST 5 AL 2 0 0", "LST 5 BL 2 0 0"] {
+        bob.expect(line).await;
+    }
+    bob.expect("LST 5 RL 2 1 1 alice@hotmail.com Alice").await;
+}

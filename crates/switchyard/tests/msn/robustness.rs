@@ -1,0 +1,84 @@
+use crate::common::{online, Client, TestServer};
+
+async fn two_users() -> TestServer {
+    let server = TestServer::start_with(|c| c.msn.login_timeout_secs = 1).await;
+    server.add_user("alice", "secret", Some("Alice")).await;
+    server.add_user("bob", "pw", None).await;
+    server
+}
+
+#[tokio::test]
+async fn an_overlong_line_closes_only_that_connection() {
+    let server = two_users().await;
+    let mut bob = online(server.msn(), "bob@hotmail.com", "pw", "bob@hotmail.com").await;
+    let mut alice = online(server.msn(), "alice@hotmail.com", "secret", "Alice").await;
+    alice.send_raw(&vec![b'A'; 5000]).await;
+    alice.expect_closed().await;
+    bob.expect_nothing_pending(6).await;
+}
+
+#[tokio::test]
+async fn an_oversized_msg_closes_the_switchboard_connection() {
+    let server = two_users().await;
+    let mut alice_ns = online(server.msn(), "alice@hotmail.com", "secret", "Alice").await;
+    alice_ns.send("XFR 6 SB").await;
+    let line = alice_ns.line().await;
+    let cookie = line.rsplit(' ').next().unwrap().to_owned();
+    let mut sb = Client::connect(server.msn()).await;
+    sb.send(&format!("USR 1 alice@hotmail.com {cookie}")).await;
+    sb.expect("USR 1 OK alice@hotmail.com Alice").await;
+    sb.send("MSG 2 A 1000000").await;
+    sb.expect_closed().await;
+    alice_ns.expect_nothing_pending(7).await;
+}
+
+#[tokio::test]
+async fn bad_lines_get_200_and_persistent_garbage_closes() {
+    let server = two_users().await;
+    let mut alice = online(server.msn(), "alice@hotmail.com", "secret", "Alice").await;
+    alice.send("CHG abc NLN").await;
+    alice.expect("200").await;
+    alice.send("chg 6 NLN").await;
+    alice.expect("200").await;
+    alice.send("FOO 7").await;
+    alice.expect("200 7").await;
+    alice.send("CHG 8 XYZ").await;
+    alice.expect("201 8").await;
+    alice.send("CHG 9 NLN").await;
+    alice.expect("CHG 9 NLN").await;
+    for _ in 0..7 {
+        alice.send_raw(b"\x00\x01\xfe\xff\r\n").await;
+        alice.expect("200").await;
+    }
+    alice.send_raw(b"\x00\x01\xfe\xff\r\n").await;
+    alice.expect_closed().await;
+}
+
+#[tokio::test]
+async fn commands_split_at_any_point_and_batched_are_both_understood() {
+    let server = two_users().await;
+    let mut alice = Client::login(server.msn(), "alice@hotmail.com", "secret", "Alice").await;
+    for byte in b"SYN 5 1\r\n" {
+        alice.send_raw(&[*byte]).await;
+        tokio::task::yield_now().await;
+    }
+    alice.send_raw(b"GTC 6 N\r\nBLP 7 BL\r\nLST 8 AL\r\n").await;
+    for line in ["SYN 5 1", "GTC 6 2 N", "BLP 7 3 BL", "LST 8 AL 3 0 0"] {
+        alice.expect(line).await;
+    }
+}
+
+#[tokio::test]
+async fn silent_and_unfinished_logins_are_closed() {
+    let server = two_users().await;
+    let mut silent = Client::connect(server.msn()).await;
+    silent.expect_closed().await;
+    let mut halfway = Client::connect(server.msn()).await;
+    halfway.send("VER 1 MSNP2").await;
+    halfway.expect("VER 1 MSNP2").await;
+    halfway.expect_closed().await;
+    // Logged-in sessions are not subject to the login timeout.
+    let mut alice = online(server.msn(), "alice@hotmail.com", "secret", "Alice").await;
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    alice.expect_nothing_pending(6).await;
+}
