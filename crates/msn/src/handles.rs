@@ -32,9 +32,13 @@ impl Domains {
         format!("{}@{}", name, self.default_domain())
     }
 
-    /// The name an account shows when it has chosen none: its handle, as MSN did.
+    /// The account's nickname, or its handle when it has chosen none, as MSN did. Never empty:
+    /// an empty name would vanish from the space-separated line.
     pub(crate) fn friendly_of(&self, account: &AccountRef) -> String {
-        account.nickname.clone().unwrap_or_else(|| self.handle_of(&account.name))
+        match &account.nickname {
+            Some(nickname) if !nickname.is_empty() => nickname.clone(),
+            _ => self.handle_of(&account.name),
+        }
     }
 
     pub(crate) fn resolve(&self, text: &str) -> Result<AccountName, ResolveError> {

@@ -138,6 +138,9 @@ async fn run_user_command(store: &dyn Store, command: UserCommand) -> anyhow::Re
     match command {
         UserCommand::Add { name, password, nickname } => {
             let name = account_name(&name)?;
+            if nickname.as_deref().is_some_and(|n| n.trim().is_empty()) {
+                bail!("the nickname must not be blank");
+            }
             let password = password_or_stdin(password)?;
             let account = store.create_account(&name, &password, nickname.as_deref()).await?;
             println!("created {} uin {}", account.name, account.uin);

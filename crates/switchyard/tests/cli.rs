@@ -1,0 +1,123 @@
+//! The `switchyard` binary as an operator uses it.
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::TcpStream;
+use std::path::Path;
+use std::process::{Child, Command, Output, Stdio};
+use std::time::Duration;
+
+fn switchyard(data_dir: &Path) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_switchyard"));
+    command.env_remove("SWITCHYARD_CONFIG").env("SWITCHYARD_DATA_DIR", data_dir);
+    command
+}
+
+fn run(data_dir: &Path, args: &[&str]) -> Output {
+    switchyard(data_dir).args(args).stdin(Stdio::null()).output().unwrap()
+}
+
+fn stdout(output: &Output) -> String {
+    assert!(output.status.success(), "failed: {}", String::from_utf8_lossy(&output.stderr));
+    String::from_utf8(output.stdout.clone()).unwrap()
+}
+
+#[test]
+fn accounts_are_managed_from_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    assert_eq!(stdout(&run(d, &["user", "add", "alice", "--password", "pw", "--nickname", "Alice A"])), "created alice uin 10001\n");
+    let mut add_bob = switchyard(d).args(["user", "add", "bob"]).stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().unwrap();
+    add_bob.stdin.take().unwrap().write_all(b"from-stdin\n").unwrap();
+    assert_eq!(stdout(&add_bob.wait_with_output().unwrap()), "created bob uin 10002\n");
+    assert_eq!(stdout(&run(d, &["user", "list"])), "10001\talice\tAlice A\n10002\tbob\t\n");
+
+    for bad in [&["user", "add", "Alice", "--password", "x"][..], &["user", "add", "alice", "--password", "x"], &["user", "add", "eve", "--password", "x", "--nickname", " "], &["user", "del", "nobody"]] {
+        let output = run(d, bad);
+        assert!(!output.status.success(), "{bad:?} should fail");
+        assert!(!output.stderr.is_empty());
+    }
+
+    assert_eq!(stdout(&run(d, &["user", "passwd", "alice", "--password", "new"])), "password changed for alice\n");
+    assert_eq!(stdout(&run(d, &["user", "del", "bob"])), "deleted bob\n");
+    assert_eq!(stdout(&run(d, &["user", "list"])), "10001\talice\tAlice A\n");
+}
+
+/// Starts `serve`, returning the child and the listener lines it printed.
+fn serve(data_dir: &Path, args: &[&str], listeners: usize) -> (Child, Vec<String>) {
+    let mut child = switchyard(data_dir).arg("serve").args(args).stdout(Stdio::piped()).spawn().unwrap();
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let lines = (0..listeners)
+        .map(|_| {
+            let mut line = String::new();
+            out.read_line(&mut line).unwrap();
+            line.trim_end().to_owned()
+        })
+        .collect();
+    (child, lines)
+}
+
+fn port_of(line: &str, role: &str) -> String {
+    let prefix = format!("listening {role} 127.0.0.1:");
+    line.strip_prefix(&prefix).unwrap_or_else(|| panic!("unexpected line {line:?}")).to_owned()
+}
+
+fn expect_line(reader: &mut BufReader<TcpStream>, expected: &str) -> String {
+    let mut line = String::new();
+    reader.read_line(&mut line).unwrap();
+    let line = line.trim_end().to_owned();
+    assert!(line.starts_with(expected), "{line:?} does not start with {expected:?}");
+    line
+}
+
+#[test]
+fn serve_prints_its_ports_and_sigterm_sends_out_ssd() {
+    let dir = tempfile::tempdir().unwrap();
+    stdout(&run(dir.path(), &["user", "add", "alice", "--password", "pw"]));
+    let (mut child, lines) = serve(dir.path(), &["--msn-port", "0"], 1);
+    let port = port_of(&lines[0], "msn");
+
+    let stream = TcpStream::connect(format!("127.0.0.1:{port}")).unwrap();
+    stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let mut writer = stream.try_clone().unwrap();
+    let mut reader = BufReader::new(stream);
+    writer.write_all(b"VER 1 MSNP2\r\nUSR 2 MD5 I alice@hotmail.com\r\n").unwrap();
+    expect_line(&mut reader, "VER 1 MSNP2");
+    let challenge = expect_line(&mut reader, "USR 2 MD5 S ").rsplit(' ').next().unwrap().to_owned();
+    let response = msnp::auth::md5_response(&challenge, "pw");
+    writer.write_all(format!("USR 3 MD5 S {response}\r\n").as_bytes()).unwrap();
+    expect_line(&mut reader, "USR 3 OK alice@hotmail.com alice@hotmail.com");
+
+    let killed = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    assert!(killed.success());
+    expect_line(&mut reader, "OUT SSD");
+    assert!(child.wait().unwrap().success(), "graceful shutdown exits with success");
+}
+
+#[test]
+fn a_config_file_and_the_environment_set_the_listeners() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("switchyard.toml");
+    std::fs::write(&config, "[msn]\nport = 1\ndispatch_port = 0\ndomains = [\"msn.com\"]\n").unwrap();
+    let mut command = switchyard(dir.path());
+    command.env("SWITCHYARD_MSN_PORT", "0");
+    let mut child = command
+        .args(["--config", config.to_str().unwrap(), "serve"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let mut lines = Vec::new();
+    for _ in 0..2 {
+        let mut line = String::new();
+        out.read_line(&mut line).unwrap();
+        lines.push(line.trim_end().to_owned());
+    }
+    port_of(&lines[0], "msn");
+    port_of(&lines[1], "msn-dispatch");
+    child.kill().unwrap();
+    child.wait().unwrap();
+
+    std::fs::write(&config, "[msn]\nprot = 1\n").unwrap();
+    let output = run(dir.path(), &["--config", config.to_str().unwrap(), "user", "list"]);
+    assert!(!output.status.success(), "a misspelt key is an error, not silently ignored");
+}
