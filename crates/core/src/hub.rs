@@ -259,7 +259,10 @@ impl Core {
         }
     }
 
-    fn current_entry(&self, session: &Session) -> Result<dashmap::mapref::one::RefMut<'_, AccountId, Online>, CoreError> {
+    fn current_entry(
+        &self,
+        session: &Session,
+    ) -> Result<dashmap::mapref::one::RefMut<'_, AccountId, Online>, CoreError> {
         self.hub()
             .online
             .get_mut(&session.account.id)

@@ -94,8 +94,12 @@ pub struct StoredMessage {
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
     /// Creates an account with the next free UIN (10001 upwards).
-    async fn create_account(&self, name: &AccountName, password: &str, nickname: Option<&str>)
-        -> Result<Account, StoreError>;
+    async fn create_account(
+        &self,
+        name: &AccountName,
+        password: &str,
+        nickname: Option<&str>,
+    ) -> Result<Account, StoreError>;
     async fn account_by_name(&self, name: &AccountName) -> Result<Option<Account>, StoreError>;
     async fn account_by_id(&self, id: AccountId) -> Result<Option<Account>, StoreError>;
     async fn accounts(&self) -> Result<Vec<Account>, StoreError>;

@@ -40,7 +40,10 @@ async fn settings(store: &dyn Store) {
     assert_eq!(store.set_privacy(carol.id, Privacy::BlockUnlisted).await.unwrap(), 2);
     assert_eq!(store.set_prompt(carol.id, ReverseListPrompt::AllowAutomatically).await.unwrap(), 3);
     let now = store.list_settings(carol.id).await.unwrap();
-    assert_eq!((now.version, now.privacy, now.prompt), (3, Privacy::BlockUnlisted, ReverseListPrompt::AllowAutomatically));
+    assert_eq!(
+        (now.version, now.privacy, now.prompt),
+        (3, Privacy::BlockUnlisted, ReverseListPrompt::AllowAutomatically)
+    );
 }
 
 async fn relations(store: &dyn Store) {
@@ -103,7 +106,13 @@ async fn deletion_cascades(store: &dyn Store) {
     let jon = store.create_account(&name("jon"), "pw", None).await.unwrap();
     store.set_relation(jon.id, ivy.id, RelationFlags::FORWARD, Some("ivy")).await.unwrap();
     store
-        .enqueue_offline(&OfflineMessage { sender: jon.id, recipient: ivy.id, kind: MessageKind::Text, text: "x".into(), sent_at: 1 })
+        .enqueue_offline(&OfflineMessage {
+            sender: jon.id,
+            recipient: ivy.id,
+            kind: MessageKind::Text,
+            text: "x".into(),
+            sent_at: 1,
+        })
         .await
         .unwrap();
     assert!(store.delete_account(ivy.id).await.unwrap());

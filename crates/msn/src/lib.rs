@@ -137,9 +137,8 @@ impl MsnFront {
     fn spawn_connection(&self, stream: TcpStream, peer: SocketAddr, role: Role, shutdown: CancellationToken) {
         let _ = stream.set_nodelay(true);
         // Half-open connections of clients that vanished are found by TCP keepalive.
-        let keepalive = socket2::TcpKeepalive::new()
-            .with_time(Duration::from_secs(120))
-            .with_interval(Duration::from_secs(20));
+        let keepalive =
+            socket2::TcpKeepalive::new().with_time(Duration::from_secs(120)).with_interval(Duration::from_secs(20));
         let _ = socket2::SockRef::from(&stream).set_tcp_keepalive(&keepalive);
         let context = self.context.clone();
         let span = tracing::info_span!("msn", %peer, account = tracing::field::Empty);

@@ -29,7 +29,11 @@ enum Login {
     Versioned,
     /// `USR MD5 I` was answered with `challenge`; `account` is `None` for unknown handles,
     /// which still get a challenge so that account names cannot be probed.
-    Challenged { handle: String, account: Option<Account>, challenge: String },
+    Challenged {
+        handle: String,
+        account: Option<Account>,
+        challenge: String,
+    },
 }
 
 pub(crate) async fn run(
@@ -369,7 +373,14 @@ impl Notification {
         Ok(())
     }
 
-    async fn add(&mut self, conn: &mut Conn, trid: Trid, list: List, handle: &str, name: &str) -> Result<(), CommandError> {
+    async fn add(
+        &mut self,
+        conn: &mut Conn,
+        trid: Trid,
+        list: List,
+        handle: &str,
+        name: &str,
+    ) -> Result<(), CommandError> {
         let kind = list_kind(list).ok_or(CommandError { trid: Some(trid), code: ErrorCode::InvalidParameter })?;
         let target = self.resolve(trid, handle)?;
         let (target, version) = self
@@ -392,7 +403,8 @@ impl Notification {
 
     async fn remove(&mut self, conn: &mut Conn, trid: Trid, list: List, handle: &str) -> Result<(), CommandError> {
         let kind = list_kind(list).ok_or(CommandError { trid: Some(trid), code: ErrorCode::InvalidParameter })?;
-        let target = self.resolve(trid, handle).map_err(|_| CommandError { trid: Some(trid), code: ErrorCode::NotOnList })?;
+        let target =
+            self.resolve(trid, handle).map_err(|_| CommandError { trid: Some(trid), code: ErrorCode::NotOnList })?;
         let (target, version) = self
             .context
             .core
@@ -411,12 +423,8 @@ impl Notification {
         self.status = new;
         conn.send(Reply::Chg { trid, status: new });
         if !was_receiving && new != MsnStatus::Offline {
-            let contacts = self
-                .context
-                .core
-                .visible_contacts(self.session.account.id)
-                .await
-                .map_err(|e| core_error(trid, e))?;
+            let contacts =
+                self.context.core.visible_contacts(self.session.account.id).await.map_err(|e| core_error(trid, e))?;
             for (contact, presence) in contacts {
                 let handle = self.context.config.domains.handle_of(&contact.name);
                 let status = status::to_msn(presence.status);

@@ -122,18 +122,54 @@ impl AckMode {
 /// A command sent to the dispatch or notification role.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum NsCommand {
-    Ver { trid: Trid, dialects: Vec<String> },
-    Inf { trid: Trid },
-    Usr { trid: Trid, package: String, stage: AuthStage, value: String },
-    Syn { trid: Trid, version: u32 },
-    Gtc { trid: Trid, mode: PromptMode },
-    Blp { trid: Trid, mode: PrivacyMode },
-    Lst { trid: Trid, list: List },
-    Add { trid: Trid, list: List, handle: String, name: String },
-    Rem { trid: Trid, list: List, handle: String },
-    Chg { trid: Trid, status: MsnStatus },
+    Ver {
+        trid: Trid,
+        dialects: Vec<String>,
+    },
+    Inf {
+        trid: Trid,
+    },
+    Usr {
+        trid: Trid,
+        package: String,
+        stage: AuthStage,
+        value: String,
+    },
+    Syn {
+        trid: Trid,
+        version: u32,
+    },
+    Gtc {
+        trid: Trid,
+        mode: PromptMode,
+    },
+    Blp {
+        trid: Trid,
+        mode: PrivacyMode,
+    },
+    Lst {
+        trid: Trid,
+        list: List,
+    },
+    Add {
+        trid: Trid,
+        list: List,
+        handle: String,
+        name: String,
+    },
+    Rem {
+        trid: Trid,
+        list: List,
+        handle: String,
+    },
+    Chg {
+        trid: Trid,
+        status: MsnStatus,
+    },
     /// `XFR trid SB`: a referral to a switchboard.
-    XfrSb { trid: Trid },
+    XfrSb {
+        trid: Trid,
+    },
     Out,
 }
 
@@ -141,11 +177,27 @@ pub enum NsCommand {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SbCommand {
     /// `USR trid handle cookie`: the caller authenticates with the cookie of its `XFR SB`.
-    Usr { trid: Trid, handle: String, cookie: String },
+    Usr {
+        trid: Trid,
+        handle: String,
+        cookie: String,
+    },
     /// `ANS trid handle cookie session`: the callee answers a `RNG`.
-    Ans { trid: Trid, handle: String, cookie: String, session: u64 },
-    Cal { trid: Trid, handle: String },
-    Msg { trid: Trid, ack: AckMode, body: Bytes },
+    Ans {
+        trid: Trid,
+        handle: String,
+        cookie: String,
+        session: u64,
+    },
+    Cal {
+        trid: Trid,
+        handle: String,
+    },
+    Msg {
+        trid: Trid,
+        ack: AckMode,
+        body: Bytes,
+    },
     Out,
 }
 

@@ -52,8 +52,8 @@ impl Direction {
         const FROM_CLIENT: &[&[u8; 3]] =
             &[b"MSG", b"QRY", b"UUX", b"ADL", b"RML", b"FQY", b"UUN", b"PUT", b"DEL", b"SDG"];
         const FROM_SERVER: &[&[u8; 3]] = &[
-            b"MSG", b"UBX", b"GCF", b"NOT", b"IPG", b"ADL", b"RML", b"UBN", b"UUN", b"FQY", b"NFY",
-            b"PUT", b"DEL", b"SDG",
+            b"MSG", b"UBX", b"GCF", b"NOT", b"IPG", b"ADL", b"RML", b"UBN", b"UUN", b"FQY", b"NFY", b"PUT", b"DEL",
+            b"SDG",
         ];
         let table = match self {
             Direction::ClientToServer => FROM_CLIENT,
@@ -160,10 +160,7 @@ impl DecodeError {
     /// A fatal error leaves the stream at an unknown position: the connection must be closed.
     /// The others consumed exactly one bad line and decoding can go on.
     pub fn is_fatal(&self) -> bool {
-        matches!(
-            self,
-            DecodeError::LineTooLong(_) | DecodeError::PayloadTooLarge(_) | DecodeError::BadPayloadLength
-        )
+        matches!(self, DecodeError::LineTooLong(_) | DecodeError::PayloadTooLarge(_) | DecodeError::BadPayloadLength)
     }
 }
 

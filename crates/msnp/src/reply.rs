@@ -11,40 +11,144 @@ use std::fmt::Write;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Reply<'a> {
     /// `VER trid dialect`, or `VER trid 0` when no offered dialect is spoken.
-    Ver { trid: Trid, dialect: Option<&'a str> },
-    Inf { trid: Trid, packages: &'a str },
+    Ver {
+        trid: Trid,
+        dialect: Option<&'a str>,
+    },
+    Inf {
+        trid: Trid,
+        packages: &'a str,
+    },
     /// `USR trid MD5 S challenge`.
-    UsrChallenge { trid: Trid, package: &'a str, challenge: &'a str },
-    UsrOk { trid: Trid, handle: &'a str, friendly: &'a str },
+    UsrChallenge {
+        trid: Trid,
+        package: &'a str,
+        challenge: &'a str,
+    },
+    UsrOk {
+        trid: Trid,
+        handle: &'a str,
+        friendly: &'a str,
+    },
     /// `XFR trid NS address`: log in at another notification server.
-    XfrNs { trid: Trid, address: &'a str },
+    XfrNs {
+        trid: Trid,
+        address: &'a str,
+    },
     /// `XFR trid SB address CKI cookie`.
-    XfrSb { trid: Trid, address: &'a str, cookie: &'a str },
-    Syn { trid: Trid, version: u32 },
-    Gtc { trid: Trid, version: u32, mode: PromptMode },
-    Blp { trid: Trid, version: u32, mode: PrivacyMode },
+    XfrSb {
+        trid: Trid,
+        address: &'a str,
+        cookie: &'a str,
+    },
+    Syn {
+        trid: Trid,
+        version: u32,
+    },
+    Gtc {
+        trid: Trid,
+        version: u32,
+        mode: PromptMode,
+    },
+    Blp {
+        trid: Trid,
+        version: u32,
+        mode: PrivacyMode,
+    },
     /// One entry of a list: `LST trid LIST ver i n handle friendly`.
-    Lst { trid: Trid, list: List, version: u32, index: usize, total: usize, handle: &'a str, friendly: &'a str },
+    Lst {
+        trid: Trid,
+        list: List,
+        version: u32,
+        index: usize,
+        total: usize,
+        handle: &'a str,
+        friendly: &'a str,
+    },
     /// An empty list: `LST trid LIST ver 0 0`.
-    LstEmpty { trid: Trid, list: List, version: u32 },
-    Add { trid: Trid, list: List, version: u32, handle: &'a str, friendly: &'a str },
-    Rem { trid: Trid, list: List, version: u32, handle: &'a str },
-    Chg { trid: Trid, status: MsnStatus },
-    Iln { trid: Trid, status: MsnStatus, handle: &'a str, friendly: &'a str },
-    Nln { status: MsnStatus, handle: &'a str, friendly: &'a str },
-    Fln { handle: &'a str },
-    Rng { session: u64, address: &'a str, cookie: &'a str, caller: &'a str, friendly: &'a str },
+    LstEmpty {
+        trid: Trid,
+        list: List,
+        version: u32,
+    },
+    Add {
+        trid: Trid,
+        list: List,
+        version: u32,
+        handle: &'a str,
+        friendly: &'a str,
+    },
+    Rem {
+        trid: Trid,
+        list: List,
+        version: u32,
+        handle: &'a str,
+    },
+    Chg {
+        trid: Trid,
+        status: MsnStatus,
+    },
+    Iln {
+        trid: Trid,
+        status: MsnStatus,
+        handle: &'a str,
+        friendly: &'a str,
+    },
+    Nln {
+        status: MsnStatus,
+        handle: &'a str,
+        friendly: &'a str,
+    },
+    Fln {
+        handle: &'a str,
+    },
+    Rng {
+        session: u64,
+        address: &'a str,
+        cookie: &'a str,
+        caller: &'a str,
+        friendly: &'a str,
+    },
     /// `OUT` with an optional reason (`OTH`, `SSD`).
-    Out { reason: Option<&'a str> },
-    Error { code: ErrorCode, trid: Option<Trid> },
-    Cal { trid: Trid, session: u64 },
-    Iro { trid: Trid, index: usize, total: usize, handle: &'a str, friendly: &'a str },
-    AnsOk { trid: Trid },
-    Joi { handle: &'a str, friendly: &'a str },
-    Bye { handle: &'a str },
-    Msg { handle: &'a str, friendly: &'a str, body: &'a [u8] },
-    Ack { trid: Trid },
-    Nak { trid: Trid },
+    Out {
+        reason: Option<&'a str>,
+    },
+    Error {
+        code: ErrorCode,
+        trid: Option<Trid>,
+    },
+    Cal {
+        trid: Trid,
+        session: u64,
+    },
+    Iro {
+        trid: Trid,
+        index: usize,
+        total: usize,
+        handle: &'a str,
+        friendly: &'a str,
+    },
+    AnsOk {
+        trid: Trid,
+    },
+    Joi {
+        handle: &'a str,
+        friendly: &'a str,
+    },
+    Bye {
+        handle: &'a str,
+    },
+    Msg {
+        handle: &'a str,
+        friendly: &'a str,
+        body: &'a [u8],
+    },
+    Ack {
+        trid: Trid,
+    },
+    Nak {
+        trid: Trid,
+    },
 }
 
 impl Reply<'_> {
@@ -75,12 +179,9 @@ impl Reply<'_> {
             Reply::Syn { trid, version } => write!(w, "SYN {trid} {version}\r\n"),
             Reply::Gtc { trid, version, mode } => write!(w, "GTC {trid} {version} {}\r\n", mode.code()),
             Reply::Blp { trid, version, mode } => write!(w, "BLP {trid} {version} {}\r\n", mode.code()),
-            Reply::Lst { trid, list, version, index, total, handle, friendly } => write!(
-                w,
-                "LST {trid} {} {version} {index} {total} {handle} {}\r\n",
-                list.code(),
-                url_encode(friendly)
-            ),
+            Reply::Lst { trid, list, version, index, total, handle, friendly } => {
+                write!(w, "LST {trid} {} {version} {index} {total} {handle} {}\r\n", list.code(), url_encode(friendly))
+            }
             Reply::LstEmpty { trid, list, version } => write!(w, "LST {trid} {} {version} 0 0\r\n", list.code()),
             Reply::Add { trid, list, version, handle, friendly } => {
                 write!(w, "ADD {trid} {} {version} {handle} {}\r\n", list.code(), url_encode(friendly))
@@ -152,6 +253,9 @@ mod tests {
         );
         assert_eq!(text(Reply::LstEmpty { trid: 7, list: List::Reverse, version: 3 }), "LST 7 RL 3 0 0\r\n");
         assert_eq!(text(Reply::Error { code: ErrorCode::NotOnline, trid: Some(4) }), "217 4\r\n");
-        assert_eq!(text(Reply::Msg { handle: "a@hotmail.com", friendly: "A", body: b"hi" }), "MSG a@hotmail.com A 2\r\nhi");
+        assert_eq!(
+            text(Reply::Msg { handle: "a@hotmail.com", friendly: "A", body: b"hi" }),
+            "MSG a@hotmail.com A 2\r\nhi"
+        );
     }
 }

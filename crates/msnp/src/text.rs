@@ -59,9 +59,8 @@ impl Handle {
             return Err(HandleError::MissingDomain);
         }
         let local_ok = !local.is_empty() && local.bytes().all(is_local_part_byte);
-        let labels_ok = domain
-            .split('.')
-            .all(|l| !l.is_empty() && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'));
+        let labels_ok =
+            domain.split('.').all(|l| !l.is_empty() && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'));
         if !local_ok || !labels_ok || !domain.contains('.') {
             return Err(HandleError::Malformed);
         }

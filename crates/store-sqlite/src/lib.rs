@@ -3,7 +3,9 @@
 
 use async_trait::async_trait;
 use sqlx::migrate::{Migration, MigrationType, Migrator};
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow, SqliteSynchronous};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
+};
 use sqlx::Row;
 use std::borrow::Cow;
 use std::path::Path;
@@ -102,7 +104,9 @@ impl Store for SqliteStore {
         .await;
         let id = match inserted {
             Ok(id) => id,
-            Err(sqlx::Error::Database(e)) if e.is_unique_violation() => return Err(StoreError::NameTaken(name.clone())),
+            Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
+                return Err(StoreError::NameTaken(name.clone()))
+            }
             Err(e) => return Err(backend(e)),
         };
         Ok(Account { id: AccountId(id), name: name.clone(), uin: uin_of(id), nickname: nickname.map(str::to_owned) })
@@ -135,7 +139,8 @@ impl Store for SqliteStore {
     }
 
     async fn delete_account(&self, id: AccountId) -> Result<bool, StoreError> {
-        let done = sqlx::query("DELETE FROM accounts WHERE id = ?").bind(id.0).execute(&self.pool).await.map_err(backend)?;
+        let done =
+            sqlx::query("DELETE FROM accounts WHERE id = ?").bind(id.0).execute(&self.pool).await.map_err(backend)?;
         Ok(done.rows_affected() > 0)
     }
 

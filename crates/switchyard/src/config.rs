@@ -108,7 +108,8 @@ mod tests {
 
     #[test]
     fn file_overrides_only_what_it_names() {
-        let config: Config = toml::from_str("bind = \"0.0.0.0\"\n[msn]\nport = 0\ndomains = [\"msn.com\", \"hotmail.com\"]\n").unwrap();
+        let config: Config =
+            toml::from_str("bind = \"0.0.0.0\"\n[msn]\nport = 0\ndomains = [\"msn.com\", \"hotmail.com\"]\n").unwrap();
         assert_eq!(config.bind, IpAddr::from([0, 0, 0, 0]));
         assert_eq!(config.msn.port, 0);
         assert_eq!(config.msn.domains[0], "msn.com");

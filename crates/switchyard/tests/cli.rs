@@ -25,13 +25,22 @@ fn stdout(output: &Output) -> String {
 fn accounts_are_managed_from_the_command_line() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    assert_eq!(stdout(&run(d, &["user", "add", "alice", "--password", "pw", "--nickname", "Alice A"])), "created alice uin 10001\n");
-    let mut add_bob = switchyard(d).args(["user", "add", "bob"]).stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().unwrap();
+    assert_eq!(
+        stdout(&run(d, &["user", "add", "alice", "--password", "pw", "--nickname", "Alice A"])),
+        "created alice uin 10001\n"
+    );
+    let mut add_bob =
+        switchyard(d).args(["user", "add", "bob"]).stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().unwrap();
     add_bob.stdin.take().unwrap().write_all(b"from-stdin\n").unwrap();
     assert_eq!(stdout(&add_bob.wait_with_output().unwrap()), "created bob uin 10002\n");
     assert_eq!(stdout(&run(d, &["user", "list"])), "10001\talice\tAlice A\n10002\tbob\t\n");
 
-    for bad in [&["user", "add", "Alice", "--password", "x"][..], &["user", "add", "alice", "--password", "x"], &["user", "add", "eve", "--password", "x", "--nickname", " "], &["user", "del", "nobody"]] {
+    for bad in [
+        &["user", "add", "Alice", "--password", "x"][..],
+        &["user", "add", "alice", "--password", "x"],
+        &["user", "add", "eve", "--password", "x", "--nickname", " "],
+        &["user", "del", "nobody"],
+    ] {
         let output = run(d, bad);
         assert!(!output.status.success(), "{bad:?} should fail");
         assert!(!output.stderr.is_empty());
@@ -100,11 +109,8 @@ fn a_config_file_and_the_environment_set_the_listeners() {
     std::fs::write(&config, "[msn]\nport = 1\ndispatch_port = 0\ndomains = [\"msn.com\"]\n").unwrap();
     let mut command = switchyard(dir.path());
     command.env("SWITCHYARD_MSN_PORT", "0");
-    let mut child = command
-        .args(["--config", config.to_str().unwrap(), "serve"])
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child =
+        command.args(["--config", config.to_str().unwrap(), "serve"]).stdout(Stdio::piped()).spawn().unwrap();
     let mut out = BufReader::new(child.stdout.take().unwrap());
     let mut lines = Vec::new();
     for _ in 0..2 {

@@ -75,15 +75,9 @@ async fn first_synchronization_sends_every_list_and_a_current_one_sends_none() {
     server.add_user("alice", "secret", Some("Alice")).await;
     let mut c = Client::login(server.msn(), "alice@hotmail.com", "secret", "Alice").await;
     c.send("SYN 5 0").await;
-    for line in [
-        "SYN 5 1",
-        "GTC 5 1 A",
-        "BLP 5 1 AL",
-        "LST 5 FL 1 0 0",
-        "LST 5 AL 1 0 0",
-        "LST 5 BL 1 0 0",
-        "LST 5 RL 1 0 0",
-    ] {
+    for line in
+        ["SYN 5 1", "GTC 5 1 A", "BLP 5 1 AL", "LST 5 FL 1 0 0", "LST 5 AL 1 0 0", "LST 5 BL 1 0 0", "LST 5 RL 1 0 0"]
+    {
         c.expect(line).await;
     }
     c.send("SYN 6 1").await;
