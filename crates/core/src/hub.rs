@@ -24,6 +24,8 @@ pub enum Event {
     RemovedBy { by: AccountRef, version: u32 },
     /// Another user asks this one to join a conversation.
     Invitation(ConversationInvite),
+    /// A message for this user.
+    Message(crate::Message),
 }
 
 /// An invitation to a conversation held by a front (an MSN switchboard session).
@@ -251,6 +253,10 @@ impl Core {
             }
         }
         Ok(())
+    }
+
+    pub(crate) fn online_privacy(&self, id: AccountId) -> Option<Privacy> {
+        self.hub().online.get(&id).map(|e| e.privacy)
     }
 
     pub(crate) fn set_online_privacy(&self, owner: AccountId, privacy: Privacy) {

@@ -6,11 +6,13 @@ pub mod account;
 pub mod error;
 mod hub;
 mod lists;
+pub mod memory;
 pub mod offline;
 pub mod presence;
 pub mod privacy;
+mod routing;
 pub mod store;
-#[cfg(feature = "store-suite")]
+#[cfg(any(test, feature = "store-suite"))]
 pub mod store_suite;
 
 pub use account::{Account, AccountId, AccountName, AccountRef};
@@ -19,7 +21,11 @@ pub use hub::{ConversationInvite, Event, KickReason, Session};
 pub use lists::{ContactList, ListEntry, ListKind};
 pub use presence::{Presence, Status};
 pub use privacy::{Privacy, RelationFlags, ReverseListPrompt};
-pub use store::{Store, StoreError};
+pub use routing::{Delivery, Message};
+pub use store::{MessageKind, Store, StoreError};
+
+#[cfg(test)]
+mod tests;
 
 use std::sync::Arc;
 

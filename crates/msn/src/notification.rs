@@ -258,7 +258,7 @@ impl Notification {
                     Flow::Close
                 }
                 Input::Event(Ok(event)) => {
-                    self.event(conn, event);
+                    self.event(conn, event).await;
                     Flow::Continue
                 }
                 Input::Event(Err(KickReason::LoggedInElsewhere)) => {
@@ -471,7 +471,7 @@ impl Notification {
         })
     }
 
-    fn event(&mut self, conn: &mut Conn, event: Event) {
+    async fn event(&mut self, conn: &mut Conn, event: Event) {
         let domains = &self.context.config.domains;
         match event {
             Event::Presence { contact, presence } => {
@@ -507,6 +507,22 @@ impl Notification {
                     caller: &caller,
                     friendly: &invite.from_display_name,
                 });
+            }
+            Event::Message(message) => {
+                // MSNP2 receives messages only inside switchboards; opening one on the server's
+                // initiative comes with cross-protocol delivery. Until then the message goes back
+                // to the durable queue, so nothing routed here is lost.
+                tracing::warn!(from = %message.from.name, "no switchboard to deliver a routed message; queued");
+                let queued = switchyard_core::store::OfflineMessage {
+                    sender: message.from.id,
+                    recipient: self.session.account.id,
+                    kind: message.kind,
+                    text: message.text,
+                    sent_at: message.sent_at,
+                };
+                if let Err(e) = self.context.core.queue_offline(&queued).await {
+                    tracing::error!(error = %e, "could not queue a routed message");
+                }
             }
         }
     }

@@ -1,0 +1,248 @@
+//! A [`Store`] kept in memory: for tests and benchmarks of the core, and for a throw-away server.
+//! It passes the same conformance suite as the persistent stores.
+
+use crate::account::{Account, AccountId, AccountName, AccountRef};
+use crate::privacy::{Privacy, RelationFlags, ReverseListPrompt};
+use crate::store::{
+    ListSettings, OfflineMessage, Relation, Store, StoreError, StoredMessage, VersionsAfterChange,
+};
+use async_trait::async_trait;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Mutex;
+
+struct StoredAccount {
+    account: Account,
+    password: String,
+    settings: ListSettings,
+}
+
+#[derive(Default)]
+struct State {
+    accounts: BTreeMap<AccountId, StoredAccount>,
+    by_name: HashMap<AccountName, AccountId>,
+    last_id: i64,
+    /// owner → target → (flags, display name)
+    relations: HashMap<AccountId, BTreeMap<AccountId, (RelationFlags, String)>>,
+    /// target → owners with any relation to it
+    reverse: HashMap<AccountId, BTreeSet<AccountId>>,
+    offline: BTreeMap<i64, OfflineMessage>,
+    last_message: i64,
+}
+
+#[derive(Default)]
+pub struct MemoryStore {
+    state: Mutex<State>,
+}
+
+impl MemoryStore {
+    pub fn new() -> Self {
+        MemoryStore::default()
+    }
+
+    fn with<T>(&self, f: impl FnOnce(&mut State) -> T) -> T {
+        let mut state = self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        f(&mut state)
+    }
+}
+
+fn missing(id: AccountId) -> StoreError {
+    StoreError::Backend(format!("no account {id}"))
+}
+
+impl State {
+    fn account(&mut self, id: AccountId) -> Result<&mut StoredAccount, StoreError> {
+        self.accounts.get_mut(&id).ok_or(missing(id))
+    }
+
+    fn bump(&mut self, id: AccountId) -> Result<u32, StoreError> {
+        let settings = &mut self.account(id)?.settings;
+        settings.version += 1;
+        Ok(settings.version)
+    }
+
+    fn flags(&self, owner: AccountId, target: AccountId) -> RelationFlags {
+        self.relations.get(&owner).and_then(|r| r.get(&target)).map(|(f, _)| *f).unwrap_or_default()
+    }
+}
+
+#[async_trait]
+impl Store for MemoryStore {
+    async fn create_account(
+        &self,
+        name: &AccountName,
+        password: &str,
+        nickname: Option<&str>,
+    ) -> Result<Account, StoreError> {
+        self.with(|s| {
+            if s.by_name.contains_key(name) {
+                return Err(StoreError::NameTaken(name.clone()));
+            }
+            s.last_id += 1;
+            let id = AccountId(s.last_id);
+            let account =
+                Account { id, name: name.clone(), uin: (10000 + s.last_id) as u32, nickname: nickname.map(str::to_owned) };
+            let settings = ListSettings { version: 1, privacy: Privacy::AllowUnlisted, prompt: ReverseListPrompt::Ask };
+            s.accounts.insert(id, StoredAccount { account: account.clone(), password: password.to_owned(), settings });
+            s.by_name.insert(name.clone(), id);
+            Ok(account)
+        })
+    }
+
+    async fn account_by_name(&self, name: &AccountName) -> Result<Option<Account>, StoreError> {
+        Ok(self.with(|s| s.by_name.get(name).map(|id| s.accounts[id].account.clone())))
+    }
+
+    async fn account_by_id(&self, id: AccountId) -> Result<Option<Account>, StoreError> {
+        Ok(self.with(|s| s.accounts.get(&id).map(|a| a.account.clone())))
+    }
+
+    async fn accounts(&self) -> Result<Vec<Account>, StoreError> {
+        let mut all: Vec<Account> = self.with(|s| s.accounts.values().map(|a| a.account.clone()).collect());
+        all.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(all)
+    }
+
+    async fn delete_account(&self, id: AccountId) -> Result<bool, StoreError> {
+        Ok(self.with(|s| {
+            let Some(gone) = s.accounts.remove(&id) else { return false };
+            s.by_name.remove(&gone.account.name);
+            for target in s.relations.remove(&id).unwrap_or_default().into_keys() {
+                if let Some(owners) = s.reverse.get_mut(&target) {
+                    owners.remove(&id);
+                }
+            }
+            for owner in s.reverse.remove(&id).unwrap_or_default() {
+                if let Some(targets) = s.relations.get_mut(&owner) {
+                    targets.remove(&id);
+                }
+            }
+            s.offline.retain(|_, m| m.recipient != id && m.sender != id);
+            true
+        }))
+    }
+
+    async fn set_password(&self, id: AccountId, password: &str) -> Result<(), StoreError> {
+        self.with(|s| {
+            s.account(id)?.password = password.to_owned();
+            Ok(())
+        })
+    }
+
+    async fn password(&self, id: AccountId) -> Result<Option<String>, StoreError> {
+        Ok(self.with(|s| s.accounts.get(&id).map(|a| a.password.clone())))
+    }
+
+    async fn list_settings(&self, id: AccountId) -> Result<ListSettings, StoreError> {
+        self.with(|s| Ok(s.account(id)?.settings))
+    }
+
+    async fn set_privacy(&self, id: AccountId, privacy: Privacy) -> Result<u32, StoreError> {
+        self.with(|s| {
+            s.account(id)?.settings.privacy = privacy;
+            s.bump(id)
+        })
+    }
+
+    async fn set_prompt(&self, id: AccountId, prompt: ReverseListPrompt) -> Result<u32, StoreError> {
+        self.with(|s| {
+            s.account(id)?.settings.prompt = prompt;
+            s.bump(id)
+        })
+    }
+
+    async fn relations(&self, owner: AccountId) -> Result<Vec<Relation>, StoreError> {
+        Ok(self.with(|s| {
+            let mut others: BTreeSet<AccountId> =
+                s.relations.get(&owner).map(|r| r.keys().copied().collect()).unwrap_or_default();
+            others.extend(s.reverse.get(&owner).into_iter().flatten().copied());
+            let mut relations: Vec<Relation> = others
+                .into_iter()
+                .filter_map(|other| {
+                    let account = &s.accounts.get(&other)?.account;
+                    let (flags, display_name) =
+                        s.relations.get(&owner).and_then(|r| r.get(&other)).cloned().unwrap_or_default();
+                    Some(Relation {
+                        other: AccountRef { id: other, name: account.name.clone(), nickname: account.nickname.clone() },
+                        display_name,
+                        flags,
+                        their_flags: s.flags(other, owner),
+                    })
+                })
+                .collect();
+            relations.sort_by(|a, b| a.other.name.cmp(&b.other.name));
+            relations
+        }))
+    }
+
+    async fn relation_flags(&self, owner: AccountId, target: AccountId) -> Result<RelationFlags, StoreError> {
+        Ok(self.with(|s| s.flags(owner, target)))
+    }
+
+    async fn count_with_flag(&self, owner: AccountId, flag: RelationFlags) -> Result<usize, StoreError> {
+        Ok(self.with(|s| {
+            s.relations.get(&owner).map_or(0, |r| r.values().filter(|(f, _)| f.0 & flag.0 != 0).count())
+        }))
+    }
+
+    async fn set_relation(
+        &self,
+        owner: AccountId,
+        target: AccountId,
+        flags: RelationFlags,
+        display_name: Option<&str>,
+    ) -> Result<VersionsAfterChange, StoreError> {
+        self.with(|s| {
+            s.account(owner)?;
+            s.account(target)?;
+            let before = s.flags(owner, target);
+            let targets = s.relations.entry(owner).or_default();
+            if flags.is_empty() {
+                targets.remove(&target);
+                if let Some(owners) = s.reverse.get_mut(&target) {
+                    owners.remove(&owner);
+                }
+            } else {
+                let entry = targets.entry(target).or_default();
+                entry.0 = flags;
+                if let Some(name) = display_name {
+                    entry.1 = name.to_owned();
+                }
+                s.reverse.entry(target).or_default().insert(owner);
+            }
+            let owner_version = s.bump(owner)?;
+            let forward_changed = before.contains(RelationFlags::FORWARD) != flags.contains(RelationFlags::FORWARD);
+            let target_version = match (forward_changed, owner == target) {
+                (false, _) => None,
+                (true, true) => Some(owner_version),
+                (true, false) => Some(s.bump(target)?),
+            };
+            Ok(VersionsAfterChange { owner: owner_version, target: target_version })
+        })
+    }
+
+    async fn enqueue_offline(&self, message: &OfflineMessage) -> Result<i64, StoreError> {
+        self.with(|s| {
+            s.account(message.recipient)?;
+            s.last_message += 1;
+            s.offline.insert(s.last_message, message.clone());
+            Ok(s.last_message)
+        })
+    }
+
+    async fn offline_messages(&self, recipient: AccountId) -> Result<Vec<StoredMessage>, StoreError> {
+        Ok(self.with(|s| {
+            s.offline
+                .iter()
+                .filter(|(_, m)| m.recipient == recipient)
+                .map(|(id, m)| StoredMessage { id: *id, message: m.clone() })
+                .collect()
+        }))
+    }
+
+    async fn delete_offline(&self, recipient: AccountId, id: i64) -> Result<bool, StoreError> {
+        Ok(self.with(|s| match s.offline.get(&id) {
+            Some(m) if m.recipient == recipient => s.offline.remove(&id).is_some(),
+            _ => false,
+        }))
+    }
+}

@@ -1,0 +1,170 @@
+//! The core's behaviour on the in-memory store.
+
+use crate::memory::MemoryStore;
+use crate::{
+    Account, AccountName, Core, CoreConfig, CoreError, Delivery, Event, KickReason, ListKind, Message, MessageKind,
+    Presence, Privacy, Session, Status,
+};
+use std::sync::Arc;
+
+fn core_with(config: CoreConfig) -> Core {
+    Core::new(Arc::new(MemoryStore::new()), config)
+}
+
+async fn account(core: &Core, name: &str) -> Account {
+    core.store().create_account(&AccountName::new(name).unwrap(), "pw", None).await.unwrap()
+}
+
+async fn online(core: &Core, account: &Account) -> Session {
+    let session = core.login(account.clone(), account.name.to_string()).await.unwrap();
+    core.set_presence(&session, presence(account, Status::Online)).await.unwrap();
+    session
+}
+
+fn presence(account: &Account, status: Status) -> Presence {
+    Presence { status, display_name: account.name.to_string() }
+}
+
+fn message(from: &Account, text: &str) -> Message {
+    Message {
+        from: from.to_ref(),
+        from_display_name: from.name.to_string(),
+        kind: MessageKind::Text,
+        text: text.into(),
+        sent_at: 1,
+    }
+}
+
+/// The next event, which must already be queued.
+async fn next(session: &mut Session) -> Result<Event, KickReason> {
+    tokio::time::timeout(std::time::Duration::from_secs(5), session.next_event()).await.expect("an event")
+}
+
+fn nothing_queued(session: &mut Session) {
+    let polled = futures_poll_once(session.next_event());
+    assert!(polled.is_none(), "unexpected event {polled:?}");
+}
+
+/// Polls a future once with a no-op waker: `Some` if it was ready.
+fn futures_poll_once<F: std::future::Future>(future: F) -> Option<F::Output> {
+    let mut future = std::pin::pin!(future);
+    let mut context = std::task::Context::from_waker(std::task::Waker::noop());
+    match future.as_mut().poll(&mut context) {
+        std::task::Poll::Ready(output) => Some(output),
+        std::task::Poll::Pending => None,
+    }
+}
+
+#[tokio::test]
+async fn the_memory_store_passes_the_conformance_suite() {
+    crate::store_suite::run(&MemoryStore::new()).await;
+}
+
+#[tokio::test]
+async fn a_second_login_kicks_the_first_and_watchers_see_it_leave() {
+    let core = core_with(CoreConfig::default());
+    let (alice, bob) = (account(&core, "alice").await, account(&core, "bob").await);
+    core.add_to_list(&bob, ListKind::Forward, &alice.name, "A").await.unwrap();
+    let mut bob_session = online(&core, &bob).await;
+    let mut first = online(&core, &alice).await;
+    assert!(matches!(next(&mut bob_session).await, Ok(Event::Presence { presence: Some(_), .. })));
+
+    let second = core.login(alice.clone(), "alice".into()).await.unwrap();
+    assert_eq!(next(&mut first).await, Err(KickReason::LoggedInElsewhere));
+    assert!(matches!(next(&mut bob_session).await, Ok(Event::Presence { presence: None, .. })));
+    // The old session's own logout must not end the new one.
+    core.logout(&first).await.unwrap();
+    assert_eq!(core.online_count(), 2);
+    core.set_presence(&second, presence(&alice, Status::Away)).await.unwrap();
+    assert!(matches!(core.set_presence(&first, presence(&alice, Status::Busy)).await, Err(CoreError::SessionGone)));
+}
+
+#[tokio::test]
+async fn messages_go_live_or_to_the_durable_queue_and_respect_blocks() {
+    let core = core_with(CoreConfig::default());
+    let (alice, bob, eve) = (account(&core, "alice").await, account(&core, "bob").await, account(&core, "eve").await);
+    assert!(matches!(core.deliver(bob.id, message(&alice, "later")).await, Ok(Delivery::Queued(_))));
+    let mut bob_session = online(&core, &bob).await;
+    assert_eq!(core.deliver(bob.id, message(&alice, "now")).await.unwrap(), Delivery::Live);
+    assert_eq!(next(&mut bob_session).await, Ok(Event::Message(message(&alice, "now"))));
+
+    let queued = core.pending_offline(bob.id).await.unwrap();
+    assert_eq!(queued.len(), 1);
+    assert_eq!(queued[0].message.text, "later");
+    assert!(core.acknowledge_offline(bob.id, queued[0].id).await.unwrap());
+    assert!(core.pending_offline(bob.id).await.unwrap().is_empty());
+
+    core.add_to_list(&bob, ListKind::Block, &eve.name, "eve").await.unwrap();
+    assert!(matches!(core.deliver(bob.id, message(&eve, "hi")).await, Err(CoreError::NotAllowed)));
+    core.set_privacy(bob.id, Privacy::BlockUnlisted).await.unwrap();
+    assert!(matches!(core.deliver(bob.id, message(&alice, "hi")).await, Err(CoreError::NotAllowed)));
+    core.add_to_list(&bob, ListKind::Allow, &alice.name, "alice").await.unwrap();
+    assert_eq!(core.deliver(bob.id, message(&alice, "hi")).await.unwrap(), Delivery::Live);
+    assert_eq!(next(&mut bob_session).await, Ok(Event::Message(message(&alice, "hi"))));
+}
+
+#[tokio::test]
+async fn a_session_that_does_not_read_is_closed_and_nothing_is_lost() {
+    let core = core_with(CoreConfig { session_queue: 4, ..CoreConfig::default() });
+    let (alice, bob) = (account(&core, "alice").await, account(&core, "bob").await);
+    let mut bob_session = online(&core, &bob).await;
+    let mut deliveries = Vec::new();
+    for i in 0..6 {
+        deliveries.push(core.deliver(bob.id, message(&alice, &i.to_string())).await.unwrap());
+    }
+    assert_eq!(deliveries.iter().filter(|d| **d == Delivery::Live).count(), 4);
+    assert_eq!(core.pending_offline(bob.id).await.unwrap().len(), 2, "what did not fit was queued");
+    assert_eq!(next(&mut bob_session).await, Err(KickReason::TooSlow));
+}
+
+#[tokio::test]
+async fn presence_reaches_only_watchers_who_are_allowed() {
+    let core = core_with(CoreConfig::default());
+    let alice = account(&core, "alice").await;
+    let bob = account(&core, "bob").await;
+    let carol = account(&core, "carol").await;
+    for watcher in [&bob, &carol] {
+        core.add_to_list(watcher, ListKind::Forward, &alice.name, "alice").await.unwrap();
+    }
+    core.add_to_list(&alice, ListKind::Block, &carol.name, "carol").await.unwrap();
+    let mut bob_session = online(&core, &bob).await;
+    let mut carol_session = online(&core, &carol).await;
+    let alice_session = online(&core, &alice).await;
+    assert_eq!(
+        next(&mut bob_session).await,
+        Ok(Event::Presence { contact: alice.to_ref(), presence: Some(presence(&alice, Status::Online)) })
+    );
+    nothing_queued(&mut carol_session);
+    core.set_presence(&alice_session, presence(&alice, Status::Invisible)).await.unwrap();
+    assert_eq!(next(&mut bob_session).await, Ok(Event::Presence { contact: alice.to_ref(), presence: None }));
+    nothing_queued(&mut carol_session);
+    let visible = core.visible_contacts(bob.id).await.unwrap();
+    assert!(visible.is_empty(), "invisible users are not listed");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn many_sessions_log_in_and_out_concurrently() {
+    let core = core_with(CoreConfig::default());
+    let mut accounts = Vec::new();
+    for i in 0..64 {
+        accounts.push(account(&core, &format!("user{i}")).await);
+    }
+    for pair in accounts.chunks(2) {
+        core.add_to_list(&pair[0], ListKind::Forward, &pair[1].name, "x").await.unwrap();
+        core.add_to_list(&pair[1], ListKind::Forward, &pair[0].name, "x").await.unwrap();
+    }
+    let mut tasks = tokio::task::JoinSet::new();
+    for account in accounts {
+        let core = core.clone();
+        tasks.spawn(async move {
+            for _ in 0..20 {
+                let session = online(&core, &account).await;
+                core.logout(&session).await.unwrap();
+            }
+        });
+    }
+    while let Some(done) = tasks.join_next().await {
+        done.unwrap();
+    }
+    assert_eq!(core.online_count(), 0);
+}
