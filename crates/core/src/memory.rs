@@ -3,9 +3,7 @@
 
 use crate::account::{Account, AccountId, AccountName, AccountRef};
 use crate::privacy::{Privacy, RelationFlags, ReverseListPrompt};
-use crate::store::{
-    ListSettings, OfflineMessage, Relation, Store, StoreError, StoredMessage, VersionsAfterChange,
-};
+use crate::store::{ListSettings, OfflineMessage, Relation, Store, StoreError, StoredMessage, VersionsAfterChange};
 use async_trait::async_trait;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Mutex;
@@ -79,8 +77,12 @@ impl Store for MemoryStore {
             }
             s.last_id += 1;
             let id = AccountId(s.last_id);
-            let account =
-                Account { id, name: name.clone(), uin: (10000 + s.last_id) as u32, nickname: nickname.map(str::to_owned) };
+            let account = Account {
+                id,
+                name: name.clone(),
+                uin: (10000 + s.last_id) as u32,
+                nickname: nickname.map(str::to_owned),
+            };
             let settings = ListSettings { version: 1, privacy: Privacy::AllowUnlisted, prompt: ReverseListPrompt::Ask };
             s.accounts.insert(id, StoredAccount { account: account.clone(), password: password.to_owned(), settings });
             s.by_name.insert(name.clone(), id);
@@ -179,9 +181,7 @@ impl Store for MemoryStore {
     }
 
     async fn count_with_flag(&self, owner: AccountId, flag: RelationFlags) -> Result<usize, StoreError> {
-        Ok(self.with(|s| {
-            s.relations.get(&owner).map_or(0, |r| r.values().filter(|(f, _)| f.0 & flag.0 != 0).count())
-        }))
+        Ok(self.with(|s| s.relations.get(&owner).map_or(0, |r| r.values().filter(|(f, _)| f.0 & flag.0 != 0).count())))
     }
 
     async fn set_relation(

@@ -17,6 +17,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use switchyard_core::Core;
 use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::Instrument;
@@ -33,6 +34,8 @@ pub struct MsnConfig {
     pub ticket_lifetime: Duration,
     /// Failed `USR` attempts before the connection is closed.
     pub max_login_attempts: u32,
+    /// Open connections across every listener of the front; more wait in the accept backlog.
+    pub max_connections: usize,
 }
 
 impl Default for MsnConfig {
@@ -43,6 +46,8 @@ impl Default for MsnConfig {
             login_timeout: Duration::from_secs(60),
             ticket_lifetime: Duration::from_secs(120),
             max_login_attempts: 3,
+            // A process may hold 20,000 files here; the rest are for the database and listeners.
+            max_connections: 19_500,
         }
     }
 }
@@ -105,12 +110,18 @@ async fn route(context: Arc<Context>, mut conn: conn::Conn, role: Role, shutdown
 pub struct MsnFront {
     context: Arc<Context>,
     connections: TaskTracker,
+    connection_slots: Arc<Semaphore>,
 }
 
 impl MsnFront {
     pub fn new(core: Core, config: MsnConfig) -> Self {
         let switchboards = switchboard::Switchboards::new(config.ticket_lifetime);
-        MsnFront { context: Arc::new(Context { core, config, switchboards }), connections: TaskTracker::new() }
+        let connection_slots = Arc::new(Semaphore::new(config.max_connections));
+        MsnFront {
+            context: Arc::new(Context { core, config, switchboards }),
+            connections: TaskTracker::new(),
+            connection_slots,
+        }
     }
 
     /// Accepts connections until `shutdown` fires; connections then end themselves
@@ -118,12 +129,22 @@ impl MsnFront {
     pub async fn serve(&self, listener: TcpListener, role: Role, shutdown: CancellationToken) {
         let sweeper = self.spawn_ticket_sweeper(shutdown.clone());
         loop {
+            let slot = match self.connection_slots.clone().try_acquire_owned() {
+                Ok(slot) => slot,
+                Err(_) => {
+                    tracing::warn!("connection limit reached; new connections wait");
+                    tokio::select! {
+                        _ = shutdown.cancelled() => break,
+                        slot = self.connection_slots.clone().acquire_owned() => slot.expect("never closed"),
+                    }
+                }
+            };
             let accepted = tokio::select! {
                 _ = shutdown.cancelled() => break,
                 accepted = listener.accept() => accepted,
             };
             match accepted {
-                Ok((stream, peer)) => self.spawn_connection(stream, peer, role.clone(), shutdown.clone()),
+                Ok((stream, peer)) => self.spawn_connection(stream, peer, role.clone(), shutdown.clone(), slot),
                 Err(e) => {
                     // Running out of file descriptors must not spin or kill the listener.
                     tracing::warn!(error = %e, "accept failed");
@@ -134,7 +155,14 @@ impl MsnFront {
         sweeper.abort();
     }
 
-    fn spawn_connection(&self, stream: TcpStream, peer: SocketAddr, role: Role, shutdown: CancellationToken) {
+    fn spawn_connection(
+        &self,
+        stream: TcpStream,
+        peer: SocketAddr,
+        role: Role,
+        shutdown: CancellationToken,
+        slot: OwnedSemaphorePermit,
+    ) {
         let _ = stream.set_nodelay(true);
         // Half-open connections of clients that vanished are found by TCP keepalive.
         let keepalive =
@@ -142,7 +170,11 @@ impl MsnFront {
         let _ = socket2::SockRef::from(&stream).set_tcp_keepalive(&keepalive);
         let context = self.context.clone();
         let span = tracing::info_span!("msn", %peer, account = tracing::field::Empty);
-        self.connections.spawn(route(context, conn::Conn::new(stream), role, shutdown).instrument(span));
+        let connection = async move {
+            route(context, conn::Conn::new(stream), role, shutdown).await;
+            drop(slot);
+        };
+        self.connections.spawn(connection.instrument(span));
     }
 
     fn spawn_ticket_sweeper(&self, shutdown: CancellationToken) -> tokio::task::JoinHandle<()> {

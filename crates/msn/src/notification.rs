@@ -439,7 +439,9 @@ impl Notification {
             return Err(CommandError { trid: Some(trid), code: ErrorCode::NotAllowedWhenOffline });
         }
         let member = self.member();
-        let cookie = self.context.switchboards.ticket_to_create(member);
+        let Some(cookie) = self.context.switchboards.ticket_to_create(member) else {
+            return Err(CommandError { trid: Some(trid), code: ErrorCode::UserTooActive });
+        };
         let address = self.public_address(conn);
         conn.send(Reply::XfrSb { trid, address: &address, cookie: &cookie });
         Ok(())

@@ -18,6 +18,9 @@ use tokio_util::sync::CancellationToken;
 
 /// Events a participant's connection may have queued before it counts as too slow.
 const PARTICIPANT_QUEUE: usize = 256;
+/// Unused cookies one account may have caused (by `XFR SB` or `CAL`) before it must wait for
+/// some to be used or expire: a bound on what a flood of requests can make us hold.
+const MAX_TICKETS_PER_ACCOUNT: usize = 32;
 
 /// A user as a switchboard shows them.
 #[derive(Debug, Clone)]
@@ -36,6 +39,8 @@ struct Ticket {
     member: Member,
     purpose: Purpose,
     expires: Instant,
+    /// Whose request created it: the one it counts against.
+    issuer: AccountId,
 }
 
 /// What one participant's connection is told about the others.
@@ -68,6 +73,8 @@ impl Room {
 pub(crate) struct Switchboards {
     rooms: DashMap<u64, Arc<Mutex<Room>>>,
     tickets: DashMap<String, Ticket>,
+    /// Unused tickets per issuer.
+    outstanding: DashMap<AccountId, usize>,
     next_room: AtomicU64,
     next_connection: AtomicU64,
     lifetime: Duration,
@@ -81,36 +88,70 @@ impl Switchboards {
         Switchboards {
             rooms: DashMap::new(),
             tickets: DashMap::new(),
+            outstanding: DashMap::new(),
             next_room: AtomicU64::new(first),
             next_connection: AtomicU64::new(1),
             lifetime,
         }
     }
 
-    /// The cookie of an `XFR SB` reply.
-    pub(crate) fn ticket_to_create(&self, member: Member) -> String {
-        self.issue(member, Purpose::Create)
+    /// The cookie of an `XFR SB` reply; `None` when the account has too many unused ones.
+    pub(crate) fn ticket_to_create(&self, member: Member) -> Option<String> {
+        let issuer = member.account.id;
+        self.issue(member, Purpose::Create, issuer)
     }
 
-    fn issue(&self, member: Member, purpose: Purpose) -> String {
+    fn issue(&self, member: Member, purpose: Purpose, issuer: AccountId) -> Option<String> {
+        {
+            let mut count = self.outstanding.entry(issuer).or_insert(0);
+            if *count >= MAX_TICKETS_PER_ACCOUNT {
+                return None;
+            }
+            *count += 1;
+        }
         let cookie = format!(
             "{}.{}",
             rand::random_range(100_000_000u64..1_000_000_000),
             Alphanumeric.sample_string(&mut rand::rng(), 20)
         );
-        self.tickets.insert(cookie.clone(), Ticket { member, purpose, expires: Instant::now() + self.lifetime });
-        cookie
+        let ticket = Ticket { member, purpose, expires: Instant::now() + self.lifetime, issuer };
+        self.tickets.insert(cookie.clone(), ticket);
+        Some(cookie)
     }
 
     /// Takes a cookie off the table (it is good for one use), if it is valid for `account`.
     fn redeem(&self, cookie: &str, account: &switchyard_core::AccountName) -> Option<Ticket> {
-        let (_, ticket) = self.tickets.remove(cookie)?;
+        let ticket = self.withdraw(cookie)?;
         (ticket.expires > Instant::now() && ticket.member.account.name == *account).then_some(ticket)
+    }
+
+    /// Removes a ticket, used or not, releasing its place in its issuer's allowance.
+    fn withdraw(&self, cookie: &str) -> Option<Ticket> {
+        let (_, ticket) = self.tickets.remove(cookie)?;
+        self.release(ticket.issuer);
+        Some(ticket)
+    }
+
+    fn release(&self, issuer: AccountId) {
+        self.outstanding.remove_if_mut(&issuer, |_, count| {
+            *count -= 1;
+            *count == 0
+        });
     }
 
     pub(crate) fn sweep_expired(&self) {
         let now = Instant::now();
-        self.tickets.retain(|_, t| t.expires > now);
+        let mut expired = Vec::new();
+        self.tickets.retain(|_, t| {
+            let live = t.expires > now;
+            if !live {
+                expired.push(t.issuer);
+            }
+            live
+        });
+        for issuer in expired {
+            self.release(issuer);
+        }
         for room in self.rooms.iter() {
             if let Ok(mut room) = room.lock() {
                 room.ringing.retain(|_, expires| *expires > now);
@@ -272,7 +313,10 @@ async fn call(context: &Context, conn: &mut Conn, seat: &Seat, trid: Trid, handl
         .map(|p| p.display_name)
         .unwrap_or_else(|| context.config.domains.friendly_of(&callee.to_ref()));
     let member = Member { handle: context.config.domains.handle_of(&callee.name), account: callee.to_ref(), friendly };
-    let ticket = boards.issue(member, Purpose::Join(seat.room_id));
+    let Some(ticket) = boards.issue(member, Purpose::Join(seat.room_id), seat.member.account.id) else {
+        lock(&seat.room).ringing.remove(&callee.id);
+        return error(conn, ErrorCode::UserTooActive);
+    };
     let invite = ConversationInvite {
         from: seat.member.account.clone(),
         from_display_name: seat.member.friendly.clone(),
@@ -282,7 +326,7 @@ async fn call(context: &Context, conn: &mut Conn, seat: &Seat, trid: Trid, handl
     match context.core.invite(callee.id, invite).await {
         Ok(()) => conn.send(Reply::Cal { trid, session: seat.room_id }),
         Err(e) => {
-            boards.tickets.remove(&ticket);
+            boards.withdraw(&ticket);
             lock(&seat.room).ringing.remove(&callee.id);
             let code = match e {
                 CoreError::NotOnline => ErrorCode::NotOnline,
@@ -334,4 +378,51 @@ fn leave(context: &Context, seat: &Seat) {
     }
     // The map's lock is always taken before a room's, never the other way round.
     context.switchboards.rooms.remove_if(&seat.room_id, |_, room| lock(room).participants.is_empty());
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use switchyard_core::AccountName;
+
+    fn member(id: i64, name: &str) -> Member {
+        let name = AccountName::new(name).unwrap();
+        Member {
+            account: AccountRef { id: AccountId(id), name: name.clone(), nickname: None },
+            handle: format!("{name}@hotmail.com"),
+            friendly: name.to_string(),
+        }
+    }
+
+    #[test]
+    fn a_cookie_works_once_for_its_owner_before_it_expires() {
+        let boards = Switchboards::new(Duration::from_secs(60));
+        let alice = AccountName::new("alice").unwrap();
+        let cookie = boards.ticket_to_create(member(1, "alice")).unwrap();
+        assert!(boards.redeem(&cookie, &alice).is_some());
+        assert!(boards.redeem(&cookie, &alice).is_none());
+
+        let expired = Switchboards::new(Duration::ZERO);
+        let cookie = expired.ticket_to_create(member(1, "alice")).unwrap();
+        assert!(expired.redeem(&cookie, &alice).is_none());
+    }
+
+    #[test]
+    fn unused_cookies_per_account_are_bounded_and_released() {
+        let boards = Switchboards::new(Duration::from_secs(60));
+        let cookies: Vec<String> =
+            (0..MAX_TICKETS_PER_ACCOUNT).map(|_| boards.ticket_to_create(member(1, "alice")).unwrap()).collect();
+        assert!(boards.ticket_to_create(member(1, "alice")).is_none());
+        assert!(boards.ticket_to_create(member(2, "bob")).is_some(), "other accounts are not affected");
+        boards.redeem(&cookies[0], &AccountName::new("alice").unwrap());
+        assert!(boards.ticket_to_create(member(1, "alice")).is_some());
+
+        let expiring = Switchboards::new(Duration::ZERO);
+        for _ in 0..MAX_TICKETS_PER_ACCOUNT {
+            expiring.ticket_to_create(member(1, "alice")).unwrap();
+        }
+        expiring.sweep_expired();
+        assert!(expiring.tickets.is_empty() && expiring.outstanding.is_empty());
+        assert!(expiring.ticket_to_create(member(1, "alice")).is_some());
+    }
 }

@@ -25,6 +25,7 @@ pub enum ErrorCode {
     ServerBusy = 600,
     ServerUnavailable = 601,
     ServerGoingDown = 604,
+    UserTooActive = 713,
     NotExpected = 715,
     AuthenticationFailed = 911,
     NotAllowedWhenOffline = 913,

@@ -35,6 +35,8 @@ pub struct MsnSection {
 #[serde(default, deny_unknown_fields)]
 pub struct LimitsSection {
     pub max_list_entries: usize,
+    /// Open MSN connections at once; more wait to be accepted.
+    pub max_connections: usize,
 }
 
 impl Default for Config {
@@ -63,7 +65,10 @@ impl Default for MsnSection {
 
 impl Default for LimitsSection {
     fn default() -> Self {
-        LimitsSection { max_list_entries: switchyard_core::CoreConfig::default().max_list_entries }
+        LimitsSection {
+            max_list_entries: switchyard_core::CoreConfig::default().max_list_entries,
+            max_connections: switchyard_msn::MsnConfig::default().max_connections,
+        }
     }
 }
 
@@ -90,6 +95,7 @@ impl Config {
             domains: switchyard_msn::Domains::new(self.msn.domains.clone()),
             public_address: self.msn.public_address.clone(),
             login_timeout: Duration::from_secs(self.msn.login_timeout_secs),
+            max_connections: self.limits.max_connections,
             ..switchyard_msn::MsnConfig::default()
         }
     }

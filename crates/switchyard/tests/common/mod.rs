@@ -119,6 +119,15 @@ impl Client {
         line.strip_suffix("\r\n").unwrap_or_else(|| panic!("line without CRLF: {line:?}")).to_owned()
     }
 
+    /// A line if one arrives within `wait`; for checking that something does not happen.
+    pub async fn line_within(&mut self, wait: Duration) -> Option<String> {
+        let mut line = String::new();
+        match tokio::time::timeout(wait, self.reader.read_line(&mut line)).await {
+            Ok(Ok(n)) if n > 0 => Some(line),
+            _ => None,
+        }
+    }
+
     pub async fn expect(&mut self, expected: &str) {
         assert_eq!(self.line().await, expected);
     }

@@ -82,3 +82,21 @@ async fn silent_and_unfinished_logins_are_closed() {
     tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
     alice.expect_nothing_pending(6).await;
 }
+
+#[tokio::test]
+async fn connections_past_the_limit_wait_for_a_free_slot() {
+    let server = TestServer::start_with(|c| c.limits.max_connections = 2).await;
+    server.add_user("alice", "secret", Some("Alice")).await;
+    let alice = Client::login(server.msn(), "alice@hotmail.com", "secret", "Alice").await;
+    let mut second = Client::connect(server.msn()).await;
+    second.send("VER 1 MSNP2").await;
+    second.expect("VER 1 MSNP2").await;
+    let mut third = Client::connect(server.msn()).await;
+    third.send("VER 1 MSNP2").await;
+    assert!(
+        third.line_within(std::time::Duration::from_millis(300)).await.is_none(),
+        "the third connection must not be served while two are open"
+    );
+    drop(alice);
+    third.expect("VER 1 MSNP2").await;
+}
