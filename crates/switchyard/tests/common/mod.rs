@@ -119,6 +119,14 @@ impl Client {
         line.strip_suffix("\r\n").unwrap_or_else(|| panic!("line without CRLF: {line:?}")).to_owned()
     }
 
+    /// Sends each line and expects its reply before sending the next.
+    pub async fn exchange(&mut self, steps: &[(&str, &str)]) {
+        for (line, reply) in steps {
+            self.send(line).await;
+            self.expect(reply).await;
+        }
+    }
+
     /// A line if one arrives within `wait`; for checking that something does not happen.
     pub async fn line_within(&mut self, wait: Duration) -> Option<String> {
         let mut line = String::new();
@@ -156,6 +164,15 @@ impl Client {
             assert!(rest.is_empty(), "unexpected bytes before close: {:?}", String::from_utf8_lossy(&rest));
         }
     }
+}
+
+/// A server with alice ("Alice", password `secret`), bob (no nickname) and carol ("Carol").
+pub async fn three_users() -> TestServer {
+    let server = TestServer::start().await;
+    server.add_user("alice", "secret", Some("Alice")).await;
+    server.add_user("bob", "pw", None).await;
+    server.add_user("carol", "pw", Some("Carol")).await;
+    server
 }
 
 /// Logs `handle` in and sets it online (`CHG NLN`), expecting no contacts online yet.

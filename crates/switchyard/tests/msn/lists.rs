@@ -1,21 +1,13 @@
 use crate::common::{online, Client, TestServer};
 
-async fn exchange(c: &mut Client, steps: &[(&str, &str)]) {
-    for (line, reply) in steps {
-        c.send(line).await;
-        c.expect(reply).await;
-    }
-}
-
 #[tokio::test]
 async fn adding_and_removing_with_every_error_of_the_draft() {
     let server = TestServer::start().await;
     server.add_user("alice", "secret", Some("Alice")).await;
     server.add_user("bob", "pw", None).await;
     let mut alice = Client::login(server.msn(), "alice@hotmail.com", "secret", "Alice").await;
-    exchange(
-        &mut alice,
-        &[
+    alice
+        .exchange(&[
             ("ADD 5 FL bob@hotmail.com Bobby", "ADD 5 FL 2 bob@hotmail.com Bobby"),
             ("ADD 6 AL bob@hotmail.com Bobby", "ADD 6 AL 3 bob@hotmail.com Bobby"),
             ("ADD 7 BL bob@hotmail.com Bobby", "219 7"),
@@ -38,9 +30,8 @@ async fn adding_and_removing_with_every_error_of_the_draft() {
             ("LST 24 BL", "LST 24 BL 5 0 0"),
             ("REM 25 AL bob@hotmail.com", "REM 25 AL 6 bob@hotmail.com"),
             ("ADD 26 BL bob@hotmail.com Bobby", "ADD 26 BL 7 bob@hotmail.com Bobby"),
-        ],
-    )
-    .await;
+        ])
+        .await;
     let long_name = "x".repeat(388);
     alice.send(&format!("ADD 27 AL bob@hotmail.com {long_name}")).await;
     alice.expect("209 27").await;
@@ -81,16 +72,14 @@ async fn a_full_list_refuses_more_with_210() {
         server.add_user(name, "pw", None).await;
     }
     let mut alice = Client::login(server.msn(), "alice@hotmail.com", "pw", "alice@hotmail.com").await;
-    exchange(
-        &mut alice,
-        &[
+    alice
+        .exchange(&[
             ("ADD 5 FL b1@hotmail.com b1", "ADD 5 FL 2 b1@hotmail.com b1"),
             ("ADD 6 FL b2@hotmail.com b2", "ADD 6 FL 3 b2@hotmail.com b2"),
             ("ADD 7 FL b3@hotmail.com b3", "210 7"),
             ("ADD 8 AL b3@hotmail.com b3", "ADD 8 AL 4 b3@hotmail.com b3"),
-        ],
-    )
-    .await;
+        ])
+        .await;
 }
 
 #[tokio::test]

@@ -5,10 +5,7 @@ async fn md5_login_with_a_fresh_challenge_per_attempt() {
     let server = TestServer::start().await;
     server.add_user("alice", "secret", Some("Alice A")).await;
     let mut c = Client::connect(server.msn()).await;
-    c.send("VER 1 MSNP2 CVR0").await;
-    c.expect("VER 1 MSNP2").await;
-    c.send("INF 2").await;
-    c.expect("INF 2 MD5").await;
+    c.exchange(&[("VER 1 MSNP2 CVR0", "VER 1 MSNP2"), ("INF 2", "INF 2 MD5")]).await;
     c.send("USR 3 MD5 I Alice@Hotmail.com").await;
     let first = c.challenge(3).await;
     c.send("USR 4 MD5 S 00000000000000000000000000000000").await;
@@ -19,10 +16,7 @@ async fn md5_login_with_a_fresh_challenge_per_attempt() {
     let response = msnp::auth::md5_response(&second, "secret");
     c.send(&format!("USR 6 MD5 S {response}")).await;
     c.expect("USR 6 OK alice@hotmail.com Alice%20A").await;
-    c.send("USR 7 MD5 I alice@hotmail.com").await;
-    c.expect("207 7").await;
-    c.send("OUT").await;
-    c.expect("OUT").await;
+    c.exchange(&[("USR 7 MD5 I alice@hotmail.com", "207 7"), ("OUT", "OUT")]).await;
     c.expect_closed().await;
 }
 
@@ -53,20 +47,16 @@ async fn commands_out_of_order_get_the_drafts_errors() {
     let server = TestServer::start().await;
     server.add_user("alice", "secret", None).await;
     let mut c = Client::connect(server.msn()).await;
-    c.send("INF 1").await;
-    c.expect("715 1").await;
-    c.send("VER 2 msnp2").await;
-    c.expect("VER 2 MSNP2").await;
-    c.send("SYN 3 0").await;
-    c.expect("302 3").await;
-    c.send("USR 4 MD5 S abc").await;
-    c.expect("911 4").await;
-    c.send("USR 5 MD5 I alice@").await;
-    c.expect("206 5").await;
-    c.send("USR 6 XYZ I alice@hotmail.com").await;
-    c.expect("911 6").await;
-    c.send("CHG 7").await;
-    c.expect("200 7").await;
+    c.exchange(&[
+        ("INF 1", "715 1"),
+        ("VER 2 msnp2", "VER 2 MSNP2"),
+        ("SYN 3 0", "302 3"),
+        ("USR 4 MD5 S abc", "911 4"),
+        ("USR 5 MD5 I alice@", "206 5"),
+        ("USR 6 XYZ I alice@hotmail.com", "911 6"),
+        ("CHG 7", "200 7"),
+    ])
+    .await;
 }
 
 #[tokio::test]
@@ -124,10 +114,7 @@ async fn dispatch_port_refers_logins_to_the_notification_server() {
     let server = TestServer::start_with(|c| c.msn.dispatch_port = Some(0)).await;
     server.add_user("alice", "secret", Some("Alice")).await;
     let mut c = Client::connect(server.running().address("msn-dispatch").unwrap()).await;
-    c.send("VER 1 MSNP2").await;
-    c.expect("VER 1 MSNP2").await;
-    c.send("INF 2").await;
-    c.expect("INF 2 MD5").await;
+    c.exchange(&[("VER 1 MSNP2", "VER 1 MSNP2"), ("INF 2", "INF 2 MD5")]).await;
     c.send("USR 3 MD5 I alice@hotmail.com").await;
     c.expect(&format!("XFR 3 NS {}", server.msn())).await;
     c.expect_closed().await;
@@ -141,16 +128,15 @@ async fn lists_and_serial_numbers_survive_a_restart() {
     server.add_user("bob", "pw", Some("Bob")).await;
     server.add_user("carol", "pw", Some("Carol")).await;
     let mut alice = Client::login(server.msn(), "alice@hotmail.com", "secret", "Alice").await;
-    for (line, reply) in [
-        ("ADD 5 FL bob@hotmail.com Bobby", "ADD 5 FL 2 bob@hotmail.com Bobby"),
-        ("ADD 6 AL bob@hotmail.com Bobby", "ADD 6 AL 3 bob@hotmail.com Bobby"),
-        ("ADD 7 BL carol@hotmail.com Carol", "ADD 7 BL 4 carol@hotmail.com Carol"),
-        ("BLP 8 BL", "BLP 8 5 BL"),
-        ("GTC 9 N", "GTC 9 6 N"),
-    ] {
-        alice.send(line).await;
-        alice.expect(reply).await;
-    }
+    alice
+        .exchange(&[
+            ("ADD 5 FL bob@hotmail.com Bobby", "ADD 5 FL 2 bob@hotmail.com Bobby"),
+            ("ADD 6 AL bob@hotmail.com Bobby", "ADD 6 AL 3 bob@hotmail.com Bobby"),
+            ("ADD 7 BL carol@hotmail.com Carol", "ADD 7 BL 4 carol@hotmail.com Carol"),
+            ("BLP 8 BL", "BLP 8 5 BL"),
+            ("GTC 9 N", "GTC 9 6 N"),
+        ])
+        .await;
     server.restart().await;
     let mut alice = Client::login(server.msn(), "alice@hotmail.com", "secret", "Alice").await;
     alice.send("SYN 5 4").await;

@@ -1,21 +1,15 @@
-use crate::common::{online, Client, TestServer};
-
-async fn three_users() -> TestServer {
-    let server = TestServer::start().await;
-    server.add_user("alice", "secret", Some("Alice")).await;
-    server.add_user("bob", "pw", None).await;
-    server.add_user("carol", "pw", Some("Carol")).await;
-    server
-}
+use crate::common::{online, three_users, Client};
 
 #[tokio::test]
 async fn watchers_follow_state_changes_and_get_iln_after_their_first_chg() {
     let server = three_users().await;
     let mut alice = online(server.msn(), "alice@hotmail.com", "secret", "Alice").await;
-    alice.send("ADD 6 FL bob@hotmail.com Bob").await;
-    alice.expect("ADD 6 FL 2 bob@hotmail.com Bob").await;
-    alice.send("ADD 7 FL carol@hotmail.com Carol").await;
-    alice.expect("ADD 7 FL 3 carol@hotmail.com Carol").await;
+    alice
+        .exchange(&[
+            ("ADD 6 FL bob@hotmail.com Bob", "ADD 6 FL 2 bob@hotmail.com Bob"),
+            ("ADD 7 FL carol@hotmail.com Carol", "ADD 7 FL 3 carol@hotmail.com Carol"),
+        ])
+        .await;
 
     let mut bob = online(server.msn(), "bob@hotmail.com", "pw", "bob@hotmail.com").await;
     alice.expect("NLN NLN bob@hotmail.com bob@hotmail.com").await;
@@ -102,10 +96,9 @@ async fn block_list_and_privacy_mode_hide_the_user() {
     bob.send("ADD 12 BL carol@hotmail.com Carol").await;
     bob.expect("ADD 12 BL 8 carol@hotmail.com Carol").await;
     let mut carol = Client::login(server.msn(), "carol@hotmail.com", "pw", "Carol").await;
-    carol.send("ADD 5 FL bob@hotmail.com Bob").await;
-    carol.expect("ADD 5 FL 2 bob@hotmail.com Bob").await;
-    carol.send("CHG 6 NLN").await;
-    carol.expect("CHG 6 NLN").await;
+    carol
+        .exchange(&[("ADD 5 FL bob@hotmail.com Bob", "ADD 5 FL 2 bob@hotmail.com Bob"), ("CHG 6 NLN", "CHG 6 NLN")])
+        .await;
     carol.expect_nothing_pending(7).await;
 }
 
@@ -113,10 +106,9 @@ async fn block_list_and_privacy_mode_hide_the_user() {
 async fn a_user_in_fln_state_receives_no_notifications() {
     let server = three_users().await;
     let mut alice = online(server.msn(), "alice@hotmail.com", "secret", "Alice").await;
-    alice.send("ADD 6 FL bob@hotmail.com Bob").await;
-    alice.expect("ADD 6 FL 2 bob@hotmail.com Bob").await;
-    alice.send("CHG 7 FLN").await;
-    alice.expect("CHG 7 FLN").await;
+    alice
+        .exchange(&[("ADD 6 FL bob@hotmail.com Bob", "ADD 6 FL 2 bob@hotmail.com Bob"), ("CHG 7 FLN", "CHG 7 FLN")])
+        .await;
     let _bob = online(server.msn(), "bob@hotmail.com", "pw", "bob@hotmail.com").await;
     alice.expect_nothing_pending(8).await;
     alice.send("CHG 9 NLN").await;

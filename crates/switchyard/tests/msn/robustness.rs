@@ -36,16 +36,15 @@ async fn an_oversized_msg_closes_the_switchboard_connection() {
 async fn bad_lines_get_200_and_persistent_garbage_closes() {
     let server = two_users().await;
     let mut alice = online(server.msn(), "alice@hotmail.com", "secret", "Alice").await;
-    alice.send("CHG abc NLN").await;
-    alice.expect("200").await;
-    alice.send("chg 6 NLN").await;
-    alice.expect("200").await;
-    alice.send("FOO 7").await;
-    alice.expect("200 7").await;
-    alice.send("CHG 8 XYZ").await;
-    alice.expect("201 8").await;
-    alice.send("CHG 9 NLN").await;
-    alice.expect("CHG 9 NLN").await;
+    alice
+        .exchange(&[
+            ("CHG abc NLN", "200"),
+            ("chg 6 NLN", "200"),
+            ("FOO 7", "200 7"),
+            ("CHG 8 XYZ", "201 8"),
+            ("CHG 9 NLN", "CHG 9 NLN"),
+        ])
+        .await;
     for _ in 0..7 {
         alice.send_raw(b"\x00\x01\xfe\xff\r\n").await;
         alice.expect("200").await;

@@ -1,13 +1,5 @@
-use crate::common::{online, Client, TestServer};
+use crate::common::{online, three_users, Client};
 use std::net::SocketAddr;
-
-async fn three_users() -> TestServer {
-    let server = TestServer::start().await;
-    server.add_user("alice", "secret", Some("Alice")).await;
-    server.add_user("bob", "pw", None).await;
-    server.add_user("carol", "pw", Some("Carol")).await;
-    server
-}
 
 /// `XFR SB` on the notification connection; returns the switchboard address and cookie.
 async fn refer(ns: &mut Client, trid: u32, server: SocketAddr) -> String {
@@ -85,10 +77,7 @@ async fn two_users_chat_and_a_third_joins() {
     alice.expect_msg("carol@hotmail.com", "Carol", "x").await;
     bob.expect_msg("carol@hotmail.com", "Carol", "x").await;
     carol.expect("ACK 8").await;
-    alice.send("CAL 5 bob@hotmail.com").await;
-    alice.expect("215 5").await;
-    alice.send("CAL 6 alice@hotmail.com").await;
-    alice.expect("215 6").await;
+    alice.exchange(&[("CAL 5 bob@hotmail.com", "215 5"), ("CAL 6 alice@hotmail.com", "215 6")]).await;
 
     bob.send("OUT").await;
     bob.expect_closed().await;
@@ -142,23 +131,22 @@ async fn cal_honours_presence_and_privacy() {
     let cookie = refer(&mut alice_ns, 6, addr).await;
     let mut alice = open(addr, "alice@hotmail.com", &cookie, "Alice").await;
 
-    alice.send("CAL 2 carol@hotmail.com").await;
-    alice.expect("217 2").await;
-    alice.send("CAL 3 dave@hotmail.com").await;
-    alice.expect("217 3").await;
-    alice.send("CAL 4 @@a").await;
-    alice.expect("208 4").await;
-    alice.send("CAL 5 nobody@hotmail.com").await;
-    alice.expect("208 5").await;
+    alice
+        .exchange(&[
+            ("CAL 2 carol@hotmail.com", "217 2"),
+            ("CAL 3 dave@hotmail.com", "217 3"),
+            ("CAL 4 @@a", "208 4"),
+            ("CAL 5 nobody@hotmail.com", "208 5"),
+        ])
+        .await;
 
     bob_ns.send("ADD 6 BL alice@hotmail.com Alice").await;
     bob_ns.expect("ADD 6 BL 2 alice@hotmail.com Alice").await;
     alice.send("CAL 6 bob@hotmail.com").await;
     alice.expect("216 6").await;
-    bob_ns.send("REM 7 BL alice@hotmail.com").await;
-    bob_ns.expect("REM 7 BL 3 alice@hotmail.com").await;
-    bob_ns.send("BLP 8 BL").await;
-    bob_ns.expect("BLP 8 4 BL").await;
+    bob_ns
+        .exchange(&[("REM 7 BL alice@hotmail.com", "REM 7 BL 3 alice@hotmail.com"), ("BLP 8 BL", "BLP 8 4 BL")])
+        .await;
     alice.send("CAL 7 bob@hotmail.com").await;
     alice.expect("216 7").await;
     bob_ns.send("ADD 9 AL alice@hotmail.com Alice").await;
@@ -171,8 +159,5 @@ async fn cal_honours_presence_and_privacy() {
     // Nobody can open a switchboard while hidden or offline.
     dave_ns.send("XFR 6 SB").await;
     dave_ns.expect("913 6").await;
-    alice_ns.send("CHG 7 FLN").await;
-    alice_ns.expect("CHG 7 FLN").await;
-    alice_ns.send("XFR 8 SB").await;
-    alice_ns.expect("913 8").await;
+    alice_ns.exchange(&[("CHG 7 FLN", "CHG 7 FLN"), ("XFR 8 SB", "913 8")]).await;
 }
