@@ -50,12 +50,29 @@ pub(crate) async fn run(
     tracing::Span::current().record("account", session.account.name.as_str());
     tracing::info!("logged in");
     let friendly = context.config.domains.friendly_of(&session.account.to_ref());
-    let mut ns = Notification { context, session, friendly, status: MsnStatus::Offline };
+    // Switchboards live on this node, reachable where the client reached us (or as configured).
+    let switchboard_address = match conn.local_addr() {
+        Ok(local) => context.public_address(local),
+        Err(e) => {
+            tracing::warn!(error = %e, "connection has no local address");
+            let _ = context.core.logout(&session).await;
+            conn.close().await;
+            return;
+        }
+    };
+    let mut ns = Notification { context, session, friendly, switchboard_address, status: MsnStatus::Offline };
     ns.serve(&mut conn, &shutdown).await;
     if let Err(e) = ns.context.core.logout(&ns.session).await {
         tracing::warn!(error = %e, "logout fan-out failed");
     }
     conn.close().await;
+}
+
+/// What a command before login leads to.
+enum Step {
+    Continue,
+    Close,
+    LoggedIn(Session),
 }
 
 /// Runs the commands before login; returns the session once `USR` succeeds.
@@ -66,8 +83,7 @@ async fn log_in(
     referral: Option<&str>,
     shutdown: &CancellationToken,
 ) -> Option<Session> {
-    let mut state = Login::New;
-    let mut failures = 0;
+    let mut login = LoginState { state: Login::New, failures: 0, referral };
     let mut next = Some(first);
     loop {
         let frame = match next.take() {
@@ -84,87 +100,101 @@ async fn log_in(
                 }
             }
         };
-        let command = match NsCommand::parse(&frame) {
-            Ok(command) => command,
+        let step = match NsCommand::parse(&frame) {
+            Ok(command) => login.command(context, conn, command, frame.trid()).await,
             Err(e) => {
                 send_error(conn, e);
-                flush(conn).await?;
-                continue;
+                Step::Continue
             }
+        };
+        match step {
+            Step::Continue => flush(conn).await?,
+            Step::Close => return None,
+            Step::LoggedIn(session) => return flush(conn).await.map(|()| session),
+        }
+    }
+}
+
+struct LoginState<'a> {
+    state: Login,
+    failures: u32,
+    /// Set on a dispatch-only listener: where to refer logins.
+    referral: Option<&'a str>,
+}
+
+impl LoginState<'_> {
+    async fn command(&mut self, context: &Context, conn: &mut Conn, command: NsCommand, trid: Option<Trid>) -> Step {
+        let error = |conn: &mut Conn, code| {
+            conn.send(Reply::Error { code, trid });
+            Step::Continue
         };
         match command {
             NsCommand::Ver { trid, dialects } => {
                 let spoken = dialects.iter().any(|d| d.eq_ignore_ascii_case(DIALECT));
                 conn.send(Reply::Ver { trid, dialect: spoken.then_some(DIALECT) });
                 if !spoken {
-                    return None;
+                    return Step::Close;
                 }
-                state = Login::Versioned;
+                self.state = Login::Versioned;
+                Step::Continue
             }
             NsCommand::Out => {
                 conn.send(Reply::Out { reason: None });
-                return None;
+                Step::Close
             }
-            _ if matches!(state, Login::New) => {
-                conn.send(Reply::Error { code: ErrorCode::NotExpected, trid: frame.trid() });
+            _ if matches!(self.state, Login::New) => error(conn, ErrorCode::NotExpected),
+            NsCommand::Inf { trid } => {
+                conn.send(Reply::Inf { trid, packages: SECURITY_PACKAGE });
+                Step::Continue
             }
-            NsCommand::Inf { trid } => conn.send(Reply::Inf { trid, packages: SECURITY_PACKAGE }),
-            NsCommand::Usr { trid, package, .. } if package != SECURITY_PACKAGE => {
-                conn.send(Reply::Error { code: ErrorCode::AuthenticationFailed, trid: Some(trid) });
+            NsCommand::Usr { package, .. } if package != SECURITY_PACKAGE => {
+                error(conn, ErrorCode::AuthenticationFailed)
             }
             NsCommand::Usr { trid, stage: AuthStage::Initiate, value: handle, .. } => {
-                if let Some(address) = referral {
+                if let Some(address) = self.referral {
                     conn.send(Reply::XfrNs { trid, address });
-                    return None;
+                    return Step::Close;
                 }
-                match context.config.domains.resolve(&handle) {
-                    Err(ResolveError::MissingDomain) => {
-                        conn.send(Reply::Error { code: ErrorCode::FqdnMissing, trid: Some(trid) })
-                    }
-                    resolved => {
-                        let account = match resolved {
-                            Ok(name) => context.core.store().account_by_name(&name).await.ok().flatten(),
-                            Err(_) => None,
-                        };
-                        let challenge = new_challenge();
-                        conn.send(Reply::UsrChallenge { trid, package: SECURITY_PACKAGE, challenge: &challenge });
-                        state = Login::Challenged { handle: handle.to_ascii_lowercase(), account, challenge };
-                    }
-                }
+                let account = match context.config.domains.resolve(&handle) {
+                    Err(ResolveError::MissingDomain) => return error(conn, ErrorCode::FqdnMissing),
+                    Err(_) => None,
+                    Ok(name) => context.core.store().account_by_name(&name).await.ok().flatten(),
+                };
+                let challenge = new_challenge();
+                conn.send(Reply::UsrChallenge { trid, package: SECURITY_PACKAGE, challenge: &challenge });
+                self.state = Login::Challenged { handle: handle.to_ascii_lowercase(), account, challenge };
+                Step::Continue
             }
             NsCommand::Usr { trid, stage: AuthStage::Subsequent, value: response, .. } => {
-                let Login::Challenged { handle, account, challenge } = std::mem::replace(&mut state, Login::Versioned)
+                let Login::Challenged { handle, account, challenge } =
+                    std::mem::replace(&mut self.state, Login::Versioned)
                 else {
-                    conn.send(Reply::Error { code: ErrorCode::AuthenticationFailed, trid: Some(trid) });
-                    flush(conn).await?;
-                    continue;
+                    return error(conn, ErrorCode::AuthenticationFailed);
                 };
                 let Some(account) = verify(context, account, &challenge, &response).await else {
-                    failures += 1;
-                    tracing::info!(%handle, failures, "authentication failed");
-                    conn.send(Reply::Error { code: ErrorCode::AuthenticationFailed, trid: Some(trid) });
-                    if failures >= context.config.max_login_attempts {
-                        return None;
-                    }
-                    flush(conn).await?;
-                    continue;
+                    self.failures += 1;
+                    tracing::info!(%handle, failures = self.failures, "authentication failed");
+                    error(conn, ErrorCode::AuthenticationFailed);
+                    return if self.failures >= context.config.max_login_attempts {
+                        Step::Close
+                    } else {
+                        Step::Continue
+                    };
                 };
                 let friendly = context.config.domains.friendly_of(&account.to_ref());
                 match context.core.login(account, friendly.clone()).await {
                     Ok(session) => {
                         conn.send(Reply::UsrOk { trid, handle: &handle, friendly: &friendly });
-                        flush(conn).await?;
-                        return Some(session);
+                        Step::LoggedIn(session)
                     }
                     Err(e) => {
                         tracing::error!(error = %e, "login failed in the core");
-                        conn.send(Reply::Error { code: ErrorCode::InternalServer, trid: Some(trid) });
+                        error(conn, ErrorCode::InternalServer)
                     }
                 }
             }
-            other => conn.send(Reply::Error { code: ErrorCode::NotLoggedIn, trid: trid_of(&other) }),
+            _ => error(conn, ErrorCode::NotLoggedIn),
         }
-        flush(conn).await?;
     }
 }
 
@@ -178,23 +208,6 @@ async fn verify(context: &Context, account: Option<Account>, challenge: &str, re
 fn new_challenge() -> String {
     let mut rng = rand::rng();
     format!("{}.{:09}", rng.random_range(1_000_000_000u64..10_000_000_000), rng.random_range(0..1_000_000_000u32))
-}
-
-fn trid_of(command: &NsCommand) -> Option<Trid> {
-    match command {
-        NsCommand::Ver { trid, .. }
-        | NsCommand::Inf { trid }
-        | NsCommand::Usr { trid, .. }
-        | NsCommand::Syn { trid, .. }
-        | NsCommand::Gtc { trid, .. }
-        | NsCommand::Blp { trid, .. }
-        | NsCommand::Lst { trid, .. }
-        | NsCommand::Add { trid, .. }
-        | NsCommand::Rem { trid, .. }
-        | NsCommand::Chg { trid, .. }
-        | NsCommand::XfrSb { trid } => Some(*trid),
-        NsCommand::Out => None,
-    }
 }
 
 fn send_error(conn: &mut Conn, e: CommandError) {
@@ -223,6 +236,8 @@ struct Notification {
     context: Arc<Context>,
     session: Session,
     friendly: String,
+    /// `host:port` given in `XFR SB` and `RNG`.
+    switchboard_address: String,
     status: MsnStatus,
 }
 
@@ -442,8 +457,7 @@ impl Notification {
         let Some(cookie) = self.context.switchboards.ticket_to_create(member) else {
             return Err(CommandError { trid: Some(trid), code: ErrorCode::UserTooActive });
         };
-        let address = self.public_address(conn);
-        conn.send(Reply::XfrSb { trid, address: &address, cookie: &cookie });
+        conn.send(Reply::XfrSb { trid, address: &self.switchboard_address, cookie: &cookie });
         Ok(())
     }
 
@@ -452,13 +466,6 @@ impl Notification {
             account: self.session.account.to_ref(),
             handle: self.context.config.domains.handle_of(&self.session.account.name),
             friendly: self.friendly.clone(),
-        }
-    }
-
-    fn public_address(&self, conn: &Conn) -> String {
-        match conn.local_addr() {
-            Ok(local) => self.context.public_address(local),
-            Err(_) => self.context.config.public_address.clone().unwrap_or_default(),
         }
     }
 
@@ -501,10 +508,9 @@ impl Notification {
             }
             Event::Invitation(invite) => {
                 let caller = domains.handle_of(&invite.from.name);
-                let address = self.public_address(conn);
                 conn.send(Reply::Rng {
                     session: invite.conversation,
-                    address: &address,
+                    address: &self.switchboard_address,
                     cookie: &invite.ticket,
                     caller: &caller,
                     friendly: &invite.from_display_name,
