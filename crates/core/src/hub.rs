@@ -60,10 +60,14 @@ impl Control {
     }
 }
 
+/// Events travel boxed: tokio's channel allocates its first block of 32 slots when created, and
+/// idle sessions, which are most of them, should not each hold 32 inline events.
+type EventBox = Box<Event>;
+
 struct Online {
     session_id: u64,
     account: AccountRef,
-    events: mpsc::Sender<Event>,
+    events: mpsc::Sender<EventBox>,
     control: Arc<Control>,
     presence: Presence,
     privacy: Privacy,
@@ -85,7 +89,7 @@ impl Hub {
 pub struct Session {
     pub account: Account,
     pub id: u64,
-    events: mpsc::Receiver<Event>,
+    events: mpsc::Receiver<EventBox>,
     control: Arc<Control>,
 }
 
@@ -95,7 +99,7 @@ impl Session {
         tokio::select! {
             biased;
             _ = self.control.cancel.cancelled() => Err(self.kick_reason()),
-            event = self.events.recv() => event.ok_or(self.kick_reason()),
+            event = self.events.recv() => event.map(|boxed| *boxed).ok_or(self.kick_reason()),
         }
     }
 
@@ -203,7 +207,7 @@ impl Core {
     /// Returns whether the event was queued.
     pub(crate) fn notify(&self, to: AccountId, event: Event) -> bool {
         let Some(entry) = self.hub().online.get(&to) else { return false };
-        match entry.events.try_send(event) {
+        match entry.events.try_send(Box::new(event)) {
             Ok(()) => true,
             Err(mpsc::error::TrySendError::Full(_)) => {
                 tracing::warn!(account = %entry.account.name, "event queue full; closing the slow session");

@@ -34,8 +34,9 @@ impl Conn {
         Conn {
             stream,
             decoder: FrameDecoder::new(Direction::ClientToServer, Limits::default()),
-            input: BytesMut::with_capacity(1024),
-            output: BytesMut::with_capacity(1024),
+            // Idle sessions dominate memory: start small, grow only for what actually arrives.
+            input: BytesMut::with_capacity(256),
+            output: BytesMut::new(),
             bad_lines: 0,
         }
     }

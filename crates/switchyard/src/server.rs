@@ -7,7 +7,7 @@ use std::sync::Arc;
 use switchyard_core::Core;
 use switchyard_msn::{MsnFront, Role};
 use switchyard_store_sqlite::SqliteStore;
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpSocket};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
@@ -79,7 +79,18 @@ impl RunningServer {
     }
 }
 
+/// Pending connections the kernel may queue per listener (it caps this at `somaxconn`): after a
+/// restart every client reconnects at once, and a short queue turns that into SYN retries.
+const LISTEN_BACKLOG: u32 = 4096;
+
 async fn bind(config: &Config, port: u16) -> anyhow::Result<TcpListener> {
     let addr = SocketAddr::new(config.bind, port);
-    TcpListener::bind(addr).await.with_context(|| format!("cannot listen on {addr}"))
+    let listen = || -> std::io::Result<TcpListener> {
+        let socket = if addr.is_ipv4() { TcpSocket::new_v4()? } else { TcpSocket::new_v6()? };
+        // A restarted server must not wait for the old one's connections to leave TIME_WAIT.
+        socket.set_reuseaddr(true)?;
+        socket.bind(addr)?;
+        socket.listen(LISTEN_BACKLOG)
+    };
+    listen().with_context(|| format!("cannot listen on {addr}"))
 }
