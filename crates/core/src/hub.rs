@@ -127,7 +127,10 @@ impl Core {
         if let Some(previous) = self.hub().online.insert(account.id, entry) {
             previous.control.kick(KickReason::LoggedInElsewhere);
             if previous.presence.status.is_visible() {
-                self.announce(&previous.account, previous.privacy, None).await?;
+                // The new session is registered already: a failed fan-out must not undo the login.
+                if let Err(e) = self.announce(&previous.account, previous.privacy, None).await {
+                    tracing::warn!(error = %e, account = %previous.account.name, "could not announce the old session leaving");
+                }
             }
         }
         Ok(Session { account, id, events, control })

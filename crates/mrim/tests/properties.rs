@@ -4,9 +4,8 @@ use mrim::{ClientPacket, DecodeError, Dialect, Packet, PacketDecoder};
 use proptest::prelude::*;
 
 fn packet() -> impl Strategy<Value = (Header, Vec<u8>)> {
-    (any::<u32>(), any::<u32>(), 0x1000u32..0x1100, prop::collection::vec(any::<u8>(), 0..400)).prop_map(
-        |(proto, seq, msg, body)| (Header { proto, seq, msg, dlen: body.len() as u32 }, body),
-    )
+    (any::<u32>(), any::<u32>(), 0x1000u32..0x1100, prop::collection::vec(any::<u8>(), 0..400))
+        .prop_map(|(proto, seq, msg, body)| (Header { proto, seq, msg, dlen: body.len() as u32 }, body))
 }
 
 fn encode(packets: &[(Header, Vec<u8>)]) -> Vec<u8> {

@@ -64,6 +64,30 @@ struct Room {
 }
 
 impl Room {
+    /// Queues an event for every participant but `except`; returns whether anyone got it and
+    /// nobody missed it. A participant whose queue is full is taken out of the room: dropping
+    /// its channel ends its connection, so it never carries on with a wrong view of the room.
+    fn broadcast(&mut self, except: u64, event: impl Fn() -> RoomEvent) -> bool {
+        let mut reached = false;
+        let mut missed = false;
+        self.participants.retain(|p| {
+            if p.connection == except {
+                return true;
+            }
+            match p.events.try_send(event()) {
+                Ok(()) => reached = true,
+                Err(mpsc::error::TrySendError::Full(_)) => {
+                    tracing::warn!(participant = %p.member.handle, "switchboard participant too slow; removed");
+                    missed = true;
+                    return false;
+                }
+                Err(mpsc::error::TrySendError::Closed(_)) => missed = true,
+            }
+            true
+        });
+        reached && !missed
+    }
+
     fn is_present_or_ringing(&self, account: AccountId, now: Instant) -> bool {
         self.participants.iter().any(|p| p.member.account.id == account)
             || self.ringing.get(&account).is_some_and(|expires| *expires > now)
@@ -223,9 +247,11 @@ fn enter(context: &Context, conn: &mut Conn, first: &Frame) -> Option<Seat> {
             for (i, other) in guard.participants.iter().enumerate() {
                 let (handle, friendly) = (&other.member.handle, &other.member.friendly);
                 conn.send(Reply::Iro { trid, index: i + 1, total, handle, friendly });
-                let joined = RoomEvent::Joined { handle: member.handle.clone(), friendly: member.friendly.clone() };
-                let _ = other.events.try_send(joined);
             }
+            guard.broadcast(connection, || RoomEvent::Joined {
+                handle: member.handle.clone(),
+                friendly: member.friendly.clone(),
+            });
             conn.send(Reply::AnsOk { trid });
             guard.participants.push(participant);
             drop(guard);
@@ -342,24 +368,11 @@ async fn call(context: &Context, conn: &mut Conn, seat: &Seat, trid: Trid, handl
 }
 
 fn send_message(conn: &mut Conn, seat: &Seat, trid: Trid, ack: AckMode, body: Bytes) {
-    let delivered = {
-        let room = lock(&seat.room);
-        let mut others = room.participants.iter().filter(|p| p.connection != seat.connection).peekable();
-        let anyone = others.peek().is_some();
-        let mut all_queued = true;
-        for other in others {
-            let message = RoomEvent::Message {
-                handle: seat.member.handle.clone(),
-                friendly: seat.member.friendly.clone(),
-                body: body.clone(),
-            };
-            if other.events.try_send(message).is_err() {
-                tracing::warn!(to = %other.member.handle, "participant too slow; message not delivered");
-                all_queued = false;
-            }
-        }
-        anyone && all_queued
-    };
+    let delivered = lock(&seat.room).broadcast(seat.connection, || RoomEvent::Message {
+        handle: seat.member.handle.clone(),
+        friendly: seat.member.friendly.clone(),
+        body: body.clone(),
+    });
     match (ack, delivered) {
         (AckMode::Acknowledged, true) => conn.send(Reply::Ack { trid }),
         (AckMode::Acknowledged | AckMode::NegativeOnly, false) => conn.send(Reply::Nak { trid }),
@@ -372,9 +385,7 @@ fn leave(context: &Context, seat: &Seat) {
     {
         let mut room = lock(&seat.room);
         room.participants.retain(|p| p.connection != seat.connection);
-        for other in &room.participants {
-            let _ = other.events.try_send(RoomEvent::Left { handle: seat.member.handle.clone() });
-        }
+        room.broadcast(seat.connection, || RoomEvent::Left { handle: seat.member.handle.clone() });
     }
     // The map's lock is always taken before a room's, never the other way round.
     context.switchboards.rooms.remove_if(&seat.room_id, |_, room| lock(room).participants.is_empty());
@@ -392,6 +403,24 @@ mod tests {
             handle: format!("{name}@hotmail.com"),
             friendly: name.to_string(),
         }
+    }
+
+    #[test]
+    fn a_participant_whose_queue_is_full_is_removed_not_desynchronised() {
+        let (fast_tx, mut fast_rx) = mpsc::channel(8);
+        let (slow_tx, slow_rx) = mpsc::channel(1);
+        let mut room = Room::default();
+        for (connection, events, name) in [(1, fast_tx, "fast"), (2, slow_tx, "slow")] {
+            room.participants.push(Participant { member: member(connection as i64, name), connection, events });
+        }
+        let hello = || RoomEvent::Left { handle: "x".into() };
+        assert!(room.broadcast(0, hello), "both queues had room");
+        assert!(!room.broadcast(0, hello), "the slow one missed this");
+        assert_eq!(room.participants.len(), 1);
+        assert_eq!(room.participants[0].connection, 1);
+        assert!(room.broadcast(0, hello));
+        assert_eq!(std::iter::from_fn(|| fast_rx.try_recv().ok()).count(), 3);
+        drop(slow_rx);
     }
 
     #[test]
