@@ -4,7 +4,7 @@
 use crate::account::{Account, AccountId, AccountRef};
 use crate::error::CoreError;
 use crate::presence::{Presence, Status};
-use crate::privacy::{allows, Privacy, RelationFlags};
+use crate::privacy::{allows, shown, Privacy, RelationFlags};
 use crate::store::Relation;
 use crate::Core;
 use dashmap::DashMap;
@@ -126,11 +126,9 @@ impl Core {
         };
         if let Some(previous) = self.hub().online.insert(account.id, entry) {
             previous.control.kick(KickReason::LoggedInElsewhere);
-            if previous.presence.status.is_visible() {
-                // The new session is registered already: a failed fan-out must not undo the login.
-                if let Err(e) = self.announce(&previous.account, previous.privacy, None).await {
-                    tracing::warn!(error = %e, account = %previous.account.name, "could not announce the old session leaving");
-                }
+            // The new session is registered already: a failed fan-out must not undo the login.
+            if let Err(e) = self.announce_leaving(&previous).await {
+                tracing::warn!(error = %e, account = %previous.account.name, "could not announce the old session leaving");
             }
         }
         Ok(Session { account, id, events, control })
@@ -140,11 +138,14 @@ impl Core {
     pub async fn logout(&self, session: &Session) -> Result<(), CoreError> {
         let removed = self.hub().online.remove_if(&session.account.id, |_, o| o.session_id == session.id);
         if let Some((_, gone)) = removed {
-            if gone.presence.status.is_visible() {
-                self.announce(&gone.account, gone.privacy, None).await?;
-            }
+            self.announce_leaving(&gone).await?;
         }
         Ok(())
+    }
+
+    async fn announce_leaving(&self, gone: &Online) -> Result<(), CoreError> {
+        let (presence, privacy) = (&gone.presence, gone.privacy);
+        self.announce(&gone.account, |w| shown(presence, privacy, w.flags), |_| None).await
     }
 
     /// Changes the session's status (and shown name) and tells every watcher allowed to see it.
@@ -154,14 +155,7 @@ impl Core {
             let before = std::mem::replace(&mut entry.presence, presence.clone());
             (entry.account.clone(), entry.privacy, before)
         };
-        if presence.status.is_visible() {
-            if presence != before {
-                self.announce(&account, privacy, Some(presence)).await?;
-            }
-        } else if before.status.is_visible() {
-            self.announce(&account, privacy, None).await?;
-        }
-        Ok(())
+        self.announce(&account, |w| shown(&before, privacy, w.flags), |w| shown(&presence, privacy, w.flags)).await
     }
 
     /// The current presence of every forward-list contact who is online and lets `viewer` see them.
@@ -177,22 +171,21 @@ impl Core {
     /// What a viewer sees of `target` right now, given the target's flags toward the viewer.
     pub(crate) fn presence_seen_by(&self, target: AccountId, flags_toward_viewer: RelationFlags) -> Option<Presence> {
         let entry = self.hub().online.get(&target)?;
-        let visible = entry.presence.status.is_visible() && allows(entry.privacy, flags_toward_viewer);
-        visible.then(|| entry.presence.clone())
+        shown(&entry.presence, entry.privacy, flags_toward_viewer)
     }
 
     /// Asks `to` to join a conversation, if they are reachable and let the inviter reach them.
     pub async fn invite(&self, to: AccountId, invite: ConversationInvite) -> Result<(), CoreError> {
-        let privacy = {
+        let (privacy, presence) = {
             let entry = self.hub().online.get(&to).ok_or(CoreError::NotOnline)?;
-            if !entry.presence.status.is_visible() {
-                return Err(CoreError::NotOnline);
-            }
-            entry.privacy
+            (entry.privacy, entry.presence.clone())
         };
         let flags = self.store().relation_flags(to, invite.from.id).await?;
         if !allows(privacy, flags) {
             return Err(CoreError::NotAllowed);
+        }
+        if shown(&presence, privacy, flags).is_none() {
+            return Err(CoreError::NotOnline);
         }
         if self.notify(to, Event::Invitation(invite)) {
             Ok(())
@@ -221,45 +214,39 @@ impl Core {
         }
     }
 
-    /// Sends `presence` (or offline) of `who` to every online watcher `who` lets see them.
+    /// Tells each online watcher of `who` (everyone with `who` on their forward list) what they
+    /// see now, when it differs from what they saw before. `seen_before` and `seen_now` give a
+    /// watcher's view from their relation to `who` (flags are `who`'s toward them).
     pub(crate) async fn announce(
         &self,
         who: &AccountRef,
-        privacy: Privacy,
-        presence: Option<Presence>,
+        seen_before: impl Fn(&Relation) -> Option<Presence>,
+        seen_now: impl Fn(&Relation) -> Option<Presence>,
     ) -> Result<(), CoreError> {
         let relations = self.store().relations(who.id).await?;
         for watcher in relations.iter().filter(|r| r.their_flags.contains(RelationFlags::FORWARD)) {
-            if allows(privacy, watcher.flags) {
-                self.notify(watcher.other.id, Event::Presence { contact: who.clone(), presence: presence.clone() });
+            let now = seen_now(watcher);
+            if seen_before(watcher) != now {
+                self.notify(watcher.other.id, Event::Presence { contact: who.clone(), presence: now });
             }
         }
         Ok(())
     }
 
-    /// After `owner` changed whom they allow, tells each watcher whose view flipped.
+    /// After `owner` changed whom they let see them (flags or privacy mode), tells each watcher
+    /// whose view changed. The closures give the owner's (privacy, flags) toward a watcher.
     pub(crate) async fn reannounce(
         &self,
         owner: AccountId,
-        allowed_before: impl Fn(&Relation) -> bool,
-        allowed_after: impl Fn(&Relation) -> bool,
+        rule_before: impl Fn(&Relation) -> (Privacy, RelationFlags),
+        rule_now: impl Fn(&Relation) -> (Privacy, RelationFlags),
     ) -> Result<(), CoreError> {
         let Some((account, presence)) = self.hub().online.get(&owner).map(|e| (e.account.clone(), e.presence.clone()))
         else {
             return Ok(());
         };
-        if !presence.status.is_visible() {
-            return Ok(());
-        }
-        let relations = self.store().relations(owner).await?;
-        for watcher in relations.iter().filter(|r| r.their_flags.contains(RelationFlags::FORWARD)) {
-            let (before, after) = (allowed_before(watcher), allowed_after(watcher));
-            if before != after {
-                let shown = after.then(|| presence.clone());
-                self.notify(watcher.other.id, Event::Presence { contact: account.clone(), presence: shown });
-            }
-        }
-        Ok(())
+        let view = |(privacy, flags): (Privacy, RelationFlags)| shown(&presence, privacy, flags);
+        self.announce(&account, |w| view(rule_before(w)), |w| view(rule_now(w))).await
     }
 
     pub(crate) fn online_privacy(&self, id: AccountId) -> Option<Privacy> {

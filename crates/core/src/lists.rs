@@ -4,7 +4,7 @@ use crate::account::{Account, AccountId, AccountName, AccountRef};
 use crate::error::CoreError;
 use crate::hub::Event;
 use crate::presence::Presence;
-use crate::privacy::{allows, Privacy, RelationFlags, ReverseListPrompt};
+use crate::privacy::{Privacy, RelationFlags, ReverseListPrompt};
 use crate::store::{ListSettings, Relation};
 use crate::Core;
 
@@ -134,15 +134,13 @@ impl Core {
                 }
                 Ok(())
             }
-            ListKind::Allow | ListKind::Block => {
+            _ => {
                 let privacy = self.store().list_settings(owner.id).await?.privacy;
                 let target_id = target.id;
-                self.reannounce(
-                    owner.id,
-                    |w| allows(privacy, if w.other.id == target_id { before } else { w.flags }),
-                    |w| allows(privacy, if w.other.id == target_id { after } else { w.flags }),
-                )
-                .await
+                let rule = |changed: RelationFlags| {
+                    move |w: &Relation| (privacy, if w.other.id == target_id { changed } else { w.flags })
+                };
+                self.reannounce(owner.id, rule(before), rule(after)).await
             }
         }
     }
@@ -155,7 +153,7 @@ impl Core {
         }
         let version = self.store().set_privacy(owner, privacy).await?;
         self.set_online_privacy(owner, privacy);
-        self.reannounce(owner, |w| allows(before, w.flags), |w| allows(privacy, w.flags)).await?;
+        self.reannounce(owner, |w| (before, w.flags), |w| (privacy, w.flags)).await?;
         Ok(version)
     }
 

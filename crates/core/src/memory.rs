@@ -168,6 +168,7 @@ impl Store for MemoryStore {
                         display_name,
                         flags,
                         their_flags: s.flags(other, owner),
+                        their_privacy: s.accounts[&other].settings.privacy,
                     })
                 })
                 .collect();

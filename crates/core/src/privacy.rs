@@ -1,5 +1,6 @@
 //! Relation flags and the one rule deciding whether a user lets another one see and reach them.
 
+use crate::presence::{Presence, Status};
 use std::ops::{BitOr, Sub};
 
 /// Flags of a contact relation owner → target. Reverse lists are derived from `FORWARD`.
@@ -71,9 +72,39 @@ pub fn allows(privacy: Privacy, flags_toward_other: RelationFlags) -> bool {
     }
 }
 
+/// What a viewer sees of a user with `presence`, given the user's privacy mode and flags toward the
+/// viewer: `None` is offline. Blocked or "always invisible to" viewers see nothing; an invisible
+/// user is seen as online by those they are "always visible to".
+pub fn shown(presence: &Presence, privacy: Privacy, flags_toward_viewer: RelationFlags) -> Option<Presence> {
+    if flags_toward_viewer.contains(RelationFlags::INVISIBLE_TO) || !allows(privacy, flags_toward_viewer) {
+        return None;
+    }
+    match presence.status {
+        Status::Offline => None,
+        Status::Invisible if flags_toward_viewer.contains(RelationFlags::VISIBLE_TO) => {
+            Some(Presence { status: Status::Online, display_name: presence.display_name.clone() })
+        }
+        Status::Invisible => None,
+        _ => Some(presence.clone()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn what_a_viewer_is_shown() {
+        let p = |status| Presence { status, display_name: "a".into() };
+        let none = RelationFlags::NONE;
+        assert_eq!(shown(&p(Status::Busy), Privacy::AllowUnlisted, none), Some(p(Status::Busy)));
+        assert_eq!(shown(&p(Status::Busy), Privacy::BlockUnlisted, none), None);
+        assert_eq!(shown(&p(Status::Busy), Privacy::AllowUnlisted, RelationFlags::INVISIBLE_TO), None);
+        assert_eq!(shown(&p(Status::Invisible), Privacy::AllowUnlisted, none), None);
+        assert_eq!(shown(&p(Status::Invisible), Privacy::AllowUnlisted, RelationFlags::VISIBLE_TO), Some(p(Status::Online)));
+        assert_eq!(shown(&p(Status::Invisible), Privacy::AllowUnlisted, RelationFlags::VISIBLE_TO | RelationFlags::BLOCK), None);
+        assert_eq!(shown(&p(Status::Offline), Privacy::AllowUnlisted, RelationFlags::VISIBLE_TO), None);
+    }
 
     #[test]
     fn block_beats_mode_and_allow_beats_mode() {

@@ -31,6 +31,8 @@ pub struct Relation {
     pub flags: RelationFlags,
     /// Other → owner: `FORWARD` here puts `other` on the owner's reverse list.
     pub their_flags: RelationFlags,
+    /// The other's privacy mode: with `their_flags`, whether they let the owner see them.
+    pub their_privacy: Privacy,
 }
 
 /// The list versions after a relation change.
@@ -61,10 +63,12 @@ pub enum MessageKind {
     ContactList,
     SystemNotice,
     Broadcast,
+    /// "Is typing": delivered live or not at all.
+    Typing,
 }
 
 impl MessageKind {
-    pub const ALL: [MessageKind; 7] = [
+    pub const ALL: [MessageKind; 8] = [
         MessageKind::Text,
         MessageKind::AuthorizationRequest,
         MessageKind::AuthorizationGranted,
@@ -72,6 +76,7 @@ impl MessageKind {
         MessageKind::ContactList,
         MessageKind::SystemNotice,
         MessageKind::Broadcast,
+        MessageKind::Typing,
     ];
 
     /// Stable number used in storage.

@@ -66,6 +66,9 @@ async fn relations(store: &dyn Store) {
     assert_eq!(mine[0].their_flags, RelationFlags::NONE);
     assert_eq!(mine[1].other.name, name("fay"));
     assert_eq!((mine[1].flags, mine[1].their_flags), (RelationFlags::NONE, RelationFlags::BLOCK));
+    assert_eq!(mine[0].their_privacy, Privacy::AllowUnlisted);
+    store.set_privacy(erin.id, Privacy::BlockUnlisted).await.unwrap();
+    assert_eq!(store.relations(dave.id).await.unwrap()[0].their_privacy, Privacy::BlockUnlisted);
 
     let theirs = store.relations(erin.id).await.unwrap();
     assert_eq!(theirs.len(), 1);
@@ -75,7 +78,7 @@ async fn relations(store: &dyn Store) {
     assert_eq!(store.count_with_flag(dave.id, RelationFlags::BLOCK).await.unwrap(), 0);
 
     let v = store.set_relation(dave.id, erin.id, RelationFlags::NONE, None).await.unwrap();
-    assert_eq!((v.owner, v.target), (4, Some(3)));
+    assert_eq!((v.owner, v.target), (4, Some(4)));
     assert_eq!(store.relation_flags(dave.id, erin.id).await.unwrap(), RelationFlags::NONE);
     assert!(store.relations(erin.id).await.unwrap().is_empty(), "an empty relation is removed");
 }

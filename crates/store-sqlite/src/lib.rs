@@ -79,6 +79,14 @@ fn account_from_row(row: &SqliteRow) -> Result<Account, StoreError> {
     })
 }
 
+fn privacy_of(stored: i64) -> Privacy {
+    if stored == 0 {
+        Privacy::AllowUnlisted
+    } else {
+        Privacy::BlockUnlisted
+    }
+}
+
 fn version(v: i64) -> u32 {
     v as u32
 }
@@ -173,7 +181,7 @@ impl Store for SqliteStore {
         let prompt: i64 = row.get("prompt");
         Ok(ListSettings {
             version: version(row.get("list_version")),
-            privacy: if privacy == 0 { Privacy::AllowUnlisted } else { Privacy::BlockUnlisted },
+            privacy: privacy_of(privacy),
             prompt: if prompt == 0 { ReverseListPrompt::Ask } else { ReverseListPrompt::AllowAutomatically },
         })
     }
@@ -208,7 +216,7 @@ impl Store for SqliteStore {
         let rows = sqlx::query(
             "SELECT a.id, a.name, a.nickname,
                     COALESCE(mine.flags, 0) AS flags, COALESCE(mine.display_name, '') AS display_name,
-                    COALESCE(theirs.flags, 0) AS their_flags
+                    COALESCE(theirs.flags, 0) AS their_flags, a.privacy AS their_privacy
              FROM accounts a
              LEFT JOIN contacts mine ON mine.owner_id = ?1 AND mine.target_id = a.id
              LEFT JOIN contacts theirs ON theirs.owner_id = a.id AND theirs.target_id = ?1
@@ -228,6 +236,7 @@ impl Store for SqliteStore {
                     display_name: row.get("display_name"),
                     flags: RelationFlags(row.get::<i64, _>("flags") as u32),
                     their_flags: RelationFlags(row.get::<i64, _>("their_flags") as u32),
+                    their_privacy: privacy_of(row.get("their_privacy")),
                 })
             })
             .collect()
