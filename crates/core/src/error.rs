@@ -19,6 +19,8 @@ pub enum CoreError {
     NotOnline,
     #[error("recipient does not accept contact from this user")]
     NotAllowed,
+    #[error("the recipient's offline queue is full")]
+    QueueFull,
     #[error("session is no longer current")]
     SessionGone,
     #[error(transparent)]

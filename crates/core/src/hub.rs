@@ -26,6 +26,8 @@ pub enum Event {
     Invitation(ConversationInvite),
     /// A message for this user.
     Message(crate::Message),
+    /// `by` now lets this user see them and reach them (MRIM `AUTHORIZE`).
+    Authorized { by: AccountRef },
 }
 
 /// An invitation to a conversation held by a front (an MSN switchboard session).

@@ -36,12 +36,14 @@ pub struct CoreConfig {
     pub max_list_entries: usize,
     /// Events a session may have waiting before it is considered too slow and closed.
     pub session_queue: usize,
+    /// Messages that may wait for one offline user ("mailbox full" past that).
+    pub max_offline_messages: usize,
 }
 
 impl Default for CoreConfig {
     fn default() -> Self {
         // 600 was the forward-list limit of the MSN 6–7.5 era service.
-        CoreConfig { max_list_entries: 600, session_queue: 512 }
+        CoreConfig { max_list_entries: 600, session_queue: 512, max_offline_messages: 1000 }
     }
 }
 

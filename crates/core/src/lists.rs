@@ -90,9 +90,8 @@ impl Core {
         if self.store().count_with_flag(owner.id, kind.flag()).await? >= self.config().max_list_entries {
             return Err(CoreError::ListFull);
         }
-        let versions = self.store().set_relation(owner.id, target.id, flags | kind.flag(), Some(display_name)).await?;
-        self.after_list_change(owner, &target, kind, flags, flags | kind.flag(), versions.target).await?;
-        Ok((target, versions.owner))
+        let version = self.change_relation(owner, &target, flags, flags | kind.flag(), Some(display_name)).await?;
+        Ok((target, version))
     }
 
     /// Takes `target` off one of `owner`'s lists; returns the target and the owner's new version.
@@ -107,42 +106,46 @@ impl Core {
         if !flags.contains(kind.flag()) {
             return Err(CoreError::NotOnList);
         }
-        let versions = self.store().set_relation(owner.id, target.id, flags - kind.flag(), None).await?;
-        self.after_list_change(owner, &target, kind, flags, flags - kind.flag(), versions.target).await?;
-        Ok((target, versions.owner))
+        let version = self.change_relation(owner, &target, flags, flags - kind.flag(), None).await?;
+        Ok((target, version))
     }
 
-    async fn after_list_change(
+    /// Replaces `owner`'s flags toward `target` (`before` → `after`) and tells whoever it
+    /// concerns: the target when its reverse list changed, watchers whose view of the owner
+    /// changed. Returns the owner's new list version.
+    pub async fn change_relation(
         &self,
         owner: &Account,
         target: &AccountRef,
-        kind: ListKind,
         before: RelationFlags,
         after: RelationFlags,
-        target_version: Option<u32>,
-    ) -> Result<(), CoreError> {
-        match kind {
-            ListKind::Forward => {
-                if let Some(version) = target_version {
-                    let by = owner.to_ref();
-                    let event = if after.contains(RelationFlags::FORWARD) {
-                        Event::AddedBy { by, version }
-                    } else {
-                        Event::RemovedBy { by, version }
-                    };
-                    self.notify(target.id, event);
-                }
-                Ok(())
-            }
-            _ => {
-                let privacy = self.store().list_settings(owner.id).await?.privacy;
-                let target_id = target.id;
-                let rule = |changed: RelationFlags| {
-                    move |w: &Relation| (privacy, if w.other.id == target_id { changed } else { w.flags })
-                };
-                self.reannounce(owner.id, rule(before), rule(after)).await
-            }
+        display_name: Option<&str>,
+    ) -> Result<u32, CoreError> {
+        let versions = self.store().set_relation(owner.id, target.id, after, display_name).await?;
+        if let Some(version) = versions.target {
+            let by = owner.to_ref();
+            let event = if after.contains(RelationFlags::FORWARD) {
+                Event::AddedBy { by, version }
+            } else {
+                Event::RemovedBy { by, version }
+            };
+            self.notify(target.id, event);
         }
+        const VISIBILITY: RelationFlags = RelationFlags(
+            RelationFlags::ALLOW.0
+                | RelationFlags::BLOCK.0
+                | RelationFlags::VISIBLE_TO.0
+                | RelationFlags::INVISIBLE_TO.0,
+        );
+        if (before.0 ^ after.0) & VISIBILITY.0 != 0 {
+            let privacy = self.store().list_settings(owner.id).await?.privacy;
+            let target_id = target.id;
+            let rule = |changed: RelationFlags| {
+                move |w: &Relation| (privacy, if w.other.id == target_id { changed } else { w.flags })
+            };
+            self.reannounce(owner.id, rule(before), rule(after)).await?;
+        }
+        Ok(versions.owner)
     }
 
     /// Changes how unlisted users are treated; returns the new list version.

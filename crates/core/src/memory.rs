@@ -230,6 +230,10 @@ impl Store for MemoryStore {
         })
     }
 
+    async fn offline_count(&self, recipient: AccountId) -> Result<usize, StoreError> {
+        Ok(self.with(|s| s.offline.values().filter(|m| m.recipient == recipient).count()))
+    }
+
     async fn offline_messages(&self, recipient: AccountId) -> Result<Vec<StoredMessage>, StoreError> {
         Ok(self.with(|s| {
             s.offline

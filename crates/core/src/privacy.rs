@@ -101,8 +101,14 @@ mod tests {
         assert_eq!(shown(&p(Status::Busy), Privacy::BlockUnlisted, none), None);
         assert_eq!(shown(&p(Status::Busy), Privacy::AllowUnlisted, RelationFlags::INVISIBLE_TO), None);
         assert_eq!(shown(&p(Status::Invisible), Privacy::AllowUnlisted, none), None);
-        assert_eq!(shown(&p(Status::Invisible), Privacy::AllowUnlisted, RelationFlags::VISIBLE_TO), Some(p(Status::Online)));
-        assert_eq!(shown(&p(Status::Invisible), Privacy::AllowUnlisted, RelationFlags::VISIBLE_TO | RelationFlags::BLOCK), None);
+        assert_eq!(
+            shown(&p(Status::Invisible), Privacy::AllowUnlisted, RelationFlags::VISIBLE_TO),
+            Some(p(Status::Online))
+        );
+        assert_eq!(
+            shown(&p(Status::Invisible), Privacy::AllowUnlisted, RelationFlags::VISIBLE_TO | RelationFlags::BLOCK),
+            None
+        );
         assert_eq!(shown(&p(Status::Offline), Privacy::AllowUnlisted, RelationFlags::VISIBLE_TO), None);
     }
 

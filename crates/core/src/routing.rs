@@ -3,7 +3,7 @@
 use crate::account::{AccountId, AccountRef};
 use crate::error::CoreError;
 use crate::hub::Event;
-use crate::privacy::allows;
+use crate::privacy::{allows, RelationFlags};
 use crate::store::{MessageKind, OfflineMessage};
 use crate::Core;
 
@@ -19,18 +19,21 @@ pub struct Message {
     pub sent_at: i64,
 }
 
-/// Where a message went. Either way the sender may be told it was delivered.
+/// Where a message went. In every case the sender may be told it was delivered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Delivery {
     /// Handed to the recipient's live session.
     Live,
     /// Stored durably under this queue id, for the recipient's next login.
     Queued(i64),
+    /// The recipient ignores the sender: dropped without telling the sender, as clients expect.
+    Ignored,
 }
 
 impl Core {
     /// Delivers `message` to `to`'s session, or queues it when they are offline or their
-    /// session cannot take it. Refused when the recipient does not let the sender reach them.
+    /// session cannot take it. Refused when the recipient does not let the sender reach them,
+    /// when their queue is full, and for typing notices nobody is there to see.
     pub async fn deliver(&self, to: AccountId, message: Message) -> Result<Delivery, CoreError> {
         self.store().account_by_id(to).await?.ok_or(CoreError::NoSuchAccount)?;
         let privacy = match self.online_privacy(to) {
@@ -38,6 +41,9 @@ impl Core {
             None => self.store().list_settings(to).await?.privacy,
         };
         let flags = self.store().relation_flags(to, message.from.id).await?;
+        if flags.contains(RelationFlags::IGNORE) {
+            return Ok(Delivery::Ignored);
+        }
         if !allows(privacy, flags) {
             return Err(CoreError::NotAllowed);
         }
@@ -48,9 +54,33 @@ impl Core {
             text: message.text.clone(),
             sent_at: message.sent_at,
         };
+        let live_only = message.kind == MessageKind::Typing;
         if self.notify(to, Event::Message(message)) {
             return Ok(Delivery::Live);
         }
+        if live_only {
+            return Err(CoreError::NotOnline);
+        }
+        if self.store().offline_count(to).await? >= self.config().max_offline_messages {
+            return Err(CoreError::QueueFull);
+        }
         Ok(Delivery::Queued(self.store().enqueue_offline(&queued).await?))
+    }
+}
+
+impl Core {
+    /// `owner` lets `target` see them and reach them whatever their privacy mode (on the allow
+    /// list, off the block list), and `target` is told. Granting twice is not an error.
+    pub async fn authorize(
+        &self,
+        owner: &crate::Account,
+        target: &crate::AccountName,
+    ) -> Result<AccountRef, CoreError> {
+        let target = self.store().account_by_name(target).await?.ok_or(CoreError::NoSuchAccount)?.to_ref();
+        let flags = self.store().relation_flags(owner.id, target.id).await?;
+        let granted = (flags - RelationFlags::BLOCK) | RelationFlags::ALLOW;
+        self.change_relation(owner, &target, flags, granted, None).await?;
+        self.notify(target.id, Event::Authorized { by: owner.to_ref() });
+        Ok(target)
     }
 }

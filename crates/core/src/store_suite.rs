@@ -96,6 +96,8 @@ async fn offline_queue(store: &dyn Store) {
     let first = store.enqueue_offline(&message("one", MessageKind::Text)).await.unwrap();
     let second = store.enqueue_offline(&message("два", MessageKind::AuthorizationRequest)).await.unwrap();
     let queued = store.offline_messages(gus.id).await.unwrap();
+    assert_eq!(store.offline_count(gus.id).await.unwrap(), 2);
+    assert_eq!(store.offline_count(hal.id).await.unwrap(), 0);
     assert_eq!(queued.iter().map(|m| m.id).collect::<Vec<_>>(), vec![first, second]);
     assert_eq!(queued[1].message, message("два", MessageKind::AuthorizationRequest));
     assert!(!store.delete_offline(hal.id, first).await.unwrap(), "only the recipient's own messages");

@@ -168,3 +168,60 @@ async fn many_sessions_log_in_and_out_concurrently() {
     }
     assert_eq!(core.online_count(), 0);
 }
+
+#[tokio::test]
+async fn authorization_ignoring_typing_and_a_full_mailbox() {
+    let core = core_with(CoreConfig { max_offline_messages: 2, ..CoreConfig::default() });
+    let (alice, bob) = (account(&core, "alice").await, account(&core, "bob").await);
+    core.set_privacy(bob.id, Privacy::BlockUnlisted).await.unwrap();
+    assert!(matches!(core.deliver(bob.id, message(&alice, "hi")).await, Err(CoreError::NotAllowed)));
+
+    // Bob authorizes alice: she may reach him now, and her session hears of it.
+    let mut alice_session = online(&core, &alice).await;
+    core.authorize(&bob, &alice.name).await.unwrap();
+    assert_eq!(next(&mut alice_session).await, Ok(Event::Authorized { by: bob.to_ref() }));
+    assert!(matches!(core.deliver(bob.id, message(&alice, "one")).await, Ok(Delivery::Queued(_))));
+    assert!(matches!(core.deliver(bob.id, message(&alice, "two")).await, Ok(Delivery::Queued(_))));
+    assert!(matches!(core.deliver(bob.id, message(&alice, "three")).await, Err(CoreError::QueueFull)));
+
+    let typing = Message { kind: MessageKind::Typing, ..message(&alice, " ") };
+    assert!(matches!(core.deliver(alice.id, typing.clone()).await, Ok(Delivery::Live)));
+    assert!(matches!(core.deliver(bob.id, typing).await, Err(CoreError::NotOnline)), "typing is never queued");
+
+    // Ignoring drops silently, whatever else the relation says.
+    let flags = core.store().relation_flags(alice.id, bob.id).await.unwrap();
+    core.change_relation(&alice, &bob.to_ref(), flags, flags | crate::RelationFlags::IGNORE, None).await.unwrap();
+    assert_eq!(
+        next(&mut alice_session).await,
+        Ok(Event::Message(Message { kind: MessageKind::Typing, ..message(&alice, " ") }))
+    );
+    assert_eq!(core.deliver(alice.id, message(&bob, "psst")).await.unwrap(), Delivery::Ignored);
+    nothing_queued(&mut alice_session);
+}
+
+#[tokio::test]
+async fn an_invisible_user_is_seen_online_by_those_it_is_always_visible_to() {
+    use crate::RelationFlags as F;
+    let core = core_with(CoreConfig::default());
+    let (alice, bob, carol) =
+        (account(&core, "alice").await, account(&core, "bob").await, account(&core, "carol").await);
+    for watcher in [&bob, &carol] {
+        core.add_to_list(watcher, ListKind::Forward, &alice.name, "alice").await.unwrap();
+    }
+    let mut bob_session = online(&core, &bob).await;
+    let mut carol_session = online(&core, &carol).await;
+    core.change_relation(&alice, &bob.to_ref(), F::NONE, F::VISIBLE_TO, None).await.unwrap();
+    let alice_session = core.login(alice.clone(), "alice".into()).await.unwrap();
+    core.set_presence(&alice_session, presence(&alice, Status::Invisible)).await.unwrap();
+    assert_eq!(
+        next(&mut bob_session).await,
+        Ok(Event::Presence { contact: alice.to_ref(), presence: Some(presence(&alice, Status::Online)) })
+    );
+    nothing_queued(&mut carol_session);
+    // "Always invisible to" wins over being online.
+    core.change_relation(&alice, &bob.to_ref(), F::VISIBLE_TO, F::INVISIBLE_TO, None).await.unwrap();
+    assert_eq!(next(&mut bob_session).await, Ok(Event::Presence { contact: alice.to_ref(), presence: None }));
+    core.set_presence(&alice_session, presence(&alice, Status::Online)).await.unwrap();
+    assert!(matches!(next(&mut carol_session).await, Ok(Event::Presence { presence: Some(_), .. })));
+    nothing_queued(&mut bob_session);
+}

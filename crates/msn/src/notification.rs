@@ -516,6 +516,8 @@ impl Notification {
                     friendly: &invite.from_display_name,
                 });
             }
+            // MSNP has no word for "someone allowed you": the grantor's allow list shows it.
+            Event::Authorized { .. } => {}
             Event::Message(message) => {
                 // MSNP2 receives messages only inside switchboards; opening one on the server's
                 // initiative comes with cross-protocol delivery. Until then the message goes back
@@ -570,7 +572,7 @@ fn core_error(trid: Trid, e: CoreError) -> CommandError {
         CoreError::AlreadyInMode => ErrorCode::AlreadyInTheMode,
         CoreError::NotOnline => ErrorCode::NotOnline,
         CoreError::NotAllowed => ErrorCode::NotOnList,
-        CoreError::SessionGone | CoreError::Store(_) => {
+        CoreError::SessionGone | CoreError::QueueFull | CoreError::Store(_) => {
             tracing::error!(error = %e, "command failed");
             ErrorCode::InternalServer
         }

@@ -115,7 +115,12 @@ proptest! {
         let mut decoder = FrameDecoder::new(Direction::ServerToClient, Limits::default());
         let frame = decoder.decode(&mut buf).unwrap().unwrap();
         prop_assert_eq!(frame.params.len(), 3);
-        prop_assert_eq!(decode_friendly_name(&frame.params[2]).unwrap(), name);
+        let decoded = decode_friendly_name(&frame.params[2]);
+        if frame.params[2].len() <= msnp::text::MAX_ENCODED_FRIENDLY_NAME {
+            prop_assert_eq!(decoded.unwrap(), name);
+        } else {
+            prop_assert_eq!(decoded, Err(msnp::text::NameError::TooLong));
+        }
     }
 }
 

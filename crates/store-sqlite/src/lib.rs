@@ -328,6 +328,15 @@ impl Store for SqliteStore {
         .map_err(backend)
     }
 
+    async fn offline_count(&self, recipient: AccountId) -> Result<usize, StoreError> {
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM offline_messages WHERE recipient_id = ?")
+            .bind(recipient.0)
+            .fetch_one(&self.pool)
+            .await
+            .map_err(backend)?;
+        Ok(n as usize)
+    }
+
     async fn offline_messages(&self, recipient: AccountId) -> Result<Vec<StoredMessage>, StoreError> {
         let rows = sqlx::query(
             "SELECT id, sender_id, kind, text, sent_at FROM offline_messages WHERE recipient_id = ? ORDER BY id",
