@@ -44,7 +44,9 @@ impl Core {
         if flags.contains(RelationFlags::IGNORE) {
             return Ok(Delivery::Ignored);
         }
-        if !allows(privacy, flags) {
+        // Asking for authorization is how one becomes allowed, so only a block stops it.
+        let asking = message.kind == MessageKind::AuthorizationRequest;
+        if !allows(privacy, flags) && !(asking && !flags.contains(RelationFlags::BLOCK)) {
             return Err(CoreError::NotAllowed);
         }
         let queued = OfflineMessage {

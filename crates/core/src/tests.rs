@@ -175,14 +175,19 @@ async fn authorization_ignoring_typing_and_a_full_mailbox() {
     let (alice, bob) = (account(&core, "alice").await, account(&core, "bob").await);
     core.set_privacy(bob.id, Privacy::BlockUnlisted).await.unwrap();
     assert!(matches!(core.deliver(bob.id, message(&alice, "hi")).await, Err(CoreError::NotAllowed)));
+    let request = Message { kind: MessageKind::AuthorizationRequest, ..message(&alice, "may I?") };
+    assert!(matches!(core.deliver(bob.id, request.clone()).await, Ok(Delivery::Queued(_))), "asking is allowed");
+    let eve = account(&core, "eve").await;
+    core.add_to_list(&bob, ListKind::Block, &eve.name, "eve").await.unwrap();
+    let from_eve = Message { from: eve.to_ref(), ..request };
+    assert!(matches!(core.deliver(bob.id, from_eve).await, Err(CoreError::NotAllowed)), "but not when blocked");
 
     // Bob authorizes alice: she may reach him now, and her session hears of it.
     let mut alice_session = online(&core, &alice).await;
     core.authorize(&bob, &alice.name).await.unwrap();
     assert_eq!(next(&mut alice_session).await, Ok(Event::Authorized { by: bob.to_ref() }));
     assert!(matches!(core.deliver(bob.id, message(&alice, "one")).await, Ok(Delivery::Queued(_))));
-    assert!(matches!(core.deliver(bob.id, message(&alice, "two")).await, Ok(Delivery::Queued(_))));
-    assert!(matches!(core.deliver(bob.id, message(&alice, "three")).await, Err(CoreError::QueueFull)));
+    assert!(matches!(core.deliver(bob.id, message(&alice, "two")).await, Err(CoreError::QueueFull)));
 
     let typing = Message { kind: MessageKind::Typing, ..message(&alice, " ") };
     assert!(matches!(core.deliver(alice.id, typing.clone()).await, Ok(Delivery::Live)));

@@ -62,6 +62,7 @@ pub mod message_status {
     pub const REJECTED_LIMIT_EXCEEDED: u32 = 0x8004;
     pub const REJECTED_TOO_LARGE: u32 = 0x8005;
     pub const REJECTED_DENY_OFFMSG: u32 = 0x8006;
+    pub const REJECTED_PERMISSION: u32 = 0x8008;
 }
 
 /// Presence values of `USER_STATUS`, `CHANGE_STATUS` and `LOGIN2`.

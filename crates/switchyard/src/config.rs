@@ -12,6 +12,7 @@ pub struct Config {
     pub data_dir: PathBuf,
     pub bind: IpAddr,
     pub msn: MsnSection,
+    pub mrim: MrimSection,
     pub limits: LimitsSection,
 }
 
@@ -33,6 +34,20 @@ pub struct MsnSection {
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
+pub struct MrimSection {
+    pub port: u16,
+    /// The redirector, which answers `ip:port` of the MRIM port and closes.
+    pub redirect_port: u16,
+    /// Domains whose addresses name local accounts; the first is shown.
+    pub domains: Vec<String>,
+    /// `host:port` the redirector gives out, when the address clients used is not right.
+    pub public_address: Option<String>,
+    pub ping_period_secs: u64,
+    pub login_timeout_secs: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct LimitsSection {
     pub max_list_entries: usize,
     /// Open MSN connections at once; more wait to be accepted.
@@ -45,6 +60,7 @@ impl Default for Config {
             data_dir: PathBuf::from("./switchyard-data"),
             bind: IpAddr::from([127, 0, 0, 1]),
             msn: MsnSection::default(),
+            mrim: MrimSection::default(),
             limits: LimitsSection::default(),
         }
     }
@@ -59,6 +75,20 @@ impl Default for MsnSection {
             domains: vec!["hotmail.com".into()],
             public_address: None,
             login_timeout_secs: 60,
+        }
+    }
+}
+
+impl Default for MrimSection {
+    fn default() -> Self {
+        let front = switchyard_mrim::MrimConfig::default();
+        MrimSection {
+            port: 2041,
+            redirect_port: 2042,
+            domains: front.domains,
+            public_address: None,
+            ping_period_secs: front.ping_period.as_secs(),
+            login_timeout_secs: front.login_timeout.as_secs(),
         }
     }
 }
@@ -83,6 +113,8 @@ impl Config {
 
     pub fn validate(&self) -> anyhow::Result<()> {
         anyhow::ensure!(!self.msn.domains.is_empty(), "msn.domains must name at least one domain");
+        anyhow::ensure!(!self.mrim.domains.is_empty(), "mrim.domains must name at least one domain");
+        anyhow::ensure!(self.mrim.ping_period_secs > 0, "mrim.ping_period_secs must be positive");
         Ok(())
     }
 
@@ -97,6 +129,16 @@ impl Config {
             login_timeout: Duration::from_secs(self.msn.login_timeout_secs),
             max_connections: self.limits.max_connections,
             ..switchyard_msn::MsnConfig::default()
+        }
+    }
+
+    pub(crate) fn mrim_front(&self) -> switchyard_mrim::MrimConfig {
+        switchyard_mrim::MrimConfig {
+            domains: self.mrim.domains.iter().map(|d| d.to_ascii_lowercase()).collect(),
+            ping_period: Duration::from_secs(self.mrim.ping_period_secs),
+            login_timeout: Duration::from_secs(self.mrim.login_timeout_secs),
+            max_connections: self.limits.max_connections,
+            ..switchyard_mrim::MrimConfig::default()
         }
     }
 

@@ -47,6 +47,12 @@ struct ServeArgs {
     /// Optional dispatch-only port that refers logins to the notification port.
     #[arg(long, env = "SWITCHYARD_MSN_DISPATCH_PORT")]
     msn_dispatch_port: Option<u16>,
+    /// Mail.Ru Agent (MRIM) port; 0 picks a free one [default: 2041]
+    #[arg(long, env = "SWITCHYARD_MRIM_PORT")]
+    mrim_port: Option<u16>,
+    /// MRIM redirector port (answers `ip:port` and closes) [default: 2042]
+    #[arg(long, env = "SWITCHYARD_MRIM_REDIRECT_PORT")]
+    mrim_redirect_port: Option<u16>,
 }
 
 #[derive(Subcommand)]
@@ -105,6 +111,12 @@ async fn serve(mut config: Config, args: ServeArgs) -> anyhow::Result<()> {
     }
     if args.msn_dispatch_port.is_some() {
         config.msn.dispatch_port = args.msn_dispatch_port;
+    }
+    if let Some(port) = args.mrim_port {
+        config.mrim.port = port;
+    }
+    if let Some(port) = args.mrim_redirect_port {
+        config.mrim.redirect_port = port;
     }
     let server = RunningServer::start(&config).await?;
     for (role, addr) in &server.listeners {

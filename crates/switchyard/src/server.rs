@@ -5,6 +5,7 @@ use anyhow::Context as _;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use switchyard_core::Core;
+use switchyard_mrim::{MrimFront, RedirectTarget};
 use switchyard_msn::{MsnFront, Role};
 use switchyard_store_sqlite::SqliteStore;
 use tokio::net::{TcpListener, TcpSocket};
@@ -20,11 +21,13 @@ pub async fn open_store(config: &Config) -> anyhow::Result<SqliteStore> {
 
 /// A started server. Its listeners are bound, so the addresses are final.
 pub struct RunningServer {
-    /// Every bound listener by role name (`msn`, `msn-dispatch`), in start-up order.
+    /// Every bound listener by role name (`msn`, `msn-dispatch`, `mrim`, `mrim-redirect`), in
+    /// start-up order.
     pub listeners: Vec<(&'static str, SocketAddr)>,
     shutdown: CancellationToken,
     listener_tasks: JoinSet<()>,
     msn: MsnFront,
+    mrim: MrimFront,
     store: Arc<SqliteStore>,
 }
 
@@ -33,7 +36,8 @@ impl RunningServer {
         config.validate()?;
         let store = Arc::new(open_store(config).await?);
         let core = Core::new(store.clone(), config.core());
-        let msn = MsnFront::new(core, config.msn_front());
+        let msn = MsnFront::new(core.clone(), config.msn_front());
+        let mrim = MrimFront::new(core, config.mrim_front());
         let shutdown = CancellationToken::new();
         let mut listeners = Vec::new();
         let mut listener_tasks = JoinSet::new();
@@ -58,7 +62,21 @@ impl RunningServer {
             listener_tasks
                 .spawn(async move { front.serve(dispatch, Role::Dispatch { notification_address }, token).await });
         }
-        Ok(RunningServer { listeners, shutdown, listener_tasks, msn, store })
+
+        let mrim_listener = bind(config, config.mrim.port).await?;
+        let mrim_addr = mrim_listener.local_addr()?;
+        listeners.push(("mrim", mrim_addr));
+        let (front, token) = (mrim.clone(), shutdown.clone());
+        listener_tasks.spawn(async move { front.serve(mrim_listener, token).await });
+        let redirector = bind(config, config.mrim.redirect_port).await?;
+        listeners.push(("mrim-redirect", redirector.local_addr()?));
+        let target = match &config.mrim.public_address {
+            Some(address) => RedirectTarget::Fixed(address.clone()),
+            None => RedirectTarget::SameHost { port: mrim_addr.port() },
+        };
+        let (front, token) = (mrim.clone(), shutdown.clone());
+        listener_tasks.spawn(async move { front.serve_redirector(redirector, target, token).await });
+        Ok(RunningServer { listeners, shutdown, listener_tasks, msn, mrim, store })
     }
 
     pub fn address(&self, role: &str) -> Option<SocketAddr> {
@@ -70,11 +88,13 @@ impl RunningServer {
         &self.store
     }
 
-    /// Stops accepting, ends every session (MSN clients get `OUT SSD`), closes the database.
+    /// Stops accepting, ends every session (MSN clients get `OUT SSD`; MRIM connections are
+    /// closed, their protocol has no shutdown notice), closes the database.
     pub async fn shutdown(mut self) {
         self.shutdown.cancel();
         while self.listener_tasks.join_next().await.is_some() {}
         self.msn.closed().await;
+        self.mrim.closed().await;
         self.store.close().await;
     }
 }

@@ -82,7 +82,10 @@ fn expect_line(reader: &mut BufReader<TcpStream>, expected: &str) -> String {
 fn serve_prints_its_ports_and_sigterm_sends_out_ssd() {
     let dir = tempfile::tempdir().unwrap();
     stdout(&run(dir.path(), &["user", "add", "alice", "--password", "pw"]));
-    let (mut child, lines) = serve(dir.path(), &["--msn-port", "0"], 1);
+    let (mut child, lines) =
+        serve(dir.path(), &["--msn-port", "0", "--mrim-port", "0", "--mrim-redirect-port", "0"], 3);
+    port_of(&lines[1], "mrim");
+    port_of(&lines[2], "mrim-redirect");
     let port = port_of(&lines[0], "msn");
 
     let stream = TcpStream::connect(format!("127.0.0.1:{port}")).unwrap();
@@ -106,14 +109,18 @@ fn serve_prints_its_ports_and_sigterm_sends_out_ssd() {
 fn a_config_file_and_the_environment_set_the_listeners() {
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("switchyard.toml");
-    std::fs::write(&config, "[msn]\nport = 1\ndispatch_port = 0\ndomains = [\"msn.com\"]\n").unwrap();
+    std::fs::write(
+        &config,
+        "[msn]\nport = 1\ndispatch_port = 0\ndomains = [\"msn.com\"]\n[mrim]\nport = 0\nredirect_port = 0\n",
+    )
+    .unwrap();
     let mut command = switchyard(dir.path());
     command.env("SWITCHYARD_MSN_PORT", "0");
     let mut child =
         command.args(["--config", config.to_str().unwrap(), "serve"]).stdout(Stdio::piped()).spawn().unwrap();
     let mut out = BufReader::new(child.stdout.take().unwrap());
     let mut lines = Vec::new();
-    for _ in 0..2 {
+    for _ in 0..4 {
         let mut line = String::new();
         out.read_line(&mut line).unwrap();
         lines.push(line.trim_end().to_owned());

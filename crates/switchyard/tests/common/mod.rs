@@ -27,6 +27,8 @@ impl TestServer {
         let dir = tempfile::tempdir().unwrap();
         let mut config = Config { data_dir: dir.path().to_path_buf(), ..Config::default() };
         config.msn.port = 0;
+        config.mrim.port = 0;
+        config.mrim.redirect_port = 0;
         adjust(&mut config);
         let server = RunningServer::start(&config).await.unwrap();
         TestServer { dir, config, server: Some(server) }

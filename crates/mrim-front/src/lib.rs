@@ -1,0 +1,152 @@
+//! The Mail.Ru Agent front: MRIM/MMP over TCP, and the redirector that tells clients where the
+//! server is (`ip:port\n`, then close).
+
+mod conn;
+mod session;
+mod status;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use switchyard_core::{AccountName, Core};
+use tokio::io::AsyncWriteExt;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tracing::Instrument;
+
+#[derive(Debug, Clone)]
+pub struct MrimConfig {
+    /// Domains whose addresses name local accounts; the first is the one shown.
+    pub domains: Vec<String>,
+    /// The interval told to clients in `HELLO_ACK`; silence for 1.5 times it ends the session.
+    pub ping_period: Duration,
+    /// How long a connection may take to say `HELLO` and log in.
+    pub login_timeout: Duration,
+    /// Largest packet body accepted.
+    pub max_body: u32,
+    pub max_connections: usize,
+}
+
+impl Default for MrimConfig {
+    fn default() -> Self {
+        MrimConfig {
+            domains: ["mail.ru", "inbox.ru", "bk.ru", "list.ru"].map(String::from).to_vec(),
+            ping_period: Duration::from_secs(30),
+            login_timeout: Duration::from_secs(60),
+            max_body: 64 * 1024,
+            max_connections: 19_500,
+        }
+    }
+}
+
+impl MrimConfig {
+    /// `alice@mail.ru` → `alice`, for any configured domain (case-insensitive).
+    pub(crate) fn resolve(&self, email: &str) -> Option<AccountName> {
+        let (local, domain) = email.split_once('@')?;
+        let domain = domain.to_ascii_lowercase();
+        self.domains.iter().any(|d| d.eq_ignore_ascii_case(&domain)).then_some(())?;
+        AccountName::new(&local.to_ascii_lowercase()).ok()
+    }
+
+    pub(crate) fn email_of(&self, name: &AccountName) -> String {
+        format!("{}@{}", name, self.domains[0])
+    }
+}
+
+pub(crate) struct Context {
+    core: Core,
+    config: MrimConfig,
+}
+
+#[derive(Clone)]
+pub struct MrimFront {
+    context: Arc<Context>,
+    connections: TaskTracker,
+    slots: Arc<Semaphore>,
+}
+
+impl MrimFront {
+    /// `config.domains` must not be empty.
+    pub fn new(core: Core, config: MrimConfig) -> Self {
+        assert!(!config.domains.is_empty(), "at least one MRIM domain");
+        let slots = Arc::new(Semaphore::new(config.max_connections));
+        MrimFront { context: Arc::new(Context { core, config }), connections: TaskTracker::new(), slots }
+    }
+
+    /// Accepts MRIM connections until `shutdown`.
+    pub async fn serve(&self, listener: TcpListener, shutdown: CancellationToken) {
+        while let Some((stream, peer, slot)) = self.accept(&listener, &shutdown).await {
+            let _ = stream.set_nodelay(true);
+            let context = self.context.clone();
+            let token = shutdown.clone();
+            let span = tracing::info_span!("mrim", %peer, account = tracing::field::Empty);
+            let connection = async move {
+                let conn = conn::Conn::new(stream, context.config.max_body);
+                session::run(context, conn, token).await;
+                drop(slot);
+            };
+            self.connections.spawn(connection.instrument(span));
+        }
+    }
+
+    /// Answers every connection with `ip:port\n` of the MRIM listener and closes it. When no
+    /// address is configured, the one the client reached the redirector on is used.
+    pub async fn serve_redirector(&self, listener: TcpListener, target: RedirectTarget, shutdown: CancellationToken) {
+        while let Some((mut stream, _, slot)) = self.accept(&listener, &shutdown).await {
+            let target = target.clone();
+            self.connections.spawn(async move {
+                let address = match &target {
+                    RedirectTarget::Fixed(address) => address.clone(),
+                    RedirectTarget::SameHost { port } => match stream.local_addr() {
+                        Ok(local) => SocketAddr::new(local.ip(), *port).to_string(),
+                        Err(_) => return,
+                    },
+                };
+                let reply = format!("{address}\n");
+                let _ = tokio::time::timeout(Duration::from_secs(10), stream.write_all(reply.as_bytes())).await;
+                let _ = stream.shutdown().await;
+                drop(slot);
+            });
+        }
+    }
+
+    async fn accept(
+        &self,
+        listener: &TcpListener,
+        shutdown: &CancellationToken,
+    ) -> Option<(TcpStream, SocketAddr, OwnedSemaphorePermit)> {
+        loop {
+            let slot = tokio::select! {
+                _ = shutdown.cancelled() => return None,
+                slot = self.slots.clone().acquire_owned() => slot.expect("never closed"),
+            };
+            tokio::select! {
+                _ = shutdown.cancelled() => return None,
+                accepted = listener.accept() => match accepted {
+                    Ok((stream, peer)) => return Some((stream, peer, slot)),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "accept failed");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                    }
+                },
+            }
+        }
+    }
+
+    /// Waits until every connection has ended (after shutdown).
+    pub async fn closed(&self) {
+        self.connections.close();
+        self.connections.wait().await;
+    }
+}
+
+/// Where the redirector sends clients.
+#[derive(Debug, Clone)]
+pub enum RedirectTarget {
+    /// A configured `host:port`.
+    Fixed(String),
+    /// This host, as the client reached it, on the MRIM port.
+    SameHost { port: u16 },
+}

@@ -1,0 +1,569 @@
+//! One MRIM session: `HELLO`, login, the contact list and stored messages, then packets from the
+//! client and events from the core until logout, a silent client, or shutdown.
+
+use crate::conn::{Conn, ReadError};
+use crate::status;
+use crate::Context;
+use md5::{Digest, Md5};
+use mrim::client::{AddContact, Login, Message, ModifyContact, Password, StatusInfo};
+use mrim::codes::{contact_flag, contact_oper, failure, logout, message_flag, message_status, msg, wp};
+use mrim::server::{Anketa, Contact, ContactList, Group, MessageAck};
+use mrim::{ClientPacket, Dialect, Packet, ServerPacket};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use switchyard_core::privacy::allows;
+use switchyard_core::store::MessageKind;
+use switchyard_core::{
+    Account, CoreError, Delivery, Event, KickReason, ListKind, Presence, RelationFlags, Session, Status,
+};
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+/// Longest message text accepted, in bytes as sent.
+const MAX_TEXT: usize = 16 * 1024;
+/// The group every contact is shown in (groups are not stored yet).
+const DEFAULT_GROUP: &str = "General";
+/// Contact ids in `ADD_CONTACT_ACK` come after the group ids, as clients number them.
+const FIRST_CONTACT_ID: u32 = contact_flag::MAX_GROUPS as u32;
+
+pub(crate) async fn run(context: Arc<Context>, mut conn: Conn, shutdown: CancellationToken) {
+    let Some((account, login, seq)) = log_in(&context, &mut conn, &shutdown).await else {
+        conn.close().await;
+        return;
+    };
+    let nickname = account.nickname.clone().unwrap_or_else(|| account.name.to_string());
+    let session = match context.core.login(account, nickname.clone()).await {
+        Ok(session) => session,
+        Err(e) => {
+            tracing::error!(error = %e, "login failed in the core");
+            conn.send(&ServerPacket::LoginRej { reason: "Service unavailable".into() }, seq);
+            conn.close().await;
+            return;
+        }
+    };
+    tracing::Span::current().record("account", session.account.name.as_str());
+    tracing::info!(version = ?conn.dialect, "logged in");
+    let mut mrim = MrimSession { context, session, nickname, next_msg_id: 1 };
+    if mrim.welcome(&mut conn, &login, seq).await.is_ok() {
+        mrim.serve(&mut conn, &shutdown).await;
+    }
+    if let Err(e) = mrim.context.core.logout(&mrim.session).await {
+        tracing::warn!(error = %e, "logout fan-out failed");
+    }
+    conn.close().await;
+}
+
+fn now_secs() -> u32 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs() as u32).unwrap_or(0)
+}
+
+/// `HELLO`, then `LOGIN2`/`LOGIN3`, within the login timeout; `PING`s may come in between.
+/// Returns the account, its login packet and that packet's seq; a wrong login gets `LOGIN_REJ`.
+async fn log_in(context: &Context, conn: &mut Conn, shutdown: &CancellationToken) -> Option<(Account, Login, u32)> {
+    let deadline = Instant::now() + context.config.login_timeout;
+    let mut greeted = false;
+    loop {
+        let packet = tokio::select! {
+            _ = shutdown.cancelled() => return None,
+            _ = tokio::time::sleep_until(deadline) => {
+                tracing::info!("closing connection that did not log in in time");
+                return None;
+            }
+            read = conn.read_packet() => match read {
+                Ok(packet) => packet,
+                Err(e) => { log_read_error(&e); return None; }
+            },
+        };
+        if !greeted {
+            // The first packet's version is the connection's version.
+            conn.dialect = Dialect::from_proto(packet.header.proto);
+        }
+        match ClientPacket::decode(&packet, conn.dialect) {
+            ClientPacket::Hello => {
+                greeted = true;
+                let ping_period = context.config.ping_period.as_secs() as u32;
+                conn.send(&ServerPacket::HelloAck { ping_period, server_time: now_secs() }, 0);
+            }
+            ClientPacket::Ping => {}
+            ClientPacket::Login(login) if greeted => {
+                let seq = packet.header.seq;
+                return match authenticate(context, &login).await {
+                    Some(account) => Some((account, login, seq)),
+                    None => {
+                        tracing::info!(login = %login.login, "login rejected");
+                        conn.send(&ServerPacket::LoginRej { reason: "Invalid login".into() }, seq);
+                        None
+                    }
+                };
+            }
+            other => {
+                tracing::warn!(packet = ?other, "unexpected packet before login");
+                return None;
+            }
+        }
+        conn.flush().await.ok()?;
+    }
+}
+
+async fn authenticate(context: &Context, login: &Login) -> Option<Account> {
+    let name = context.config.resolve(&login.login)?;
+    let account = context.core.store().account_by_name(&name).await.ok()??;
+    let password = context.core.store().password(account.id).await.ok()??;
+    let matches = match &login.password {
+        Password::Plain(given) => *given == password,
+        Password::Md5(digest) => Md5::digest(password.as_bytes()).as_slice() == digest,
+    };
+    matches.then_some(account)
+}
+
+fn log_read_error(e: &ReadError) {
+    match e {
+        ReadError::Closed => tracing::debug!("{e}"),
+        _ => tracing::warn!("{e}"),
+    }
+}
+
+/// A logged-in MRIM connection.
+struct MrimSession {
+    context: Arc<Context>,
+    session: Session,
+    nickname: String,
+    /// Ids of the `MESSAGE_ACK`s this session sends.
+    next_msg_id: u32,
+}
+
+enum Input {
+    Shutdown,
+    Silent,
+    Packet(Result<Packet, ReadError>),
+    Event(Result<Event, KickReason>),
+}
+
+impl MrimSession {
+    /// `LOGIN_ACK`, `USER_INFO`, `CONTACT_LIST2`, the stored messages, then the login status.
+    async fn welcome(&mut self, conn: &mut Conn, login: &Login, seq: u32) -> std::io::Result<()> {
+        conn.send(&ServerPacket::LoginAck, seq);
+        let endpoint = conn.peer();
+        conn.send(&ServerPacket::UserInfo { nickname: self.nickname.clone(), total: 0, unread: 0, endpoint }, 0);
+        let list = match self.contact_list(conn.dialect).await {
+            Ok(list) => list,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot load the contact list");
+                ContactList { status: contact_oper::INTERR, groups: Vec::new(), contacts: Vec::new() }
+            }
+        };
+        conn.send(&ServerPacket::ContactList2(list), 0);
+        self.send_offline_messages(conn).await;
+        let status = status::to_core(login.status.status).unwrap_or(Status::Online);
+        self.set_status(status).await;
+        conn.flush().await
+    }
+
+    async fn serve(&mut self, conn: &mut Conn, shutdown: &CancellationToken) {
+        // Only PING keeps a session alive, as on the official server.
+        let allowed_silence = self.context.config.ping_period * 3 / 2;
+        let silence = tokio::time::sleep(allowed_silence);
+        tokio::pin!(silence);
+        loop {
+            let input = tokio::select! {
+                biased;
+                _ = shutdown.cancelled() => Input::Shutdown,
+                _ = &mut silence => Input::Silent,
+                event = self.session.next_event() => Input::Event(event),
+                packet = conn.read_packet() => Input::Packet(packet),
+            };
+            match input {
+                Input::Shutdown => return,
+                Input::Silent => {
+                    tracing::info!("no PING within 1.5 ping periods; closing");
+                    return;
+                }
+                Input::Packet(Err(e)) => {
+                    log_read_error(&e);
+                    return;
+                }
+                Input::Packet(Ok(packet)) => {
+                    if packet.header.msg == msg::PING {
+                        silence.as_mut().reset(Instant::now() + allowed_silence);
+                    }
+                    self.packet(conn, packet).await;
+                }
+                Input::Event(Ok(event)) => self.event(conn, event),
+                Input::Event(Err(KickReason::LoggedInElsewhere)) => {
+                    tracing::info!("logged in elsewhere");
+                    conn.send(&ServerPacket::Logout { reason: logout::NO_RELOGIN }, 0);
+                    return;
+                }
+                Input::Event(Err(KickReason::TooSlow)) => return,
+            }
+            if let Err(e) = conn.flush().await {
+                tracing::info!(error = %e, "write failed");
+                return;
+            }
+        }
+    }
+
+    async fn packet(&mut self, conn: &mut Conn, packet: Packet) {
+        let seq = packet.header.seq;
+        match ClientPacket::decode(&packet, conn.dialect) {
+            ClientPacket::Ping | ClientPacket::Hello | ClientPacket::MessageRecv { .. } => {}
+            ClientPacket::Login(_) => tracing::warn!("LOGIN on a logged-in connection ignored"),
+            ClientPacket::Message(message) => {
+                let status = self.send_message(message).await;
+                conn.send(&ServerPacket::MessageStatus { status }, seq);
+            }
+            ClientPacket::AddContact(add) => {
+                let (status, contact_id) = self.add_contact(add).await;
+                conn.send(&ServerPacket::AddContactAck { status, contact_id }, seq);
+            }
+            ClientPacket::ModifyContact(modify) => {
+                let status = self.modify_contact(modify).await;
+                conn.send(&ServerPacket::ModifyContactAck { status }, seq);
+            }
+            ClientPacket::DeleteOfflineMessage { uidl } => {
+                let id = i64::from_le_bytes(uidl);
+                match self.context.core.acknowledge_offline(self.session.account.id, id).await {
+                    Ok(true) => {}
+                    Ok(false) => tracing::debug!(id, "DELETE_OFFLINE_MESSAGE for no queued message"),
+                    Err(e) => tracing::error!(error = %e, "could not delete an offline message"),
+                }
+            }
+            ClientPacket::Authorize { user } => self.authorize(&user).await,
+            ClientPacket::ChangeStatus(info) => match status::to_core(info.status) {
+                Some(status) => self.set_status(status).await,
+                None => tracing::warn!(status = info.status, "CHANGE_STATUS to a status clients may not set"),
+            },
+            ClientPacket::GetMpopSession => {
+                // There is no web mailbox here; the key is well-formed so that clients carry on.
+                let key: String = (0..32).map(|_| char::from(b"0123456789abcdef"[rand::random_range(0..16)])).collect();
+                conn.send(&ServerPacket::MpopSession { status: 1, key }, seq);
+            }
+            ClientPacket::WpRequest { params } => {
+                let anketa = self.search(&params).await;
+                conn.send(&ServerPacket::AnketaInfo(anketa), seq);
+            }
+            ClientPacket::StartTls => {
+                let reason = "TLS is not enabled on this server".into();
+                conn.send(&ServerPacket::Failure { code: failure::SERVICE_UNAVAILABLE, reason, method: 0 }, seq);
+            }
+            ClientPacket::Unknown { msg } => tracing::debug!(msg = format_args!("{msg:#x}"), "unknown packet ignored"),
+        }
+    }
+
+    fn event(&mut self, conn: &mut Conn, event: Event) {
+        let context = self.context.clone();
+        let config = &context.config;
+        match event {
+            Event::Presence { contact, presence } => {
+                let status = presence.map_or(mrim::codes::status::OFFLINE, |p| status::to_mrim(p.status));
+                let email = config.email_of(&contact.name);
+                let info = StatusInfo { status, ..StatusInfo::default() };
+                conn.send(&ServerPacket::UserStatus { status: info, email, user_agent: String::new() }, 0);
+            }
+            Event::Message(message) => {
+                let flags = match message.kind {
+                    MessageKind::AuthorizationRequest => message_flag::AUTHORIZE,
+                    MessageKind::Typing => message_flag::NOTIFY,
+                    MessageKind::ContactList => message_flag::CONTACT,
+                    MessageKind::SystemNotice | MessageKind::Broadcast => message_flag::SYSTEM,
+                    _ => 0,
+                };
+                let ack = MessageAck {
+                    msg_id: self.next_message_id(),
+                    flags,
+                    from: config.email_of(&message.from.name),
+                    text: message.text,
+                    rtf: Vec::new(),
+                };
+                conn.send(&ServerPacket::MessageAck(ack), 0);
+            }
+            Event::Authorized { by } => conn.send(&ServerPacket::AuthorizeAck { user: config.email_of(&by.name) }, 0),
+            // MRIM has no reverse list and no switchboards: a request to authorize comes as a
+            // MESSAGE from the adder's client, and conversations need no invitation.
+            Event::AddedBy { .. } | Event::RemovedBy { .. } | Event::Invitation(_) => {}
+        }
+    }
+
+    fn next_message_id(&mut self) -> u32 {
+        let id = self.next_msg_id;
+        self.next_msg_id = self.next_msg_id.wrapping_add(1).max(1);
+        id
+    }
+
+    async fn set_status(&self, status: Status) {
+        let presence = Presence { status, display_name: self.nickname.clone() };
+        if let Err(e) = self.context.core.set_presence(&self.session, presence).await {
+            tracing::warn!(error = %e, "could not change status");
+        }
+    }
+
+    /// The list in the client's dialect: one group, the forward-list contacts with the
+    /// visibility flags, whether each has authorized the user, and what the user sees of them.
+    async fn contact_list(&self, dialect: Dialect) -> Result<ContactList, CoreError> {
+        let core = &self.context.core;
+        let me = self.session.account.id;
+        let lists = core.contact_list(me).await?;
+        let visible = core.visible_contacts(me).await?;
+        let unicode = if dialect.unicode_text() { contact_flag::UNICODE_NAME } else { 0 };
+        let contacts = lists
+            .relations
+            .iter()
+            .filter(|r| r.flags.contains(RelationFlags::FORWARD))
+            .map(|r| {
+                let seen = visible.iter().find(|(a, _)| a.id == r.other.id).map(|(_, p)| p.status);
+                let authorized = allows(r.their_privacy, r.their_flags);
+                Contact {
+                    flags: contact_flags(r.flags) | unicode,
+                    group: 0,
+                    email: self.context.config.email_of(&r.other.name),
+                    nickname: if r.display_name.is_empty() { r.other.name.to_string() } else { r.display_name.clone() },
+                    server_flags: if authorized { 0 } else { contact_flag::NOT_AUTHORIZED },
+                    status: StatusInfo {
+                        status: seen.map_or(mrim::codes::status::OFFLINE, status::to_mrim),
+                        ..StatusInfo::default()
+                    },
+                    ..Contact::default()
+                }
+            })
+            .collect();
+        let group = Group { flags: contact_flag::GROUP | unicode, name: DEFAULT_GROUP.into() };
+        Ok(ContactList { status: contact_oper::SUCCESS, groups: vec![group], contacts })
+    }
+
+    /// One `OFFLINE_MESSAGE_ACK` per queued message, oldest first; each stays queued until the
+    /// client deletes it, so a dropped connection gets it again.
+    async fn send_offline_messages(&self, conn: &mut Conn) {
+        let core = &self.context.core;
+        let queued = match core.pending_offline(self.session.account.id).await {
+            Ok(queued) => queued,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot read offline messages");
+                return;
+            }
+        };
+        for stored in queued {
+            let message = &stored.message;
+            let from = match core.store().account_by_id(message.sender).await {
+                Ok(Some(sender)) => self.context.config.email_of(&sender.name),
+                _ => continue,
+            };
+            let flags = match message.kind {
+                MessageKind::AuthorizationRequest => message_flag::AUTHORIZE,
+                MessageKind::ContactList => message_flag::CONTACT,
+                MessageKind::SystemNotice | MessageKind::Broadcast => message_flag::SYSTEM,
+                _ => 0,
+            } | message_flag::OFFLINE;
+            let sent_at = UNIX_EPOCH + Duration::from_secs(message.sent_at.max(0) as u64);
+            let text = mrim::offline::compose(&from, sent_at, flags, &message.text, conn.dialect);
+            conn.send(&ServerPacket::OfflineMessageAck { uidl: stored.id.to_le_bytes(), message: text }, 0);
+        }
+    }
+
+    /// Routes a `MESSAGE` to each recipient; the status is the first failure, if any.
+    async fn send_message(&self, message: Message) -> u32 {
+        let kind = if message.flags & message_flag::NOTIFY != 0 {
+            MessageKind::Typing
+        } else if message.flags & message_flag::AUTHORIZE != 0 {
+            MessageKind::AuthorizationRequest
+        } else if message.flags & message_flag::CONTACT != 0 {
+            MessageKind::ContactList
+        } else {
+            MessageKind::Text
+        };
+        if message.text.len() > MAX_TEXT {
+            return message_status::REJECTED_TOO_LARGE;
+        }
+        // The document forbids empty text (clients send a space); nothing can be shown for it.
+        if message.text.is_empty() {
+            return message_status::REJECTED_INTERR;
+        }
+        let mut status = message_status::DELIVERED;
+        for to in &message.to {
+            let delivered = self.deliver_one(to, kind, &message.text).await;
+            if status == message_status::DELIVERED {
+                status = delivered;
+            }
+        }
+        status
+    }
+
+    async fn deliver_one(&self, to: &str, kind: MessageKind, text: &str) -> u32 {
+        let core = &self.context.core;
+        let Some(name) = self.context.config.resolve(to) else { return message_status::REJECTED_NOUSER };
+        let recipient = match core.store().account_by_name(&name).await {
+            Ok(Some(account)) => account,
+            Ok(None) => return message_status::REJECTED_NOUSER,
+            Err(e) => {
+                tracing::error!(error = %e, "recipient lookup failed");
+                return message_status::REJECTED_INTERR;
+            }
+        };
+        let message = switchyard_core::Message {
+            from: self.session.account.to_ref(),
+            from_display_name: self.nickname.clone(),
+            kind,
+            text: text.to_owned(),
+            sent_at: i64::from(now_secs()),
+        };
+        match core.deliver(recipient.id, message).await {
+            Ok(Delivery::Live | Delivery::Queued(_) | Delivery::Ignored) => message_status::DELIVERED,
+            Err(CoreError::NoSuchAccount) => message_status::REJECTED_NOUSER,
+            Err(CoreError::QueueFull) => message_status::REJECTED_LIMIT_EXCEEDED,
+            Err(CoreError::NotOnline) => message_status::REJECTED_DENY_OFFMSG,
+            Err(CoreError::NotAllowed) => message_status::REJECTED_PERMISSION,
+            Err(e) => {
+                tracing::error!(error = %e, "delivery failed");
+                message_status::REJECTED_INTERR
+            }
+        }
+    }
+
+    async fn add_contact(&self, add: AddContact) -> (u32, u32) {
+        const FAILED: u32 = u32::MAX;
+        if add.flags & contact_flag::GROUP != 0 {
+            tracing::warn!(name = %add.name, "group creation is not supported yet");
+            return (contact_oper::ERROR, FAILED);
+        }
+        let core = &self.context.core;
+        let Some(name) = self.context.config.resolve(&add.email) else { return (contact_oper::NO_SUCH_USER, FAILED) };
+        let me = &self.session.account;
+        let display = if add.name.is_empty() { add.email.as_str() } else { add.name.as_str() };
+        let target = match core.add_to_list(me, ListKind::Forward, &name, display).await {
+            Ok((target, _)) => target,
+            Err(CoreError::NoSuchAccount) => return (contact_oper::NO_SUCH_USER, FAILED),
+            Err(CoreError::AlreadyOnList) => return (contact_oper::USER_EXISTS, FAILED),
+            Err(CoreError::ListFull) => return (contact_oper::ERROR, FAILED),
+            Err(e) => {
+                tracing::error!(error = %e, "ADD_CONTACT failed");
+                return (contact_oper::INTERR, FAILED);
+            }
+        };
+        let extra = visibility_flags(add.flags);
+        if !extra.is_empty() {
+            let flags = RelationFlags::FORWARD;
+            if let Err(e) = core.change_relation(me, &target, flags, flags | extra, None).await {
+                tracing::error!(error = %e, "ADD_CONTACT flags failed");
+                return (contact_oper::INTERR, FAILED);
+            }
+        }
+        let position = match core.contact_list(me.id).await {
+            Ok(list) => list
+                .relations
+                .iter()
+                .filter(|r| r.flags.contains(RelationFlags::FORWARD))
+                .position(|r| r.other.id == target.id)
+                .unwrap_or(0),
+            Err(_) => 0,
+        };
+        (contact_oper::SUCCESS, FIRST_CONTACT_ID + position as u32)
+    }
+
+    /// Renames, changes the visibility flags of, or (with `REMOVED`) deletes a contact. The
+    /// contact is named by address in the packet, so the id is not needed to find it.
+    async fn modify_contact(&self, modify: ModifyContact) -> u32 {
+        if modify.flags & contact_flag::GROUP != 0 {
+            tracing::warn!(name = %modify.name, "group changes are not supported yet");
+            return contact_oper::ERROR;
+        }
+        let core = &self.context.core;
+        let me = &self.session.account;
+        let Some(name) = self.context.config.resolve(&modify.contact) else { return contact_oper::NO_SUCH_USER };
+        let target = match core.store().account_by_name(&name).await {
+            Ok(Some(account)) => account.to_ref(),
+            Ok(None) => return contact_oper::NO_SUCH_USER,
+            Err(_) => return contact_oper::INTERR,
+        };
+        let Ok(before) = core.store().relation_flags(me.id, target.id).await else { return contact_oper::INTERR };
+        if !before.contains(RelationFlags::FORWARD) {
+            return contact_oper::NO_SUCH_USER;
+        }
+        const MRIM_FLAGS: RelationFlags = RelationFlags(
+            RelationFlags::FORWARD.0
+                | RelationFlags::VISIBLE_TO.0
+                | RelationFlags::INVISIBLE_TO.0
+                | RelationFlags::IGNORE.0,
+        );
+        let after = if modify.flags & contact_flag::REMOVED != 0 {
+            before - MRIM_FLAGS
+        } else {
+            (before - MRIM_FLAGS) | RelationFlags::FORWARD | visibility_flags(modify.flags)
+        };
+        let display =
+            (!modify.name.is_empty() && after.contains(RelationFlags::FORWARD)).then_some(modify.name.as_str());
+        match core.change_relation(me, &target, before, after, display).await {
+            Ok(_) => contact_oper::SUCCESS,
+            Err(e) => {
+                tracing::error!(error = %e, "MODIFY_CONTACT failed");
+                contact_oper::INTERR
+            }
+        }
+    }
+
+    async fn authorize(&self, user: &str) {
+        let Some(name) = self.context.config.resolve(user) else {
+            tracing::info!(%user, "AUTHORIZE for an address that is not ours");
+            return;
+        };
+        if let Err(e) = self.context.core.authorize(&self.session.account, &name).await {
+            tracing::info!(error = %e, %user, "AUTHORIZE failed");
+        }
+    }
+
+    /// `WP_REQUEST`: looking up one address (login + domain) is supported; searches by other
+    /// fields are answered with the database-error status rather than a false "nobody".
+    async fn search(&self, params: &[(u32, String)]) -> Anketa {
+        let fields = vec!["Username", "Domain", "Nickname", "FirstName", "LastName", "Sex", "Birthday", "Location"];
+        let mut anketa =
+            Anketa { status: wp::ANKETA_NOUSER, max_rows: 1, server_time: now_secs(), fields, rows: vec![] };
+        let value = |field| params.iter().find(|(f, _)| *f == field).map(|(_, v)| v.as_str());
+        let (Some(user), Some(domain)) = (value(wp::USER), value(wp::DOMAIN)) else {
+            tracing::info!(?params, "white-pages search by these fields is not supported yet");
+            anketa.status = wp::ANKETA_DBERR;
+            return anketa;
+        };
+        let Some(name) = self.context.config.resolve(&format!("{user}@{domain}")) else { return anketa };
+        if let Ok(Some(account)) = self.context.core.store().account_by_name(&name).await {
+            let nickname = account.nickname.clone().unwrap_or_else(|| account.name.to_string());
+            let domain = self.context.config.domains[0].clone();
+            anketa.rows.push(vec![
+                account.name.to_string(),
+                domain,
+                nickname,
+                String::new(),
+                String::new(),
+                String::new(),
+                String::new(),
+                String::new(),
+            ]);
+            anketa.status = wp::ANKETA_OK;
+        }
+        anketa
+    }
+}
+
+/// The relation flags an MRIM contact's flags ask for.
+fn visibility_flags(mrim_flags: u32) -> RelationFlags {
+    let mut flags = RelationFlags::NONE;
+    for (bit, flag) in [
+        (contact_flag::VISIBLE, RelationFlags::VISIBLE_TO),
+        (contact_flag::INVISIBLE, RelationFlags::INVISIBLE_TO),
+        (contact_flag::IGNORE, RelationFlags::IGNORE),
+    ] {
+        if mrim_flags & bit != 0 {
+            flags = flags | flag;
+        }
+    }
+    flags
+}
+
+/// The MRIM contact flags for a relation.
+fn contact_flags(flags: RelationFlags) -> u32 {
+    [
+        (RelationFlags::VISIBLE_TO, contact_flag::VISIBLE),
+        (RelationFlags::INVISIBLE_TO, contact_flag::INVISIBLE),
+        (RelationFlags::IGNORE, contact_flag::IGNORE),
+    ]
+    .into_iter()
+    .filter(|(flag, _)| flags.contains(*flag))
+    .fold(0, |acc, (_, bit)| acc | bit)
+}
