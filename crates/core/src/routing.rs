@@ -46,7 +46,8 @@ impl Core {
         }
         // Asking for authorization is how one becomes allowed, so only a block stops it.
         let asking = message.kind == MessageKind::AuthorizationRequest;
-        if !allows(privacy, flags) && !(asking && !flags.contains(RelationFlags::BLOCK)) {
+        let may_ask = asking && !flags.contains(RelationFlags::BLOCK);
+        if !allows(privacy, flags) && !may_ask {
             return Err(CoreError::NotAllowed);
         }
         let queued = OfflineMessage {

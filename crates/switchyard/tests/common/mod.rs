@@ -1,6 +1,8 @@
 //! A server on loopback with its own data directory, and a line-exact MSN test client.
 #![allow(dead_code)]
 
+pub mod mrim;
+
 use std::net::SocketAddr;
 use std::time::Duration;
 use switchyard::{Config, RunningServer};

@@ -1,0 +1,371 @@
+//! Mail.Ru Agent clients of several protocol versions against a running server, over loopback.
+
+mod common;
+
+use common::mrim::{Body, ListedContact, MrimClient};
+use common::TestServer;
+use mrim::codes::{contact_flag, contact_oper, message_flag, message_status, msg, status, wp};
+use std::net::SocketAddr;
+use tokio::io::AsyncReadExt;
+
+async fn server() -> TestServer {
+    let server = TestServer::start().await;
+    server.add_user("alice", "secret", Some("Alice")).await;
+    server.add_user("bob", "hunter2", Some("Бобби")).await;
+    server.add_user("carol", "pw", None).await;
+    server
+}
+
+fn mrim_addr(server: &TestServer) -> SocketAddr {
+    server.running().address("mrim").unwrap()
+}
+
+fn message(flags: u32, to: &str, text: &str, minor: u16) -> Body {
+    Body::default().u32(flags).lps(to.as_bytes()).text(text, minor).lps(b"")
+}
+
+/// Sends a MESSAGE and returns the MESSAGE_STATUS value, checking it echoes the seq.
+async fn send_message(c: &mut MrimClient, flags: u32, to: &str, text: &str) -> u32 {
+    let minor = c.minor;
+    let seq = c.send(msg::MESSAGE, message(flags, to, text, minor)).await;
+    let (reply_seq, mut status) = c.expect(msg::MESSAGE_STATUS).await;
+    assert_eq!(reply_seq, seq);
+    status.u32()
+}
+
+/// Reads a MESSAGE_ACK: (flags, from, text).
+async fn receive_message(c: &mut MrimClient) -> (u32, String, String) {
+    let (_, mut r) = c.expect(msg::MESSAGE_ACK).await;
+    let _msg_id = r.u32();
+    let flags = r.u32();
+    let from = String::from_utf8(r.lps().to_vec()).unwrap();
+    let text = c.text(&mut r);
+    (flags, from, text)
+}
+
+async fn user_status(c: &mut MrimClient) -> (u32, String) {
+    let (_, mut r) = c.expect(msg::USER_STATUS).await;
+    let value = r.u32();
+    if c.minor >= 14 {
+        r.lps();
+        r.lps();
+        r.lps();
+    }
+    (value, String::from_utf8(r.lps().to_vec()).unwrap())
+}
+
+#[tokio::test]
+async fn every_version_logs_in_and_wrong_logins_are_rejected() {
+    let server = server().await;
+    let addr = mrim_addr(&server);
+    for minor in [7, 8, 14, 15, 16, 20, 21, 22] {
+        let (mut c, contacts) = MrimClient::login(addr, minor, "alice@mail.ru", "secret").await;
+        assert!(contacts.is_empty());
+        c.expect_nothing_pending().await;
+    }
+    // Any configured domain names the account.
+    MrimClient::login(addr, 7, "Alice@BK.ru", "secret").await;
+
+    for (email, password) in [("alice@mail.ru", "wrong"), ("nobody@mail.ru", "x"), ("alice@example.com", "secret")] {
+        let mut c = MrimClient::connect(addr, 7).await;
+        let seq = c.hello_and_login(email, password, status::ONLINE).await;
+        let (reply_seq, mut reason) = c.expect(msg::LOGIN_REJ).await;
+        assert_eq!((reply_seq, &reason.lps()[..]), (seq, &b"Invalid login"[..]));
+        c.expect_closed().await;
+    }
+}
+
+#[tokio::test]
+async fn login3_with_plain_and_md5_passwords() {
+    let server = server().await;
+    let addr = mrim_addr(&server);
+    let md5: [u8; 16] = <md5::Md5 as md5::Digest>::digest(b"secret").into();
+    let wrong_md5: [u8; 16] = <md5::Md5 as md5::Digest>::digest(b"Secret").into();
+    // From 1.22 a 16-byte field is the MD5; anything else is read as a plain password, for
+    // clients that claim a newer version than they speak.
+    for (minor, secret, accepted) in [
+        (21u16, b"secret".to_vec(), true),
+        (22, md5.to_vec(), true),
+        (22, wrong_md5.to_vec(), false),
+        (22, b"secret".to_vec(), true),
+        (21, md5.to_vec(), false),
+    ] {
+        let mut c = MrimClient::connect(addr, minor).await;
+        c.send(msg::HELLO, Body::default()).await;
+        c.expect(msg::HELLO_ACK).await;
+        let body = Body::default().lps(b"alice@mail.ru").lps(&secret).u32(0x3ff).lps(b"client=\"magent\"").lps(b"ru");
+        c.send(msg::LOGIN3, body).await;
+        let expected = if accepted { msg::LOGIN_ACK } else { msg::LOGIN_REJ };
+        c.expect(expected).await;
+    }
+}
+
+#[tokio::test]
+async fn messages_cross_versions_with_their_encodings_and_rejections() {
+    let server = server().await;
+    let addr = mrim_addr(&server);
+    let (mut alice, _) = MrimClient::login(addr, 7, "alice@mail.ru", "secret").await;
+    let (mut bob, _) = MrimClient::login(addr, 16, "bob@mail.ru", "hunter2").await;
+
+    assert_eq!(send_message(&mut alice, 0, "bob@mail.ru", "Привет, Bob!").await, message_status::DELIVERED);
+    let (flags, from, text) = receive_message(&mut bob).await;
+    assert_eq!((flags, from.as_str(), text.as_str()), (message_flag::UNICODE, "alice@mail.ru", "Привет, Bob!"));
+
+    let reply = "Здравствуй 😀";
+    assert_eq!(send_message(&mut bob, message_flag::UNICODE, "alice@mail.ru", reply).await, message_status::DELIVERED);
+    let (flags, from, text) = receive_message(&mut alice).await;
+    assert_eq!((flags, from.as_str()), (0, "bob@mail.ru"));
+    assert_eq!(text, "Здравствуй ?", "CP1251 cannot carry the emoji: replaced visibly");
+
+    assert_eq!(send_message(&mut alice, 0, "nobody@mail.ru", "x").await, message_status::REJECTED_NOUSER);
+    assert_eq!(send_message(&mut alice, 0, "bob@example.com", "x").await, message_status::REJECTED_NOUSER);
+    assert_eq!(send_message(&mut alice, 0, "bob@mail.ru", "").await, message_status::REJECTED_INTERR);
+    let long = "x".repeat(17 * 1024);
+    assert_eq!(send_message(&mut alice, 0, "bob@mail.ru", &long).await, message_status::REJECTED_TOO_LARGE);
+
+    // Typing notices go to online users only.
+    assert_eq!(send_message(&mut alice, message_flag::NOTIFY, "bob@mail.ru", " ").await, message_status::DELIVERED);
+    assert_eq!(receive_message(&mut bob).await.0, message_flag::NOTIFY | message_flag::UNICODE);
+    assert_eq!(
+        send_message(&mut alice, message_flag::NOTIFY, "carol@mail.ru", " ").await,
+        message_status::REJECTED_DENY_OFFMSG
+    );
+
+    // One message to a list: bob gets it now, carol at her next login.
+    let flags = message_flag::MULTICAST;
+    assert_eq!(
+        send_message(&mut alice, flags, "bob@mail.ru,carol@mail.ru", "to both").await,
+        message_status::DELIVERED
+    );
+    assert_eq!(receive_message(&mut bob).await.2, "to both");
+    let (mut carol, _) = MrimClient::login(addr, 7, "carol@mail.ru", "pw").await;
+    let (_, mut offline) = carol.expect(msg::OFFLINE_MESSAGE_ACK).await;
+    offline.uidl();
+    assert!(String::from_utf8_lossy(&offline.lps()).ends_with("\n\nto both\n"));
+    bob.expect_nothing_pending().await;
+}
+
+#[tokio::test]
+async fn offline_messages_are_redelivered_until_deleted() {
+    let server = server().await;
+    let addr = mrim_addr(&server);
+    let (mut alice, _) = MrimClient::login(addr, 7, "alice@mail.ru", "secret").await;
+    for text in ["первое", "second"] {
+        assert_eq!(send_message(&mut alice, 0, "bob@mail.ru", text).await, message_status::DELIVERED);
+    }
+
+    let (mut bob, _) = MrimClient::login(addr, 7, "bob@mail.ru", "hunter2").await;
+    let (first_uidl, first) = read_offline(&mut bob).await;
+    let (_, second) = read_offline(&mut bob).await;
+    let first = String::from_utf8_lossy(&first).into_owned();
+    assert!(first.starts_with("From: alice@mail.ru\nDate: "), "{first}");
+    assert!(first.contains("\nX-MRIM-Flags: 00000001\nContent-Type: text/plain; charset=CP-1251\n"), "{first}");
+    assert!(!first.contains('\r'), "LF line endings only");
+    assert!(second.ends_with(b"\n\nsecond\n"));
+    bob.expect_nothing_pending().await;
+    drop(bob);
+
+    // Not deleted: both again, now as UTF-16LE in base64 for a 1.16 client.
+    let (mut bob, _) = MrimClient::login(addr, 16, "bob@mail.ru", "hunter2").await;
+    let (uidl, text) = read_offline(&mut bob).await;
+    assert_eq!(uidl, first_uidl);
+    let text = String::from_utf8(text).unwrap();
+    assert!(text.ends_with("charset=UTF-16LE\nContent-Transfer-Encoding: base64\n\nPwQ1BEAEMgQ+BDUE\n"), "{text}");
+    read_offline(&mut bob).await;
+    bob.send(msg::DELETE_OFFLINE_MESSAGE, Body(first_uidl.to_vec())).await;
+    bob.expect_nothing_pending().await;
+    drop(bob);
+
+    let (mut bob, _) = MrimClient::login(addr, 7, "bob@mail.ru", "hunter2").await;
+    let (_, text) = read_offline(&mut bob).await;
+    assert!(text.ends_with(b"\n\nsecond\n"), "only the undeleted message is left");
+    bob.expect_nothing_pending().await;
+}
+
+/// Reads an OFFLINE_MESSAGE_ACK: (uidl, message text).
+async fn read_offline(c: &mut MrimClient) -> ([u8; 8], Vec<u8>) {
+    let (_, mut r) = c.expect(msg::OFFLINE_MESSAGE_ACK).await;
+    (r.uidl(), r.lps().to_vec())
+}
+
+fn add_contact(flags: u32, email: &str, name: &str) -> Body {
+    Body::default().u32(flags).u32(0).lps(email.as_bytes()).text(name, 7).lps(b"")
+}
+
+async fn add(c: &mut MrimClient, body: Body) -> (u32, u32) {
+    c.send(msg::ADD_CONTACT, body).await;
+    let (_, mut r) = c.expect(msg::ADD_CONTACT_ACK).await;
+    (r.u32(), r.u32())
+}
+
+async fn modify(c: &mut MrimClient, flags: u32, email: &str, name: &str) -> u32 {
+    let body = Body::default().u32(20).u32(flags).u32(0).lps(email.as_bytes()).text(name, c.minor).lps(b"");
+    c.send(msg::MODIFY_CONTACT, body).await;
+    c.expect(msg::MODIFY_CONTACT_ACK).await.1.u32()
+}
+
+#[tokio::test]
+async fn contacts_presence_and_a_second_login() {
+    let server = server().await;
+    let addr = mrim_addr(&server);
+    let (mut alice, _) = MrimClient::login(addr, 7, "alice@mail.ru", "secret").await;
+    assert_eq!(add(&mut alice, add_contact(0, "bob@mail.ru", "Bobby")).await, (contact_oper::SUCCESS, 20));
+    assert_eq!(add(&mut alice, add_contact(0, "bob@mail.ru", "Bobby")).await.0, contact_oper::USER_EXISTS);
+    assert_eq!(add(&mut alice, add_contact(0, "nobody@mail.ru", "x")).await.0, contact_oper::NO_SUCH_USER);
+    assert_eq!(add(&mut alice, add_contact(contact_flag::GROUP, "", "Friends")).await.0, contact_oper::ERROR);
+
+    let (mut bob, _) = MrimClient::login(addr, 16, "bob@mail.ru", "hunter2").await;
+    assert_eq!(user_status(&mut alice).await, (status::ONLINE, "bob@mail.ru".to_owned()));
+    for (value, seen) in [(status::AWAY, status::AWAY), (status::ONLINE | status::FLAG_INVISIBLE, status::OFFLINE)] {
+        bob.send(msg::CHANGE_STATUS, Body::default().u32(value).lps(b"").text("", 16).text("", 16).u32(0)).await;
+        assert_eq!(user_status(&mut alice).await.0, seen);
+    }
+
+    // A second login ends the first with LOGOUT(NO_RELOGIN).
+    let (mut again, contacts) = MrimClient::login(addr, 16, "alice@mail.ru", "secret").await;
+    let (_, mut logout) = alice.expect(msg::LOGOUT).await;
+    assert_eq!(logout.u32(), 0x10);
+    alice.expect_closed().await;
+    let bobby = ListedContact {
+        flags: contact_flag::UNICODE_NAME,
+        email: "bob@mail.ru".into(),
+        nickname: "Bobby".into(),
+        server_flags: 0,
+        status: status::OFFLINE,
+    };
+    assert_eq!(contacts, vec![bobby.clone()], "bob is invisible");
+
+    assert_eq!(modify(&mut again, contact_flag::VISIBLE, "bob@mail.ru", "Бобби Б").await, contact_oper::SUCCESS);
+    assert_eq!(modify(&mut again, 0, "carol@mail.ru", "x").await, contact_oper::NO_SUCH_USER);
+    drop(again);
+    let (mut alice, contacts) = MrimClient::login(addr, 16, "alice@mail.ru", "secret").await;
+    let renamed = ListedContact {
+        flags: contact_flag::UNICODE_NAME | contact_flag::VISIBLE,
+        nickname: "Бобби Б".into(),
+        ..bobby
+    };
+    assert_eq!(contacts, vec![renamed]);
+    assert_eq!(modify(&mut alice, contact_flag::REMOVED, "bob@mail.ru", "").await, contact_oper::SUCCESS);
+    drop(alice);
+    let (_, contacts) = MrimClient::login(addr, 7, "alice@mail.ru", "secret").await;
+    assert!(contacts.is_empty());
+}
+
+#[tokio::test]
+async fn authorization_request_and_grant() {
+    let server = server().await;
+    let addr = mrim_addr(&server);
+    let store = server.running().store();
+    let bob_id = {
+        use switchyard_core::Store;
+        let bob = store.account_by_name(&switchyard_core::AccountName::new("bob").unwrap()).await.unwrap().unwrap();
+        store.set_privacy(bob.id, switchyard_core::Privacy::BlockUnlisted).await.unwrap();
+        bob.id
+    };
+    assert!(bob_id.0 > 0);
+    let (mut bob, _) = MrimClient::login(addr, 7, "bob@mail.ru", "hunter2").await;
+    let (mut alice, _) = MrimClient::login(addr, 7, "alice@mail.ru", "secret").await;
+    assert_eq!(add(&mut alice, add_contact(0, "bob@mail.ru", "Bob")).await.0, contact_oper::SUCCESS);
+    drop(alice);
+    let (mut alice, contacts) = MrimClient::login(addr, 7, "alice@mail.ru", "secret").await;
+    assert_eq!((contacts[0].server_flags, contacts[0].status), (contact_flag::NOT_AUTHORIZED, status::OFFLINE));
+
+    assert_eq!(send_message(&mut alice, 0, "bob@mail.ru", "hi").await, message_status::REJECTED_PERMISSION);
+    let flags = message_flag::AUTHORIZE;
+    assert_eq!(send_message(&mut alice, flags, "bob@mail.ru", "Please add me").await, message_status::DELIVERED);
+    let (flags, from, text) = receive_message(&mut bob).await;
+    assert_eq!((flags, from.as_str(), text.as_str()), (message_flag::AUTHORIZE, "alice@mail.ru", "Please add me"));
+
+    bob.send(msg::AUTHORIZE, Body::default().lps(b"alice@mail.ru")).await;
+    assert_eq!(user_status(&mut alice).await, (status::ONLINE, "bob@mail.ru".to_owned()));
+    let (_, mut ack) = alice.expect(msg::AUTHORIZE_ACK).await;
+    assert_eq!(ack.lps(), &b"bob@mail.ru"[..]);
+    assert_eq!(send_message(&mut alice, 0, "bob@mail.ru", "thanks").await, message_status::DELIVERED);
+    drop(alice);
+    let (_, contacts) = MrimClient::login(addr, 7, "alice@mail.ru", "secret").await;
+    assert_eq!((contacts[0].server_flags, contacts[0].status), (0, status::ONLINE));
+}
+
+#[tokio::test]
+async fn redirector_mpop_search_and_starttls() {
+    let server = server().await;
+    let addr = mrim_addr(&server);
+    let mut redirect =
+        tokio::net::TcpStream::connect(server.running().address("mrim-redirect").unwrap()).await.unwrap();
+    let mut answer = String::new();
+    redirect.read_to_string(&mut answer).await.unwrap();
+    assert_eq!(answer, format!("{addr}\n"));
+
+    let (mut c, _) = MrimClient::login(addr, 7, "alice@mail.ru", "secret").await;
+    let seq = c.send(msg::GET_MPOP_SESSION, Body::default()).await;
+    let (reply_seq, mut mpop) = c.expect(msg::MPOP_SESSION).await;
+    assert_eq!((reply_seq, mpop.u32()), (seq, 1));
+    let key = mpop.lps();
+    assert!(key.len() == 32 && key.iter().all(u8::is_ascii_hexdigit));
+
+    let search = Body::default().u32(wp::USER).lps(b"bob").u32(wp::DOMAIN).lps(b"mail.ru");
+    c.send(msg::WP_REQUEST, search).await;
+    let (_, mut anketa) = c.expect(msg::ANKETA_INFO).await;
+    let (result, fields, _max_rows, _time) = (anketa.u32(), anketa.u32(), anketa.u32(), anketa.u32());
+    assert_eq!((result, fields), (wp::ANKETA_OK, 8));
+    let names: Vec<_> = (0..fields).map(|_| anketa.lps()).collect();
+    assert_eq!((&names[0][..], &names[2][..]), (&b"Username"[..], &b"Nickname"[..]));
+    let values: Vec<String> = (0..fields).map(|_| c.text(&mut anketa)).collect();
+    assert_eq!((values[0].as_str(), values[1].as_str(), values[2].as_str()), ("bob", "mail.ru", "Бобби"));
+    c.send(msg::WP_REQUEST, Body::default().u32(wp::NICKNAME).lps(b"bo*")).await;
+    assert_eq!(c.expect(msg::ANKETA_INFO).await.1.u32(), wp::ANKETA_DBERR);
+
+    c.send(msg::STARTTLS, Body::default()).await;
+    assert_eq!(c.expect(mrim::codes::msg::FAILURE).await.1.u32(), mrim::codes::failure::SERVICE_UNAVAILABLE);
+    c.expect_nothing_pending().await;
+}
+
+#[tokio::test]
+async fn framing_by_dlen_split_and_coalesced_and_bad_input_closes() {
+    let server = server().await;
+    let addr = mrim_addr(&server);
+    let (mut c, _) = MrimClient::login(addr, 7, "alice@mail.ru", "secret").await;
+    // Two packets in one write, then one packet a byte at a time.
+    let mut both = Vec::new();
+    for code in [msg::PING, msg::GET_MPOP_SESSION] {
+        mrim::header::Header { proto: 0x10007, seq: 50, msg: code, dlen: 0 }.encode(&mut both);
+    }
+    c.send_raw(&both).await;
+    c.expect(msg::MPOP_SESSION).await;
+    let mut one = Vec::new();
+    mrim::header::Header { proto: 0x10007, seq: 51, msg: msg::GET_MPOP_SESSION, dlen: 0 }.encode(&mut one);
+    for byte in one {
+        c.send_raw(&[byte]).await;
+    }
+    assert_eq!(c.expect(msg::MPOP_SESSION).await.0, 51);
+
+    let mut garbage = MrimClient::connect(addr, 7).await;
+    garbage.send_raw(b"GET / HTTP/1.1\r\n\r\n").await;
+    garbage.expect_closed().await;
+    let mut huge = MrimClient::connect(addr, 7).await;
+    let mut header = Vec::new();
+    mrim::header::Header { proto: 0x10007, seq: 1, msg: msg::HELLO, dlen: 100_000_000 }.encode(&mut header);
+    huge.send_raw(&header).await;
+    huge.expect_closed().await;
+    c.expect_nothing_pending().await;
+}
+
+#[tokio::test]
+async fn a_client_that_stops_pinging_is_disconnected() {
+    let server = TestServer::start_with(|c| c.mrim.ping_period_secs = 1).await;
+    server.add_user("alice", "secret", None).await;
+    let addr = mrim_addr(&server);
+    let mut pinging = MrimClient::connect(addr, 7).await;
+    pinging.expected_ping = 1;
+    pinging.hello_and_login("alice@mail.ru", "secret", status::ONLINE).await;
+    pinging.expect(msg::LOGIN_ACK).await;
+    for _ in 0..4 {
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        pinging.send(msg::PING, Body::default()).await;
+    }
+    pinging.expect(msg::USER_INFO).await;
+    pinging.expect(msg::CONTACT_LIST2).await;
+    pinging.expect_nothing_pending().await;
+    // Now silent: closed after 1.5 periods.
+    pinging.expect_closed().await;
+}
