@@ -354,7 +354,8 @@ impl MrimSession {
                 _ => 0,
             } | message_flag::OFFLINE;
             let sent_at = UNIX_EPOCH + Duration::from_secs(message.sent_at.max(0) as u64);
-            let text = mrim::offline::compose(&from, sent_at, flags, &message.text, conn.dialect);
+            let boundary = format!("SWITCHYARD{:016X}", stored.id);
+            let text = mrim::offline::compose(&from, sent_at, flags, &message.text, conn.dialect, &boundary);
             conn.send(&ServerPacket::OfflineMessageAck { uidl: stored.id.to_le_bytes(), message: text }, 0);
         }
     }

@@ -1,5 +1,7 @@
 //! The RFC 822-style text of an `OFFLINE_MESSAGE_ACK`, with LF line endings: pidgin-mra parses
-//! only those (CRLF makes it crash), and the official client accepts them.
+//! only those (CRLF makes it crash), and the official client accepts them. As the 1.7 document
+//! says, a `Boundary` header names the separator that ends the text part (`\n--boundary--`);
+//! pidgin-mra cuts the text there and shows nothing when the header is missing.
 
 use crate::dialect::Dialect;
 use crate::text::{to_cp1251, to_utf16le};
@@ -7,21 +9,21 @@ use base64::Engine;
 use std::time::SystemTime;
 
 /// Builds the stored message as the recipient's dialect expects it: CP1251 text before 1.16,
-/// UTF-16LE in base64 from 1.16.
-pub fn compose(from: &str, sent_at: SystemTime, flags: u32, text: &str, dialect: Dialect) -> Vec<u8> {
+/// UTF-16LE in base64 from 1.16. `boundary` must be unique to the message (letters and digits).
+pub fn compose(from: &str, sent_at: SystemTime, flags: u32, text: &str, dialect: Dialect, boundary: &str) -> Vec<u8> {
     let date = httpdate::fmt_http_date(sent_at);
-    let mut out = format!("From: {from}\nDate: {date}\nX-MRIM-Flags: {flags:08x}\n").into_bytes();
+    let mut out = format!("From: {from}\nDate: {date}\nX-MRIM-Flags: {flags:08x}\nBoundary: {boundary}\n").into_bytes();
     if dialect.unicode_text() {
         let body = base64::engine::general_purpose::STANDARD.encode(to_utf16le(text));
         out.extend_from_slice(
-            format!("Content-Type: text/plain; charset=UTF-16LE\nContent-Transfer-Encoding: base64\n\n{body}\n")
+            format!("Content-Type: text/plain; charset=UTF-16LE\nContent-Transfer-Encoding: base64\n\n{body}")
                 .as_bytes(),
         );
     } else {
         out.extend_from_slice(b"Content-Type: text/plain; charset=CP-1251\nContent-Transfer-Encoding: 8bit\n\n");
         out.extend_from_slice(&to_cp1251(text));
-        out.push(b'\n');
     }
+    out.extend_from_slice(format!("\n--{boundary}--\n").as_bytes());
     out
 }
 
@@ -33,9 +35,10 @@ mod tests {
     #[test]
     fn cp1251_for_old_clients_with_lf_endings() {
         let at = UNIX_EPOCH + Duration::from_secs(1_000_000_000);
-        let text = compose("bob@mail.ru", at, 0, "Привет", Dialect::V1_7);
-        let expected = b"From: bob@mail.ru\nDate: Sun, 09 Sep 2001 01:46:40 GMT\nX-MRIM-Flags: 00000000\n\
-Content-Type: text/plain; charset=CP-1251\nContent-Transfer-Encoding: 8bit\n\n\xcf\xf0\xe8\xe2\xe5\xf2\n";
+        let text = compose("bob@mail.ru", at, 0, "Привет", Dialect::V1_7, "B1");
+        let expected =
+            b"From: bob@mail.ru\nDate: Sun, 09 Sep 2001 01:46:40 GMT\nX-MRIM-Flags: 00000000\nBoundary: B1\n\
+Content-Type: text/plain; charset=CP-1251\nContent-Transfer-Encoding: 8bit\n\n\xcf\xf0\xe8\xe2\xe5\xf2\n--B1--\n";
         assert_eq!(text, expected);
         assert!(!text.contains(&b'\r'));
     }
@@ -43,9 +46,9 @@ Content-Type: text/plain; charset=CP-1251\nContent-Transfer-Encoding: 8bit\n\n\x
     #[test]
     fn utf16_base64_from_1_16() {
         let at = UNIX_EPOCH + Duration::from_secs(0);
-        let text = compose("bob@mail.ru", at, 8, "Hi", Dialect { major: 1, minor: 16 });
+        let text = compose("bob@mail.ru", at, 8, "Hi", Dialect { major: 1, minor: 16 }, "B2");
         let text = String::from_utf8(text).unwrap();
-        assert!(text.contains("X-MRIM-Flags: 00000008\n"));
-        assert!(text.ends_with("charset=UTF-16LE\nContent-Transfer-Encoding: base64\n\nSABpAA==\n"), "{text}");
+        assert!(text.contains("X-MRIM-Flags: 00000008\nBoundary: B2\n"));
+        assert!(text.ends_with("charset=UTF-16LE\nContent-Transfer-Encoding: base64\n\nSABpAA==\n--B2--\n"), "{text}");
     }
 }
