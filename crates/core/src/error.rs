@@ -19,6 +19,10 @@ pub enum CoreError {
     NotOnline,
     #[error("recipient does not accept contact from this user")]
     NotAllowed,
+    #[error("no such group")]
+    NoSuchGroup,
+    #[error("too many groups")]
+    GroupLimit,
     #[error("the recipient's offline queue is full")]
     QueueFull,
     #[error("session is no longer current")]

@@ -22,7 +22,7 @@ pub use lists::{ContactList, ListEntry, ListKind};
 pub use presence::{Presence, Status};
 pub use privacy::{Privacy, RelationFlags, ReverseListPrompt};
 pub use routing::{Delivery, Message};
-pub use store::{MessageKind, Store, StoreError};
+pub use store::{ContactGroup, GroupId, MessageKind, Store, StoreError};
 
 #[cfg(test)]
 mod tests;
@@ -38,12 +38,15 @@ pub struct CoreConfig {
     pub session_queue: usize,
     /// Messages that may wait for one offline user ("mailbox full" past that).
     pub max_offline_messages: usize,
+    /// Contact groups one user may have (fronts may allow fewer).
+    pub max_groups: usize,
 }
 
 impl Default for CoreConfig {
     fn default() -> Self {
         // 600 was the forward-list limit of the MSN 6–7.5 era service.
-        CoreConfig { max_list_entries: 600, session_queue: 512, max_offline_messages: 1000 }
+        // 30 groups was MSN's limit (MRIM allows 20).
+        CoreConfig { max_list_entries: 600, session_queue: 512, max_offline_messages: 1000, max_groups: 30 }
     }
 }
 

@@ -5,7 +5,7 @@ use crate::error::CoreError;
 use crate::hub::Event;
 use crate::presence::Presence;
 use crate::privacy::{Privacy, RelationFlags, ReverseListPrompt};
-use crate::store::{ListSettings, Relation};
+use crate::store::{ContactGroup, GroupId, ListSettings, Relation};
 use crate::Core;
 
 /// A list the user edits.
@@ -146,6 +146,37 @@ impl Core {
             self.reannounce(owner.id, rule(before), rule(after)).await?;
         }
         Ok(versions.owner)
+    }
+
+    pub async fn groups(&self, owner: AccountId) -> Result<Vec<ContactGroup>, CoreError> {
+        Ok(self.store().groups(owner).await?)
+    }
+
+    /// Creates a group; returns it and the owner's new list version.
+    pub async fn create_group(&self, owner: AccountId, name: &str) -> Result<(ContactGroup, u32), CoreError> {
+        if self.store().groups(owner).await?.len() >= self.config().max_groups {
+            return Err(CoreError::GroupLimit);
+        }
+        Ok(self.store().create_group(owner, name).await?)
+    }
+
+    pub async fn rename_group(&self, owner: AccountId, id: GroupId, name: &str) -> Result<u32, CoreError> {
+        self.store().rename_group(owner, id, name).await?.ok_or(CoreError::NoSuchGroup)
+    }
+
+    /// Deletes a group; its contacts stay on the list, outside it.
+    pub async fn delete_group(&self, owner: AccountId, id: GroupId) -> Result<u32, CoreError> {
+        self.store().delete_group(owner, id).await?.ok_or(CoreError::NoSuchGroup)
+    }
+
+    /// Puts a contact in exactly these groups; groups the owner does not have are ignored.
+    pub async fn set_contact_groups(
+        &self,
+        owner: AccountId,
+        target: AccountId,
+        groups: &[GroupId],
+    ) -> Result<u32, CoreError> {
+        Ok(self.store().set_contact_groups(owner, target, groups).await?)
     }
 
     /// Changes how unlisted users are treated; returns the new list version.

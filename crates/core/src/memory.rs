@@ -3,7 +3,10 @@
 
 use crate::account::{Account, AccountId, AccountName, AccountRef};
 use crate::privacy::{Privacy, RelationFlags, ReverseListPrompt};
-use crate::store::{ListSettings, OfflineMessage, Relation, Store, StoreError, StoredMessage, VersionsAfterChange};
+use crate::store::{
+    ContactGroup, GroupId, ListSettings, OfflineMessage, Relation, Store, StoreError, StoredMessage,
+    VersionsAfterChange,
+};
 use async_trait::async_trait;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Mutex;
@@ -25,6 +28,10 @@ struct State {
     reverse: HashMap<AccountId, BTreeSet<AccountId>>,
     offline: BTreeMap<i64, OfflineMessage>,
     last_message: i64,
+    groups: HashMap<AccountId, Vec<ContactGroup>>,
+    last_group: i64,
+    /// (owner, target) → the owner's groups the target is in
+    members: HashMap<(AccountId, AccountId), Vec<GroupId>>,
 }
 
 #[derive(Default)]
@@ -119,6 +126,8 @@ impl Store for MemoryStore {
                 }
             }
             s.offline.retain(|_, m| m.recipient != id && m.sender != id);
+            s.groups.remove(&id);
+            s.members.retain(|(owner, target), _| *owner != id && *target != id);
             true
         }))
     }
@@ -169,6 +178,7 @@ impl Store for MemoryStore {
                         flags,
                         their_flags: s.flags(other, owner),
                         their_privacy: s.accounts[&other].settings.privacy,
+                        groups: s.members.get(&(owner, other)).cloned().unwrap_or_default(),
                     })
                 })
                 .collect();
@@ -199,6 +209,7 @@ impl Store for MemoryStore {
             let targets = s.relations.entry(owner).or_default();
             if flags.is_empty() {
                 targets.remove(&target);
+                s.members.remove(&(owner, target));
                 if let Some(owners) = s.reverse.get_mut(&target) {
                     owners.remove(&owner);
                 }
@@ -218,6 +229,66 @@ impl Store for MemoryStore {
                 (true, false) => Some(s.bump(target)?),
             };
             Ok(VersionsAfterChange { owner: owner_version, target: target_version })
+        })
+    }
+
+    async fn groups(&self, owner: AccountId) -> Result<Vec<ContactGroup>, StoreError> {
+        Ok(self.with(|s| s.groups.get(&owner).cloned().unwrap_or_default()))
+    }
+
+    async fn create_group(&self, owner: AccountId, name: &str) -> Result<(ContactGroup, u32), StoreError> {
+        self.with(|s| {
+            s.account(owner)?;
+            s.last_group += 1;
+            let group = ContactGroup { id: GroupId(s.last_group), name: name.to_owned() };
+            s.groups.entry(owner).or_default().push(group.clone());
+            Ok((group, s.bump(owner)?))
+        })
+    }
+
+    async fn rename_group(&self, owner: AccountId, id: GroupId, name: &str) -> Result<Option<u32>, StoreError> {
+        self.with(|s| {
+            let Some(group) = s.groups.get_mut(&owner).and_then(|g| g.iter_mut().find(|g| g.id == id)) else {
+                return Ok(None);
+            };
+            group.name = name.to_owned();
+            s.bump(owner).map(Some)
+        })
+    }
+
+    async fn delete_group(&self, owner: AccountId, id: GroupId) -> Result<Option<u32>, StoreError> {
+        self.with(|s| {
+            let Some(groups) = s.groups.get_mut(&owner) else { return Ok(None) };
+            let before = groups.len();
+            groups.retain(|g| g.id != id);
+            if groups.len() == before {
+                return Ok(None);
+            }
+            for ((o, _), member_of) in s.members.iter_mut() {
+                if *o == owner {
+                    member_of.retain(|g| *g != id);
+                }
+            }
+            s.bump(owner).map(Some)
+        })
+    }
+
+    async fn set_contact_groups(
+        &self,
+        owner: AccountId,
+        target: AccountId,
+        groups: &[GroupId],
+    ) -> Result<u32, StoreError> {
+        self.with(|s| {
+            if s.flags(owner, target).is_empty() {
+                return Err(StoreError::Backend(format!("{target} is not a contact of {owner}")));
+            }
+            let own: Vec<GroupId> = s.groups.get(&owner).map(|g| g.iter().map(|g| g.id).collect()).unwrap_or_default();
+            let mut chosen: Vec<GroupId> = groups.iter().copied().filter(|g| own.contains(g)).collect();
+            chosen.sort();
+            chosen.dedup();
+            s.members.insert((owner, target), chosen);
+            s.bump(owner)
         })
     }
 

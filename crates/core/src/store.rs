@@ -33,6 +33,18 @@ pub struct Relation {
     pub their_flags: RelationFlags,
     /// The other's privacy mode: with `their_flags`, whether they let the owner see them.
     pub their_privacy: Privacy,
+    /// The owner's groups this contact is in, in group order.
+    pub groups: Vec<GroupId>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct GroupId(pub i64);
+
+/// A named group of an owner's contacts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ContactGroup {
+    pub id: GroupId,
+    pub name: String,
 }
 
 /// The list versions after a relation change.
@@ -136,6 +148,22 @@ pub trait Store: Send + Sync + 'static {
         flags: RelationFlags,
         display_name: Option<&str>,
     ) -> Result<VersionsAfterChange, StoreError>;
+
+    /// The owner's groups in creation order.
+    async fn groups(&self, owner: AccountId) -> Result<Vec<ContactGroup>, StoreError>;
+    /// Creates a group and bumps the owner's version; returns the group and the version.
+    async fn create_group(&self, owner: AccountId, name: &str) -> Result<(ContactGroup, u32), StoreError>;
+    /// Renames a group; `None` when the owner has no such group.
+    async fn rename_group(&self, owner: AccountId, id: GroupId, name: &str) -> Result<Option<u32>, StoreError>;
+    /// Deletes a group (its contacts stay, outside it); `None` when there is no such group.
+    async fn delete_group(&self, owner: AccountId, id: GroupId) -> Result<Option<u32>, StoreError>;
+    /// Puts an existing contact in exactly these groups of the owner; returns the new version.
+    async fn set_contact_groups(
+        &self,
+        owner: AccountId,
+        target: AccountId,
+        groups: &[GroupId],
+    ) -> Result<u32, StoreError>;
 
     async fn enqueue_offline(&self, message: &OfflineMessage) -> Result<i64, StoreError>;
     /// How many messages wait for `recipient`.

@@ -12,6 +12,7 @@ pub async fn run(store: &dyn Store) {
     accounts(store).await;
     settings(store).await;
     relations(store).await;
+    groups(store).await;
     offline_queue(store).await;
     deletion_cascades(store).await;
 }
@@ -81,6 +82,37 @@ async fn relations(store: &dyn Store) {
     assert_eq!((v.owner, v.target), (4, Some(4)));
     assert_eq!(store.relation_flags(dave.id, erin.id).await.unwrap(), RelationFlags::NONE);
     assert!(store.relations(erin.id).await.unwrap().is_empty(), "an empty relation is removed");
+}
+
+async fn groups(store: &dyn Store) {
+    let kim = store.create_account(&name("kim"), "pw", None).await.unwrap();
+    let lee = store.create_account(&name("lee"), "pw", None).await.unwrap();
+    assert!(store.groups(kim.id).await.unwrap().is_empty());
+    let (friends, v) = store.create_group(kim.id, "Friends").await.unwrap();
+    assert_eq!(v, 2);
+    let (work, _) = store.create_group(kim.id, "Работа").await.unwrap();
+    assert_eq!(store.groups(kim.id).await.unwrap(), vec![friends.clone(), work.clone()], "creation order");
+    assert_eq!(store.rename_group(kim.id, work.id, "Work").await.unwrap(), Some(4));
+    assert_eq!(store.rename_group(lee.id, work.id, "x").await.unwrap(), None, "only one's own groups");
+
+    store.set_relation(kim.id, lee.id, RelationFlags::FORWARD, Some("lee")).await.unwrap();
+    store.set_contact_groups(kim.id, lee.id, &[work.id, friends.id]).await.unwrap();
+    assert_eq!(store.relations(kim.id).await.unwrap()[0].groups, vec![friends.id, work.id]);
+    store.set_contact_groups(kim.id, lee.id, &[work.id]).await.unwrap();
+    assert_eq!(store.relations(kim.id).await.unwrap()[0].groups, vec![work.id]);
+    assert!(store.relations(lee.id).await.unwrap()[0].groups.is_empty(), "groups are the owner's view");
+
+    assert!(store.delete_group(kim.id, work.id).await.unwrap().is_some());
+    assert_eq!(store.delete_group(kim.id, work.id).await.unwrap(), None);
+    assert_eq!(store.groups(kim.id).await.unwrap(), vec![friends.clone()]);
+    let relations = store.relations(kim.id).await.unwrap();
+    assert!(relations[0].groups.is_empty() && relations[0].flags.contains(RelationFlags::FORWARD), "the contact stays");
+
+    // Removing the contact forgets its memberships.
+    store.set_contact_groups(kim.id, lee.id, &[friends.id]).await.unwrap();
+    store.set_relation(kim.id, lee.id, RelationFlags::NONE, None).await.unwrap();
+    store.set_relation(kim.id, lee.id, RelationFlags::FORWARD, Some("lee")).await.unwrap();
+    assert!(store.relations(kim.id).await.unwrap()[0].groups.is_empty());
 }
 
 async fn offline_queue(store: &dyn Store) {

@@ -14,14 +14,15 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use switchyard_core::privacy::allows;
 use switchyard_core::store::MessageKind;
 use switchyard_core::{
-    Account, CoreError, Delivery, Event, KickReason, ListKind, Presence, RelationFlags, Session, Status,
+    Account, ContactGroup, CoreError, Delivery, Event, GroupId, KickReason, ListKind, Presence, RelationFlags, Session,
+    Status,
 };
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 /// Longest message text accepted, in bytes as sent.
 const MAX_TEXT: usize = 16 * 1024;
-/// The group every contact is shown in (groups are not stored yet).
+/// The group an account without groups gets, as on the real service.
 const DEFAULT_GROUP: &str = "General";
 /// Contact ids in `ADD_CONTACT_ACK` come after the group ids, as clients number them.
 const FIRST_CONTACT_ID: u32 = contact_flag::MAX_GROUPS as u32;
@@ -302,6 +303,7 @@ impl MrimSession {
     async fn contact_list(&self, dialect: Dialect) -> Result<ContactList, CoreError> {
         let core = &self.context.core;
         let me = self.session.account.id;
+        let groups = self.groups().await?;
         let lists = core.contact_list(me).await?;
         let visible = core.visible_contacts(me).await?;
         let unicode = if dialect.unicode_text() { contact_flag::UNICODE_NAME } else { 0 };
@@ -312,9 +314,10 @@ impl MrimSession {
             .map(|r| {
                 let seen = visible.iter().find(|(a, _)| a.id == r.other.id).map(|(_, p)| p.status);
                 let authorized = allows(r.their_privacy, r.their_flags);
+                let group = r.groups.first().and_then(|g| groups.iter().position(|c| c.id == *g)).unwrap_or(0);
                 Contact {
                     flags: contact_flags(r.flags) | unicode,
-                    group: 0,
+                    group: group as u32,
                     email: self.context.config.email_of(&r.other.name),
                     nickname: if r.display_name.is_empty() { r.other.name.to_string() } else { r.display_name.clone() },
                     server_flags: if authorized { 0 } else { contact_flag::NOT_AUTHORIZED },
@@ -326,8 +329,80 @@ impl MrimSession {
                 }
             })
             .collect();
-        let group = Group { flags: contact_flag::GROUP | unicode, name: DEFAULT_GROUP.into() };
-        Ok(ContactList { status: contact_oper::SUCCESS, groups: vec![group], contacts })
+        let groups = groups
+            .iter()
+            .enumerate()
+            .map(|(i, g)| Group { flags: contact_flag::GROUP | unicode | ((i as u32) << 24), name: g.name.clone() })
+            .collect();
+        Ok(ContactList { status: contact_oper::SUCCESS, groups, contacts })
+    }
+
+    /// The groups MRIM shows, by position (at most 20); an account without any gets the
+    /// default group first.
+    async fn groups(&self) -> Result<Vec<ContactGroup>, CoreError> {
+        let core = &self.context.core;
+        let me = self.session.account.id;
+        let mut groups = core.groups(me).await?;
+        if groups.is_empty() {
+            groups.push(core.create_group(me, DEFAULT_GROUP).await?.0);
+        }
+        groups.truncate(contact_flag::MAX_GROUPS);
+        Ok(groups)
+    }
+
+    /// The group at an MRIM group index, falling back to the first.
+    async fn group_at(&self, index: u32) -> Result<GroupId, CoreError> {
+        let groups = self.groups().await?;
+        Ok(groups.get(index as usize).unwrap_or(&groups[0]).id)
+    }
+
+    /// `ADD_CONTACT` with the group flag: a new group, named by the name field (or the address
+    /// field, which some clients use); its id is its index.
+    async fn add_group(&self, add: &AddContact) -> (u32, u32) {
+        let name = if add.name.is_empty() { add.email.as_str() } else { add.name.as_str() };
+        let groups = match self.groups().await {
+            Ok(groups) => groups,
+            Err(_) => return (contact_oper::INTERR, u32::MAX),
+        };
+        if name.is_empty() {
+            return (contact_oper::INVALID_INFO, u32::MAX);
+        }
+        if groups.len() >= contact_flag::MAX_GROUPS {
+            return (contact_oper::GROUP_LIMIT, u32::MAX);
+        }
+        match self.context.core.create_group(self.session.account.id, name).await {
+            Ok(_) => (contact_oper::SUCCESS, groups.len() as u32),
+            Err(CoreError::GroupLimit) => (contact_oper::GROUP_LIMIT, u32::MAX),
+            Err(e) => {
+                tracing::error!(error = %e, "group creation failed");
+                (contact_oper::INTERR, u32::MAX)
+            }
+        }
+    }
+
+    /// `MODIFY_CONTACT` with the group flag: the id is the group's index; rename or remove it.
+    async fn modify_group(&self, modify: &ModifyContact) -> u32 {
+        let core = &self.context.core;
+        let me = self.session.account.id;
+        let Ok(groups) = self.groups().await else { return contact_oper::INTERR };
+        let Some(group) = groups.get(modify.id as usize) else { return contact_oper::ERROR };
+        let result = if modify.flags & contact_flag::REMOVED != 0 {
+            core.delete_group(me, group.id).await
+        } else {
+            let name = if modify.name.is_empty() { modify.contact.as_str() } else { modify.name.as_str() };
+            if name.is_empty() {
+                return contact_oper::INVALID_INFO;
+            }
+            core.rename_group(me, group.id, name).await
+        };
+        match result {
+            Ok(_) => contact_oper::SUCCESS,
+            Err(CoreError::NoSuchGroup) => contact_oper::ERROR,
+            Err(e) => {
+                tracing::error!(error = %e, "group change failed");
+                contact_oper::INTERR
+            }
+        }
     }
 
     /// One `OFFLINE_MESSAGE_ACK` per queued message, oldest first; each stays queued until the
@@ -422,8 +497,7 @@ impl MrimSession {
     async fn add_contact(&self, add: AddContact) -> (u32, u32) {
         const FAILED: u32 = u32::MAX;
         if add.flags & contact_flag::GROUP != 0 {
-            tracing::warn!(name = %add.name, "group creation is not supported yet");
-            return (contact_oper::ERROR, FAILED);
+            return self.add_group(&add).await;
         }
         let core = &self.context.core;
         let Some(name) = self.context.config.resolve(&add.email) else { return (contact_oper::NO_SUCH_USER, FAILED) };
@@ -439,6 +513,14 @@ impl MrimSession {
                 return (contact_oper::INTERR, FAILED);
             }
         };
+        let filed = match self.group_at(add.group_id).await {
+            Ok(group) => core.set_contact_groups(me.id, target.id, &[group]).await.map(|_| ()),
+            Err(e) => Err(e),
+        };
+        if let Err(e) = filed {
+            tracing::error!(error = %e, "ADD_CONTACT group failed");
+            return (contact_oper::INTERR, FAILED);
+        }
         let extra = visibility_flags(add.flags);
         if !extra.is_empty() {
             let flags = RelationFlags::FORWARD;
@@ -463,8 +545,7 @@ impl MrimSession {
     /// contact is named by address in the packet, so the id is not needed to find it.
     async fn modify_contact(&self, modify: ModifyContact) -> u32 {
         if modify.flags & contact_flag::GROUP != 0 {
-            tracing::warn!(name = %modify.name, "group changes are not supported yet");
-            return contact_oper::ERROR;
+            return self.modify_group(&modify).await;
         }
         let core = &self.context.core;
         let me = &self.session.account;
@@ -491,8 +572,16 @@ impl MrimSession {
         };
         let display =
             (!modify.name.is_empty() && after.contains(RelationFlags::FORWARD)).then_some(modify.name.as_str());
-        match core.change_relation(me, &target, before, after, display).await {
-            Ok(_) => contact_oper::SUCCESS,
+        let changed = core.change_relation(me, &target, before, after, display).await;
+        let moved = match changed {
+            Ok(_) if after.contains(RelationFlags::FORWARD) => match self.group_at(modify.group_id).await {
+                Ok(group) => core.set_contact_groups(me.id, target.id, &[group]).await.map(|_| ()),
+                Err(e) => Err(e),
+            },
+            other => other.map(|_| ()),
+        };
+        match moved {
+            Ok(()) => contact_oper::SUCCESS,
             Err(e) => {
                 tracing::error!(error = %e, "MODIFY_CONTACT failed");
                 contact_oper::INTERR

@@ -572,7 +572,11 @@ fn core_error(trid: Trid, e: CoreError) -> CommandError {
         CoreError::AlreadyInMode => ErrorCode::AlreadyInTheMode,
         CoreError::NotOnline => ErrorCode::NotOnline,
         CoreError::NotAllowed => ErrorCode::NotOnList,
-        CoreError::SessionGone | CoreError::QueueFull | CoreError::Store(_) => {
+        CoreError::SessionGone
+        | CoreError::QueueFull
+        | CoreError::NoSuchGroup
+        | CoreError::GroupLimit
+        | CoreError::Store(_) => {
             tracing::error!(error = %e, "command failed");
             ErrorCode::InternalServer
         }

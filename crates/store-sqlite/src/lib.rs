@@ -13,10 +13,14 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use switchyard_core::account::{Account, AccountId, AccountName, AccountRef};
 use switchyard_core::privacy::{Privacy, RelationFlags, ReverseListPrompt};
 use switchyard_core::store::{
-    ListSettings, MessageKind, OfflineMessage, Relation, Store, StoreError, StoredMessage, VersionsAfterChange,
+    ContactGroup, GroupId, ListSettings, MessageKind, OfflineMessage, Relation, Store, StoreError, StoredMessage,
+    VersionsAfterChange,
 };
 
-const MIGRATIONS: &[(i64, &str, &str)] = &[(1, "initial", include_str!("../migrations/0001_initial.sql"))];
+const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (1, "initial", include_str!("../migrations/0001_initial.sql")),
+    (2, "groups", include_str!("../migrations/0002_groups.sql")),
+];
 
 /// UINs are 10000 + the never-reused account id, so the first account gets 10001.
 fn uin_of(id: i64) -> u32 {
@@ -77,6 +81,16 @@ fn account_from_row(row: &SqliteRow) -> Result<Account, StoreError> {
         uin: uin_of(id),
         nickname: row.try_get("nickname").map_err(backend)?,
     })
+}
+
+async fn bump_version(tx: &mut sqlx::SqliteConnection, owner: AccountId) -> Result<u32, StoreError> {
+    let v: i64 =
+        sqlx::query_scalar("UPDATE accounts SET list_version = list_version + 1 WHERE id = ? RETURNING list_version")
+            .bind(owner.0)
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(backend)?;
+    Ok(version(v))
 }
 
 fn privacy_of(stored: i64) -> Privacy {
@@ -228,15 +242,27 @@ impl Store for SqliteStore {
         .fetch_all(&self.pool)
         .await
         .map_err(backend)?;
+        let memberships =
+            sqlx::query("SELECT target_id, group_id FROM group_members WHERE owner_id = ? ORDER BY group_id")
+                .bind(owner.0)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(backend)?;
+        let mut groups_of: std::collections::HashMap<i64, Vec<GroupId>> = std::collections::HashMap::new();
+        for row in &memberships {
+            groups_of.entry(row.get("target_id")).or_default().push(GroupId(row.get("group_id")));
+        }
         rows.iter()
             .map(|row| {
                 let account = account_from_row(row)?;
+                let groups = groups_of.remove(&account.id.0).unwrap_or_default();
                 Ok(Relation {
                     other: AccountRef { id: account.id, name: account.name, nickname: account.nickname },
                     display_name: row.get("display_name"),
                     flags: RelationFlags(row.get::<i64, _>("flags") as u32),
                     their_flags: RelationFlags(row.get::<i64, _>("their_flags") as u32),
                     their_privacy: privacy_of(row.get("their_privacy")),
+                    groups,
                 })
             })
             .collect()
@@ -298,19 +324,101 @@ impl Store for SqliteStore {
             .await
             .map_err(backend)?;
         }
-        let bump = "UPDATE accounts SET list_version = list_version + 1 WHERE id = ? RETURNING list_version";
-        let owner_version: i64 = sqlx::query_scalar(bump).bind(owner.0).fetch_one(&mut *tx).await.map_err(backend)?;
+        let owner_version = bump_version(&mut *tx, owner).await?;
         let forward_changed = before.contains(RelationFlags::FORWARD) != flags.contains(RelationFlags::FORWARD);
-        let target_version = if forward_changed && owner != target {
-            let v: i64 = sqlx::query_scalar(bump).bind(target.0).fetch_one(&mut *tx).await.map_err(backend)?;
-            Some(version(v))
-        } else if forward_changed {
-            Some(version(owner_version))
-        } else {
-            None
+        let target_version = match (forward_changed, owner == target) {
+            (false, _) => None,
+            (true, true) => Some(owner_version),
+            (true, false) => Some(bump_version(&mut *tx, target).await?),
         };
         tx.commit().await.map_err(backend)?;
-        Ok(VersionsAfterChange { owner: version(owner_version), target: target_version })
+        Ok(VersionsAfterChange { owner: owner_version, target: target_version })
+    }
+
+    async fn groups(&self, owner: AccountId) -> Result<Vec<ContactGroup>, StoreError> {
+        let rows = sqlx::query("SELECT id, name FROM contact_groups WHERE owner_id = ? ORDER BY id")
+            .bind(owner.0)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(backend)?;
+        Ok(rows.iter().map(|row| ContactGroup { id: GroupId(row.get("id")), name: row.get("name") }).collect())
+    }
+
+    async fn create_group(&self, owner: AccountId, name: &str) -> Result<(ContactGroup, u32), StoreError> {
+        let mut tx = self.pool.begin().await.map_err(backend)?;
+        let id: i64 = sqlx::query_scalar("INSERT INTO contact_groups (owner_id, name) VALUES (?, ?) RETURNING id")
+            .bind(owner.0)
+            .bind(name)
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(backend)?;
+        let version = bump_version(&mut *tx, owner).await?;
+        tx.commit().await.map_err(backend)?;
+        Ok((ContactGroup { id: GroupId(id), name: name.to_owned() }, version))
+    }
+
+    async fn rename_group(&self, owner: AccountId, id: GroupId, name: &str) -> Result<Option<u32>, StoreError> {
+        let mut tx = self.pool.begin().await.map_err(backend)?;
+        let done = sqlx::query("UPDATE contact_groups SET name = ? WHERE id = ? AND owner_id = ?")
+            .bind(name)
+            .bind(id.0)
+            .bind(owner.0)
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
+        if done.rows_affected() == 0 {
+            return Ok(None);
+        }
+        let version = bump_version(&mut *tx, owner).await?;
+        tx.commit().await.map_err(backend)?;
+        Ok(Some(version))
+    }
+
+    async fn delete_group(&self, owner: AccountId, id: GroupId) -> Result<Option<u32>, StoreError> {
+        let mut tx = self.pool.begin().await.map_err(backend)?;
+        let done = sqlx::query("DELETE FROM contact_groups WHERE id = ? AND owner_id = ?")
+            .bind(id.0)
+            .bind(owner.0)
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
+        if done.rows_affected() == 0 {
+            return Ok(None);
+        }
+        let version = bump_version(&mut *tx, owner).await?;
+        tx.commit().await.map_err(backend)?;
+        Ok(Some(version))
+    }
+
+    async fn set_contact_groups(
+        &self,
+        owner: AccountId,
+        target: AccountId,
+        groups: &[GroupId],
+    ) -> Result<u32, StoreError> {
+        let mut tx = self.pool.begin().await.map_err(backend)?;
+        sqlx::query("DELETE FROM group_members WHERE owner_id = ? AND target_id = ?")
+            .bind(owner.0)
+            .bind(target.0)
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
+        for group in groups {
+            // Only the owner's own groups: others are silently not joined.
+            sqlx::query(
+                "INSERT OR IGNORE INTO group_members (owner_id, target_id, group_id)
+                 SELECT ?1, ?2, id FROM contact_groups WHERE id = ?3 AND owner_id = ?1",
+            )
+            .bind(owner.0)
+            .bind(target.0)
+            .bind(group.0)
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
+        }
+        let version = bump_version(&mut *tx, owner).await?;
+        tx.commit().await.map_err(backend)?;
+        Ok(version)
     }
 
     async fn enqueue_offline(&self, message: &OfflineMessage) -> Result<i64, StoreError> {

@@ -217,7 +217,6 @@ async fn contacts_presence_and_a_second_login() {
     assert_eq!(add(&mut alice, add_contact(0, "bob@mail.ru", "Bobby")).await, (contact_oper::SUCCESS, 20));
     assert_eq!(add(&mut alice, add_contact(0, "bob@mail.ru", "Bobby")).await.0, contact_oper::USER_EXISTS);
     assert_eq!(add(&mut alice, add_contact(0, "nobody@mail.ru", "x")).await.0, contact_oper::NO_SUCH_USER);
-    assert_eq!(add(&mut alice, add_contact(contact_flag::GROUP, "", "Friends")).await.0, contact_oper::ERROR);
 
     let (mut bob, _) = MrimClient::login(addr, 16, "bob@mail.ru", "hunter2").await;
     assert_eq!(user_status(&mut alice).await, (status::ONLINE, "bob@mail.ru".to_owned()));
@@ -233,6 +232,7 @@ async fn contacts_presence_and_a_second_login() {
     alice.expect_closed().await;
     let bobby = ListedContact {
         flags: contact_flag::UNICODE_NAME,
+        group: 0,
         email: "bob@mail.ru".into(),
         nickname: "Bobby".into(),
         server_flags: 0,
@@ -373,4 +373,56 @@ async fn a_client_that_stops_pinging_is_disconnected() {
     pinging.expect_nothing_pending().await;
     // Now silent: closed after 1.5 periods.
     pinging.expect_closed().await;
+}
+
+#[tokio::test]
+async fn groups_are_created_renamed_removed_and_hold_contacts() {
+    let server = server().await;
+    let addr = mrim_addr(&server);
+    let (mut alice, _) = MrimClient::login(addr, 16, "alice@mail.ru", "secret").await;
+    let group = |name: &str| Body::default().u32(contact_flag::GROUP).u32(0).lps(b"").text(name, 16).lps(b"");
+    assert_eq!(add(&mut alice, group("Друзья")).await, (contact_oper::SUCCESS, 1), "after the default group");
+    assert_eq!(add(&mut alice, group("Work")).await, (contact_oper::SUCCESS, 2));
+    let bob_in_friends = Body::default().u32(0).u32(1).lps(b"bob@mail.ru").text("Bob", 16).lps(b"");
+    assert_eq!(add(&mut alice, bob_in_friends).await.0, contact_oper::SUCCESS);
+
+    // Rename group 2, then move bob to it.
+    let rename = Body::default().u32(2).u32(contact_flag::GROUP).u32(0).lps(b"").text("Job", 16).lps(b"");
+    alice.send(msg::MODIFY_CONTACT, rename).await;
+    assert_eq!(alice.expect(msg::MODIFY_CONTACT_ACK).await.1.u32(), contact_oper::SUCCESS);
+    drop(alice);
+    let mut alice = MrimClient::connect(addr, 16).await;
+    alice.hello_and_login("alice@mail.ru", "secret", status::ONLINE).await;
+    alice.expect(msg::LOGIN_ACK).await;
+    alice.expect(msg::USER_INFO).await;
+    let (groups, contacts) = alice.contact_list().await;
+    assert_eq!(groups, vec!["General", "Друзья", "Job"]);
+    assert_eq!((contacts[0].email.as_str(), contacts[0].group), ("bob@mail.ru", 1));
+    let move_bob = Body::default().u32(20).u32(0).u32(2).lps(b"bob@mail.ru").text("Bob", 16).lps(b"");
+    alice.send(msg::MODIFY_CONTACT, move_bob).await;
+    assert_eq!(alice.expect(msg::MODIFY_CONTACT_ACK).await.1.u32(), contact_oper::SUCCESS);
+    let remove_friends =
+        Body::default().u32(1).u32(contact_flag::GROUP | contact_flag::REMOVED).u32(0).lps(b"").text("", 16).lps(b"");
+    alice.send(msg::MODIFY_CONTACT, remove_friends).await;
+    assert_eq!(alice.expect(msg::MODIFY_CONTACT_ACK).await.1.u32(), contact_oper::SUCCESS);
+    let missing = Body::default().u32(9).u32(contact_flag::GROUP).u32(0).lps(b"").text("x", 16).lps(b"");
+    alice.send(msg::MODIFY_CONTACT, missing).await;
+    assert_eq!(alice.expect(msg::MODIFY_CONTACT_ACK).await.1.u32(), contact_oper::ERROR);
+    drop(alice);
+
+    let mut alice = MrimClient::connect(addr, 7).await;
+    alice.hello_and_login("alice@mail.ru", "secret", status::ONLINE).await;
+    alice.expect(msg::LOGIN_ACK).await;
+    alice.expect(msg::USER_INFO).await;
+    let (groups, contacts) = alice.contact_list().await;
+    assert_eq!(groups, vec!["General", "Job"]);
+    assert_eq!(contacts[0].group, 1, "bob is in Job, now at index 1");
+
+    // At most 20 groups.
+    for i in 2..20 {
+        let body = Body::default().u32(contact_flag::GROUP).u32(0).lps(b"").text(&format!("g{i}"), 7).lps(b"");
+        assert_eq!(add(&mut alice, body).await, (contact_oper::SUCCESS, i));
+    }
+    let body = Body::default().u32(contact_flag::GROUP).u32(0).lps(b"").text("one too many", 7).lps(b"");
+    assert_eq!(add(&mut alice, body).await.0, contact_oper::GROUP_LIMIT);
 }

@@ -142,8 +142,7 @@ impl MrimClient {
         self.send(msg::LOGIN2, body).await
     }
 
-    /// Logs in and reads LOGIN_ACK, USER_INFO and CONTACT_LIST2; returns the contact list's
-    /// contacts as (email, nickname, server flags, status).
+    /// Logs in and reads LOGIN_ACK, USER_INFO and CONTACT_LIST2; returns the list's contacts.
     pub async fn login(addr: SocketAddr, minor: u16, email: &str, password: &str) -> (MrimClient, Vec<ListedContact>) {
         let mut c = MrimClient::connect(addr, minor).await;
         let seq = c.hello_and_login(email, password, mrim::codes::status::ONLINE).await;
@@ -152,42 +151,54 @@ impl MrimClient {
         let (_, mut info) = c.expect(msg::USER_INFO).await;
         assert_eq!(info.lps(), &b"MRIM.NICKNAME"[..]);
         c.text(&mut info);
-        let contacts = c.contact_list().await;
+        let (_, contacts) = c.contact_list().await;
         (c, contacts)
     }
 
-    /// Reads a CONTACT_LIST2 in this client's mask, checking the one group.
-    pub async fn contact_list(&mut self) -> Vec<ListedContact> {
+    /// Reads a CONTACT_LIST2 in this client's mask: the group names (checking each group's
+    /// flags carry GROUP and its index) and the contacts.
+    pub async fn contact_list(&mut self) -> (Vec<String>, Vec<ListedContact>) {
         let (_, mut r) = self.expect(msg::CONTACT_LIST2).await;
         assert_eq!(r.u32(), 0, "GET_CONTACTS_OK");
-        assert_eq!(r.u32(), 1, "one group");
+        let group_count = r.u32();
         assert_eq!(r.lps(), &b"us"[..]);
         let mask = String::from_utf8(r.lps().to_vec()).unwrap();
         assert_eq!(mask, mrim::Dialect { major: 1, minor: self.minor }.contact_mask());
-        let group_flags = r.u32();
-        assert_eq!(group_flags & mrim::codes::contact_flag::GROUP, mrim::codes::contact_flag::GROUP);
-        assert_eq!(self.text(&mut r), "General");
+        let mut groups = Vec::new();
+        for index in 0..group_count {
+            let flags = r.u32();
+            assert_eq!(flags & mrim::codes::contact_flag::GROUP, mrim::codes::contact_flag::GROUP);
+            assert_eq!(flags >> 24, index, "the group index is in the upper byte");
+            groups.push(self.text(&mut r));
+        }
         let mut contacts = Vec::new();
         while !r.is_empty() {
             let mut fields = Vec::new();
             for letter in mask.bytes() {
                 fields.push(if letter == b'u' { Field::U(r.u32()) } else { Field::S(r.lps().to_vec()) });
             }
-            let (Field::U(flags), Field::S(email), Field::S(nick), Field::U(server_flags), Field::U(status)) =
-                (&fields[0], &fields[2], &fields[3], &fields[4], &fields[5])
+            let (
+                Field::U(flags),
+                Field::U(group),
+                Field::S(email),
+                Field::S(nick),
+                Field::U(server_flags),
+                Field::U(status),
+            ) = (&fields[0], &fields[1], &fields[2], &fields[3], &fields[4], &fields[5])
             else {
                 panic!("bad contact fields {fields:?}")
             };
             let nick = if self.minor >= 16 { mrim::text::from_utf16le(nick) } else { mrim::text::from_cp1251(nick) };
             contacts.push(ListedContact {
                 flags: *flags,
+                group: *group,
                 email: String::from_utf8(email.clone()).unwrap(),
                 nickname: nick,
                 server_flags: *server_flags,
                 status: *status,
             });
         }
-        contacts
+        (groups, contacts)
     }
 }
 
@@ -200,6 +211,7 @@ enum Field {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ListedContact {
     pub flags: u32,
+    pub group: u32,
     pub email: String,
     pub nickname: String,
     pub server_flags: u32,
