@@ -324,12 +324,12 @@ impl Store for SqliteStore {
             .await
             .map_err(backend)?;
         }
-        let owner_version = bump_version(&mut *tx, owner).await?;
+        let owner_version = bump_version(&mut tx, owner).await?;
         let forward_changed = before.contains(RelationFlags::FORWARD) != flags.contains(RelationFlags::FORWARD);
         let target_version = match (forward_changed, owner == target) {
             (false, _) => None,
             (true, true) => Some(owner_version),
-            (true, false) => Some(bump_version(&mut *tx, target).await?),
+            (true, false) => Some(bump_version(&mut tx, target).await?),
         };
         tx.commit().await.map_err(backend)?;
         Ok(VersionsAfterChange { owner: owner_version, target: target_version })
@@ -352,7 +352,7 @@ impl Store for SqliteStore {
             .fetch_one(&mut *tx)
             .await
             .map_err(backend)?;
-        let version = bump_version(&mut *tx, owner).await?;
+        let version = bump_version(&mut tx, owner).await?;
         tx.commit().await.map_err(backend)?;
         Ok((ContactGroup { id: GroupId(id), name: name.to_owned() }, version))
     }
@@ -369,7 +369,7 @@ impl Store for SqliteStore {
         if done.rows_affected() == 0 {
             return Ok(None);
         }
-        let version = bump_version(&mut *tx, owner).await?;
+        let version = bump_version(&mut tx, owner).await?;
         tx.commit().await.map_err(backend)?;
         Ok(Some(version))
     }
@@ -385,7 +385,7 @@ impl Store for SqliteStore {
         if done.rows_affected() == 0 {
             return Ok(None);
         }
-        let version = bump_version(&mut *tx, owner).await?;
+        let version = bump_version(&mut tx, owner).await?;
         tx.commit().await.map_err(backend)?;
         Ok(Some(version))
     }
@@ -416,7 +416,7 @@ impl Store for SqliteStore {
             .await
             .map_err(backend)?;
         }
-        let version = bump_version(&mut *tx, owner).await?;
+        let version = bump_version(&mut tx, owner).await?;
         tx.commit().await.map_err(backend)?;
         Ok(version)
     }
