@@ -15,6 +15,9 @@ pub struct Message {
     pub from_display_name: String,
     pub kind: MessageKind,
     pub text: String,
+    /// A formatted copy in the sender's own format, for recipients of the same protocol
+    /// (MRIM: base64 of zlib-packed RTF). Delivered live only; the text is what is stored.
+    pub formatted: Option<Vec<u8>>,
     /// Seconds since the Unix epoch when it was sent.
     pub sent_at: i64,
 }

@@ -31,6 +31,7 @@ fn message(from: &Account, text: &str) -> Message {
         from_display_name: from.name.to_string(),
         kind: MessageKind::Text,
         text: text.into(),
+        formatted: None,
         sent_at: 1,
     }
 }

@@ -269,12 +269,16 @@ impl MrimSession {
                     MessageKind::SystemNotice | MessageKind::Broadcast => message_flag::SYSTEM,
                     _ => 0,
                 };
+                let (flags, rtf) = match message.formatted {
+                    Some(rtf) => (flags | message_flag::RTF, rtf),
+                    None => (flags, Vec::new()),
+                };
                 let ack = MessageAck {
                     msg_id: self.next_message_id(),
                     flags,
                     from: config.email_of(&message.from.name),
                     text: message.text,
-                    rtf: Vec::new(),
+                    rtf,
                 };
                 conn.send(&ServerPacket::MessageAck(ack), 0);
             }
@@ -455,7 +459,7 @@ impl MrimSession {
         }
         let mut status = message_status::DELIVERED;
         for to in &message.to {
-            let delivered = self.deliver_one(to, kind, &message.text).await;
+            let delivered = self.deliver_one(to, kind, &message).await;
             if status == message_status::DELIVERED {
                 status = delivered;
             }
@@ -463,7 +467,7 @@ impl MrimSession {
         status
     }
 
-    async fn deliver_one(&self, to: &str, kind: MessageKind, text: &str) -> u32 {
+    async fn deliver_one(&self, to: &str, kind: MessageKind, sent: &Message) -> u32 {
         let core = &self.context.core;
         let Some(name) = self.context.config.resolve(to) else { return message_status::REJECTED_NOUSER };
         let recipient = match core.store().account_by_name(&name).await {
@@ -478,7 +482,9 @@ impl MrimSession {
             from: self.session.account.to_ref(),
             from_display_name: self.nickname.clone(),
             kind,
-            text: text.to_owned(),
+            text: sent.text.clone(),
+            // The RTF part is carried through to MRIM recipients as it came.
+            formatted: (sent.flags & message_flag::RTF != 0 && !sent.rtf.is_empty()).then(|| sent.rtf.to_vec()),
             sent_at: i64::from(now_secs()),
         };
         match core.deliver(recipient.id, message).await {

@@ -117,6 +117,17 @@ async fn messages_cross_versions_with_their_encodings_and_rejections() {
     assert_eq!((flags, from.as_str()), (0, "bob@mail.ru"));
     assert_eq!(text, "Здравствуй ?", "CP1251 cannot carry the emoji: replaced visibly");
 
+    // The RTF part (base64 of zlib-packed RTF) is carried through untouched, with its flag.
+    let rtf = b"eJwrycxNVUjOzytRSC0sTUxNUchIzcnJBwBNgQfu";
+    let body = Body::default().u32(message_flag::RTF).lps(b"bob@mail.ru").text("formatted", 7).lps(rtf);
+    alice.send(msg::MESSAGE, body).await;
+    assert_eq!(alice.expect(msg::MESSAGE_STATUS).await.1.u32(), message_status::DELIVERED);
+    let (_, mut ack) = bob.expect(msg::MESSAGE_ACK).await;
+    let (_, flags, _) = (ack.u32(), ack.u32(), ack.lps());
+    assert_eq!(flags, message_flag::RTF | message_flag::UNICODE);
+    assert_eq!(bob.text(&mut ack), "formatted");
+    assert_eq!(&ack.lps()[..], &rtf[..]);
+
     assert_eq!(send_message(&mut alice, 0, "nobody@mail.ru", "x").await, message_status::REJECTED_NOUSER);
     assert_eq!(send_message(&mut alice, 0, "bob@example.com", "x").await, message_status::REJECTED_NOUSER);
     assert_eq!(send_message(&mut alice, 0, "bob@mail.ru", "").await, message_status::REJECTED_INTERR);
