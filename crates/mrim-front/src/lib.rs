@@ -16,7 +16,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::Instrument;
 
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct MrimConfig {
     /// Domains whose addresses name local accounts; the first is the one shown.
     pub domains: Vec<String>,
@@ -27,6 +27,8 @@ pub struct MrimConfig {
     /// Largest packet body accepted.
     pub max_body: u32,
     pub max_connections: usize,
+    /// The TLS configuration `STARTTLS` switches to; without it the answer is `FAILURE`.
+    pub tls: Option<Arc<rustls::ServerConfig>>,
 }
 
 impl Default for MrimConfig {
@@ -37,6 +39,7 @@ impl Default for MrimConfig {
             login_timeout: Duration::from_secs(60),
             max_body: 64 * 1024,
             max_connections: 19_500,
+            tls: None,
         }
     }
 }

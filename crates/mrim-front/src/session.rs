@@ -44,7 +44,7 @@ pub(crate) async fn run(context: Arc<Context>, mut conn: Conn, shutdown: Cancell
     };
     tracing::Span::current().record("account", session.account.name.as_str());
     tracing::info!(version = ?conn.dialect, "logged in");
-    let mut mrim = MrimSession { context, session, nickname, next_msg_id: 1 };
+    let mut mrim = MrimSession { context, session, nickname, next_msg_id: 1, closing: false };
     if mrim.welcome(&mut conn, &login, seq).await.is_ok() {
         mrim.serve(&mut conn, &shutdown).await;
     }
@@ -86,6 +86,12 @@ async fn log_in(context: &Context, conn: &mut Conn, shutdown: &CancellationToken
                 conn.send(&ServerPacket::HelloAck { ping_period, server_time: now_secs() }, 0);
             }
             ClientPacket::Ping => {}
+            ClientPacket::StartTls => {
+                if !start_tls(context, conn, packet.header.seq).await {
+                    return None;
+                }
+                continue;
+            }
             ClientPacket::Login(login) if greeted => {
                 let seq = packet.header.seq;
                 return match authenticate(context, &login).await {
@@ -117,6 +123,34 @@ async fn authenticate(context: &Context, login: &Login) -> Option<Account> {
     matches.then_some(account)
 }
 
+/// Answers `STARTTLS`: `MRIM_CS_OK` and the handshake, or `MRIM_CS_FAILURE` when TLS is not
+/// configured or the connection is TLS already. Returns false when the connection is lost.
+async fn start_tls(context: &Context, conn: &mut Conn, seq: u32) -> bool {
+    match &context.config.tls {
+        Some(tls) if !conn.is_tls() => {
+            conn.send(&ServerPacket::Ok, seq);
+            match conn.start_tls(tls.clone()).await {
+                Ok(()) => {
+                    tracing::debug!("TLS established");
+                    true
+                }
+                Err(e) => {
+                    tracing::info!(error = %e, "STARTTLS failed");
+                    false
+                }
+            }
+        }
+        _ => {
+            let reason = if conn.is_tls() { "TLS is already on" } else { "TLS is not enabled on this server" };
+            conn.send(
+                &ServerPacket::Failure { code: failure::SERVICE_UNAVAILABLE, reason: reason.into(), method: 0 },
+                seq,
+            );
+            conn.flush().await.is_ok()
+        }
+    }
+}
+
 fn log_read_error(e: &ReadError) {
     match e {
         ReadError::Closed => tracing::debug!("{e}"),
@@ -131,6 +165,8 @@ struct MrimSession {
     nickname: String,
     /// Ids of the `MESSAGE_ACK`s this session sends.
     next_msg_id: u32,
+    /// Set when a packet handler lost the connection.
+    closing: bool,
 }
 
 enum Input {
@@ -188,6 +224,9 @@ impl MrimSession {
                         silence.as_mut().reset(Instant::now() + allowed_silence);
                     }
                     self.packet(conn, packet).await;
+                    if self.closing {
+                        return;
+                    }
                 }
                 Input::Event(Ok(event)) => self.event(conn, event),
                 Input::Event(Err(KickReason::LoggedInElsewhere)) => {
@@ -244,8 +283,9 @@ impl MrimSession {
                 conn.send(&ServerPacket::AnketaInfo(anketa), seq);
             }
             ClientPacket::StartTls => {
-                let reason = "TLS is not enabled on this server".into();
-                conn.send(&ServerPacket::Failure { code: failure::SERVICE_UNAVAILABLE, reason, method: 0 }, seq);
+                if !start_tls(&self.context, conn, seq).await {
+                    self.closing = true;
+                }
             }
             ClientPacket::Unknown { msg } => tracing::debug!(msg = format_args!("{msg:#x}"), "unknown packet ignored"),
         }

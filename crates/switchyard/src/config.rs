@@ -44,6 +44,9 @@ pub struct MrimSection {
     pub public_address: Option<String>,
     pub ping_period_secs: u64,
     pub login_timeout_secs: u64,
+    /// PEM certificate chain and key for STARTTLS; without them a self-signed one is made.
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -89,6 +92,8 @@ impl Default for MrimSection {
             public_address: None,
             ping_period_secs: front.ping_period.as_secs(),
             login_timeout_secs: front.login_timeout.as_secs(),
+            tls_cert: None,
+            tls_key: None,
         }
     }
 }
@@ -132,14 +137,16 @@ impl Config {
         }
     }
 
-    pub(crate) fn mrim_front(&self) -> switchyard_mrim::MrimConfig {
-        switchyard_mrim::MrimConfig {
+    pub(crate) fn mrim_front(&self) -> anyhow::Result<switchyard_mrim::MrimConfig> {
+        let tls = crate::tls::server_config(self.mrim.tls_cert.as_deref(), self.mrim.tls_key.as_deref())?;
+        Ok(switchyard_mrim::MrimConfig {
             domains: self.mrim.domains.iter().map(|d| d.to_ascii_lowercase()).collect(),
             ping_period: Duration::from_secs(self.mrim.ping_period_secs),
             login_timeout: Duration::from_secs(self.mrim.login_timeout_secs),
             max_connections: self.limits.max_connections,
+            tls: Some(tls),
             ..switchyard_mrim::MrimConfig::default()
-        }
+        })
     }
 
     pub(crate) fn core(&self) -> switchyard_core::CoreConfig {

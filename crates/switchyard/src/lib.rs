@@ -2,6 +2,7 @@
 
 pub mod config;
 mod server;
+pub mod tls;
 
 pub use config::Config;
 pub use server::{open_store, RunningServer};

@@ -37,7 +37,7 @@ impl RunningServer {
         let store = Arc::new(open_store(config).await?);
         let core = Core::new(store.clone(), config.core());
         let msn = MsnFront::new(core.clone(), config.msn_front());
-        let mrim = MrimFront::new(core, config.mrim_front());
+        let mrim = MrimFront::new(core, config.mrim_front()?);
         let shutdown = CancellationToken::new();
         let mut listeners = Vec::new();
         let mut listener_tasks = JoinSet::new();

@@ -303,7 +303,7 @@ async fn authorization_request_and_grant() {
 }
 
 #[tokio::test]
-async fn redirector_mpop_search_and_starttls() {
+async fn redirector_mpop_and_search() {
     let server = server().await;
     let addr = mrim_addr(&server);
     let mut redirect =
@@ -331,8 +331,36 @@ async fn redirector_mpop_search_and_starttls() {
     c.send(msg::WP_REQUEST, Body::default().u32(wp::NICKNAME).lps(b"bo*")).await;
     assert_eq!(c.expect(msg::ANKETA_INFO).await.1.u32(), wp::ANKETA_DBERR);
 
+    c.expect_nothing_pending().await;
+}
+
+#[tokio::test]
+async fn starttls_switches_the_same_connection_to_tls() {
+    let dir = tempfile::tempdir().unwrap();
+    let generated = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+    let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+    std::fs::write(&cert, generated.cert.pem()).unwrap();
+    std::fs::write(&key, generated.signing_key.serialize_pem()).unwrap();
+    let server = TestServer::start_with(|c| {
+        c.mrim.tls_cert = Some(cert.clone());
+        c.mrim.tls_key = Some(key.clone());
+    })
+    .await;
+    server.add_user("alice", "secret", Some("Alice")).await;
+
+    let mut c = MrimClient::connect(mrim_addr(&server), 21).await;
+    c.send(msg::HELLO, Body::default()).await;
+    c.expect(msg::HELLO_ACK).await;
+    let seq = c.send(msg::STARTTLS, Body::default()).await;
+    assert_eq!(c.expect(msg::OK).await.0, seq);
+    c.upgrade_tls(generated.cert.der().clone()).await;
+    let login = c.hello_and_login("alice@mail.ru", "secret", status::ONLINE).await;
+    assert_eq!(c.expect(msg::LOGIN_ACK).await.0, login);
+    c.expect(msg::USER_INFO).await;
+    c.contact_list().await;
+    // Once is enough.
     c.send(msg::STARTTLS, Body::default()).await;
-    assert_eq!(c.expect(mrim::codes::msg::FAILURE).await.1.u32(), mrim::codes::failure::SERVICE_UNAVAILABLE);
+    assert_eq!(c.expect(msg::FAILURE).await.1.u32(), mrim::codes::failure::SERVICE_UNAVAILABLE);
     c.expect_nothing_pending().await;
 }
 

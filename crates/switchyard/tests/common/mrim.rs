@@ -7,9 +7,14 @@ use mrim::header::Header;
 use mrim::wire::Reader;
 use mrim::{Packet, PacketDecoder};
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
+
+/// A byte stream: plain TCP, or TLS over it after STARTTLS.
+pub trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send> Io for T {}
 
 const PATIENCE: Duration = Duration::from_secs(10);
 
@@ -40,7 +45,7 @@ impl Body {
 }
 
 pub struct MrimClient {
-    stream: TcpStream,
+    stream: Box<dyn Io>,
     decoder: PacketDecoder,
     input: BytesMut,
     pub minor: u16,
@@ -51,7 +56,7 @@ pub struct MrimClient {
 
 impl MrimClient {
     pub async fn connect(addr: SocketAddr, minor: u16) -> MrimClient {
-        let stream = TcpStream::connect(addr).await.unwrap();
+        let stream: Box<dyn Io> = Box::new(TcpStream::connect(addr).await.unwrap());
         MrimClient {
             stream,
             decoder: PacketDecoder::default(),
@@ -73,11 +78,29 @@ impl MrimClient {
         Header { proto: self.proto(), seq: self.seq, msg: code, dlen: body.0.len() as u32 }.encode(&mut bytes);
         bytes.extend_from_slice(&body.0);
         self.stream.write_all(&bytes).await.unwrap();
+        self.stream.flush().await.unwrap();
         self.seq
+    }
+
+    /// Runs a TLS handshake on the connection, trusting only `certificate`.
+    pub async fn upgrade_tls(&mut self, certificate: rustls::pki_types::CertificateDer<'static>) {
+        let mut roots = rustls::RootCertStore::empty();
+        roots.add(certificate).unwrap();
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let config = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        let plain = std::mem::replace(&mut self.stream, Box::new(tokio::io::duplex(1).0));
+        let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
+        let tls = tokio_rustls::TlsConnector::from(Arc::new(config)).connect(name, plain).await.expect("TLS handshake");
+        self.stream = Box::new(tls);
     }
 
     pub async fn send_raw(&mut self, bytes: &[u8]) {
         self.stream.write_all(bytes).await.unwrap();
+        self.stream.flush().await.unwrap();
     }
 
     pub async fn next(&mut self) -> Packet {
