@@ -190,6 +190,8 @@ impl MrimSession {
             }
         };
         conn.send(&ServerPacket::ContactList2(list), 0);
+        // There is no mailbox behind these accounts: it is reported empty.
+        conn.send(&ServerPacket::MailboxStatus { unread: 0 }, 0);
         self.send_offline_messages(conn).await;
         let status = status::to_core(login.status.status).unwrap_or(Status::Online);
         self.set_status(status).await;
@@ -354,13 +356,14 @@ impl MrimSession {
         let contacts = lists
             .relations
             .iter()
-            .filter(|r| r.flags.contains(RelationFlags::FORWARD))
+            .filter(|r| listed(r.flags))
             .map(|r| {
                 let seen = visible.iter().find(|(a, _)| a.id == r.other.id).map(|(_, p)| p.status);
                 let authorized = allows(r.their_privacy, r.their_flags);
                 let group = r.groups.first().and_then(|g| groups.iter().position(|c| c.id == *g)).unwrap_or(0);
+                let shadow = if r.flags.contains(RelationFlags::FORWARD) { 0 } else { contact_flag::SHADOW };
                 Contact {
-                    flags: contact_flags(r.flags) | unicode,
+                    flags: contact_flags(r.flags) | unicode | shadow,
                     group: group as u32,
                     email: self.context.config.email_of(&r.other.name),
                     nickname: if r.display_name.is_empty() { r.other.name.to_string() } else { r.display_name.clone() },
@@ -549,6 +552,9 @@ impl MrimSession {
         let Some(name) = self.context.config.resolve(&add.email) else { return (contact_oper::NO_SUCH_USER, FAILED) };
         let me = &self.session.account;
         let display = if add.name.is_empty() { add.email.as_str() } else { add.name.as_str() };
+        if add.flags & contact_flag::SHADOW != 0 {
+            return self.add_shadow(&name, visibility_flags(add.flags), display).await;
+        }
         let target = match core.add_to_list(me, ListKind::Forward, &name, display).await {
             Ok((target, _)) => target,
             Err(CoreError::NoSuchAccount) => return (contact_oper::NO_SUCH_USER, FAILED),
@@ -575,16 +581,46 @@ impl MrimSession {
                 return (contact_oper::INTERR, FAILED);
             }
         }
-        let position = match core.contact_list(me.id).await {
-            Ok(list) => list
-                .relations
-                .iter()
-                .filter(|r| r.flags.contains(RelationFlags::FORWARD))
-                .position(|r| r.other.id == target.id)
-                .unwrap_or(0),
+        (contact_oper::SUCCESS, self.contact_id(target.id).await)
+    }
+
+    /// The id clients give the contact: 20 plus its position in `CONTACT_LIST2`.
+    async fn contact_id(&self, target: switchyard_core::AccountId) -> u32 {
+        let position = match self.context.core.contact_list(self.session.account.id).await {
+            Ok(list) => {
+                list.relations.iter().filter(|r| listed(r.flags)).position(|r| r.other.id == target).unwrap_or(0)
+            }
             Err(_) => 0,
         };
-        (contact_oper::SUCCESS, FIRST_CONTACT_ID + position as u32)
+        FIRST_CONTACT_ID + position as u32
+    }
+
+    /// A shadow entry: visibility flags toward someone who is not a contact.
+    async fn add_shadow(&self, name: &switchyard_core::AccountName, flags: RelationFlags, display: &str) -> (u32, u32) {
+        const FAILED: u32 = u32::MAX;
+        let core = &self.context.core;
+        let me = &self.session.account;
+        if flags.is_empty() {
+            return (contact_oper::INVALID_INFO, FAILED);
+        }
+        let target = match core.store().account_by_name(name).await {
+            Ok(Some(account)) => account.to_ref(),
+            Ok(None) => return (contact_oper::NO_SUCH_USER, FAILED),
+            Err(_) => return (contact_oper::INTERR, FAILED),
+        };
+        let Ok(before) = core.store().relation_flags(me.id, target.id).await else {
+            return (contact_oper::INTERR, FAILED);
+        };
+        if listed(before) {
+            return (contact_oper::USER_EXISTS, FAILED);
+        }
+        match core.change_relation(me, &target, before, before | flags, Some(display)).await {
+            Ok(_) => (contact_oper::SUCCESS, self.contact_id(target.id).await),
+            Err(e) => {
+                tracing::error!(error = %e, "shadow ADD_CONTACT failed");
+                (contact_oper::INTERR, FAILED)
+            }
+        }
     }
 
     /// Renames, changes the visibility flags of, or (with `REMOVED`) deletes a contact. The
@@ -602,19 +638,17 @@ impl MrimSession {
             Err(_) => return contact_oper::INTERR,
         };
         let Ok(before) = core.store().relation_flags(me.id, target.id).await else { return contact_oper::INTERR };
-        if !before.contains(RelationFlags::FORWARD) {
+        if !listed(before) {
             return contact_oper::NO_SUCH_USER;
         }
-        const MRIM_FLAGS: RelationFlags = RelationFlags(
-            RelationFlags::FORWARD.0
-                | RelationFlags::VISIBLE_TO.0
-                | RelationFlags::INVISIBLE_TO.0
-                | RelationFlags::IGNORE.0,
-        );
+        const MRIM_FLAGS: RelationFlags = RelationFlags(RelationFlags::FORWARD.0 | VISIBILITY.0);
+        let kept = before - MRIM_FLAGS;
         let after = if modify.flags & contact_flag::REMOVED != 0 {
-            before - MRIM_FLAGS
+            kept
+        } else if modify.flags & contact_flag::SHADOW != 0 {
+            kept | visibility_flags(modify.flags)
         } else {
-            (before - MRIM_FLAGS) | RelationFlags::FORWARD | visibility_flags(modify.flags)
+            kept | RelationFlags::FORWARD | visibility_flags(modify.flags)
         };
         let display =
             (!modify.name.is_empty() && after.contains(RelationFlags::FORWARD)).then_some(modify.name.as_str());
@@ -675,6 +709,16 @@ impl MrimSession {
         }
         anketa
     }
+}
+
+/// The flags MRIM's visible, invisible and ignore lists keep.
+const VISIBILITY: RelationFlags =
+    RelationFlags(RelationFlags::VISIBLE_TO.0 | RelationFlags::INVISIBLE_TO.0 | RelationFlags::IGNORE.0);
+
+/// Whether a relation appears in `CONTACT_LIST2`: a contact, or a shadow entry holding only
+/// visibility flags.
+fn listed(flags: RelationFlags) -> bool {
+    flags.contains(RelationFlags::FORWARD) || flags.0 & VISIBILITY.0 != 0
 }
 
 /// The relation flags an MRIM contact's flags ask for.

@@ -262,6 +262,18 @@ async fn contacts_presence_and_a_second_login() {
     };
     assert_eq!(contacts, vec![renamed]);
     assert_eq!(modify(&mut alice, contact_flag::REMOVED, "bob@mail.ru", "").await, contact_oper::SUCCESS);
+    // A shadow entry: alice is always invisible to carol, who is not her contact.
+    let shadow = contact_flag::SHADOW | contact_flag::INVISIBLE;
+    assert_eq!(add(&mut alice, add_contact(shadow, "carol@mail.ru", "carol")).await, (contact_oper::SUCCESS, 20));
+    assert_eq!(
+        add(&mut alice, add_contact(contact_flag::SHADOW, "bob@mail.ru", "x")).await.0,
+        contact_oper::INVALID_INFO
+    );
+    drop(alice);
+    let (mut alice, contacts) = MrimClient::login(addr, 7, "alice@mail.ru", "secret").await;
+    assert_eq!(contacts.len(), 1);
+    assert_eq!((contacts[0].email.as_str(), contacts[0].flags), ("carol@mail.ru", shadow));
+    assert_eq!(modify(&mut alice, contact_flag::REMOVED, "carol@mail.ru", "").await, contact_oper::SUCCESS);
     drop(alice);
     let (_, contacts) = MrimClient::login(addr, 7, "alice@mail.ru", "secret").await;
     assert!(contacts.is_empty());
@@ -358,6 +370,7 @@ async fn starttls_switches_the_same_connection_to_tls() {
     assert_eq!(c.expect(msg::LOGIN_ACK).await.0, login);
     c.expect(msg::USER_INFO).await;
     c.contact_list().await;
+    c.expect(msg::MAILBOX_STATUS).await;
     // Once is enough.
     c.send(msg::STARTTLS, Body::default()).await;
     assert_eq!(c.expect(msg::FAILURE).await.1.u32(), mrim::codes::failure::SERVICE_UNAVAILABLE);
@@ -409,6 +422,7 @@ async fn a_client_that_stops_pinging_is_disconnected() {
     }
     pinging.expect(msg::USER_INFO).await;
     pinging.expect(msg::CONTACT_LIST2).await;
+    pinging.expect(msg::MAILBOX_STATUS).await;
     pinging.expect_nothing_pending().await;
     // Now silent: closed after 1.5 periods.
     pinging.expect_closed().await;
@@ -435,6 +449,7 @@ async fn groups_are_created_renamed_removed_and_hold_contacts() {
     alice.expect(msg::LOGIN_ACK).await;
     alice.expect(msg::USER_INFO).await;
     let (groups, contacts) = alice.contact_list().await;
+    alice.expect(msg::MAILBOX_STATUS).await;
     assert_eq!(groups, vec!["General", "Друзья", "Job"]);
     assert_eq!((contacts[0].email.as_str(), contacts[0].group), ("bob@mail.ru", 1));
     let move_bob = Body::default().u32(20).u32(0).u32(2).lps(b"bob@mail.ru").text("Bob", 16).lps(b"");
@@ -454,6 +469,7 @@ async fn groups_are_created_renamed_removed_and_hold_contacts() {
     alice.expect(msg::LOGIN_ACK).await;
     alice.expect(msg::USER_INFO).await;
     let (groups, contacts) = alice.contact_list().await;
+    alice.expect(msg::MAILBOX_STATUS).await;
     assert_eq!(groups, vec!["General", "Job"]);
     assert_eq!(contacts[0].group, 1, "bob is in Job, now at index 1");
 

@@ -175,6 +175,7 @@ impl MrimClient {
         assert_eq!(info.lps(), &b"MRIM.NICKNAME"[..]);
         c.text(&mut info);
         let (_, contacts) = c.contact_list().await;
+        assert_eq!(c.expect(msg::MAILBOX_STATUS).await.1.u32(), 0);
         (c, contacts)
     }
 
