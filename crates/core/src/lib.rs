@@ -10,6 +10,7 @@ pub mod memory;
 pub mod offline;
 pub mod presence;
 pub mod privacy;
+pub mod profile;
 mod routing;
 pub mod store;
 #[cfg(any(test, feature = "store-suite"))]
@@ -21,6 +22,7 @@ pub use hub::{ConversationInvite, Event, KickReason, Session};
 pub use lists::{ContactList, ListEntry, ListKind};
 pub use presence::{Presence, Status};
 pub use privacy::{Privacy, RelationFlags, ReverseListPrompt};
+pub use profile::{Date, Profile, SearchQuery, Sex, TextMatch};
 pub use routing::{Delivery, Message};
 pub use store::{ContactGroup, GroupId, MessageKind, Store, StoreError};
 

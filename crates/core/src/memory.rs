@@ -3,6 +3,7 @@
 
 use crate::account::{Account, AccountId, AccountName, AccountRef};
 use crate::privacy::{Privacy, RelationFlags, ReverseListPrompt};
+use crate::profile::{Profile, SearchQuery};
 use crate::store::{
     ContactGroup, GroupId, ListSettings, OfflineMessage, Relation, Store, StoreError, StoredMessage,
     VersionsAfterChange,
@@ -15,6 +16,7 @@ struct StoredAccount {
     account: Account,
     password: String,
     settings: ListSettings,
+    profile: Profile,
 }
 
 #[derive(Default)]
@@ -91,7 +93,13 @@ impl Store for MemoryStore {
                 nickname: nickname.map(str::to_owned),
             };
             let settings = ListSettings { version: 1, privacy: Privacy::AllowUnlisted, prompt: ReverseListPrompt::Ask };
-            s.accounts.insert(id, StoredAccount { account: account.clone(), password: password.to_owned(), settings });
+            let stored = StoredAccount {
+                account: account.clone(),
+                password: password.to_owned(),
+                settings,
+                profile: Profile::default(),
+            };
+            s.accounts.insert(id, stored);
             s.by_name.insert(name.clone(), id);
             Ok(account)
         })
@@ -230,6 +238,30 @@ impl Store for MemoryStore {
             };
             Ok(VersionsAfterChange { owner: owner_version, target: target_version })
         })
+    }
+
+    async fn profile(&self, id: AccountId) -> Result<Profile, StoreError> {
+        self.with(|s| Ok(s.account(id)?.profile.clone()))
+    }
+
+    async fn set_profile(&self, id: AccountId, profile: &Profile) -> Result<(), StoreError> {
+        self.with(|s| {
+            s.account(id)?.profile = profile.clone();
+            Ok(())
+        })
+    }
+
+    async fn search(&self, query: &SearchQuery, limit: usize) -> Result<Vec<(Account, Profile)>, StoreError> {
+        let mut found: Vec<(Account, Profile)> = self.with(|s| {
+            s.accounts
+                .values()
+                .filter(|a| query.matches(&a.account.name, a.account.nickname.as_deref(), &a.profile))
+                .map(|a| (a.account.clone(), a.profile.clone()))
+                .collect()
+        });
+        found.sort_by(|a, b| a.0.name.cmp(&b.0.name));
+        found.truncate(limit);
+        Ok(found)
     }
 
     async fn groups(&self, owner: AccountId) -> Result<Vec<ContactGroup>, StoreError> {

@@ -2,6 +2,7 @@
 
 use crate::account::{Account, AccountId, AccountName, AccountRef};
 use crate::privacy::{Privacy, RelationFlags, ReverseListPrompt};
+use crate::profile::{Profile, SearchQuery};
 use async_trait::async_trait;
 
 #[derive(Debug, thiserror::Error)]
@@ -148,6 +149,12 @@ pub trait Store: Send + Sync + 'static {
         flags: RelationFlags,
         display_name: Option<&str>,
     ) -> Result<VersionsAfterChange, StoreError>;
+
+    /// What the user tells about themselves (empty until set).
+    async fn profile(&self, id: AccountId) -> Result<Profile, StoreError>;
+    async fn set_profile(&self, id: AccountId, profile: &Profile) -> Result<(), StoreError>;
+    /// Accounts matching every criterion, by name, at most `limit`.
+    async fn search(&self, query: &SearchQuery, limit: usize) -> Result<Vec<(Account, Profile)>, StoreError>;
 
     /// The owner's groups in creation order.
     async fn groups(&self, owner: AccountId) -> Result<Vec<ContactGroup>, StoreError>;

@@ -13,6 +13,7 @@ pub async fn run(store: &dyn Store) {
     settings(store).await;
     relations(store).await;
     groups(store).await;
+    profiles_and_search(store).await;
     offline_queue(store).await;
     deletion_cascades(store).await;
 }
@@ -113,6 +114,53 @@ async fn groups(store: &dyn Store) {
     store.set_relation(kim.id, lee.id, RelationFlags::NONE, None).await.unwrap();
     store.set_relation(kim.id, lee.id, RelationFlags::FORWARD, Some("lee")).await.unwrap();
     assert!(store.relations(kim.id).await.unwrap()[0].groups.is_empty());
+}
+
+async fn profiles_and_search(store: &dyn Store) {
+    use crate::profile::{Date, Profile, SearchQuery, Sex, TextMatch};
+    let ivan = store.create_account(&name("ivan"), "pw", Some("Ванёк")).await.unwrap();
+    let maria = store.create_account(&name("maria"), "pw", Some("Маша")).await.unwrap();
+    assert_eq!(store.profile(ivan.id).await.unwrap(), Profile::default());
+    let ivan_profile = Profile {
+        first_name: "Иван".into(),
+        last_name: "Петров".into(),
+        sex: Sex::Male,
+        birthday: Date::parse("1990-03-25"),
+        city_id: 495,
+        country_id: 24,
+        location: "Москва".into(),
+    };
+    store.set_profile(ivan.id, &ivan_profile).await.unwrap();
+    assert_eq!(store.profile(ivan.id).await.unwrap(), ivan_profile);
+    let maria_profile = Profile {
+        first_name: "Мария".into(),
+        sex: Sex::Female,
+        birthday: Date::parse("1985-12-30"),
+        city_id: 812,
+        country_id: 24,
+        ..Profile::default()
+    };
+    store.set_profile(maria.id, &maria_profile).await.unwrap();
+
+    let names = |found: Vec<(crate::Account, Profile)>| found.into_iter().map(|(a, _)| a.name.to_string()).collect::<Vec<_>>();
+    let search = |query: SearchQuery| async move { names(store.search(&query, 10).await.unwrap()) };
+    assert_eq!(search(SearchQuery { country_id: Some(24), ..Default::default() }).await, ["ivan", "maria"]);
+    assert_eq!(search(SearchQuery { name: Some(name("maria")), ..Default::default() }).await, ["maria"]);
+    let prefix = |t: &str| Some(TextMatch::Prefix(t.into()));
+    assert_eq!(search(SearchQuery { first_name: prefix("ив"), ..Default::default() }).await, ["ivan"]);
+    assert_eq!(search(SearchQuery { nickname: prefix("МА"), ..Default::default() }).await, ["maria"]);
+    assert_eq!(search(SearchQuery { last_name: Some(TextMatch::Exact("петров".into())), ..Default::default() }).await, ["ivan"]);
+    assert!(search(SearchQuery { last_name: Some(TextMatch::Exact("петр".into())), ..Default::default() }).await.is_empty());
+    assert_eq!(search(SearchQuery { sex: Some(Sex::Female), ..Default::default() }).await, ["maria"]);
+    let born = |d: &str| Date::parse(d);
+    assert_eq!(search(SearchQuery { born_from: born("1988-01-01"), ..Default::default() }).await, ["ivan"]);
+    assert_eq!(search(SearchQuery { born_until: born("1988-01-01"), ..Default::default() }).await, ["maria"]);
+    // A window across the year end (Capricorn) and one inside the year (Aries).
+    assert_eq!(search(SearchQuery { birthday_window: Some((1222, 119)), ..Default::default() }).await, ["maria"]);
+    assert_eq!(search(SearchQuery { birthday_window: Some((321, 419)), ..Default::default() }).await, ["ivan"]);
+    assert_eq!(search(SearchQuery { birth_month: Some(12), birth_day: Some(30), ..Default::default() }).await, ["maria"]);
+    assert_eq!(search(SearchQuery { city_id: Some(495), sex: Some(Sex::Female), ..Default::default() }).await, Vec::<String>::new());
+    assert_eq!(store.search(&SearchQuery { country_id: Some(24), ..Default::default() }, 1).await.unwrap().len(), 1);
 }
 
 async fn offline_queue(store: &dyn Store) {

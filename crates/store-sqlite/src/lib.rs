@@ -12,6 +12,7 @@ use std::path::Path;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use switchyard_core::account::{Account, AccountId, AccountName, AccountRef};
 use switchyard_core::privacy::{Privacy, RelationFlags, ReverseListPrompt};
+use switchyard_core::profile::{Date, Profile, SearchQuery, Sex, TextMatch};
 use switchyard_core::store::{
     ContactGroup, GroupId, ListSettings, MessageKind, OfflineMessage, Relation, Store, StoreError, StoredMessage,
     VersionsAfterChange,
@@ -20,6 +21,7 @@ use switchyard_core::store::{
 const MIGRATIONS: &[(i64, &str, &str)] = &[
     (1, "initial", include_str!("../migrations/0001_initial.sql")),
     (2, "groups", include_str!("../migrations/0002_groups.sql")),
+    (3, "profiles", include_str!("../migrations/0003_profiles.sql")),
 ];
 
 /// UINs are 10000 + the never-reused account id, so the first account gets 10001.
@@ -106,6 +108,61 @@ fn version(v: i64) -> u32 {
 }
 
 const ACCOUNT_COLUMNS: &str = "id, name, nickname";
+const PROFILE_COLUMNS: &str = "first_name, last_name, sex, birthday, city_id, country_id, location";
+
+fn profile_from_row(row: &SqliteRow) -> Result<Profile, StoreError> {
+    let sex: i64 = row.try_get("sex").map_err(backend)?;
+    let birthday: Option<String> = row.try_get("birthday").map_err(backend)?;
+    Ok(Profile {
+        first_name: row.try_get("first_name").map_err(backend)?,
+        last_name: row.try_get("last_name").map_err(backend)?,
+        sex: match sex {
+            1 => Sex::Male,
+            2 => Sex::Female,
+            _ => Sex::Unknown,
+        },
+        birthday: birthday.as_deref().and_then(Date::parse),
+        city_id: row.try_get::<i64, _>("city_id").map_err(backend)? as u32,
+        country_id: row.try_get::<i64, _>("country_id").map_err(backend)? as u32,
+        location: row.try_get("location").map_err(backend)?,
+    })
+}
+
+fn sex_code(sex: Sex) -> i64 {
+    match sex {
+        Sex::Unknown => 0,
+        Sex::Male => 1,
+        Sex::Female => 2,
+    }
+}
+
+/// A value bound to a search placeholder.
+enum Value {
+    Text(String),
+    Int(i64),
+}
+
+/// `column = ?` or `column LIKE ? ESCAPE '\'` on a lower-cased key column.
+fn text_condition(column: &str, matching: &TextMatch, sql: &mut String, values: &mut Vec<Value>) {
+    match matching {
+        TextMatch::Exact(text) => {
+            sql.push_str(&format!(" AND {column} = ?"));
+            values.push(Value::Text(text.to_lowercase()));
+        }
+        TextMatch::Prefix(text) => {
+            let escaped: String = text
+                .to_lowercase()
+                .chars()
+                .flat_map(|c| if matches!(c, '%' | '_' | '\\') { vec!['\\', c] } else { vec![c] })
+                .collect();
+            sql.push_str(&format!(" AND {column} LIKE ? ESCAPE '\\'"));
+            values.push(Value::Text(format!("{escaped}%")));
+        }
+    }
+}
+
+const BIRTH_MONTH: &str = "CAST(substr(birthday, 6, 2) AS INTEGER)";
+const BIRTH_DAY: &str = "CAST(substr(birthday, 9, 2) AS INTEGER)";
 
 #[async_trait]
 impl Store for SqliteStore {
@@ -116,10 +173,11 @@ impl Store for SqliteStore {
         nickname: Option<&str>,
     ) -> Result<Account, StoreError> {
         let inserted = sqlx::query_scalar::<_, i64>(
-            "INSERT INTO accounts (name, nickname, password, created_at) VALUES (?, ?, ?, ?) RETURNING id",
+            "INSERT INTO accounts (name, nickname, nickname_key, password, created_at) VALUES (?, ?, ?, ?, ?) RETURNING id",
         )
         .bind(name.as_str())
         .bind(nickname)
+        .bind(nickname.unwrap_or("").to_lowercase())
         .bind(password)
         .bind(now())
         .fetch_one(&self.pool)
@@ -333,6 +391,98 @@ impl Store for SqliteStore {
         };
         tx.commit().await.map_err(backend)?;
         Ok(VersionsAfterChange { owner: owner_version, target: target_version })
+    }
+
+    async fn profile(&self, id: AccountId) -> Result<Profile, StoreError> {
+        let row = sqlx::query(&format!("SELECT {PROFILE_COLUMNS} FROM accounts WHERE id = ?"))
+            .bind(id.0)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(backend)?
+            .ok_or_else(|| StoreError::Backend(format!("no account {id}")))?;
+        profile_from_row(&row)
+    }
+
+    async fn set_profile(&self, id: AccountId, profile: &Profile) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE accounts SET first_name = ?, last_name = ?, sex = ?, birthday = ?, city_id = ?, country_id = ?,
+                 location = ?, first_name_key = ?, last_name_key = ? WHERE id = ?",
+        )
+        .bind(&profile.first_name)
+        .bind(&profile.last_name)
+        .bind(sex_code(profile.sex))
+        .bind(profile.birthday.map(|d| d.to_string()))
+        .bind(i64::from(profile.city_id))
+        .bind(i64::from(profile.country_id))
+        .bind(&profile.location)
+        .bind(profile.first_name.to_lowercase())
+        .bind(profile.last_name.to_lowercase())
+        .bind(id.0)
+        .execute(&self.pool)
+        .await
+        .map_err(backend)?;
+        Ok(())
+    }
+
+    async fn search(&self, query: &SearchQuery, limit: usize) -> Result<Vec<(Account, Profile)>, StoreError> {
+        let mut sql = format!("SELECT {ACCOUNT_COLUMNS}, {PROFILE_COLUMNS} FROM accounts WHERE 1 = 1");
+        let mut values = Vec::new();
+        let mut int = |sql: &mut String, condition: &str, value: i64| {
+            sql.push_str(condition);
+            values.push(Value::Int(value));
+        };
+        if let Some(sex) = query.sex {
+            int(&mut sql, " AND sex = ?", sex_code(sex));
+        }
+        if let Some(city) = query.city_id {
+            int(&mut sql, " AND city_id = ?", i64::from(city));
+        }
+        if let Some(country) = query.country_id {
+            int(&mut sql, " AND country_id = ?", i64::from(country));
+        }
+        if let Some(month) = query.birth_month {
+            int(&mut sql, &format!(" AND {BIRTH_MONTH} = ?"), i64::from(month));
+        }
+        if let Some(day) = query.birth_day {
+            int(&mut sql, &format!(" AND {BIRTH_DAY} = ?"), i64::from(day));
+        }
+        if let Some((from, to)) = query.birthday_window {
+            let md = format!("({BIRTH_MONTH} * 100 + {BIRTH_DAY})");
+            // A window across the year end (from > to) is "after from, or before to".
+            let joiner = if from <= to { "AND" } else { "OR" };
+            sql.push_str(&format!(" AND birthday IS NOT NULL AND ({md} >= ? {joiner} {md} <= ?)"));
+            values.push(Value::Int(i64::from(from)));
+            values.push(Value::Int(i64::from(to)));
+        }
+        if let Some(name) = &query.name {
+            sql.push_str(" AND name = ?");
+            values.push(Value::Text(name.to_string()));
+        }
+        if let Some(from) = query.born_from {
+            sql.push_str(" AND birthday >= ?");
+            values.push(Value::Text(from.to_string()));
+        }
+        if let Some(until) = query.born_until {
+            sql.push_str(" AND birthday <= ?");
+            values.push(Value::Text(until.to_string()));
+        }
+        for (column, matching) in
+            [("nickname_key", &query.nickname), ("first_name_key", &query.first_name), ("last_name_key", &query.last_name)]
+        {
+            if let Some(matching) = matching {
+                text_condition(column, matching, &mut sql, &mut values);
+            }
+        }
+        sql.push_str(" ORDER BY name LIMIT ?");
+        let mut statement = sqlx::query(&sql);
+        for value in values {
+            statement = match value {
+                Value::Text(text) => statement.bind(text),
+                Value::Int(n) => statement.bind(n),
+            };
+        }
+        let rows = statement.bind(limit as i64).fetch_all(&self.pool).await.map_err(backend)?;
+        rows.iter().map(|row| Ok((account_from_row(row)?, profile_from_row(row)?))).collect()
     }
 
     async fn groups(&self, owner: AccountId) -> Result<Vec<ContactGroup>, StoreError> {
