@@ -5,6 +5,7 @@ use crate::error::CoreError;
 use crate::hub::Event;
 use crate::presence::Presence;
 use crate::privacy::{Privacy, RelationFlags, ReverseListPrompt};
+use crate::profile::{Profile, SearchQuery};
 use crate::store::{ContactGroup, GroupId, ListSettings, Relation};
 use crate::Core;
 
@@ -146,6 +147,23 @@ impl Core {
             self.reannounce(owner.id, rule(before), rule(after)).await?;
         }
         Ok(versions.owner)
+    }
+
+    /// Accounts matching `query`, at most `limit`; with `online_only`, just those online and
+    /// not invisible.
+    pub async fn search(
+        &self,
+        query: &SearchQuery,
+        online_only: bool,
+        limit: usize,
+    ) -> Result<Vec<(crate::Account, Profile)>, CoreError> {
+        if !online_only {
+            return Ok(self.store().search(query, limit).await?);
+        }
+        // The store does not know who is online: ask it for more and keep the online ones.
+        let candidates = self.store().search(query, limit.saturating_mul(20).min(2000)).await?;
+        let online = |id| self.online_presence(id).is_some_and(|p| p.status.is_visible());
+        Ok(candidates.into_iter().filter(|(a, _)| online(a.id)).take(limit).collect())
     }
 
     pub async fn groups(&self, owner: AccountId) -> Result<Vec<ContactGroup>, CoreError> {

@@ -60,6 +60,17 @@ impl Date {
         Date { year, month, day }
     }
 
+    /// The day after.
+    pub fn next_day(self) -> Date {
+        if self.day < self.days_in_month() {
+            Date { day: self.day + 1, ..self }
+        } else if self.month < 12 {
+            Date { month: self.month + 1, day: 1, ..self }
+        } else {
+            Date { year: self.year + 1, month: 1, day: 1 }
+        }
+    }
+
     /// Month and day as one number, `MMDD`.
     pub fn month_day(self) -> u16 {
         u16::from(self.month) * 100 + u16::from(self.day)
@@ -137,6 +148,16 @@ impl TextMatch {
 
 /// Search criteria; every one given must hold. Stores execute these primitives; the core
 /// derives them from what users ask (ages, zodiac signs).
+/// Born on or before this date, one is at least `age` years old on `today`.
+pub fn born_by_for_age_at_least(today: Date, age: u16) -> Date {
+    today.years_before(age)
+}
+
+/// Born on or after this date, one is at most `age` years old on `today`.
+pub fn born_from_for_age_at_most(today: Date, age: u16) -> Date {
+    today.years_before(age.saturating_add(1)).next_day()
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct SearchQuery {
     pub name: Option<AccountName>,
@@ -191,7 +212,16 @@ mod tests {
         assert_eq!(Date::from_unix(1_000_000_000).to_string(), "2001-09-09");
         assert_eq!(Date::from_unix(951_782_400).to_string(), "2000-02-29");
         assert_eq!(Date::parse("2000-02-29").unwrap().years_before(1).to_string(), "1999-02-28");
-        for (date, sign) in [("1990-03-21", 1), ("1990-04-19", 1), ("1990-12-31", 10), ("1990-01-19", 10), ("1990-01-20", 11), ("1990-03-20", 12)] {
+        assert_eq!(Date::parse("1999-02-28").unwrap().next_day().to_string(), "1999-03-01");
+        assert_eq!(Date::parse("1999-12-31").unwrap().next_day().to_string(), "2000-01-01");
+        for (date, sign) in [
+            ("1990-03-21", 1),
+            ("1990-04-19", 1),
+            ("1990-12-31", 10),
+            ("1990-01-19", 10),
+            ("1990-01-20", 11),
+            ("1990-03-20", 12),
+        ] {
             assert_eq!(Date::parse(date).unwrap().zodiac(), sign, "{date}");
         }
     }

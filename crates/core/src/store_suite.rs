@@ -142,15 +142,21 @@ async fn profiles_and_search(store: &dyn Store) {
     };
     store.set_profile(maria.id, &maria_profile).await.unwrap();
 
-    let names = |found: Vec<(crate::Account, Profile)>| found.into_iter().map(|(a, _)| a.name.to_string()).collect::<Vec<_>>();
+    let names =
+        |found: Vec<(crate::Account, Profile)>| found.into_iter().map(|(a, _)| a.name.to_string()).collect::<Vec<_>>();
     let search = |query: SearchQuery| async move { names(store.search(&query, 10).await.unwrap()) };
     assert_eq!(search(SearchQuery { country_id: Some(24), ..Default::default() }).await, ["ivan", "maria"]);
     assert_eq!(search(SearchQuery { name: Some(name("maria")), ..Default::default() }).await, ["maria"]);
     let prefix = |t: &str| Some(TextMatch::Prefix(t.into()));
     assert_eq!(search(SearchQuery { first_name: prefix("ив"), ..Default::default() }).await, ["ivan"]);
     assert_eq!(search(SearchQuery { nickname: prefix("МА"), ..Default::default() }).await, ["maria"]);
-    assert_eq!(search(SearchQuery { last_name: Some(TextMatch::Exact("петров".into())), ..Default::default() }).await, ["ivan"]);
-    assert!(search(SearchQuery { last_name: Some(TextMatch::Exact("петр".into())), ..Default::default() }).await.is_empty());
+    assert_eq!(
+        search(SearchQuery { last_name: Some(TextMatch::Exact("петров".into())), ..Default::default() }).await,
+        ["ivan"]
+    );
+    assert!(search(SearchQuery { last_name: Some(TextMatch::Exact("петр".into())), ..Default::default() })
+        .await
+        .is_empty());
     assert_eq!(search(SearchQuery { sex: Some(Sex::Female), ..Default::default() }).await, ["maria"]);
     let born = |d: &str| Date::parse(d);
     assert_eq!(search(SearchQuery { born_from: born("1988-01-01"), ..Default::default() }).await, ["ivan"]);
@@ -158,8 +164,14 @@ async fn profiles_and_search(store: &dyn Store) {
     // A window across the year end (Capricorn) and one inside the year (Aries).
     assert_eq!(search(SearchQuery { birthday_window: Some((1222, 119)), ..Default::default() }).await, ["maria"]);
     assert_eq!(search(SearchQuery { birthday_window: Some((321, 419)), ..Default::default() }).await, ["ivan"]);
-    assert_eq!(search(SearchQuery { birth_month: Some(12), birth_day: Some(30), ..Default::default() }).await, ["maria"]);
-    assert_eq!(search(SearchQuery { city_id: Some(495), sex: Some(Sex::Female), ..Default::default() }).await, Vec::<String>::new());
+    assert_eq!(
+        search(SearchQuery { birth_month: Some(12), birth_day: Some(30), ..Default::default() }).await,
+        ["maria"]
+    );
+    assert_eq!(
+        search(SearchQuery { city_id: Some(495), sex: Some(Sex::Female), ..Default::default() }).await,
+        Vec::<String>::new()
+    );
     assert_eq!(store.search(&SearchQuery { country_id: Some(24), ..Default::default() }, 1).await.unwrap().len(), 1);
 }
 

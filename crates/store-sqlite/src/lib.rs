@@ -466,9 +466,11 @@ impl Store for SqliteStore {
             sql.push_str(" AND birthday <= ?");
             values.push(Value::Text(until.to_string()));
         }
-        for (column, matching) in
-            [("nickname_key", &query.nickname), ("first_name_key", &query.first_name), ("last_name_key", &query.last_name)]
-        {
+        for (column, matching) in [
+            ("nickname_key", &query.nickname),
+            ("first_name_key", &query.first_name),
+            ("last_name_key", &query.last_name),
+        ] {
             if let Some(matching) = matching {
                 text_condition(column, matching, &mut sql, &mut values);
             }

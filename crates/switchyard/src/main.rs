@@ -4,7 +4,7 @@ use std::io::BufRead;
 use std::net::IpAddr;
 use std::path::PathBuf;
 use switchyard::{open_store, Config, RunningServer};
-use switchyard_core::{AccountName, Store};
+use switchyard_core::{AccountName, Date, Sex, Store};
 
 /// One server for MSN Messenger, Mail.Ru Agent and MyICQ clients.
 #[derive(Parser)]
@@ -75,6 +75,38 @@ enum UserCommand {
     },
     /// Delete an account with its contact relations and queued messages.
     Del { name: String },
+    /// Show an account's profile, or change the fields given.
+    Profile(ProfileArgs),
+}
+
+#[derive(Args)]
+struct ProfileArgs {
+    name: String,
+    #[arg(long)]
+    first_name: Option<String>,
+    #[arg(long)]
+    last_name: Option<String>,
+    /// male, female or unknown
+    #[arg(long, value_parser = parse_sex)]
+    sex: Option<Sex>,
+    /// YYYY-MM-DD, or an empty string to clear it
+    #[arg(long)]
+    birthday: Option<String>,
+    #[arg(long)]
+    city_id: Option<u32>,
+    #[arg(long)]
+    country_id: Option<u32>,
+    #[arg(long)]
+    location: Option<String>,
+}
+
+fn parse_sex(text: &str) -> Result<Sex, String> {
+    match text {
+        "male" => Ok(Sex::Male),
+        "female" => Ok(Sex::Female),
+        "unknown" => Ok(Sex::Unknown),
+        _ => Err("male, female or unknown".into()),
+    }
 }
 
 fn main() -> anyhow::Result<()> {
@@ -171,6 +203,43 @@ async fn run_user_command(store: &dyn Store, command: UserCommand) -> anyhow::Re
             let account = existing(store, &name).await?;
             store.delete_account(account.id).await?;
             println!("deleted {}", account.name);
+        }
+        UserCommand::Profile(args) => {
+            let account = existing(store, &args.name).await?;
+            let mut profile = store.profile(account.id).await?;
+            let before = profile.clone();
+            if let Some(text) = args.first_name {
+                profile.first_name = text;
+            }
+            if let Some(text) = args.last_name {
+                profile.last_name = text;
+            }
+            if let Some(sex) = args.sex {
+                profile.sex = sex;
+            }
+            if let Some(text) = args.birthday {
+                profile.birthday = match text.as_str() {
+                    "" => None,
+                    date => Some(Date::parse(date).with_context(|| format!("not a date (YYYY-MM-DD): {date}"))?),
+                };
+            }
+            if let Some(id) = args.city_id {
+                profile.city_id = id;
+            }
+            if let Some(id) = args.country_id {
+                profile.country_id = id;
+            }
+            if let Some(text) = args.location {
+                profile.location = text;
+            }
+            if profile != before {
+                store.set_profile(account.id, &profile).await?;
+            }
+            let birthday = profile.birthday.map(|d| d.to_string()).unwrap_or_default();
+            println!(
+                "{}\tfirst name: {}\tlast name: {}\tsex: {:?}\tbirthday: {birthday}\tcity: {}\tcountry: {}\tlocation: {}",
+                account.name, profile.first_name, profile.last_name, profile.sex, profile.city_id, profile.country_id, profile.location
+            );
         }
     }
     Ok(())

@@ -47,6 +47,11 @@ fn accounts_are_managed_from_the_command_line() {
     }
 
     assert_eq!(stdout(&run(d, &["user", "passwd", "alice", "--password", "new"])), "password changed for alice\n");
+    let profile = ["user", "profile", "alice", "--first-name", "Алиса", "--sex", "female", "--birthday", "1990-03-25"];
+    assert!(stdout(&run(d, &profile)).contains("first name: Алиса\tlast name: \tsex: Female\tbirthday: 1990-03-25"));
+    assert!(stdout(&run(d, &["user", "profile", "alice", "--city-id", "495"]))
+        .contains("sex: Female\tbirthday: 1990-03-25\tcity: 495"));
+    assert!(!run(d, &["user", "profile", "alice", "--birthday", "1990-02-30"]).status.success());
     assert_eq!(stdout(&run(d, &["user", "del", "bob"])), "deleted bob\n");
     assert_eq!(stdout(&run(d, &["user", "list"])), "10001\talice\tAlice A\n");
 }

@@ -335,13 +335,11 @@ async fn redirector_mpop_and_search() {
     c.send(msg::WP_REQUEST, search).await;
     let (_, mut anketa) = c.expect(msg::ANKETA_INFO).await;
     let (result, fields, _max_rows, _time) = (anketa.u32(), anketa.u32(), anketa.u32(), anketa.u32());
-    assert_eq!((result, fields), (wp::ANKETA_OK, 8));
+    assert_eq!((result, fields), (wp::ANKETA_OK, 15));
     let names: Vec<_> = (0..fields).map(|_| anketa.lps()).collect();
     assert_eq!((&names[0][..], &names[2][..]), (&b"Username"[..], &b"Nickname"[..]));
     let values: Vec<String> = (0..fields).map(|_| c.text(&mut anketa)).collect();
     assert_eq!((values[0].as_str(), values[1].as_str(), values[2].as_str()), ("bob", "mail.ru", "Бобби"));
-    c.send(msg::WP_REQUEST, Body::default().u32(wp::NICKNAME).lps(b"bo*")).await;
-    assert_eq!(c.expect(msg::ANKETA_INFO).await.1.u32(), wp::ANKETA_DBERR);
 
     c.expect_nothing_pending().await;
 }
@@ -480,4 +478,99 @@ async fn groups_are_created_renamed_removed_and_hold_contacts() {
     }
     let body = Body::default().u32(contact_flag::GROUP).u32(0).lps(b"").text("one too many", 7).lps(b"");
     assert_eq!(add(&mut alice, body).await.0, contact_oper::GROUP_LIMIT);
+}
+
+/// Sends a WP_REQUEST; returns the status and the Username column of each row.
+async fn search(c: &mut MrimClient, params: &[(u32, &str)]) -> (u32, Vec<String>) {
+    let mut body = Body::default();
+    for (field, value) in params {
+        body = if matches!(*field, wp::NICKNAME | wp::FIRSTNAME | wp::LASTNAME) {
+            body.u32(*field).text(value, c.minor)
+        } else {
+            body.u32(*field).lps(value.as_bytes())
+        };
+    }
+    c.send(msg::WP_REQUEST, body).await;
+    let (_, mut r) = c.expect(msg::ANKETA_INFO).await;
+    let (status, fields, _, _) = (r.u32(), r.u32(), r.u32(), r.u32());
+    let names: Vec<_> = (0..fields).map(|_| r.lps()).collect();
+    assert_eq!(&names[0][..], b"Username");
+    let mut users = Vec::new();
+    while !r.is_empty() {
+        // User-written columns are UTF-16LE from 1.16; the rest are ANSI.
+        let row: Vec<String> = names
+            .iter()
+            .map(|name| match &name[..] {
+                b"Nickname" | b"FirstName" | b"LastName" | b"Location" => c.text(&mut r),
+                _ => mrim::text::from_cp1251(&r.lps()),
+            })
+            .collect();
+        users.push(row[0].clone());
+    }
+    (status, users)
+}
+
+#[tokio::test]
+async fn white_pages_search_over_every_parameter() {
+    use switchyard_core::{AccountName, Date, Profile, Sex, Store};
+    let server = server().await;
+    let store = server.running().store();
+    let today =
+        Date::from_unix(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64);
+    let born = |age: u16, month: u8, day: u8| Some(Date { year: today.year - age, month, day });
+    for (name, profile) in [
+        (
+            "alice",
+            Profile {
+                first_name: "Алиса".into(),
+                last_name: "Иванова".into(),
+                sex: Sex::Female,
+                birthday: born(30, 3, 25),
+                city_id: 495,
+                country_id: 24,
+                ..Profile::default()
+            },
+        ),
+        (
+            "bob",
+            Profile {
+                first_name: "Борис".into(),
+                last_name: "Петров".into(),
+                sex: Sex::Male,
+                birthday: born(40, 12, 30),
+                city_id: 812,
+                country_id: 24,
+                ..Profile::default()
+            },
+        ),
+        (
+            "carol",
+            Profile {
+                first_name: "Carol".into(),
+                sex: Sex::Female,
+                birthday: born(20, 7, 1),
+                country_id: 1,
+                ..Profile::default()
+            },
+        ),
+    ] {
+        let account = store.account_by_name(&AccountName::new(name).unwrap()).await.unwrap().unwrap();
+        store.set_profile(account.id, &profile).await.unwrap();
+    }
+    let addr = mrim_addr(&server);
+    let (mut c, _) = MrimClient::login(addr, 16, "alice@mail.ru", "secret").await;
+    let ok = |users: &[&str]| (wp::ANKETA_OK, users.iter().map(|u| u.to_string()).collect::<Vec<_>>());
+    assert_eq!(search(&mut c, &[(wp::FIRSTNAME, "бор*")]).await, ok(&["bob"]));
+    assert_eq!(search(&mut c, &[(wp::LASTNAME, "иванова")]).await, ok(&["alice"]));
+    assert_eq!(search(&mut c, &[(wp::NICKNAME, "Бо*")]).await, ok(&["bob"]));
+    assert_eq!(search(&mut c, &[(wp::SEX, "2"), (wp::COUNTRY_ID, "24"), (wp::CITY_ID, "495")]).await, ok(&["alice"]));
+    assert_eq!(search(&mut c, &[(wp::DATE1, "25"), (wp::DATE2, "35")]).await, ok(&["alice"]));
+    assert_eq!(search(&mut c, &[(wp::ZODIAC, "10")]).await, ok(&["bob"]), "Capricorn wraps the year end");
+    assert_eq!(search(&mut c, &[(wp::BIRTHDAY_MONTH, "7"), (wp::BIRTHDAY_DAY, "1")]).await, ok(&["carol"]));
+    assert_eq!(search(&mut c, &[(wp::USER, "carol"), (wp::DOMAIN, "bk.ru")]).await, ok(&["carol"]));
+    assert_eq!(search(&mut c, &[(wp::USER, "carol"), (wp::DOMAIN, "example.com")]).await.0, wp::ANKETA_NOUSER);
+    // Online only: alice is, bob and carol are not.
+    assert_eq!(search(&mut c, &[(wp::COUNTRY_ID, "24"), (wp::ONLINE, "1")]).await, ok(&["alice"]));
+    // Ten searches a minute; this session has made ten.
+    assert_eq!(search(&mut c, &[(wp::CITY_ID, "812")]).await.0, wp::ANKETA_RATELIMERR);
 }
