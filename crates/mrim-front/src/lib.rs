@@ -61,6 +61,8 @@ impl MrimConfig {
 pub(crate) struct Context {
     core: Core,
     config: MrimConfig,
+    /// The ping period in force; sessions tell their clients when it changes.
+    ping_period: tokio::sync::watch::Sender<Duration>,
 }
 
 #[derive(Clone)]
@@ -75,7 +77,14 @@ impl MrimFront {
     pub fn new(core: Core, config: MrimConfig) -> Self {
         assert!(!config.domains.is_empty(), "at least one MRIM domain");
         let slots = Arc::new(Semaphore::new(config.max_connections));
-        MrimFront { context: Arc::new(Context { core, config }), connections: TaskTracker::new(), slots }
+        let ping_period = tokio::sync::watch::Sender::new(config.ping_period);
+        MrimFront { context: Arc::new(Context { core, config, ping_period }), connections: TaskTracker::new(), slots }
+    }
+
+    /// Changes the ping period: new sessions get it in `HELLO_ACK`, logged-in ones in
+    /// `CONNECTION_PARAMS`, and each allows 1.5 times it of silence from then on.
+    pub fn set_ping_period(&self, period: Duration) {
+        self.context.ping_period.send_replace(period.max(Duration::from_secs(1)));
     }
 
     /// Accepts MRIM connections until `shutdown`.

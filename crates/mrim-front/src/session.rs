@@ -82,7 +82,7 @@ async fn log_in(context: &Context, conn: &mut Conn, shutdown: &CancellationToken
         match ClientPacket::decode(&packet, conn.dialect) {
             ClientPacket::Hello => {
                 greeted = true;
-                let ping_period = context.config.ping_period.as_secs() as u32;
+                let ping_period = context.ping_period.borrow().as_secs() as u32;
                 conn.send(&ServerPacket::HelloAck { ping_period, server_time: now_secs() }, 0);
             }
             ClientPacket::Ping => {}
@@ -174,6 +174,7 @@ struct MrimSession {
 enum Input {
     Shutdown,
     Silent,
+    NewPeriod,
     Packet(Result<Packet, ReadError>),
     Event(Result<Event, KickReason>),
 }
@@ -202,7 +203,8 @@ impl MrimSession {
 
     async fn serve(&mut self, conn: &mut Conn, shutdown: &CancellationToken) {
         // Only PING keeps a session alive, as on the official server.
-        let allowed_silence = self.context.config.ping_period * 3 / 2;
+        let mut period = self.context.ping_period.subscribe();
+        let mut allowed_silence = *period.borrow_and_update() * 3 / 2;
         let silence = tokio::time::sleep(allowed_silence);
         tokio::pin!(silence);
         loop {
@@ -210,6 +212,7 @@ impl MrimSession {
                 biased;
                 _ = shutdown.cancelled() => Input::Shutdown,
                 _ = &mut silence => Input::Silent,
+                Ok(()) = period.changed() => Input::NewPeriod,
                 event = self.session.next_event() => Input::Event(event),
                 packet = conn.read_packet() => Input::Packet(packet),
             };
@@ -218,6 +221,12 @@ impl MrimSession {
                 Input::Silent => {
                     tracing::info!("no PING within 1.5 ping periods; closing");
                     return;
+                }
+                Input::NewPeriod => {
+                    let new = *period.borrow_and_update();
+                    allowed_silence = new * 3 / 2;
+                    silence.as_mut().reset(Instant::now() + allowed_silence);
+                    conn.send(&ServerPacket::ConnectionParams { ping_period: new.as_secs() as u32 }, 0);
                 }
                 Input::Packet(Err(e)) => {
                     log_read_error(&e);

@@ -83,6 +83,11 @@ impl RunningServer {
         self.listeners.iter().find(|(name, _)| *name == role).map(|(_, addr)| *addr)
     }
 
+    /// Changes the MRIM ping period of new and logged-in sessions.
+    pub fn set_mrim_ping_period(&self, period: std::time::Duration) {
+        self.mrim.set_ping_period(period);
+    }
+
     /// The server's store, for administration while it runs.
     pub fn store(&self) -> &SqliteStore {
         &self.store

@@ -427,6 +427,28 @@ async fn a_client_that_stops_pinging_is_disconnected() {
 }
 
 #[tokio::test]
+async fn connection_params_change_the_ping_period_of_live_sessions() {
+    let server = TestServer::start_with(|c| c.mrim.ping_period_secs = 1).await;
+    server.add_user("alice", "secret", None).await;
+    let addr = mrim_addr(&server);
+    let mut c = MrimClient::connect(addr, 7).await;
+    c.expected_ping = 1;
+    c.hello_and_login("alice@mail.ru", "secret", status::ONLINE).await;
+    for code in [msg::LOGIN_ACK, msg::USER_INFO, msg::CONTACT_LIST2, msg::MAILBOX_STATUS] {
+        c.expect(code).await;
+    }
+    server.running().set_mrim_ping_period(std::time::Duration::from_secs(30));
+    let (_, mut params) = c.expect(msg::CONNECTION_PARAMS).await;
+    assert_eq!(params.u32(), 30);
+    // Silent for longer than the old period allowed, and still served.
+    tokio::time::sleep(std::time::Duration::from_millis(2000)).await;
+    c.expect_nothing_pending().await;
+    let mut late = MrimClient::connect(addr, 7).await;
+    late.send(msg::HELLO, Body::default()).await;
+    assert_eq!(late.expect(msg::HELLO_ACK).await.1.u32(), 30, "new sessions get the new period");
+}
+
+#[tokio::test]
 async fn groups_are_created_renamed_removed_and_hold_contacts() {
     let server = server().await;
     let addr = mrim_addr(&server);
