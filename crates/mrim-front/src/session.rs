@@ -274,7 +274,10 @@ impl MrimSession {
                 conn.send(&ServerPacket::ModifyContactAck { status }, seq);
             }
             ClientPacket::DeleteOfflineMessage { uidl } => {
-                let id = i64::from_le_bytes(uidl);
+                let Some(id) = id_of_uidl(&uidl) else {
+                    tracing::info!(?uidl, "DELETE_OFFLINE_MESSAGE with a UIDL this server never gave");
+                    return;
+                };
                 match self.context.core.acknowledge_offline(self.session.account.id, id).await {
                     Ok(true) => {}
                     Ok(false) => tracing::debug!(id, "DELETE_OFFLINE_MESSAGE for no queued message"),
@@ -489,7 +492,7 @@ impl MrimSession {
             let sent_at = UNIX_EPOCH + Duration::from_secs(message.sent_at.max(0) as u64);
             let boundary = format!("SWITCHYARD{:016X}", stored.id);
             let text = mrim::offline::compose(&from, sent_at, flags, &message.text, conn.dialect, &boundary);
-            conn.send(&ServerPacket::OfflineMessageAck { uidl: stored.id.to_le_bytes(), message: text }, 0);
+            conn.send(&ServerPacket::OfflineMessageAck { uidl: uidl_of(stored.id), message: text }, 0);
         }
     }
 
@@ -826,6 +829,18 @@ fn anketa_row(domain: &str, account: &Account, profile: &Profile, status: u32) -
         String::new(),
         status.to_string(),
     ]
+}
+
+/// A queue id as the document's UIDL: eight characters (here hexadecimal digits).
+fn uidl_of(id: i64) -> [u8; 8] {
+    let mut uidl = [0; 8];
+    uidl.copy_from_slice(format!("{:08X}", id as u32).as_bytes());
+    uidl
+}
+
+fn id_of_uidl(uidl: &[u8; 8]) -> Option<i64> {
+    let text = std::str::from_utf8(uidl).ok()?;
+    u32::from_str_radix(text, 16).ok().map(i64::from)
 }
 
 /// The flags MRIM's visible, invisible and ignore lists keep.

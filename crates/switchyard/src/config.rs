@@ -55,6 +55,8 @@ pub struct LimitsSection {
     pub max_list_entries: usize,
     /// Open MSN connections at once; more wait to be accepted.
     pub max_connections: usize,
+    /// Messages kept for one offline user; more are refused ("mailbox full").
+    pub max_offline_messages: usize,
 }
 
 impl Default for Config {
@@ -103,6 +105,7 @@ impl Default for LimitsSection {
         LimitsSection {
             max_list_entries: switchyard_core::CoreConfig::default().max_list_entries,
             max_connections: switchyard_msn::MsnConfig::default().max_connections,
+            max_offline_messages: switchyard_core::CoreConfig::default().max_offline_messages,
         }
     }
 }
@@ -152,6 +155,7 @@ impl Config {
     pub(crate) fn core(&self) -> switchyard_core::CoreConfig {
         switchyard_core::CoreConfig {
             max_list_entries: self.limits.max_list_entries,
+            max_offline_messages: self.limits.max_offline_messages,
             ..switchyard_core::CoreConfig::default()
         }
     }

@@ -50,6 +50,9 @@ impl Drop for Bitlbee {
     }
 }
 
+/// What a line must show, named for the failure message.
+type Wanted<'a> = (&'a str, &'a dyn Fn(&str) -> bool);
+
 /// A minimal IRC client for bitlbee's control channel.
 struct Irc {
     reader: BufReader<tokio::net::tcp::OwnedReadHalf>,
@@ -74,20 +77,32 @@ impl Irc {
 
     /// Reads lines until one satisfies `wanted`; fails after 30 s, showing what was seen.
     async fn wait_for(&mut self, what: &str, wanted: impl Fn(&str) -> bool) -> String {
+        self.wait_for_all(&[(what, &wanted)]).await.remove(0)
+    }
+
+    /// Reads lines until each condition has matched one, in any order; returns those lines.
+    async fn wait_for_all(&mut self, wanted: &[Wanted<'_>]) -> Vec<String> {
+        let mut found: Vec<Option<String>> = vec![None; wanted.len()];
         let mut seen = Vec::new();
         let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-        loop {
+        while found.iter().any(Option::is_none) {
             let mut line = String::new();
             match tokio::time::timeout_at(deadline, self.reader.read_line(&mut line)).await {
                 Ok(Ok(n)) if n > 0 => {
-                    if wanted(&line) {
-                        return line;
+                    let slot = wanted.iter().zip(&found).position(|((_, test), f)| f.is_none() && test(&line));
+                    match slot {
+                        Some(i) => found[i] = Some(line),
+                        None => seen.push(line.trim_end().to_owned()),
                     }
-                    seen.push(line.trim_end().to_owned());
                 }
-                _ => panic!("never saw {what}; saw:\n{}", seen.join("\n")),
+                _ => {
+                    let missing: Vec<_> =
+                        wanted.iter().zip(&found).filter(|(_, f)| f.is_none()).map(|((w, _), _)| *w).collect();
+                    panic!("never saw {missing:?}; saw:\n{}", seen.join("\n"));
+                }
             }
         }
+        found.into_iter().flatten().collect()
     }
 }
 
@@ -128,8 +143,16 @@ async fn pidgin_mra_logs_in_gets_its_list_chats_both_ways_and_receives_offline_m
     ] {
         irc.send(&format!("PRIVMSG &bitlbee :{command}")).await;
     }
-    irc.wait_for("the login", |l| l.contains("mra - Logging in: Logged in")).await;
-    let stored = irc.wait_for("the offline message", |l| l.contains("offline привет")).await;
+    // The login, the contact list (bitlbee shows online buddies joining its channel) and the
+    // stored message, in whatever order bitlbee reports them.
+    let lines = irc
+        .wait_for_all(&[
+            ("the login", &|l: &str| l.contains("mra - Logging in: Logged in")),
+            ("bob in the contact list", &|l: &str| l.starts_with(":bob!bob@mail.ru JOIN")),
+            ("the offline message", &|l: &str| l.contains("offline привет")),
+        ])
+        .await;
+    let stored = &lines[2];
     assert!(stored.starts_with(":bob!bob@mail.ru "), "{stored}");
     // pidgin-mra deletes what it received: the queue is empty afterwards.
     for _ in 0..50 {

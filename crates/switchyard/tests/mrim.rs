@@ -168,6 +168,7 @@ async fn offline_messages_are_redelivered_until_deleted() {
     let (mut bob, _) = MrimClient::login(addr, 7, "bob@mail.ru", "hunter2").await;
     let (first_uidl, first) = read_offline(&mut bob).await;
     let (_, second) = read_offline(&mut bob).await;
+    assert!(first_uidl.iter().all(u8::is_ascii_hexdigit), "a UIDL is eight characters: {first_uidl:?}");
     let first = String::from_utf8_lossy(&first).into_owned();
     assert!(first.starts_with("From: alice@mail.ru\nDate: "), "{first}");
     assert!(first.contains("\nX-MRIM-Flags: 00000001\nBoundary: SWITCHYARD"), "{first}");
@@ -595,4 +596,15 @@ async fn white_pages_search_over_every_parameter() {
     assert_eq!(search(&mut c, &[(wp::COUNTRY_ID, "24"), (wp::ONLINE, "1")]).await, ok(&["alice"]));
     // Ten searches a minute; this session has made ten.
     assert_eq!(search(&mut c, &[(wp::CITY_ID, "812")]).await.0, wp::ANKETA_RATELIMERR);
+}
+
+#[tokio::test]
+async fn a_full_offline_mailbox_refuses_more() {
+    let server = TestServer::start_with(|c| c.limits.max_offline_messages = 2).await;
+    server.add_user("alice", "secret", None).await;
+    server.add_user("bob", "pw", None).await;
+    let (mut alice, _) = MrimClient::login(mrim_addr(&server), 7, "alice@mail.ru", "secret").await;
+    for expected in [message_status::DELIVERED, message_status::DELIVERED, message_status::REJECTED_LIMIT_EXCEEDED] {
+        assert_eq!(send_message(&mut alice, 0, "bob@mail.ru", "hi").await, expected);
+    }
 }
