@@ -64,6 +64,22 @@ impl SqliteStore {
         Ok(SqliteStore { pool })
     }
 
+    /// Runs one change of `owner`'s lists; when it changed anything, bumps their version and
+    /// returns it, atomically.
+    async fn change_lists<'q>(
+        &self,
+        owner: AccountId,
+        change: sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments<'q>>,
+    ) -> Result<Option<u32>, StoreError> {
+        let mut tx = self.pool.begin().await.map_err(backend)?;
+        if change.execute(&mut *tx).await.map_err(backend)?.rows_affected() == 0 {
+            return Ok(None);
+        }
+        let version = bump_version(&mut tx, owner).await?;
+        tx.commit().await.map_err(backend)?;
+        Ok(Some(version))
+    }
+
     /// Waits for running queries and closes every connection, checkpointing the WAL.
     pub async fn close(&self) {
         self.pool.close().await;
@@ -510,36 +526,16 @@ impl Store for SqliteStore {
     }
 
     async fn rename_group(&self, owner: AccountId, id: GroupId, name: &str) -> Result<Option<u32>, StoreError> {
-        let mut tx = self.pool.begin().await.map_err(backend)?;
-        let done = sqlx::query("UPDATE contact_groups SET name = ? WHERE id = ? AND owner_id = ?")
+        let rename = sqlx::query("UPDATE contact_groups SET name = ? WHERE id = ? AND owner_id = ?")
             .bind(name)
             .bind(id.0)
-            .bind(owner.0)
-            .execute(&mut *tx)
-            .await
-            .map_err(backend)?;
-        if done.rows_affected() == 0 {
-            return Ok(None);
-        }
-        let version = bump_version(&mut tx, owner).await?;
-        tx.commit().await.map_err(backend)?;
-        Ok(Some(version))
+            .bind(owner.0);
+        self.change_lists(owner, rename).await
     }
 
     async fn delete_group(&self, owner: AccountId, id: GroupId) -> Result<Option<u32>, StoreError> {
-        let mut tx = self.pool.begin().await.map_err(backend)?;
-        let done = sqlx::query("DELETE FROM contact_groups WHERE id = ? AND owner_id = ?")
-            .bind(id.0)
-            .bind(owner.0)
-            .execute(&mut *tx)
-            .await
-            .map_err(backend)?;
-        if done.rows_affected() == 0 {
-            return Ok(None);
-        }
-        let version = bump_version(&mut tx, owner).await?;
-        tx.commit().await.map_err(backend)?;
-        Ok(Some(version))
+        let delete = sqlx::query("DELETE FROM contact_groups WHERE id = ? AND owner_id = ?").bind(id.0).bind(owner.0);
+        self.change_lists(owner, delete).await
     }
 
     async fn set_contact_groups(
