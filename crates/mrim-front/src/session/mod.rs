@@ -1,0 +1,353 @@
+//! One MRIM session: `HELLO`, login, the contact list and stored messages, then packets from the
+//! client and events from the core until logout, a silent client, or shutdown.
+
+use crate::conn::{Conn, ReadError};
+use crate::status;
+use crate::Context;
+use md5::{Digest, Md5};
+use mrim::client::{Login, Password, StatusInfo};
+use mrim::codes::{contact_oper, failure, logout, message_flag, msg};
+use mrim::server::{ContactList, MessageAck};
+use mrim::{ClientPacket, Dialect, Packet, ServerPacket};
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+use switchyard_core::store::MessageKind;
+use switchyard_core::{Account, Event, KickReason, Presence, Session, Status};
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+mod contacts;
+mod messages;
+mod search;
+
+pub(crate) async fn run(context: Arc<Context>, mut conn: Conn, shutdown: CancellationToken) {
+    let Some((account, login, seq)) = log_in(&context, &mut conn, &shutdown).await else {
+        conn.close().await;
+        return;
+    };
+    let nickname = account.nickname.clone().unwrap_or_else(|| account.name.to_string());
+    let session = match context.core.login(account, nickname.clone()).await {
+        Ok(session) => session,
+        Err(e) => {
+            tracing::error!(error = %e, "login failed in the core");
+            conn.send(&ServerPacket::LoginRej { reason: "Service unavailable".into() }, seq);
+            conn.close().await;
+            return;
+        }
+    };
+    tracing::Span::current().record("account", session.account.name.as_str());
+    tracing::info!(version = ?conn.dialect, "logged in");
+    let mut mrim = MrimSession { context, session, nickname, next_msg_id: 1, closing: false, searches: Vec::new() };
+    if mrim.welcome(&mut conn, &login, seq).await.is_ok() {
+        mrim.serve(&mut conn, &shutdown).await;
+    }
+    if let Err(e) = mrim.context.core.logout(&mrim.session).await {
+        tracing::warn!(error = %e, "logout fan-out failed");
+    }
+    conn.close().await;
+}
+
+fn now_secs() -> u32 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs() as u32).unwrap_or(0)
+}
+
+/// `HELLO`, then `LOGIN2`/`LOGIN3`, within the login timeout; `PING`s may come in between.
+/// Returns the account, its login packet and that packet's seq; a wrong login gets `LOGIN_REJ`.
+async fn log_in(context: &Context, conn: &mut Conn, shutdown: &CancellationToken) -> Option<(Account, Login, u32)> {
+    let deadline = Instant::now() + context.config.login_timeout;
+    let mut greeted = false;
+    loop {
+        let packet = tokio::select! {
+            _ = shutdown.cancelled() => return None,
+            _ = tokio::time::sleep_until(deadline) => {
+                tracing::info!("closing connection that did not log in in time");
+                return None;
+            }
+            read = conn.read_packet() => match read {
+                Ok(packet) => packet,
+                Err(e) => { log_read_error(&e); return None; }
+            },
+        };
+        if !greeted {
+            // The first packet's version is the connection's version.
+            conn.dialect = Dialect::from_proto(packet.header.proto);
+        }
+        match ClientPacket::decode(&packet, conn.dialect) {
+            ClientPacket::Hello => {
+                greeted = true;
+                let ping_period = context.ping_period.borrow().as_secs() as u32;
+                conn.send(&ServerPacket::HelloAck { ping_period, server_time: now_secs() }, 0);
+            }
+            ClientPacket::Ping => {}
+            ClientPacket::StartTls => {
+                if !start_tls(context, conn, packet.header.seq).await {
+                    return None;
+                }
+                continue;
+            }
+            ClientPacket::Login(login) if greeted => {
+                let seq = packet.header.seq;
+                return match authenticate(context, &login).await {
+                    Some(account) => Some((account, login, seq)),
+                    None => {
+                        tracing::info!(login = %login.login, "login rejected");
+                        conn.send(&ServerPacket::LoginRej { reason: "Invalid login".into() }, seq);
+                        None
+                    }
+                };
+            }
+            other => {
+                tracing::warn!(packet = ?other, "unexpected packet before login");
+                return None;
+            }
+        }
+        conn.flush().await.ok()?;
+    }
+}
+
+async fn authenticate(context: &Context, login: &Login) -> Option<Account> {
+    let name = context.config.resolve(&login.login)?;
+    let account = context.core.store().account_by_name(&name).await.ok()??;
+    let password = context.core.store().password(account.id).await.ok()??;
+    let matches = match &login.password {
+        Password::Plain(given) => *given == password,
+        Password::Md5(digest) => Md5::digest(password.as_bytes()).as_slice() == digest,
+    };
+    matches.then_some(account)
+}
+
+/// Answers `STARTTLS`: `MRIM_CS_OK` and the handshake, or `MRIM_CS_FAILURE` when TLS is not
+/// configured or the connection is TLS already. Returns false when the connection is lost.
+async fn start_tls(context: &Context, conn: &mut Conn, seq: u32) -> bool {
+    match &context.config.tls {
+        Some(tls) if !conn.is_tls() => {
+            conn.send(&ServerPacket::Ok, seq);
+            match conn.start_tls(tls.clone()).await {
+                Ok(()) => {
+                    tracing::debug!("TLS established");
+                    true
+                }
+                Err(e) => {
+                    tracing::info!(error = %e, "STARTTLS failed");
+                    false
+                }
+            }
+        }
+        _ => {
+            let reason = if conn.is_tls() { "TLS is already on" } else { "TLS is not enabled on this server" };
+            conn.send(
+                &ServerPacket::Failure { code: failure::SERVICE_UNAVAILABLE, reason: reason.into(), method: 0 },
+                seq,
+            );
+            conn.flush().await.is_ok()
+        }
+    }
+}
+
+fn log_read_error(e: &ReadError) {
+    match e {
+        ReadError::Closed => tracing::debug!("{e}"),
+        _ => tracing::warn!("{e}"),
+    }
+}
+
+/// A logged-in MRIM connection.
+struct MrimSession {
+    context: Arc<Context>,
+    session: Session,
+    nickname: String,
+    /// Ids of the `MESSAGE_ACK`s this session sends.
+    next_msg_id: u32,
+    /// Set when a packet handler lost the connection.
+    closing: bool,
+    /// When this session's recent searches were made.
+    searches: Vec<Instant>,
+}
+
+enum Input {
+    Shutdown,
+    Silent,
+    NewPeriod,
+    Packet(Result<Packet, ReadError>),
+    Event(Result<Event, KickReason>),
+}
+
+impl MrimSession {
+    /// `LOGIN_ACK`, `USER_INFO`, `CONTACT_LIST2`, the stored messages, then the login status.
+    async fn welcome(&mut self, conn: &mut Conn, login: &Login, seq: u32) -> std::io::Result<()> {
+        conn.send(&ServerPacket::LoginAck, seq);
+        let endpoint = conn.peer();
+        conn.send(&ServerPacket::UserInfo { nickname: self.nickname.clone(), total: 0, unread: 0, endpoint }, 0);
+        let list = match self.contact_list(conn.dialect).await {
+            Ok(list) => list,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot load the contact list");
+                ContactList { status: contact_oper::INTERR, groups: Vec::new(), contacts: Vec::new() }
+            }
+        };
+        conn.send(&ServerPacket::ContactList2(list), 0);
+        // There is no mailbox behind these accounts: it is reported empty.
+        conn.send(&ServerPacket::MailboxStatus { unread: 0 }, 0);
+        self.send_offline_messages(conn).await;
+        let status = status::to_core(login.status.status).unwrap_or(Status::Online);
+        self.set_status(status).await;
+        conn.flush().await
+    }
+
+    async fn serve(&mut self, conn: &mut Conn, shutdown: &CancellationToken) {
+        // Only PING keeps a session alive, as on the official server.
+        let mut period = self.context.ping_period.subscribe();
+        let mut allowed_silence = *period.borrow_and_update() * 3 / 2;
+        let silence = tokio::time::sleep(allowed_silence);
+        tokio::pin!(silence);
+        loop {
+            let input = tokio::select! {
+                biased;
+                _ = shutdown.cancelled() => Input::Shutdown,
+                _ = &mut silence => Input::Silent,
+                Ok(()) = period.changed() => Input::NewPeriod,
+                event = self.session.next_event() => Input::Event(event),
+                packet = conn.read_packet() => Input::Packet(packet),
+            };
+            match input {
+                Input::Shutdown => return,
+                Input::Silent => {
+                    tracing::info!("no PING within 1.5 ping periods; closing");
+                    return;
+                }
+                Input::NewPeriod => {
+                    let new = *period.borrow_and_update();
+                    allowed_silence = new * 3 / 2;
+                    silence.as_mut().reset(Instant::now() + allowed_silence);
+                    conn.send(&ServerPacket::ConnectionParams { ping_period: new.as_secs() as u32 }, 0);
+                }
+                Input::Packet(Err(e)) => {
+                    log_read_error(&e);
+                    return;
+                }
+                Input::Packet(Ok(packet)) => {
+                    if packet.header.msg == msg::PING {
+                        silence.as_mut().reset(Instant::now() + allowed_silence);
+                    }
+                    self.packet(conn, packet).await;
+                    if self.closing {
+                        return;
+                    }
+                }
+                Input::Event(Ok(event)) => self.event(conn, event),
+                Input::Event(Err(KickReason::LoggedInElsewhere)) => {
+                    tracing::info!("logged in elsewhere");
+                    conn.send(&ServerPacket::Logout { reason: logout::NO_RELOGIN }, 0);
+                    return;
+                }
+                Input::Event(Err(KickReason::TooSlow)) => return,
+            }
+            if let Err(e) = conn.flush().await {
+                tracing::info!(error = %e, "write failed");
+                return;
+            }
+        }
+    }
+
+    async fn packet(&mut self, conn: &mut Conn, packet: Packet) {
+        let seq = packet.header.seq;
+        match ClientPacket::decode(&packet, conn.dialect) {
+            ClientPacket::Ping | ClientPacket::Hello | ClientPacket::MessageRecv { .. } => {}
+            ClientPacket::Login(_) => tracing::warn!("LOGIN on a logged-in connection ignored"),
+            ClientPacket::Message(message) => {
+                let status = self.send_message(message).await;
+                conn.send(&ServerPacket::MessageStatus { status }, seq);
+            }
+            ClientPacket::AddContact(add) => {
+                let (status, contact_id) = self.add_contact(add).await;
+                conn.send(&ServerPacket::AddContactAck { status, contact_id }, seq);
+            }
+            ClientPacket::ModifyContact(modify) => {
+                let status = self.modify_contact(modify).await;
+                conn.send(&ServerPacket::ModifyContactAck { status }, seq);
+            }
+            ClientPacket::DeleteOfflineMessage { uidl } => self.delete_offline(uidl).await,
+            ClientPacket::Authorize { user } => self.authorize(&user).await,
+            ClientPacket::ChangeStatus(info) => match status::to_core(info.status) {
+                Some(status) => self.set_status(status).await,
+                None => tracing::warn!(status = info.status, "CHANGE_STATUS to a status clients may not set"),
+            },
+            ClientPacket::GetMpopSession => {
+                // There is no web mailbox here; the key is well-formed so that clients carry on.
+                let key: String = (0..32).map(|_| char::from(b"0123456789abcdef"[rand::random_range(0..16)])).collect();
+                conn.send(&ServerPacket::MpopSession { status: 1, key }, seq);
+            }
+            ClientPacket::WpRequest { params } => {
+                let anketa = self.search(&params).await;
+                conn.send(&ServerPacket::AnketaInfo(anketa), seq);
+            }
+            ClientPacket::StartTls => {
+                if !start_tls(&self.context, conn, seq).await {
+                    self.closing = true;
+                }
+            }
+            ClientPacket::Unknown { msg } => tracing::debug!(msg = format_args!("{msg:#x}"), "unknown packet ignored"),
+        }
+    }
+
+    fn event(&mut self, conn: &mut Conn, event: Event) {
+        let context = self.context.clone();
+        let config = &context.config;
+        match event {
+            Event::Presence { contact, presence } => {
+                let status = presence.map_or(mrim::codes::status::OFFLINE, |p| status::to_mrim(p.status));
+                let email = config.email_of(&contact.name);
+                let info = StatusInfo { status, ..StatusInfo::default() };
+                conn.send(&ServerPacket::UserStatus { status: info, email, user_agent: String::new() }, 0);
+            }
+            Event::Message(message) => {
+                let flags = match message.kind {
+                    MessageKind::AuthorizationRequest => message_flag::AUTHORIZE,
+                    MessageKind::Typing => message_flag::NOTIFY,
+                    MessageKind::ContactList => message_flag::CONTACT,
+                    MessageKind::SystemNotice | MessageKind::Broadcast => message_flag::SYSTEM,
+                    _ => 0,
+                };
+                let (flags, rtf) = match message.formatted {
+                    Some(rtf) => (flags | message_flag::RTF, rtf),
+                    None => (flags, Vec::new()),
+                };
+                let ack = MessageAck {
+                    msg_id: self.next_message_id(),
+                    flags,
+                    from: config.email_of(&message.from.name),
+                    text: message.text,
+                    rtf,
+                };
+                conn.send(&ServerPacket::MessageAck(ack), 0);
+            }
+            Event::Authorized { by } => conn.send(&ServerPacket::AuthorizeAck { user: config.email_of(&by.name) }, 0),
+            // MRIM has no reverse list and no switchboards: a request to authorize comes as a
+            // MESSAGE from the adder's client, and conversations need no invitation.
+            Event::AddedBy { .. } | Event::RemovedBy { .. } | Event::Invitation(_) => {}
+        }
+    }
+
+    fn next_message_id(&mut self) -> u32 {
+        let id = self.next_msg_id;
+        self.next_msg_id = self.next_msg_id.wrapping_add(1).max(1);
+        id
+    }
+
+    async fn set_status(&self, status: Status) {
+        let presence = Presence { status, display_name: self.nickname.clone() };
+        if let Err(e) = self.context.core.set_presence(&self.session, presence).await {
+            tracing::warn!(error = %e, "could not change status");
+        }
+    }
+
+    async fn authorize(&self, user: &str) {
+        let Some(name) = self.context.config.resolve(user) else {
+            tracing::info!(%user, "AUTHORIZE for an address that is not ours");
+            return;
+        };
+        if let Err(e) = self.context.core.authorize(&self.session.account, &name).await {
+            tracing::info!(error = %e, %user, "AUTHORIZE failed");
+        }
+    }
+}
