@@ -18,6 +18,8 @@ pub struct Message {
     /// A formatted copy in the sender's own format, for recipients of the same protocol
     /// (MRIM: base64 of zlib-packed RTF). Delivered live only; the text is what is stored.
     pub formatted: Option<Vec<u8>>,
+    /// Whether the sender asks the recipient's client to confirm receipt (MRIM: not `NORECV`).
+    pub wants_receipt: bool,
     /// Seconds since the Unix epoch when it was sent.
     pub sent_at: i64,
 }

@@ -128,6 +128,15 @@ async fn messages_cross_versions_with_their_encodings_and_rejections() {
     assert_eq!(bob.text(&mut ack), "formatted");
     assert_eq!(&ack.lps()[..], &rtf[..]);
 
+    // A forwarded contact list keeps its flag; NORECV tells the recipient not to confirm.
+    let flags = message_flag::CONTACT | message_flag::NORECV;
+    assert_eq!(send_message(&mut alice, flags, "bob@mail.ru", "carol@mail.ru;Carol;").await, message_status::DELIVERED);
+    let (flags, _, text) = receive_message(&mut bob).await;
+    assert_eq!(
+        (flags, text.as_str()),
+        (message_flag::CONTACT | message_flag::NORECV | message_flag::UNICODE, "carol@mail.ru;Carol;")
+    );
+
     assert_eq!(send_message(&mut alice, 0, "nobody@mail.ru", "x").await, message_status::REJECTED_NOUSER);
     assert_eq!(send_message(&mut alice, 0, "bob@example.com", "x").await, message_status::REJECTED_NOUSER);
     assert_eq!(send_message(&mut alice, 0, "bob@mail.ru", "").await, message_status::REJECTED_INTERR);

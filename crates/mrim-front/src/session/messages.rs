@@ -103,6 +103,7 @@ impl MrimSession {
             text: sent.text.clone(),
             // The RTF part is carried through to MRIM recipients as it came.
             formatted: (sent.flags & message_flag::RTF != 0 && !sent.rtf.is_empty()).then(|| sent.rtf.to_vec()),
+            wants_receipt: sent.flags & message_flag::NORECV == 0,
             sent_at: i64::from(now_secs()),
         };
         match core.deliver(recipient.id, message).await {

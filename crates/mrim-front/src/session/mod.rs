@@ -308,6 +308,7 @@ impl MrimSession {
                     MessageKind::SystemNotice | MessageKind::Broadcast => message_flag::SYSTEM,
                     _ => 0,
                 };
+                let flags = if message.wants_receipt { flags } else { flags | message_flag::NORECV };
                 let (flags, rtf) = match message.formatted {
                     Some(rtf) => (flags | message_flag::RTF, rtf),
                     None => (flags, Vec::new()),
