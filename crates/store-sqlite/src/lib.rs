@@ -304,7 +304,9 @@ impl Store for SqliteStore {
         let rows = sqlx::query(
             "SELECT a.id, a.name, a.nickname,
                     COALESCE(mine.flags, 0) AS flags, COALESCE(mine.display_name, '') AS display_name,
-                    COALESCE(theirs.flags, 0) AS their_flags, a.privacy AS their_privacy
+                    COALESCE(theirs.flags, 0) AS their_flags, a.privacy AS their_privacy,
+                    (SELECT group_concat(group_id) FROM group_members g
+                     WHERE g.owner_id = ?1 AND g.target_id = a.id) AS groups
              FROM accounts a
              LEFT JOIN contacts mine ON mine.owner_id = ?1 AND mine.target_id = a.id
              LEFT JOIN contacts theirs ON theirs.owner_id = a.id AND theirs.target_id = ?1
@@ -316,20 +318,14 @@ impl Store for SqliteStore {
         .fetch_all(&self.pool)
         .await
         .map_err(backend)?;
-        let memberships =
-            sqlx::query("SELECT target_id, group_id FROM group_members WHERE owner_id = ? ORDER BY group_id")
-                .bind(owner.0)
-                .fetch_all(&self.pool)
-                .await
-                .map_err(backend)?;
-        let mut groups_of: std::collections::HashMap<i64, Vec<GroupId>> = std::collections::HashMap::new();
-        for row in &memberships {
-            groups_of.entry(row.get("target_id")).or_default().push(GroupId(row.get("group_id")));
-        }
         rows.iter()
             .map(|row| {
                 let account = account_from_row(row)?;
-                let groups = groups_of.remove(&account.id.0).unwrap_or_default();
+                // Memberships come as one comma-separated column: one round trip, not two.
+                let groups: Option<String> = row.get("groups");
+                let mut groups: Vec<GroupId> =
+                    groups.iter().flat_map(|g| g.split(',')).filter_map(|id| id.parse().ok()).map(GroupId).collect();
+                groups.sort();
                 Ok(Relation {
                     other: AccountRef { id: account.id, name: account.name, nickname: account.nickname },
                     display_name: row.get("display_name"),
