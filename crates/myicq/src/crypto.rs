@@ -93,7 +93,7 @@ impl BodyCipher {
         if sealed.is_empty() {
             return Ok(Vec::new());
         }
-        if sealed.len() % BLOCK != 0 {
+        if !sealed.len().is_multiple_of(BLOCK) {
             return Err(CryptoError::NotBlocks);
         }
         let mut plain = Vec::with_capacity(sealed.len());
