@@ -71,7 +71,7 @@ impl SequenceCounter {
         SequenceCounter(start)
     }
 
-    pub fn next(&mut self) -> u16 {
+    pub fn advance(&mut self) -> u16 {
         self.0 = self.0.wrapping_add(1);
         if self.0 == 0 {
             self.0 = 1;
@@ -219,7 +219,7 @@ mod tests {
     #[test]
     fn sequence_numbers_skip_zero() {
         let mut s = SequenceCounter::new(65_534);
-        assert_eq!([s.next(), s.next(), s.next()], [65_535, 1, 2]);
+        assert_eq!([s.advance(), s.advance(), s.advance()], [65_535, 1, 2]);
     }
 
     #[test]
