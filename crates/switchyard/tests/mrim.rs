@@ -617,3 +617,21 @@ async fn a_full_offline_mailbox_refuses_more() {
         assert_eq!(send_message(&mut alice, 0, "bob@mail.ru", "hi").await, expected);
     }
 }
+
+#[tokio::test]
+async fn a_client_that_vanishes_mid_packet_goes_offline_for_its_watchers() {
+    let server = server().await;
+    let addr = mrim_addr(&server);
+    let (mut bob, _) = MrimClient::login(addr, 7, "bob@mail.ru", "hunter2").await;
+    assert_eq!(add(&mut bob, add_contact(0, "alice@mail.ru", "Alice")).await.0, contact_oper::SUCCESS);
+    let (mut alice, _) = MrimClient::login(addr, 7, "alice@mail.ru", "secret").await;
+    assert_eq!(user_status(&mut bob).await, (status::ONLINE, "alice@mail.ru".to_owned()));
+    // Half a packet, then gone.
+    let mut header = Vec::new();
+    mrim::header::Header { proto: 0x10007, seq: 9, msg: msg::MESSAGE, dlen: 100 }.encode(&mut header);
+    alice.send_raw(&header).await;
+    alice.send_raw(&[0; 10]).await;
+    drop(alice);
+    assert_eq!(user_status(&mut bob).await, (status::OFFLINE, "alice@mail.ru".to_owned()));
+    bob.expect_nothing_pending().await;
+}
