@@ -6,11 +6,16 @@
 //! * [`reliable`]: duplicate window, sequence numbers, resend queue and session expiry, as
 //!   pure state with time passed in.
 //!
-//! Commands and text encodings come with the rest of the MyICQ issue.
+//! * [`wire`]: BYTE/WORD/DWORD/STRING fields with myicqd's lenient reading rules, GBK text.
+//! * [`codes`]: command numbers and enumerations.
+//!
+//! Typed command bodies come with the rest of the MyICQ issue.
 
+pub mod codes;
 pub mod crypto;
 pub mod header;
 pub mod reliable;
+pub mod wire;
 
 pub use crypto::{BodyCipher, CryptoError};
 pub use header::{ClientHeader, ServerHeader, HEADER_LEN};
