@@ -166,8 +166,13 @@ impl Core {
         Ok(relations
             .iter()
             .filter(|r| r.flags.contains(RelationFlags::FORWARD))
-            .filter_map(|r| self.presence_seen_by(r.other.id, r.their_flags).map(|p| (r.other.clone(), p)))
+            .filter_map(|r| self.seen_through(r).map(|p| (r.other.clone(), p)))
             .collect())
+    }
+
+    /// What the owner of `relation` sees of the related account right now.
+    pub fn seen_through(&self, relation: &Relation) -> Option<Presence> {
+        self.presence_seen_by(relation.other.id, relation.their_flags)
     }
 
     /// What a viewer sees of `target` right now, given the target's flags toward the viewer.
@@ -196,7 +201,7 @@ impl Core {
         }
     }
 
-    /// Status and privacy of an online account, if it has a session.
+    /// The presence of an account with a session (whatever others may see of it).
     pub fn online_presence(&self, id: AccountId) -> Option<Presence> {
         self.hub().online.get(&id).map(|e| e.presence.clone())
     }

@@ -24,6 +24,19 @@ pub struct Message {
     pub sent_at: i64,
 }
 
+impl Message {
+    /// The durable form of this message, waiting for `recipient`.
+    pub fn queued_for(&self, recipient: AccountId) -> OfflineMessage {
+        OfflineMessage {
+            sender: self.from.id,
+            recipient,
+            kind: self.kind,
+            text: self.text.clone(),
+            sent_at: self.sent_at,
+        }
+    }
+}
+
 /// Where a message went. In every case the sender may be told it was delivered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Delivery {
@@ -55,13 +68,7 @@ impl Core {
         if !allows(privacy, flags) && !may_ask {
             return Err(CoreError::NotAllowed);
         }
-        let queued = OfflineMessage {
-            sender: message.from.id,
-            recipient: to,
-            kind: message.kind,
-            text: message.text.clone(),
-            sent_at: message.sent_at,
-        };
+        let queued = message.queued_for(to);
         let live_only = message.kind == MessageKind::Typing;
         if self.notify(to, Event::Message(message)) {
             return Ok(Delivery::Live);

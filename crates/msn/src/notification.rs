@@ -523,13 +523,7 @@ impl Notification {
                 // initiative comes with cross-protocol delivery. Until then the message goes back
                 // to the durable queue, so nothing routed here is lost.
                 tracing::warn!(from = %message.from.name, "no switchboard to deliver a routed message; queued");
-                let queued = switchyard_core::store::OfflineMessage {
-                    sender: message.from.id,
-                    recipient: self.session.account.id,
-                    kind: message.kind,
-                    text: message.text,
-                    sent_at: message.sent_at,
-                };
+                let queued = message.queued_for(self.session.account.id);
                 if let Err(e) = self.context.core.queue_offline(&queued).await {
                     tracing::error!(error = %e, "could not queue a routed message");
                 }

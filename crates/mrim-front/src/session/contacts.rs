@@ -24,14 +24,13 @@ impl MrimSession {
         let me = self.session.account.id;
         let groups = self.groups().await?;
         let lists = core.contact_list(me).await?;
-        let visible = core.visible_contacts(me).await?;
         let unicode = if dialect.unicode_text() { contact_flag::UNICODE_NAME } else { 0 };
         let contacts = lists
             .relations
             .iter()
             .filter(|r| listed(r.flags))
             .map(|r| {
-                let seen = visible.iter().find(|(a, _)| a.id == r.other.id).map(|(_, p)| p.status);
+                let seen = core.seen_through(r).map(|p| p.status);
                 let authorized = allows(r.their_privacy, r.their_flags);
                 let group = r.groups.first().and_then(|g| groups.iter().position(|c| c.id == *g)).unwrap_or(0);
                 let shadow = if r.flags.contains(RelationFlags::FORWARD) { 0 } else { contact_flag::SHADOW };

@@ -44,12 +44,7 @@ impl MrimSession {
                 Ok(Some(sender)) => self.context.config.email_of(&sender.name),
                 _ => continue,
             };
-            let flags = match message.kind {
-                MessageKind::AuthorizationRequest => message_flag::AUTHORIZE,
-                MessageKind::ContactList => message_flag::CONTACT,
-                MessageKind::SystemNotice | MessageKind::Broadcast => message_flag::SYSTEM,
-                _ => 0,
-            } | message_flag::OFFLINE;
+            let flags = flags_of(message.kind) | message_flag::OFFLINE;
             let sent_at = UNIX_EPOCH + Duration::from_secs(message.sent_at.max(0) as u64);
             let boundary = format!("SWITCHYARD{:016X}", stored.id);
             let text = mrim::offline::compose(&from, sent_at, flags, &message.text, conn.dialect, &boundary);
@@ -130,4 +125,15 @@ fn uidl_of(id: i64) -> [u8; 8] {
 fn id_of_uidl(uidl: &[u8; 8]) -> Option<i64> {
     let text = std::str::from_utf8(uidl).ok()?;
     u32::from_str_radix(text, 16).ok().map(i64::from)
+}
+
+/// The `MESSAGE_ACK` / offline-message flags that say what kind of message this is.
+pub(super) fn flags_of(kind: MessageKind) -> u32 {
+    match kind {
+        MessageKind::AuthorizationRequest => message_flag::AUTHORIZE,
+        MessageKind::Typing => message_flag::NOTIFY,
+        MessageKind::ContactList => message_flag::CONTACT,
+        MessageKind::SystemNotice | MessageKind::Broadcast => message_flag::SYSTEM,
+        MessageKind::Text | MessageKind::AuthorizationGranted | MessageKind::AuthorizationDenied => 0,
+    }
 }

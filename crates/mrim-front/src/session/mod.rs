@@ -11,7 +11,6 @@ use mrim::server::{ContactList, MessageAck};
 use mrim::{ClientPacket, Dialect, Packet, ServerPacket};
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
-use switchyard_core::store::MessageKind;
 use switchyard_core::{Account, Event, KickReason, Presence, Session, Status};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
@@ -301,13 +300,7 @@ impl MrimSession {
                 conn.send(&ServerPacket::UserStatus { status: info, email, user_agent: String::new() }, 0);
             }
             Event::Message(message) => {
-                let flags = match message.kind {
-                    MessageKind::AuthorizationRequest => message_flag::AUTHORIZE,
-                    MessageKind::Typing => message_flag::NOTIFY,
-                    MessageKind::ContactList => message_flag::CONTACT,
-                    MessageKind::SystemNotice | MessageKind::Broadcast => message_flag::SYSTEM,
-                    _ => 0,
-                };
+                let flags = messages::flags_of(message.kind);
                 let flags = if message.wants_receipt { flags } else { flags | message_flag::NORECV };
                 let (flags, rtf) = match message.formatted {
                     Some(rtf) => (flags | message_flag::RTF, rtf),
