@@ -23,6 +23,16 @@ pub(crate) enum ReadError {
     Framing(mrim::DecodeError),
 }
 
+impl ReadError {
+    /// A client closing is routine; anything else is worth a warning.
+    pub(crate) fn log(&self) {
+        match self {
+            ReadError::Closed => tracing::debug!("{self}"),
+            _ => tracing::warn!("{self}"),
+        }
+    }
+}
+
 impl std::fmt::Display for ReadError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {

@@ -94,7 +94,7 @@ async fn log_in(
                     _ = shutdown.cancelled() => return None,
                     read = read => match read {
                         Ok(Ok(frame)) => frame,
-                        Ok(Err(e)) => { log_read_error(&e); return None; }
+                        Ok(Err(e)) => { e.log(); return None; }
                         Err(_) => { tracing::info!("closing connection idle before login"); return None; }
                     },
                 }
@@ -224,13 +224,6 @@ async fn flush(conn: &mut Conn) -> Option<()> {
     }
 }
 
-fn log_read_error(e: &ReadError) {
-    match e {
-        ReadError::Closed => tracing::debug!("{e}"),
-        _ => tracing::warn!("{e}"),
-    }
-}
-
 /// A logged-in notification connection.
 struct Notification {
     context: Arc<Context>,
@@ -269,7 +262,7 @@ impl Notification {
                     }
                 },
                 Input::Frame(Err(e)) => {
-                    log_read_error(&e);
+                    e.log();
                     Flow::Close
                 }
                 Input::Event(Ok(event)) => {

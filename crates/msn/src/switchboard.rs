@@ -280,10 +280,7 @@ async fn serve(context: &Context, conn: &mut Conn, seat: &mut Seat, shutdown: &C
             Input::Shutdown | Input::Room(None) => return,
             Input::Room(Some(event)) => relay(conn, event),
             Input::Frame(Err(e)) => {
-                match e {
-                    ReadError::Closed => tracing::debug!("{e}"),
-                    _ => tracing::warn!("{e}"),
-                }
+                e.log();
                 return;
             }
             Input::Frame(Ok(frame)) => match SbCommand::parse(&frame) {

@@ -64,7 +64,7 @@ async fn log_in(context: &Context, conn: &mut Conn, shutdown: &CancellationToken
             }
             read = conn.read_packet() => match read {
                 Ok(packet) => packet,
-                Err(e) => { log_read_error(&e); return None; }
+                Err(e) => { e.log(); return None; }
             },
         };
         if !greeted {
@@ -143,13 +143,6 @@ async fn start_tls(context: &Context, conn: &mut Conn, seq: u32) -> bool {
     }
 }
 
-fn log_read_error(e: &ReadError) {
-    match e {
-        ReadError::Closed => tracing::debug!("{e}"),
-        _ => tracing::warn!("{e}"),
-    }
-}
-
 /// A logged-in MRIM connection.
 struct MrimSession {
     context: Arc<Context>,
@@ -221,7 +214,7 @@ impl MrimSession {
                     conn.send(&ServerPacket::ConnectionParams { ping_period: new.as_secs() as u32 }, 0);
                 }
                 Input::Packet(Err(e)) => {
-                    log_read_error(&e);
+                    e.log();
                     return;
                 }
                 Input::Packet(Ok(packet)) => {
