@@ -276,28 +276,14 @@ impl Store for SqliteStore {
 
     async fn set_privacy(&self, id: AccountId, privacy: Privacy) -> Result<u32, StoreError> {
         let value = i64::from(privacy == Privacy::BlockUnlisted);
-        let v: i64 = sqlx::query_scalar(
-            "UPDATE accounts SET privacy = ?, list_version = list_version + 1 WHERE id = ? RETURNING list_version",
-        )
-        .bind(value)
-        .bind(id.0)
-        .fetch_one(&self.pool)
-        .await
-        .map_err(backend)?;
-        Ok(version(v))
+        let update = sqlx::query("UPDATE accounts SET privacy = ? WHERE id = ?").bind(value).bind(id.0);
+        self.change_lists(id, update).await?.ok_or_else(|| StoreError::Backend(format!("no account {id}")))
     }
 
     async fn set_prompt(&self, id: AccountId, prompt: ReverseListPrompt) -> Result<u32, StoreError> {
         let value = i64::from(prompt == ReverseListPrompt::AllowAutomatically);
-        let v: i64 = sqlx::query_scalar(
-            "UPDATE accounts SET prompt = ?, list_version = list_version + 1 WHERE id = ? RETURNING list_version",
-        )
-        .bind(value)
-        .bind(id.0)
-        .fetch_one(&self.pool)
-        .await
-        .map_err(backend)?;
-        Ok(version(v))
+        let update = sqlx::query("UPDATE accounts SET prompt = ? WHERE id = ?").bind(value).bind(id.0);
+        self.change_lists(id, update).await?.ok_or_else(|| StoreError::Backend(format!("no account {id}")))
     }
 
     async fn relations(&self, owner: AccountId) -> Result<Vec<Relation>, StoreError> {
