@@ -111,6 +111,17 @@ impl Core {
         Ok((target, version))
     }
 
+    /// `owner` lets `target` see them and reach them whatever their privacy mode (on the allow
+    /// list, off the block list), and `target` is told. Granting twice is not an error.
+    pub async fn authorize(&self, owner: &Account, target: &AccountName) -> Result<AccountRef, CoreError> {
+        let target = self.store().account_by_name(target).await?.ok_or(CoreError::NoSuchAccount)?.to_ref();
+        let flags = self.store().relation_flags(owner.id, target.id).await?;
+        let granted = (flags - RelationFlags::BLOCK) | RelationFlags::ALLOW;
+        self.change_relation(owner, &target, flags, granted, None).await?;
+        self.notify(target.id, Event::Authorized { by: owner.to_ref() });
+        Ok(target)
+    }
+
     /// Replaces `owner`'s flags toward `target` (`before` → `after`) and tells whoever it
     /// concerns: the target when its reverse list changed, watchers whose view of the owner
     /// changed. Returns the owner's new list version.

@@ -82,20 +82,3 @@ impl Core {
         Ok(Delivery::Queued(self.store().enqueue_offline(&queued).await?))
     }
 }
-
-impl Core {
-    /// `owner` lets `target` see them and reach them whatever their privacy mode (on the allow
-    /// list, off the block list), and `target` is told. Granting twice is not an error.
-    pub async fn authorize(
-        &self,
-        owner: &crate::Account,
-        target: &crate::AccountName,
-    ) -> Result<AccountRef, CoreError> {
-        let target = self.store().account_by_name(target).await?.ok_or(CoreError::NoSuchAccount)?.to_ref();
-        let flags = self.store().relation_flags(owner.id, target.id).await?;
-        let granted = (flags - RelationFlags::BLOCK) | RelationFlags::ALLOW;
-        self.change_relation(owner, &target, flags, granted, None).await?;
-        self.notify(target.id, Event::Authorized { by: owner.to_ref() });
-        Ok(target)
-    }
-}
