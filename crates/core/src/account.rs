@@ -55,7 +55,7 @@ pub struct Account {
 
 impl Account {
     pub fn to_ref(&self) -> AccountRef {
-        AccountRef { id: self.id, name: self.name.clone(), nickname: self.nickname.clone() }
+        AccountRef { id: self.id, name: self.name.clone(), uin: self.uin, nickname: self.nickname.clone() }
     }
 }
 
@@ -64,6 +64,7 @@ impl Account {
 pub struct AccountRef {
     pub id: AccountId,
     pub name: AccountName,
+    pub uin: u32,
     pub nickname: Option<String>,
 }
 

@@ -28,6 +28,8 @@ pub enum Event {
     Message(crate::Message),
     /// `by` now lets this user see them and reach them (MRIM `AUTHORIZE`).
     Authorized { by: AccountRef },
+    /// A message to everyone, stored under `id`: mark it seen once the client has it.
+    Broadcast { id: i64, message: crate::Message },
 }
 
 /// An invitation to a conversation held by a front (an MSN switchboard session).
@@ -204,6 +206,27 @@ impl Core {
     /// The presence of an account with a session (whatever others may see of it).
     pub fn online_presence(&self, id: AccountId) -> Option<Presence> {
         self.hub().online.get(&id).map(|e| e.presence.clone())
+    }
+
+    /// Up to `limit` accounts picked at random among those online that strangers may see
+    /// (visible, and not limiting themselves to their allow list), `except` excluded.
+    pub fn random_online(&self, limit: usize, except: AccountId) -> Vec<AccountId> {
+        let candidates = self.hub().online.iter().filter(|e| {
+            *e.key() != except && e.presence.status.is_visible() && e.privacy == Privacy::AllowUnlisted
+        });
+        rand::seq::IteratorRandom::choose_multiple(candidates.map(|e| *e.key()), &mut rand::rng(), limit)
+    }
+
+    /// Stores a message for everyone and pushes it to every session online but the sender's.
+    /// Returns the broadcast's id.
+    pub async fn broadcast(&self, message: crate::Message) -> Result<i64, CoreError> {
+        let id = self.store().add_broadcast(message.from.id, message.kind, &message.text, message.sent_at).await?;
+        // Collected first: notifying takes the map's locks again.
+        let online: Vec<AccountId> = self.hub().online.iter().map(|e| *e.key()).collect();
+        for to in online.into_iter().filter(|to| *to != message.from.id) {
+            self.notify(to, Event::Broadcast { id, message: message.clone() });
+        }
+        Ok(id)
     }
 
     /// Pushes an event to the account's session; a full queue ends that session.

@@ -21,9 +21,9 @@ pub use error::CoreError;
 pub use hub::{ConversationInvite, Event, KickReason, Session};
 pub use lists::{ContactList, ListEntry, ListKind};
 pub use presence::{Presence, Status};
-pub use privacy::{Privacy, RelationFlags, ReverseListPrompt};
+pub use privacy::{AddPolicy, Privacy, RelationFlags, ReverseListPrompt};
 pub use profile::{Date, Profile, SearchQuery, Sex, TextMatch};
-pub use routing::{Delivery, Message};
+pub use routing::{Delivery, Font, Message};
 pub use store::{ContactGroup, GroupId, MessageKind, Store, StoreError};
 
 #[cfg(test)]

@@ -1,11 +1,11 @@
 //! A [`Store`] kept in memory: for tests and benchmarks of the core, and for a throw-away server.
 //! It passes the same conformance suite as the persistent stores.
 
-use crate::account::{Account, AccountId, AccountName, AccountRef};
-use crate::privacy::{Privacy, RelationFlags, ReverseListPrompt};
+use crate::account::{Account, AccountId, AccountName};
+use crate::privacy::{AddPolicy, Privacy, RelationFlags, ReverseListPrompt};
 use crate::profile::{Profile, SearchQuery};
 use crate::store::{
-    ContactGroup, GroupId, ListSettings, OfflineMessage, Relation, Store, StoreError, StoredMessage,
+    ContactGroup, GroupId, ListSettings, MessageKind, OfflineMessage, Relation, Store, StoreError, StoredMessage,
     VersionsAfterChange,
 };
 use async_trait::async_trait;
@@ -17,6 +17,8 @@ struct StoredAccount {
     password: String,
     settings: ListSettings,
     profile: Profile,
+    /// The last broadcast this account has seen.
+    broadcasts_seen: i64,
 }
 
 #[derive(Default)]
@@ -34,6 +36,8 @@ struct State {
     last_group: i64,
     /// (owner, target) → the owner's groups the target is in
     members: HashMap<(AccountId, AccountId), Vec<GroupId>>,
+    /// id → (sender, kind, text, sent at)
+    broadcasts: BTreeMap<i64, (AccountId, MessageKind, String, i64)>,
 }
 
 #[derive(Default)]
@@ -67,6 +71,30 @@ impl State {
         Ok(settings.version)
     }
 
+    fn insert_account(&mut self, name: AccountName, password: &str, nickname: Option<&str>) -> Account {
+        self.last_id += 1;
+        let id = AccountId(self.last_id);
+        let account =
+            Account { id, name: name.clone(), uin: (10000 + self.last_id) as u32, nickname: nickname.map(str::to_owned) };
+        let settings = ListSettings {
+            version: 1,
+            privacy: Privacy::AllowUnlisted,
+            prompt: ReverseListPrompt::Ask,
+            add_policy: AddPolicy::Anyone,
+        };
+        let broadcasts_seen = self.broadcasts.keys().next_back().copied().unwrap_or(0);
+        let stored = StoredAccount {
+            account: account.clone(),
+            password: password.to_owned(),
+            settings,
+            profile: Profile::default(),
+            broadcasts_seen,
+        };
+        self.accounts.insert(id, stored);
+        self.by_name.insert(name, id);
+        account
+    }
+
     fn flags(&self, owner: AccountId, target: AccountId) -> RelationFlags {
         self.relations.get(&owner).and_then(|r| r.get(&target)).map(|(f, _)| *f).unwrap_or_default()
     }
@@ -84,24 +112,26 @@ impl Store for MemoryStore {
             if s.by_name.contains_key(name) {
                 return Err(StoreError::NameTaken(name.clone()));
             }
-            s.last_id += 1;
-            let id = AccountId(s.last_id);
-            let account = Account {
-                id,
-                name: name.clone(),
-                uin: (10000 + s.last_id) as u32,
-                nickname: nickname.map(str::to_owned),
-            };
-            let settings = ListSettings { version: 1, privacy: Privacy::AllowUnlisted, prompt: ReverseListPrompt::Ask };
-            let stored = StoredAccount {
-                account: account.clone(),
-                password: password.to_owned(),
-                settings,
-                profile: Profile::default(),
-            };
-            s.accounts.insert(id, stored);
-            s.by_name.insert(name.clone(), id);
-            Ok(account)
+            Ok(s.insert_account(name.clone(), password, nickname))
+        })
+    }
+
+    async fn create_numbered_account(&self, password: &str) -> Result<Account, StoreError> {
+        self.with(|s| {
+            let uin = 10000 + s.last_id + 1;
+            let name = [uin.to_string(), format!("icq-{uin}")]
+                .into_iter()
+                .map(|n| AccountName::new(&n).expect("digits make a valid name"))
+                .find(|n| !s.by_name.contains_key(n))
+                .ok_or_else(|| StoreError::Backend(format!("both names for UIN {uin} are taken")))?;
+            Ok(s.insert_account(name, password, None))
+        })
+    }
+
+    async fn set_nickname(&self, id: AccountId, nickname: Option<&str>) -> Result<(), StoreError> {
+        self.with(|s| {
+            s.account(id)?.account.nickname = nickname.map(str::to_owned);
+            Ok(())
         })
     }
 
@@ -110,6 +140,11 @@ impl Store for MemoryStore {
     }
 
     async fn account_by_id(&self, id: AccountId) -> Result<Option<Account>, StoreError> {
+        Ok(self.with(|s| s.accounts.get(&id).map(|a| a.account.clone())))
+    }
+
+    async fn account_by_uin(&self, uin: u32) -> Result<Option<Account>, StoreError> {
+        let id = AccountId(i64::from(uin) - 10000);
         Ok(self.with(|s| s.accounts.get(&id).map(|a| a.account.clone())))
     }
 
@@ -169,6 +204,13 @@ impl Store for MemoryStore {
         })
     }
 
+    async fn set_add_policy(&self, id: AccountId, policy: AddPolicy) -> Result<u32, StoreError> {
+        self.with(|s| {
+            s.account(id)?.settings.add_policy = policy;
+            s.bump(id)
+        })
+    }
+
     async fn relations(&self, owner: AccountId) -> Result<Vec<Relation>, StoreError> {
         Ok(self.with(|s| {
             let mut others: BTreeSet<AccountId> =
@@ -181,7 +223,7 @@ impl Store for MemoryStore {
                     let (flags, display_name) =
                         s.relations.get(&owner).and_then(|r| r.get(&other)).cloned().unwrap_or_default();
                     Some(Relation {
-                        other: AccountRef { id: other, name: account.name.clone(), nickname: account.nickname.clone() },
+                        other: account.to_ref(),
                         display_name,
                         flags,
                         their_flags: s.flags(other, owner),
@@ -255,11 +297,11 @@ impl Store for MemoryStore {
         let mut found: Vec<(Account, Profile)> = self.with(|s| {
             s.accounts
                 .values()
-                .filter(|a| query.matches(&a.account.name, a.account.nickname.as_deref(), &a.profile))
+                .filter(|a| query.matches(&a.account, &a.profile))
                 .map(|a| (a.account.clone(), a.profile.clone()))
                 .collect()
         });
-        found.sort_by(|a, b| a.0.name.cmp(&b.0.name));
+        found.sort_by_key(|(account, _)| account.uin);
         found.truncate(limit);
         Ok(found)
     }
@@ -352,5 +394,52 @@ impl Store for MemoryStore {
             Some(m) if m.recipient == recipient => s.offline.remove(&id).is_some(),
             _ => false,
         }))
+    }
+
+    async fn add_broadcast(
+        &self,
+        sender: AccountId,
+        kind: MessageKind,
+        text: &str,
+        sent_at: i64,
+    ) -> Result<i64, StoreError> {
+        self.with(|s| {
+            s.account(sender)?;
+            let id = s.broadcasts.keys().next_back().copied().unwrap_or(0) + 1;
+            s.broadcasts.insert(id, (sender, kind, text.to_owned(), sent_at));
+            Ok(id)
+        })
+    }
+
+    async fn unseen_broadcasts(&self, recipient: AccountId, limit: usize) -> Result<Vec<StoredMessage>, StoreError> {
+        self.with(|s| {
+            let seen = s.account(recipient)?.broadcasts_seen;
+            let mut unseen: Vec<StoredMessage> = s
+                .broadcasts
+                .range(seen + 1..)
+                .rev()
+                .take(limit)
+                .map(|(id, (sender, kind, text, sent_at))| StoredMessage {
+                    id: *id,
+                    message: OfflineMessage {
+                        sender: *sender,
+                        recipient,
+                        kind: *kind,
+                        text: text.clone(),
+                        sent_at: *sent_at,
+                    },
+                })
+                .collect();
+            unseen.reverse();
+            Ok(unseen)
+        })
+    }
+
+    async fn mark_broadcasts_seen(&self, recipient: AccountId, id: i64) -> Result<(), StoreError> {
+        self.with(|s| {
+            let seen = &mut s.account(recipient)?.broadcasts_seen;
+            *seen = (*seen).max(id);
+            Ok(())
+        })
     }
 }

@@ -61,6 +61,18 @@ pub enum ReverseListPrompt {
     AllowAutomatically,
 }
 
+/// Who may put the user on their contact list (MyICQ's `auth` setting, the same numbers).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum AddPolicy {
+    /// Anyone; the user is told they were added.
+    #[default]
+    Anyone,
+    /// Only those the user authorizes after a request.
+    AskFirst,
+    /// Nobody.
+    Nobody,
+}
+
 /// Whether the owner of `flags` (their flags toward `other`) lets `other` see and reach them.
 pub fn allows(privacy: Privacy, flags_toward_other: RelationFlags) -> bool {
     if flags_toward_other.contains(RelationFlags::BLOCK) {

@@ -124,9 +124,47 @@ pub struct Profile {
     pub last_name: String,
     pub sex: Sex,
     pub birthday: Option<Date>,
+    /// MRIM's numeric place codes.
     pub city_id: u32,
     pub country_id: u32,
     pub location: String,
+    /// Place names as the user typed them (MyICQ).
+    pub country: String,
+    pub province: String,
+    pub city: String,
+    pub address: String,
+    pub zipcode: String,
+    pub email: String,
+    pub phone: String,
+    pub homepage: String,
+    pub about: String,
+    pub school: String,
+    pub occupation: String,
+    /// MyICQ's blood-type index (0 = not given).
+    pub blood_type: u8,
+    /// Index of the picture MyICQ clients show for the user.
+    pub face: u8,
+    /// An age stated outright, for users who gave no birthday (MyICQ asks for an age).
+    pub age: Option<u8>,
+}
+
+impl Profile {
+    /// The user's age on `today`: from the birthday when there is one, else as stated.
+    pub fn age_on(&self, today: Date) -> Option<u8> {
+        match self.birthday {
+            Some(born) => {
+                let had_birthday = (today.month, today.day) >= (born.month, born.day);
+                let years = today.year.saturating_sub(born.year).saturating_sub(u16::from(!had_birthday));
+                Some(years.min(255) as u8)
+            }
+            None => self.age,
+        }
+    }
+
+    /// First and last name as one.
+    pub fn full_name(&self) -> String {
+        format!("{} {}", self.first_name, self.last_name).trim().to_owned()
+    }
 }
 
 /// How a text field must match, ignoring case.
@@ -161,7 +199,10 @@ pub fn born_from_for_age_at_most(today: Date, age: u16) -> Date {
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct SearchQuery {
     pub name: Option<AccountName>,
+    /// Only accounts with a greater UIN (results come in UIN order, so this pages through them).
+    pub uin_above: Option<u32>,
     pub nickname: Option<TextMatch>,
+    pub email: Option<TextMatch>,
     pub first_name: Option<TextMatch>,
     pub last_name: Option<TextMatch>,
     pub sex: Option<Sex>,
@@ -179,12 +220,15 @@ pub struct SearchQuery {
 
 impl SearchQuery {
     /// The check every store must agree with (the in-memory store uses it directly).
-    pub fn matches(&self, name: &AccountName, nickname: Option<&str>, profile: &Profile) -> bool {
+    pub fn matches(&self, account: &crate::Account, profile: &Profile) -> bool {
+        let (name, nickname) = (&account.name, account.nickname.as_deref());
         let text = |criterion: &Option<TextMatch>, value: &str| criterion.as_ref().is_none_or(|c| c.matches(value));
         let birthday = profile.birthday;
         let on_birthday = |check: &dyn Fn(Date) -> bool| birthday.is_some_and(check);
         self.name.as_ref().is_none_or(|n| n == name)
+            && self.uin_above.is_none_or(|above| account.uin > above)
             && text(&self.nickname, nickname.unwrap_or(""))
+            && text(&self.email, &profile.email)
             && text(&self.first_name, &profile.first_name)
             && text(&self.last_name, &profile.last_name)
             && self.sex.is_none_or(|s| s == profile.sex)

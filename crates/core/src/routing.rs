@@ -18,10 +18,25 @@ pub struct Message {
     /// A formatted copy in the sender's own format, for recipients of the same protocol
     /// (MRIM: base64 of zlib-packed RTF). Delivered live only; the text is what is stored.
     pub formatted: Option<Vec<u8>>,
+    /// The typeface the sender wrote in, where their client says.
+    pub font: Option<Font>,
     /// Whether the sender asks the recipient's client to confirm receipt (MRIM: not `NORECV`).
     pub wants_receipt: bool,
     /// Seconds since the Unix epoch when it was sent.
     pub sent_at: i64,
+}
+
+/// How the sender's text looks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Font {
+    pub name: String,
+    /// In points.
+    pub size: u8,
+    /// `0xRRGGBB`.
+    pub color: u32,
+    pub bold: bool,
+    pub italic: bool,
+    pub underline: bool,
 }
 
 impl Message {
@@ -69,7 +84,7 @@ impl Core {
             return Err(CoreError::NotAllowed);
         }
         let queued = message.queued_for(to);
-        let live_only = message.kind == MessageKind::Typing;
+        let live_only = message.kind.is_live_only();
         if self.notify(to, Event::Message(message)) {
             return Ok(Delivery::Live);
         }

@@ -1,7 +1,7 @@
 //! Persistence behind one small trait; the server picks an implementation at start-up.
 
 use crate::account::{Account, AccountId, AccountName, AccountRef};
-use crate::privacy::{Privacy, RelationFlags, ReverseListPrompt};
+use crate::privacy::{AddPolicy, Privacy, RelationFlags, ReverseListPrompt};
 use crate::profile::{Profile, SearchQuery};
 use async_trait::async_trait;
 
@@ -20,6 +20,7 @@ pub struct ListSettings {
     pub version: u32,
     pub privacy: Privacy,
     pub prompt: ReverseListPrompt,
+    pub add_policy: AddPolicy,
 }
 
 /// One account related to the list owner in either direction.
@@ -78,10 +79,21 @@ pub enum MessageKind {
     Broadcast,
     /// "Is typing": delivered live or not at all.
     Typing,
+    /// Sent automatically while the sender is away.
+    AutoReply,
+    /// The sender put the recipient on their contact list.
+    ContactAdded,
+    /// Offers a direct (peer-to-peer) connection; the text is the offering client's own
+    /// description of it. These three are delivered live or not at all: an offer is stale by the
+    /// next login.
+    DirectConnectionRequest,
+    DirectConnectionAccepted,
+    DirectConnectionRejected,
 }
 
 impl MessageKind {
-    pub const ALL: [MessageKind; 8] = [
+    /// Every kind, in the order of their stable storage codes: new kinds go at the end.
+    pub const ALL: [MessageKind; 13] = [
         MessageKind::Text,
         MessageKind::AuthorizationRequest,
         MessageKind::AuthorizationGranted,
@@ -90,7 +102,27 @@ impl MessageKind {
         MessageKind::SystemNotice,
         MessageKind::Broadcast,
         MessageKind::Typing,
+        MessageKind::AutoReply,
+        MessageKind::ContactAdded,
+        MessageKind::DirectConnectionRequest,
+        MessageKind::DirectConnectionAccepted,
+        MessageKind::DirectConnectionRejected,
     ];
+
+    /// Kinds that mean nothing once the moment has passed: never queued for later.
+    pub fn is_live_only(self) -> bool {
+        self == MessageKind::Typing || self.is_direct_connection()
+    }
+
+    /// Negotiation of a peer-to-peer connection, meaningful only between clients of one protocol.
+    pub fn is_direct_connection(self) -> bool {
+        matches!(
+            self,
+            MessageKind::DirectConnectionRequest
+                | MessageKind::DirectConnectionAccepted
+                | MessageKind::DirectConnectionRejected
+        )
+    }
 
     /// Stable number used in storage.
     pub fn code(self) -> i64 {
@@ -120,6 +152,11 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<Account, StoreError>;
     async fn account_by_name(&self, name: &AccountName) -> Result<Option<Account>, StoreError>;
     async fn account_by_id(&self, id: AccountId) -> Result<Option<Account>, StoreError>;
+    async fn account_by_uin(&self, uin: u32) -> Result<Option<Account>, StoreError>;
+    /// Creates an account named after its own UIN (`"10042"`), for a registration that chose
+    /// no name (MyICQ's `NEW_UIN`); `"icq-10042"` if that name is taken already.
+    async fn create_numbered_account(&self, password: &str) -> Result<Account, StoreError>;
+    async fn set_nickname(&self, id: AccountId, nickname: Option<&str>) -> Result<(), StoreError>;
     async fn accounts(&self) -> Result<Vec<Account>, StoreError>;
     /// Removes the account, its relations in both directions and its queued messages.
     async fn delete_account(&self, id: AccountId) -> Result<bool, StoreError>;
@@ -132,6 +169,9 @@ pub trait Store: Send + Sync + 'static {
     async fn set_privacy(&self, id: AccountId, privacy: Privacy) -> Result<u32, StoreError>;
     /// Sets the reverse-list prompt and returns the new list version.
     async fn set_prompt(&self, id: AccountId, prompt: ReverseListPrompt) -> Result<u32, StoreError>;
+
+    /// Sets who may add the user and returns the new list version.
+    async fn set_add_policy(&self, id: AccountId, policy: AddPolicy) -> Result<u32, StoreError>;
 
     /// Every account related to `owner` in either direction, ordered by name.
     async fn relations(&self, owner: AccountId) -> Result<Vec<Relation>, StoreError>;
@@ -178,4 +218,14 @@ pub trait Store: Send + Sync + 'static {
     /// Queued messages for `recipient`, oldest first.
     async fn offline_messages(&self, recipient: AccountId) -> Result<Vec<StoredMessage>, StoreError>;
     async fn delete_offline(&self, recipient: AccountId, id: i64) -> Result<bool, StoreError>;
+
+    /// Stores a message for everyone and returns its id (ids grow). Each account reads the
+    /// broadcasts after its own mark; new accounts start past every broadcast already sent.
+    async fn add_broadcast(&self, sender: AccountId, kind: MessageKind, text: &str, sent_at: i64)
+        -> Result<i64, StoreError>;
+    /// The newest `limit` broadcasts `recipient` has not marked seen, oldest first (each with
+    /// `recipient` as its recipient).
+    async fn unseen_broadcasts(&self, recipient: AccountId, limit: usize) -> Result<Vec<StoredMessage>, StoreError>;
+    /// Marks every broadcast up to `id` seen by `recipient` (a mark never moves back).
+    async fn mark_broadcasts_seen(&self, recipient: AccountId, id: i64) -> Result<(), StoreError>;
 }

@@ -1,7 +1,7 @@
 //! The conformance suite every [`Store`] implementation must pass. Call [`run`] on an empty store.
 
 use crate::account::AccountName;
-use crate::privacy::{Privacy, RelationFlags, ReverseListPrompt};
+use crate::privacy::{AddPolicy, Privacy, RelationFlags, ReverseListPrompt};
 use crate::store::{MessageKind, OfflineMessage, Store, StoreError};
 
 fn name(s: &str) -> AccountName {
@@ -15,6 +15,8 @@ pub async fn run(store: &dyn Store) {
     groups(store).await;
     profiles_and_search(store).await;
     offline_queue(store).await;
+    broadcasts(store).await;
+    numbered_accounts(store).await;
     deletion_cascades(store).await;
 }
 
@@ -28,6 +30,13 @@ async fn accounts(store: &dyn Store) {
     assert_eq!(store.account_by_name(&name("alice")).await.unwrap(), Some(alice.clone()));
     assert_eq!(store.account_by_id(bob.id).await.unwrap(), Some(bob.clone()));
     assert_eq!(store.account_by_name(&name("nobody")).await.unwrap(), None);
+    assert_eq!(store.account_by_uin(10002).await.unwrap(), Some(bob.clone()));
+    assert_eq!(store.account_by_uin(9999).await.unwrap(), None);
+    assert_eq!(store.account_by_uin(10100).await.unwrap(), None);
+    store.set_nickname(bob.id, Some("Бобби")).await.unwrap();
+    assert_eq!(store.account_by_id(bob.id).await.unwrap().unwrap().nickname.as_deref(), Some("Бобби"));
+    store.set_nickname(bob.id, None).await.unwrap();
+    assert_eq!(store.account_by_uin(10002).await.unwrap(), Some(bob.clone()));
     assert_eq!(store.password(alice.id).await.unwrap().as_deref(), Some("pw-a"));
     store.set_password(alice.id, "new").await.unwrap();
     assert_eq!(store.password(alice.id).await.unwrap().as_deref(), Some("new"));
@@ -39,6 +48,7 @@ async fn settings(store: &dyn Store) {
     let carol = store.create_account(&name("carol"), "pw", None).await.unwrap();
     let initial = store.list_settings(carol.id).await.unwrap();
     assert_eq!((initial.version, initial.privacy, initial.prompt), (1, Privacy::AllowUnlisted, ReverseListPrompt::Ask));
+    assert_eq!(initial.add_policy, AddPolicy::Anyone);
     assert_eq!(store.set_privacy(carol.id, Privacy::BlockUnlisted).await.unwrap(), 2);
     assert_eq!(store.set_prompt(carol.id, ReverseListPrompt::AllowAutomatically).await.unwrap(), 3);
     let now = store.list_settings(carol.id).await.unwrap();
@@ -46,6 +56,10 @@ async fn settings(store: &dyn Store) {
         (now.version, now.privacy, now.prompt),
         (3, Privacy::BlockUnlisted, ReverseListPrompt::AllowAutomatically)
     );
+    assert_eq!(store.set_add_policy(carol.id, AddPolicy::AskFirst).await.unwrap(), 4);
+    assert_eq!(store.list_settings(carol.id).await.unwrap().add_policy, AddPolicy::AskFirst);
+    store.set_add_policy(carol.id, AddPolicy::Nobody).await.unwrap();
+    assert_eq!(store.list_settings(carol.id).await.unwrap().add_policy, AddPolicy::Nobody);
 }
 
 async fn relations(store: &dyn Store) {
@@ -129,6 +143,20 @@ async fn profiles_and_search(store: &dyn Store) {
         city_id: 495,
         country_id: 24,
         location: "Москва".into(),
+        country: "Россия".into(),
+        province: "Московская".into(),
+        city: "Москва".into(),
+        address: "ул. Тверская, 1".into(),
+        zipcode: "125009".into(),
+        email: "Ivan@Example.org".into(),
+        phone: "+7 495 000-00-00".into(),
+        homepage: "http://ivan.example.org/".into(),
+        about: "Пишу на Rust".into(),
+        school: "МГУ".into(),
+        occupation: "инженер".into(),
+        blood_type: 2,
+        face: 17,
+        age: Some(35),
     };
     store.set_profile(ivan.id, &ivan_profile).await.unwrap();
     assert_eq!(store.profile(ivan.id).await.unwrap(), ivan_profile);
@@ -173,6 +201,11 @@ async fn profiles_and_search(store: &dyn Store) {
         Vec::<String>::new()
     );
     assert_eq!(store.search(&SearchQuery { country_id: Some(24), ..Default::default() }, 1).await.unwrap().len(), 1);
+    let email = Some(TextMatch::Exact("ivan@example.org".into()));
+    assert_eq!(search(SearchQuery { email: email.clone(), ..Default::default() }).await, ["ivan"]);
+    let after_ivan = SearchQuery { uin_above: Some(ivan.uin), country_id: Some(24), ..Default::default() };
+    assert_eq!(search(after_ivan).await, ["maria"], "results come in UIN order and page by UIN");
+    assert!(search(SearchQuery { uin_above: Some(ivan.uin), email, ..Default::default() }).await.is_empty());
 }
 
 async fn offline_queue(store: &dyn Store) {
@@ -196,6 +229,41 @@ async fn offline_queue(store: &dyn Store) {
     assert!(store.delete_offline(gus.id, first).await.unwrap());
     assert!(!store.delete_offline(gus.id, first).await.unwrap());
     assert_eq!(store.offline_messages(gus.id).await.unwrap().len(), 1);
+}
+
+async fn broadcasts(store: &dyn Store) {
+    let admin = store.create_account(&name("admin"), "pw", None).await.unwrap();
+    let early = store.create_account(&name("early"), "pw", None).await.unwrap();
+    assert!(store.unseen_broadcasts(early.id, 8).await.unwrap().is_empty());
+    let first = store.add_broadcast(admin.id, MessageKind::Broadcast, "one", 10).await.unwrap();
+    let second = store.add_broadcast(admin.id, MessageKind::Text, "two", 20).await.unwrap();
+    assert!(second > first);
+    let unseen = store.unseen_broadcasts(early.id, 8).await.unwrap();
+    assert_eq!(unseen.iter().map(|b| b.id).collect::<Vec<_>>(), [first, second]);
+    assert_eq!(
+        unseen[1].message,
+        OfflineMessage { sender: admin.id, recipient: early.id, kind: MessageKind::Text, text: "two".into(), sent_at: 20 }
+    );
+    assert_eq!(store.unseen_broadcasts(early.id, 1).await.unwrap()[0].id, second, "the newest when limited");
+    store.mark_broadcasts_seen(early.id, first).await.unwrap();
+    assert_eq!(store.unseen_broadcasts(early.id, 8).await.unwrap()[0].id, second);
+    store.mark_broadcasts_seen(early.id, second).await.unwrap();
+    store.mark_broadcasts_seen(early.id, first).await.unwrap();
+    assert!(store.unseen_broadcasts(early.id, 8).await.unwrap().is_empty(), "a mark never moves back");
+    let late = store.create_account(&name("late"), "pw", None).await.unwrap();
+    assert!(store.unseen_broadcasts(late.id, 8).await.unwrap().is_empty(), "new accounts start past them");
+}
+
+async fn numbered_accounts(store: &dyn Store) {
+    let first = store.create_numbered_account("secret").await.unwrap();
+    assert_eq!(first.name.as_str(), first.uin.to_string());
+    assert_eq!(store.password(first.id).await.unwrap().as_deref(), Some("secret"));
+    // Someone took the next number as a name: the registration still gets an account.
+    let squatter = store.create_account(&name(&(first.uin + 2).to_string()), "pw", None).await.unwrap();
+    let second = store.create_numbered_account("pw").await.unwrap();
+    assert_eq!(second.uin, squatter.uin + 1);
+    assert_eq!(second.name.as_str(), format!("icq-{}", second.uin));
+    assert_eq!(store.account_by_uin(second.uin).await.unwrap(), Some(second));
 }
 
 async fn deletion_cascades(store: &dyn Store) {

@@ -32,6 +32,7 @@ fn message(from: &Account, text: &str) -> Message {
         kind: MessageKind::Text,
         text: text.into(),
         formatted: None,
+        font: None,
         wants_receipt: true,
         sent_at: 1,
     }

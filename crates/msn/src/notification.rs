@@ -510,7 +510,8 @@ impl Notification {
                 });
             }
             // MSNP has no word for "someone allowed you": the grantor's allow list shows it.
-            Event::Authorized { .. } => {}
+            // Broadcasts wait (unseen) until MSN sessions can be sent messages by the server.
+            Event::Authorized { .. } | Event::Broadcast { .. } => {}
             Event::Message(message) => {
                 // MSNP2 receives messages only inside switchboards; opening one on the server's
                 // initiative comes with cross-protocol delivery. Until then the message goes back

@@ -396,7 +396,7 @@ mod tests {
     fn member(id: i64, name: &str) -> Member {
         let name = AccountName::new(name).unwrap();
         Member {
-            account: AccountRef { id: AccountId(id), name: name.clone(), nickname: None },
+            account: AccountRef { id: AccountId(id), name: name.clone(), uin: 10000 + id as u32, nickname: None },
             handle: format!("{name}@hotmail.com"),
             friendly: name.to_string(),
         }

@@ -10,8 +10,8 @@ use sqlx::Row;
 use std::borrow::Cow;
 use std::path::Path;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
-use switchyard_core::account::{Account, AccountId, AccountName, AccountRef};
-use switchyard_core::privacy::{Privacy, RelationFlags, ReverseListPrompt};
+use switchyard_core::account::{Account, AccountId, AccountName};
+use switchyard_core::privacy::{AddPolicy, Privacy, RelationFlags, ReverseListPrompt};
 use switchyard_core::profile::{Date, Profile, SearchQuery, Sex, TextMatch};
 use switchyard_core::store::{
     ContactGroup, GroupId, ListSettings, MessageKind, OfflineMessage, Relation, Store, StoreError, StoredMessage,
@@ -22,11 +22,14 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (1, "initial", include_str!("../migrations/0001_initial.sql")),
     (2, "groups", include_str!("../migrations/0002_groups.sql")),
     (3, "profiles", include_str!("../migrations/0003_profiles.sql")),
+    (4, "myicq", include_str!("../migrations/0004_myicq.sql")),
 ];
 
 /// UINs are 10000 + the never-reused account id, so the first account gets 10001.
+const UIN_BASE: i64 = 10000;
+
 fn uin_of(id: i64) -> u32 {
-    (10000 + id) as u32
+    (UIN_BASE + id) as u32
 }
 
 pub struct SqliteStore {
@@ -124,7 +127,8 @@ fn version(v: i64) -> u32 {
 }
 
 const ACCOUNT_COLUMNS: &str = "id, name, nickname";
-const PROFILE_COLUMNS: &str = "first_name, last_name, sex, birthday, city_id, country_id, location";
+const PROFILE_COLUMNS: &str = "first_name, last_name, sex, birthday, city_id, country_id, location, country, province,
+     city, address, zipcode, email, phone, homepage, about, school, occupation, blood_type, face, age";
 
 fn profile_from_row(row: &SqliteRow) -> Result<Profile, StoreError> {
     let sex: i64 = row.try_get("sex").map_err(backend)?;
@@ -141,6 +145,50 @@ fn profile_from_row(row: &SqliteRow) -> Result<Profile, StoreError> {
         city_id: row.try_get::<i64, _>("city_id").map_err(backend)? as u32,
         country_id: row.try_get::<i64, _>("country_id").map_err(backend)? as u32,
         location: row.try_get("location").map_err(backend)?,
+        country: row.try_get("country").map_err(backend)?,
+        province: row.try_get("province").map_err(backend)?,
+        city: row.try_get("city").map_err(backend)?,
+        address: row.try_get("address").map_err(backend)?,
+        zipcode: row.try_get("zipcode").map_err(backend)?,
+        email: row.try_get("email").map_err(backend)?,
+        phone: row.try_get("phone").map_err(backend)?,
+        homepage: row.try_get("homepage").map_err(backend)?,
+        about: row.try_get("about").map_err(backend)?,
+        school: row.try_get("school").map_err(backend)?,
+        occupation: row.try_get("occupation").map_err(backend)?,
+        blood_type: row.try_get::<i64, _>("blood_type").map_err(backend)? as u8,
+        face: row.try_get::<i64, _>("face").map_err(backend)? as u8,
+        age: row.try_get::<Option<i64>, _>("age").map_err(backend)?.map(|age| age as u8),
+    })
+}
+
+fn add_policy_of(stored: i64) -> AddPolicy {
+    match stored {
+        1 => AddPolicy::AskFirst,
+        2 => AddPolicy::Nobody,
+        _ => AddPolicy::Anyone,
+    }
+}
+
+fn add_policy_code(policy: AddPolicy) -> i64 {
+    match policy {
+        AddPolicy::Anyone => 0,
+        AddPolicy::AskFirst => 1,
+        AddPolicy::Nobody => 2,
+    }
+}
+
+fn stored_message(row: &SqliteRow, recipient: AccountId) -> Result<StoredMessage, StoreError> {
+    let kind: i64 = row.get("kind");
+    Ok(StoredMessage {
+        id: row.get("id"),
+        message: OfflineMessage {
+            sender: AccountId(row.get("sender_id")),
+            recipient,
+            kind: MessageKind::from_code(kind).ok_or_else(|| backend(format!("unknown kind {kind}")))?,
+            text: row.get("text"),
+            sent_at: row.get("sent_at"),
+        },
     })
 }
 
@@ -189,7 +237,8 @@ impl Store for SqliteStore {
         nickname: Option<&str>,
     ) -> Result<Account, StoreError> {
         let inserted = sqlx::query_scalar::<_, i64>(
-            "INSERT INTO accounts (name, nickname, nickname_key, password, created_at) VALUES (?, ?, ?, ?, ?) RETURNING id",
+            "INSERT INTO accounts (name, nickname, nickname_key, password, created_at, broadcasts_seen)
+             VALUES (?, ?, ?, ?, ?, (SELECT COALESCE(MAX(id), 0) FROM broadcasts)) RETURNING id",
         )
         .bind(name.as_str())
         .bind(nickname)
@@ -226,6 +275,51 @@ impl Store for SqliteStore {
         row.as_ref().map(account_from_row).transpose()
     }
 
+    async fn account_by_uin(&self, uin: u32) -> Result<Option<Account>, StoreError> {
+        self.account_by_id(AccountId(i64::from(uin) - UIN_BASE)).await
+    }
+
+    async fn create_numbered_account(&self, password: &str) -> Result<Account, StoreError> {
+        let mut tx = self.pool.begin().await.map_err(backend)?;
+        // The name depends on the id, known only once inserted: a placeholder no valid name can
+        // equal holds the row until then, inside the one transaction.
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO accounts (name, password, created_at, broadcasts_seen)
+             VALUES ('#registering', ?, ?, (SELECT COALESCE(MAX(id), 0) FROM broadcasts)) RETURNING id",
+        )
+        .bind(password)
+        .bind(now())
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(backend)?;
+        let uin = uin_of(id);
+        for candidate in [uin.to_string(), format!("icq-{uin}")] {
+            let renamed =
+                sqlx::query("UPDATE accounts SET name = ? WHERE id = ?").bind(&candidate).bind(id).execute(&mut *tx).await;
+            match renamed {
+                Ok(_) => {
+                    tx.commit().await.map_err(backend)?;
+                    let name = AccountName::new(&candidate).map_err(backend)?;
+                    return Ok(Account { id: AccountId(id), name, uin, nickname: None });
+                }
+                Err(sqlx::Error::Database(e)) if e.is_unique_violation() => continue,
+                Err(e) => return Err(backend(e)),
+            }
+        }
+        Err(StoreError::Backend(format!("both names for UIN {uin} are taken")))
+    }
+
+    async fn set_nickname(&self, id: AccountId, nickname: Option<&str>) -> Result<(), StoreError> {
+        sqlx::query("UPDATE accounts SET nickname = ?, nickname_key = ? WHERE id = ?")
+            .bind(nickname)
+            .bind(nickname.unwrap_or("").to_lowercase())
+            .bind(id.0)
+            .execute(&self.pool)
+            .await
+            .map_err(backend)?;
+        Ok(())
+    }
+
     async fn accounts(&self) -> Result<Vec<Account>, StoreError> {
         let rows = sqlx::query(&format!("SELECT {ACCOUNT_COLUMNS} FROM accounts ORDER BY name"))
             .fetch_all(&self.pool)
@@ -259,7 +353,7 @@ impl Store for SqliteStore {
     }
 
     async fn list_settings(&self, id: AccountId) -> Result<ListSettings, StoreError> {
-        let row = sqlx::query("SELECT list_version, privacy, prompt FROM accounts WHERE id = ?")
+        let row = sqlx::query("SELECT list_version, privacy, prompt, add_policy FROM accounts WHERE id = ?")
             .bind(id.0)
             .fetch_optional(&self.pool)
             .await
@@ -271,7 +365,14 @@ impl Store for SqliteStore {
             version: version(row.get("list_version")),
             privacy: privacy_of(privacy),
             prompt: if prompt == 0 { ReverseListPrompt::Ask } else { ReverseListPrompt::AllowAutomatically },
+            add_policy: add_policy_of(row.get("add_policy")),
         })
+    }
+
+    async fn set_add_policy(&self, id: AccountId, policy: AddPolicy) -> Result<u32, StoreError> {
+        let update =
+            sqlx::query("UPDATE accounts SET add_policy = ? WHERE id = ?").bind(add_policy_code(policy)).bind(id.0);
+        self.change_lists(id, update).await?.ok_or_else(|| StoreError::Backend(format!("no account {id}")))
     }
 
     async fn set_privacy(&self, id: AccountId, privacy: Privacy) -> Result<u32, StoreError> {
@@ -313,7 +414,7 @@ impl Store for SqliteStore {
                     groups.iter().flat_map(|g| g.split(',')).filter_map(|id| id.parse().ok()).map(GroupId).collect();
                 groups.sort();
                 Ok(Relation {
-                    other: AccountRef { id: account.id, name: account.name, nickname: account.nickname },
+                    other: account.to_ref(),
                     display_name: row.get("display_name"),
                     flags: RelationFlags(row.get::<i64, _>("flags") as u32),
                     their_flags: RelationFlags(row.get::<i64, _>("their_flags") as u32),
@@ -404,7 +505,9 @@ impl Store for SqliteStore {
     async fn set_profile(&self, id: AccountId, profile: &Profile) -> Result<(), StoreError> {
         sqlx::query(
             "UPDATE accounts SET first_name = ?, last_name = ?, sex = ?, birthday = ?, city_id = ?, country_id = ?,
-                 location = ?, first_name_key = ?, last_name_key = ? WHERE id = ?",
+                 location = ?, first_name_key = ?, last_name_key = ?, country = ?, province = ?, city = ?,
+                 address = ?, zipcode = ?, email = ?, email_key = ?, phone = ?, homepage = ?, about = ?,
+                 school = ?, occupation = ?, blood_type = ?, face = ?, age = ? WHERE id = ?",
         )
         .bind(&profile.first_name)
         .bind(&profile.last_name)
@@ -415,6 +518,21 @@ impl Store for SqliteStore {
         .bind(&profile.location)
         .bind(profile.first_name.to_lowercase())
         .bind(profile.last_name.to_lowercase())
+        .bind(&profile.country)
+        .bind(&profile.province)
+        .bind(&profile.city)
+        .bind(&profile.address)
+        .bind(&profile.zipcode)
+        .bind(&profile.email)
+        .bind(profile.email.to_lowercase())
+        .bind(&profile.phone)
+        .bind(&profile.homepage)
+        .bind(&profile.about)
+        .bind(&profile.school)
+        .bind(&profile.occupation)
+        .bind(i64::from(profile.blood_type))
+        .bind(i64::from(profile.face))
+        .bind(profile.age.map(i64::from))
         .bind(id.0)
         .execute(&self.pool)
         .await
@@ -429,6 +547,9 @@ impl Store for SqliteStore {
             sql.push_str(condition);
             values.push(Value::Int(value));
         };
+        if let Some(above) = query.uin_above {
+            int(&mut sql, " AND id > ?", i64::from(above) - UIN_BASE);
+        }
         if let Some(sex) = query.sex {
             int(&mut sql, " AND sex = ?", sex_code(sex));
         }
@@ -468,12 +589,13 @@ impl Store for SqliteStore {
             ("nickname_key", &query.nickname),
             ("first_name_key", &query.first_name),
             ("last_name_key", &query.last_name),
+            ("email_key", &query.email),
         ] {
             if let Some(matching) = matching {
                 text_condition(column, matching, &mut sql, &mut values);
             }
         }
-        sql.push_str(" ORDER BY name LIMIT ?");
+        sql.push_str(" ORDER BY id LIMIT ?");
         let mut statement = sqlx::query(&sql);
         for value in values {
             statement = match value {
@@ -583,21 +705,7 @@ impl Store for SqliteStore {
         .fetch_all(&self.pool)
         .await
         .map_err(backend)?;
-        rows.iter()
-            .map(|row| {
-                let kind: i64 = row.get("kind");
-                Ok(StoredMessage {
-                    id: row.get("id"),
-                    message: OfflineMessage {
-                        sender: AccountId(row.get("sender_id")),
-                        recipient,
-                        kind: MessageKind::from_code(kind).ok_or_else(|| backend(format!("unknown kind {kind}")))?,
-                        text: row.get("text"),
-                        sent_at: row.get("sent_at"),
-                    },
-                })
-            })
-            .collect()
+        rows.iter().map(|row| stored_message(row, recipient)).collect()
     }
 
     async fn delete_offline(&self, recipient: AccountId, id: i64) -> Result<bool, StoreError> {
@@ -608,5 +716,46 @@ impl Store for SqliteStore {
             .await
             .map_err(backend)?;
         Ok(done.rows_affected() > 0)
+    }
+
+    async fn add_broadcast(
+        &self,
+        sender: AccountId,
+        kind: MessageKind,
+        text: &str,
+        sent_at: i64,
+    ) -> Result<i64, StoreError> {
+        sqlx::query_scalar("INSERT INTO broadcasts (sender_id, kind, text, sent_at) VALUES (?, ?, ?, ?) RETURNING id")
+            .bind(sender.0)
+            .bind(kind.code())
+            .bind(text)
+            .bind(sent_at)
+            .fetch_one(&self.pool)
+            .await
+            .map_err(backend)
+    }
+
+    async fn unseen_broadcasts(&self, recipient: AccountId, limit: usize) -> Result<Vec<StoredMessage>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT * FROM (SELECT b.id, b.sender_id, b.kind, b.text, b.sent_at FROM broadcasts b, accounts a
+                            WHERE a.id = ? AND b.id > a.broadcasts_seen ORDER BY b.id DESC LIMIT ?)
+             ORDER BY id",
+        )
+        .bind(recipient.0)
+        .bind(limit as i64)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(backend)?;
+        rows.iter().map(|row| stored_message(row, recipient)).collect()
+    }
+
+    async fn mark_broadcasts_seen(&self, recipient: AccountId, id: i64) -> Result<(), StoreError> {
+        sqlx::query("UPDATE accounts SET broadcasts_seen = MAX(broadcasts_seen, ?) WHERE id = ?")
+            .bind(id)
+            .bind(recipient.0)
+            .execute(&self.pool)
+            .await
+            .map_err(backend)?;
+        Ok(())
     }
 }

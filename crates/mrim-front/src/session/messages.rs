@@ -98,6 +98,7 @@ impl MrimSession {
             text: sent.text.clone(),
             // The RTF part is carried through to MRIM recipients as it came.
             formatted: (sent.flags & message_flag::RTF != 0 && !sent.rtf.is_empty()).then(|| sent.rtf.to_vec()),
+            font: None,
             wants_receipt: sent.flags & message_flag::NORECV == 0,
             sent_at: i64::from(now_secs()),
         };
@@ -133,7 +134,14 @@ pub(super) fn flags_of(kind: MessageKind) -> u32 {
         MessageKind::AuthorizationRequest => message_flag::AUTHORIZE,
         MessageKind::Typing => message_flag::NOTIFY,
         MessageKind::ContactList => message_flag::CONTACT,
-        MessageKind::SystemNotice | MessageKind::Broadcast => message_flag::SYSTEM,
-        MessageKind::Text | MessageKind::AuthorizationGranted | MessageKind::AuthorizationDenied => 0,
+        MessageKind::SystemNotice | MessageKind::Broadcast | MessageKind::ContactAdded => message_flag::SYSTEM,
+        MessageKind::Text
+        | MessageKind::AutoReply
+        | MessageKind::AuthorizationGranted
+        | MessageKind::AuthorizationDenied => 0,
+        // Never shown to MRIM users (see `Session::event`).
+        MessageKind::DirectConnectionRequest
+        | MessageKind::DirectConnectionAccepted
+        | MessageKind::DirectConnectionRejected => 0,
     }
 }

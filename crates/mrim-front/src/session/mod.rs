@@ -292,27 +292,41 @@ impl MrimSession {
                 let info = StatusInfo { status, ..StatusInfo::default() };
                 conn.send(&ServerPacket::UserStatus { status: info, email, user_agent: String::new() }, 0);
             }
-            Event::Message(message) => {
-                let flags = messages::flags_of(message.kind);
-                let flags = if message.wants_receipt { flags } else { flags | message_flag::NORECV };
-                let (flags, rtf) = match message.formatted {
-                    Some(rtf) => (flags | message_flag::RTF, rtf),
-                    None => (flags, Vec::new()),
-                };
-                let ack = MessageAck {
-                    msg_id: self.next_message_id(),
-                    flags,
-                    from: config.email_of(&message.from.name),
-                    text: message.text,
-                    rtf,
-                };
-                conn.send(&ServerPacket::MessageAck(ack), 0);
+            // Another protocol's peer-to-peer offers mean nothing to an MRIM client.
+            Event::Message(message) if message.kind.is_direct_connection() => {}
+            Event::Message(message) => self.show_message(conn, message),
+            Event::Broadcast { id, message } => {
+                self.show_message(conn, message);
+                // TCP delivered it in order with everything before: seen as soon as it is sent.
+                let (store, me) = (self.context.core.clone(), self.session.account.id);
+                tokio::spawn(async move {
+                    if let Err(e) = store.store().mark_broadcasts_seen(me, id).await {
+                        tracing::warn!(error = %e, "could not mark a broadcast seen");
+                    }
+                });
             }
             Event::Authorized { by } => conn.send(&ServerPacket::AuthorizeAck { user: config.email_of(&by.name) }, 0),
             // MRIM has no reverse list and no switchboards: a request to authorize comes as a
             // MESSAGE from the adder's client, and conversations need no invitation.
             Event::AddedBy { .. } | Event::RemovedBy { .. } | Event::Invitation(_) => {}
         }
+    }
+
+    fn show_message(&mut self, conn: &mut Conn, message: switchyard_core::Message) {
+        let flags = messages::flags_of(message.kind);
+        let flags = if message.wants_receipt { flags } else { flags | message_flag::NORECV };
+        let (flags, rtf) = match message.formatted {
+            Some(rtf) => (flags | message_flag::RTF, rtf),
+            None => (flags, Vec::new()),
+        };
+        let ack = MessageAck {
+            msg_id: self.next_message_id(),
+            flags,
+            from: self.context.config.email_of(&message.from.name),
+            text: message.text,
+            rtf,
+        };
+        conn.send(&ServerPacket::MessageAck(ack), 0);
     }
 
     fn next_message_id(&mut self) -> u32 {
