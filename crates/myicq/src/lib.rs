@@ -8,13 +8,19 @@
 //!
 //! * [`wire`]: BYTE/WORD/DWORD/STRING fields with myicqd's lenient reading rules, GBK text.
 //! * [`codes`]: command numbers and enumerations.
-//!
-//! Typed command bodies come with the rest of the MyICQ issue.
+//! * [`datagram`]: size checks and assembly of whole datagrams.
+//! * [`client`] and [`server`]: a type for every command body, each way; [`info`] the user
+//!   information block they share; [`msgtext`] the fields inside a message's text.
 
+pub mod client;
 pub mod codes;
 pub mod crypto;
+pub mod datagram;
 pub mod header;
+pub mod info;
+pub mod msgtext;
 pub mod reliable;
+pub mod server;
 pub mod wire;
 
 pub use crypto::{BodyCipher, CryptoError};

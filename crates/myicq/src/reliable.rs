@@ -91,8 +91,8 @@ struct Pending {
 /// What is due at a point in time.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct Due {
-    /// Datagrams to send again, as they were.
-    pub resend: Vec<Vec<u8>>,
+    /// Datagrams to send now: first transmissions the window admits, and resends as they were.
+    pub transmit: Vec<Vec<u8>>,
     /// Sequence numbers given up on: the peer never answered them.
     pub given_up: Vec<u16>,
 }
@@ -101,38 +101,41 @@ pub struct Due {
 #[error("too many unacknowledged packets")]
 pub struct QueueFull;
 
-/// Reliable packets sent and not yet acknowledged, bounded.
+/// Reliable packets not yet acknowledged: at most `window` of them in flight, the rest waiting
+/// their turn, `limit` in all (a peer that far behind is not reading).
 #[derive(Debug, Clone)]
 pub struct SendQueue {
-    pending: VecDeque<Pending>,
+    in_flight: VecDeque<Pending>,
+    waiting: VecDeque<(u16, Vec<u8>)>,
+    window: usize,
     limit: usize,
 }
 
 impl SendQueue {
-    pub fn new(limit: usize) -> Self {
-        SendQueue { pending: VecDeque::new(), limit }
+    pub fn new(window: usize, limit: usize) -> Self {
+        SendQueue { in_flight: VecDeque::new(), waiting: VecDeque::new(), window: window.max(1), limit }
     }
 
-    /// Records a datagram just sent; a peer with `limit` packets unanswered gets no more.
-    pub fn sent(&mut self, seq: u16, datagram: Vec<u8>, now: Instant) -> Result<(), QueueFull> {
-        if self.pending.len() >= self.limit {
+    /// Queues a reliable datagram; [`SendQueue::due`] says when to transmit it.
+    pub fn push(&mut self, seq: u16, datagram: Vec<u8>) -> Result<(), QueueFull> {
+        if self.len() >= self.limit {
             return Err(QueueFull);
         }
-        self.pending.push_back(Pending { seq, datagram, resend_at: now + RESEND_AFTER, resends: 0 });
+        self.waiting.push_back((seq, datagram));
         Ok(())
     }
 
-    /// The peer acknowledged `seq`; false if it was not waiting (a late or duplicate ACK).
+    /// The peer acknowledged `seq`; false if it was not in flight (a late or duplicate ACK).
     pub fn acknowledged(&mut self, seq: u16) -> bool {
-        let before = self.pending.len();
-        self.pending.retain(|p| p.seq != seq);
-        self.pending.len() != before
+        let before = self.in_flight.len();
+        self.in_flight.retain(|p| p.seq != seq);
+        self.in_flight.len() != before
     }
 
-    /// Resends and give-ups due at `now`.
+    /// Transmissions and give-ups due at `now`.
     pub fn due(&mut self, now: Instant) -> Due {
         let mut due = Due::default();
-        self.pending.retain_mut(|p| {
+        self.in_flight.retain_mut(|p| {
             if p.resend_at > now {
                 return true;
             }
@@ -142,23 +145,28 @@ impl SendQueue {
             }
             p.resends += 1;
             p.resend_at = now + RESEND_AFTER;
-            due.resend.push(p.datagram.clone());
+            due.transmit.push(p.datagram.clone());
             true
         });
+        while self.in_flight.len() < self.window {
+            let Some((seq, datagram)) = self.waiting.pop_front() else { break };
+            due.transmit.push(datagram.clone());
+            self.in_flight.push_back(Pending { seq, datagram, resend_at: now + RESEND_AFTER, resends: 0 });
+        }
         due
     }
 
-    /// When `due` next has something to do.
+    /// When `due` next has something to do, if not at once.
     pub fn next_deadline(&self) -> Option<Instant> {
-        self.pending.iter().map(|p| p.resend_at).min()
+        self.in_flight.iter().map(|p| p.resend_at).min()
     }
 
     pub fn len(&self) -> usize {
-        self.pending.len()
+        self.in_flight.len() + self.waiting.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.pending.is_empty()
+        self.len() == 0
     }
 }
 
@@ -225,29 +233,35 @@ mod tests {
     #[test]
     fn resent_at_ten_and_twenty_seconds_then_given_up() {
         let t0 = Instant::now();
-        let mut q = SendQueue::new(4);
-        q.sent(7, b"seven".to_vec(), t0).unwrap();
-        q.sent(8, b"eight".to_vec(), t0).unwrap();
+        let mut q = SendQueue::new(4, 8);
+        q.push(7, b"seven".to_vec()).unwrap();
+        q.push(8, b"eight".to_vec()).unwrap();
+        assert_eq!(q.due(t0).transmit, [b"seven".to_vec(), b"eight".to_vec()], "first transmissions");
         assert!(q.acknowledged(8));
         assert!(!q.acknowledged(8), "a second ACK finds nothing");
         assert_eq!(q.due(t0 + Duration::from_secs(9)), Due::default());
         assert_eq!(q.next_deadline(), Some(t0 + RESEND_AFTER));
-        assert_eq!(q.due(t0 + RESEND_AFTER).resend, vec![b"seven".to_vec()]);
-        assert_eq!(q.due(t0 + RESEND_AFTER * 2).resend, vec![b"seven".to_vec()]);
+        assert_eq!(q.due(t0 + RESEND_AFTER).transmit, [b"seven".to_vec()]);
+        assert_eq!(q.due(t0 + RESEND_AFTER * 2).transmit, [b"seven".to_vec()]);
         let last = q.due(t0 + RESEND_AFTER * 3);
-        assert_eq!((last.resend.len(), last.given_up), (0, vec![7]));
+        assert_eq!((last.transmit.len(), last.given_up), (0, vec![7]));
         assert!(q.is_empty() && q.next_deadline().is_none());
     }
 
     #[test]
-    fn the_queue_is_bounded() {
+    fn the_window_meters_transmissions_and_the_queue_is_bounded() {
         let now = Instant::now();
-        let mut q = SendQueue::new(2);
-        q.sent(1, vec![], now).unwrap();
-        q.sent(2, vec![], now).unwrap();
-        assert_eq!(q.sent(3, vec![], now), Err(QueueFull));
+        let mut q = SendQueue::new(2, 3);
+        for seq in 1..=3 {
+            q.push(seq, vec![seq as u8]).unwrap();
+        }
+        assert_eq!(q.push(4, vec![4]), Err(QueueFull));
+        assert_eq!(q.due(now).transmit, [vec![1], vec![2]], "two in flight");
+        assert_eq!(q.due(now).transmit, Vec::<Vec<u8>>::new());
         q.acknowledged(1);
-        assert!(q.sent(3, vec![], now).is_ok());
+        assert_eq!(q.due(now).transmit, [vec![3]], "an ACK lets the next one go");
+        assert!(q.push(4, vec![4]).is_ok());
+        assert_eq!(q.len(), 3);
     }
 
     #[test]

@@ -41,6 +41,11 @@ impl<'a> Reader<'a> {
         u32::from_be_bytes(self.take())
     }
 
+    /// Whether every byte has been read.
+    pub fn is_empty(&self) -> bool {
+        self.body.is_empty()
+    }
+
     /// A STRING's raw bytes, without the NUL.
     pub fn bytes(&mut self) -> &'a [u8] {
         let len = usize::from(self.u16());
@@ -94,6 +99,11 @@ impl Writer {
     pub fn text(self, value: &str) -> Self {
         self.bytes(&to_gbk(value))
     }
+
+    /// A STRING as GBK text of at most `max` bytes, cut between characters.
+    pub fn text_max(self, value: &str, max: usize) -> Self {
+        self.bytes(&to_gbk_max(value, max))
+    }
 }
 
 pub fn from_gbk(bytes: &[u8]) -> String {
@@ -103,18 +113,44 @@ pub fn from_gbk(bytes: &[u8]) -> String {
 /// Unicode to GBK; characters GBK cannot carry become `?`, visibly, and NUL (which would end
 /// the string early) becomes a space.
 pub fn to_gbk(text: &str) -> Vec<u8> {
-    let mut out = Vec::with_capacity(text.len());
     let mut buf = [0u8; 4];
-    for ch in text.chars() {
-        let ch = if ch == '\0' { ' ' } else { ch };
-        let (bytes, _, unmappable) = GBK.encode(ch.encode_utf8(&mut buf));
-        if unmappable {
-            out.push(b'?');
-        } else {
-            out.extend_from_slice(&bytes);
+    text.chars().flat_map(|ch| gbk_char(ch, &mut buf)).collect()
+}
+
+/// [`to_gbk`] of the longest prefix of `text` that fits in `max` (at least 2) bytes.
+pub fn to_gbk_max(text: &str, max: usize) -> Vec<u8> {
+    gbk_chunks(text, max).next().map(|(bytes, _)| bytes).unwrap_or_default()
+}
+
+/// `text` in GBK cut between characters into pieces of at most `max` (at least 2) bytes, each
+/// with the Unicode text it encodes.
+pub fn gbk_chunks(text: &str, max: usize) -> impl Iterator<Item = (Vec<u8>, String)> + '_ {
+    let mut chars = text.chars().peekable();
+    let mut buf = [0u8; 4];
+    std::iter::from_fn(move || {
+        chars.peek()?;
+        let (mut bytes, mut unicode) = (Vec::new(), String::new());
+        while let Some(&ch) = chars.peek() {
+            let encoded = gbk_char(ch, &mut buf);
+            if !bytes.is_empty() && bytes.len() + encoded.len() > max {
+                break;
+            }
+            bytes.extend_from_slice(&encoded);
+            unicode.push(ch);
+            chars.next();
         }
+        Some((bytes, unicode))
+    })
+}
+
+fn gbk_char(ch: char, buf: &mut [u8; 4]) -> Vec<u8> {
+    let ch = if ch == '\0' { ' ' } else { ch };
+    let (bytes, _, unmappable) = GBK.encode(ch.encode_utf8(buf));
+    if unmappable {
+        vec![b'?']
+    } else {
+        bytes.into_owned()
     }
-    out
 }
 
 #[cfg(test)]
@@ -153,6 +189,9 @@ mod tests {
         assert_eq!(bytes, b"\xc4\xe3\xba\xc3 hi");
         assert_eq!(from_gbk(&bytes), "你好 hi");
         assert_eq!(to_gbk("a😀b\0c"), b"a?b c");
+        assert_eq!(to_gbk_max("你好吗", 5), to_gbk("你好"), "cut between characters");
+        let pieces: Vec<_> = gbk_chunks("ab你c", 3).collect();
+        assert_eq!(pieces, [(b"ab".to_vec(), "ab".to_owned()), (b"\xc4\xe3c".to_vec(), "你c".to_owned())]);
         let written = Writer::default().text("宋体").u8(7).body;
         let mut r = Reader::new(&written);
         assert_eq!((r.text(), r.u8()), ("宋体".to_owned(), 7));
