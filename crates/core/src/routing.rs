@@ -16,7 +16,8 @@ pub struct Message {
     pub kind: MessageKind,
     pub text: String,
     /// A formatted copy in the sender's own format, for recipients of the same protocol
-    /// (MRIM: base64 of zlib-packed RTF). Delivered live only; the text is what is stored.
+    /// (MRIM: base64 of zlib-packed RTF; MyICQ: a peer-to-peer offer's fields). Delivered live
+    /// only; the text is what is stored.
     pub formatted: Option<Vec<u8>>,
     /// The typeface the sender wrote in, where their client says.
     pub font: Option<Font>,

@@ -83,9 +83,9 @@ pub enum MessageKind {
     AutoReply,
     /// The sender put the recipient on their contact list.
     ContactAdded,
-    /// Offers a direct (peer-to-peer) connection; the text is the offering client's own
-    /// description of it. These three are delivered live or not at all: an offer is stale by the
-    /// next login.
+    /// Offers a direct (peer-to-peer) connection. The offering client's own description of it
+    /// (addresses, ports) travels in [`crate::Message::formatted`], for clients of its protocol.
+    /// These three are delivered live or not at all: an offer is stale by the next login.
     DirectConnectionRequest,
     DirectConnectionAccepted,
     DirectConnectionRejected,

@@ -53,7 +53,7 @@ pub enum Request {
     UpdateContact {
         uin: u32,
     },
-    ModifyUser(ModifyUser),
+    ModifyUser(Box<ModifyUser>),
     UpdateUser,
     /// `text` is raw: its 0xFF-separated fields depend on `kind` (see [`crate::msgtext`]).
     SendMessage {
@@ -120,7 +120,7 @@ impl Request {
                 let info = UserInfo::read(&mut r);
                 let auth = r.u8();
                 let new_password = (r.u8() == 1).then(|| r.bytes().to_vec());
-                Request::ModifyUser(ModifyUser { info, auth, new_password })
+                Request::ModifyUser(Box::new(ModifyUser { info, auth, new_password }))
             }
             cmd::UPDATE_USER => Request::UpdateUser,
             cmd::SEND_MSG => Request::SendMessage { kind: r.u8(), to: r.u32(), text: r.bytes().to_vec() },

@@ -133,7 +133,7 @@ fn request() -> impl Strategy<Value = Request> {
         any::<u32>().prop_map(|status| Request::ChangeStatus { status }),
         any::<u32>().prop_map(|uin| Request::UpdateContact { uin }),
         (info(), any::<u8>(), proptest::option::of(raw())).prop_map(|(info, auth, new_password)| {
-            Request::ModifyUser(ModifyUser { info, auth, new_password })
+            Request::ModifyUser(Box::new(ModifyUser { info, auth, new_password }))
         }),
         (any::<u8>(), any::<u32>(), raw()).prop_map(|(kind, to, text)| Request::SendMessage { kind, to, text }),
         (1..=u32::MAX).prop_map(|uin| Request::SearchCustom(SearchCustom::Uin(uin))),

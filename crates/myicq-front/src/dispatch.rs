@@ -1,0 +1,208 @@
+//! Reading the socket and routing each datagram to the session it belongs to.
+//!
+//! A session is found by the sender's address; `LOGIN` and `NEW_UIN` from an address without
+//! one (or with a new session id) start one. Any other command from an unknown address is
+//! taken by the logged-in session of its uin when the session id matches (the client's NAT
+//! mapping changed). Everything else is dropped without an answer and counted.
+
+use crate::clock::Clock;
+use crate::session;
+use crate::stats::Stats;
+use crate::Context;
+use bytes::Bytes;
+use myicq::codes::cmd;
+use myicq::datagram::{split_client, DatagramError, MAX_DATAGRAM};
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+/// Datagrams a session may have waiting; more are dropped (the client resends).
+const INBOX: usize = 64;
+
+/// A datagram for a session, with the address it came from.
+pub(crate) struct Inbound {
+    pub from: SocketAddr,
+    pub datagram: Bytes,
+}
+
+struct Route {
+    sid: u32,
+    /// 0 until the session has logged in.
+    uin: u32,
+    /// Tells this route from a later one at the same address.
+    generation: u64,
+    inbox: mpsc::Sender<Inbound>,
+}
+
+#[derive(Default)]
+struct Routes {
+    by_addr: HashMap<SocketAddr, Route>,
+    by_uin: HashMap<u32, SocketAddr>,
+    pending: usize,
+    next_generation: u64,
+}
+
+impl Routes {
+    fn remove(&mut self, addr: SocketAddr) -> Option<Route> {
+        let route = self.by_addr.remove(&addr)?;
+        if route.uin == 0 {
+            self.pending -= 1;
+        } else if self.by_uin.get(&route.uin) == Some(&addr) {
+            self.by_uin.remove(&route.uin);
+        }
+        Some(route)
+    }
+}
+
+/// The routing table, shared by the reader and the sessions (which update their own entry).
+#[derive(Clone, Default)]
+pub(crate) struct Table(Arc<Mutex<Routes>>);
+
+/// A session's handle on its own entry.
+pub(crate) struct Registration {
+    table: Table,
+    pub addr: SocketAddr,
+    generation: u64,
+}
+
+impl Table {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Routes> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+impl Registration {
+    fn is_mine(&self, routes: &Routes) -> bool {
+        routes.by_addr.get(&self.addr).is_some_and(|r| r.generation == self.generation)
+    }
+
+    /// The session logged in as `uin`: datagrams of that uin from a new address reach it too.
+    pub(crate) fn logged_in(&self, uin: u32) {
+        let mut routes = self.table.lock();
+        if !self.is_mine(&routes) {
+            return;
+        }
+        let route = routes.by_addr.get_mut(&self.addr).expect("checked");
+        if route.uin == 0 {
+            route.uin = uin;
+            routes.pending -= 1;
+        }
+        if let Some(previous) = routes.by_uin.insert(uin, self.addr) {
+            // An older session of the same user at another address is over (the core has
+            // ended it): its datagrams must not reach this one by its uin.
+            if previous != self.addr {
+                routes.remove(previous);
+            }
+        }
+    }
+
+    /// The client now sends from `addr` (its NAT mapping changed).
+    pub(crate) fn moved(&mut self, addr: SocketAddr) {
+        let mut routes = self.table.lock();
+        if !self.is_mine(&routes) || routes.by_addr.contains_key(&addr) {
+            return;
+        }
+        let route = routes.by_addr.remove(&self.addr).expect("checked");
+        if route.uin != 0 {
+            routes.by_uin.insert(route.uin, addr);
+        }
+        routes.by_addr.insert(addr, route);
+        self.addr = addr;
+    }
+}
+
+impl Drop for Registration {
+    fn drop(&mut self) {
+        let mut routes = self.table.lock();
+        if self.is_mine(&routes) {
+            routes.remove(self.addr);
+        }
+    }
+}
+
+/// Reads datagrams until `shutdown`.
+pub(crate) async fn run(context: Arc<Context>, clock: Clock, sessions: &TaskTracker, shutdown: CancellationToken) {
+    let table = Table::default();
+    // One byte more than the largest datagram tells an oversized one from one that fits.
+    let mut buf = vec![0u8; MAX_DATAGRAM + 1];
+    loop {
+        let received = tokio::select! {
+            _ = shutdown.cancelled() => return,
+            received = context.socket.recv_from(&mut buf) => received,
+        };
+        let (len, from) = match received {
+            Ok(received) => received,
+            Err(e) => {
+                // ICMP "port unreachable" from an earlier send surfaces here on some systems.
+                tracing::debug!(error = %e, "receive failed");
+                continue;
+            }
+        };
+        let datagram = &buf[..len];
+        let header = match split_client(datagram) {
+            Ok((header, _)) => header,
+            Err(e) => {
+                tracing::debug!(%from, error = %e, "datagram dropped");
+                let stats = &context.stats;
+                Stats::count(match e {
+                    DatagramError::TooShort => &stats.too_short,
+                    DatagramError::TooLong => &stats.too_long,
+                    DatagramError::BadVersion(_) => &stats.bad_version,
+                });
+                continue;
+            }
+        };
+        let inbound = Inbound { from, datagram: Bytes::copy_from_slice(datagram) };
+        let starts_session = matches!(header.cmd, cmd::LOGIN | cmd::NEW_UIN);
+        let mut routes = table.lock();
+        let addr = match routes.by_addr.get(&from) {
+            Some(route) if starts_session && route.sid != header.sid => {
+                // The client started over (a new session id): the old session ends with its route.
+                routes.remove(from);
+                None
+            }
+            Some(route) if route.sid != header.sid || (route.uin != 0 && route.uin != header.uin) => {
+                tracing::debug!(%from, uin = header.uin, "uin or session id does not match; dropped");
+                Stats::count(&context.stats.spoofed);
+                continue;
+            }
+            Some(_) => Some(from),
+            None if starts_session => None,
+            None => match routes.by_uin.get(&header.uin) {
+                Some(addr) if routes.by_addr[addr].sid == header.sid => Some(*addr),
+                found => {
+                    tracing::debug!(%from, uin = header.uin, "no session; dropped");
+                    Stats::count(if found.is_some() { &context.stats.spoofed } else { &context.stats.no_session });
+                    continue;
+                }
+            },
+        };
+        let inbox = match addr {
+            Some(addr) => routes.by_addr[&addr].inbox.clone(),
+            None => {
+                let config = &context.config;
+                if routes.by_addr.len() >= config.max_sessions || routes.pending >= config.max_pending {
+                    tracing::debug!(%from, "too many sessions; dropped");
+                    Stats::count(&context.stats.overloaded);
+                    continue;
+                }
+                let (inbox, datagrams) = mpsc::channel(INBOX);
+                routes.next_generation += 1;
+                let generation = routes.next_generation;
+                routes.by_addr.insert(from, Route { sid: header.sid, uin: 0, generation, inbox: inbox.clone() });
+                routes.pending += 1;
+                let registration = Registration { table: table.clone(), addr: from, generation };
+                let link = session::Link::new(context.clone(), header, from, clock.now());
+                sessions.spawn(session::run(link, registration, datagrams, clock.clone(), shutdown.clone()));
+                inbox
+            }
+        };
+        drop(routes);
+        if inbox.try_send(inbound).is_err() {
+            Stats::count(&context.stats.overloaded);
+        }
+    }
+}

@@ -1,0 +1,182 @@
+//! A session's end of the wire: addressing, sequence numbers, the duplicate window, decryption
+//! and reliable sending with what each acknowledgement completes.
+
+use crate::stats::Stats;
+use crate::Context;
+use myicq::codes::cmd;
+use myicq::datagram::server_datagram;
+use myicq::reliable::{QueueFull, ReceiveWindow, Received, SendQueue, SequenceCounter};
+use myicq::server::ServerPacket;
+use myicq::{BodyCipher, ClientHeader, ServerHeader, HEADER_LEN};
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Instant;
+
+/// Reliable packets in flight at once; more wait their turn.
+const WINDOW: usize = 32;
+/// Reliable packets waiting in all. A client this far behind is not reading: it is logged out.
+const QUEUE_LIMIT: usize = 2_048;
+
+/// What the client's acknowledgement of a packet completes.
+#[derive(Debug)]
+pub(crate) enum Completes {
+    /// An offline message, deleted once acknowledged.
+    Offline(i64),
+    /// A broadcast, marked seen once acknowledged.
+    Broadcast(i64),
+    /// A message delivered live: queued for the next login if it is never acknowledged.
+    Live(Box<switchyard_core::Message>),
+}
+
+/// A datagram that passed the checks, decrypted.
+pub(crate) struct Accepted {
+    pub header: ClientHeader,
+    pub body: Vec<u8>,
+}
+
+pub(crate) struct Link {
+    pub context: Arc<Context>,
+    pub peer: SocketAddr,
+    ver: u16,
+    pub uin: u32,
+    sid: u32,
+    seq: SequenceCounter,
+    window: ReceiveWindow,
+    outbox: SendQueue,
+    completes: HashMap<u16, Completes>,
+    cipher: Option<BodyCipher>,
+    pub now: Instant,
+}
+
+impl Link {
+    /// A link for a session whose first datagram has `first` as its header.
+    pub(crate) fn new(context: Arc<Context>, first: ClientHeader, peer: SocketAddr, now: Instant) -> Link {
+        Link {
+            context,
+            peer,
+            ver: first.ver,
+            uin: first.uin,
+            sid: first.sid,
+            // The server's numbers start from the client's, as myicqd's did.
+            seq: SequenceCounter::new(first.seq),
+            window: ReceiveWindow::new(first.seq),
+            outbox: SendQueue::new(WINDOW, QUEUE_LIMIT),
+            completes: HashMap::new(),
+            cipher: None,
+            now,
+        }
+    }
+
+    /// From now on, bodies are decrypted with this password's key.
+    pub(crate) fn set_key(&mut self, password: &[u8]) {
+        self.cipher = Some(BodyCipher::new(password));
+    }
+
+    /// Decrypts and de-duplicates a datagram. A duplicate is acknowledged again, not returned;
+    /// an ACK is returned as it is (its seq is the server's).
+    pub(crate) async fn accept(&mut self, datagram: &[u8]) -> Option<Accepted> {
+        let header = ClientHeader::parse(datagram)?;
+        let sealed = &datagram[HEADER_LEN..];
+        let body = if cmd::is_plain(header.cmd) || sealed.is_empty() {
+            sealed.to_vec()
+        } else {
+            let opened = self.cipher.as_ref().map(|cipher| cipher.open(sealed, header.cc));
+            match opened {
+                Some(Ok(body)) => body,
+                Some(Err(e)) => {
+                    tracing::debug!(cmd = header.cmd, error = %e, "undecryptable datagram dropped");
+                    Stats::count(&self.context.stats.undecryptable);
+                    return None;
+                }
+                None => {
+                    tracing::debug!(cmd = header.cmd, "encrypted datagram before login dropped");
+                    Stats::count(&self.context.stats.no_session);
+                    return None;
+                }
+            }
+        };
+        if header.cmd != cmd::ACK && self.window.receive(header.seq) == Received::Duplicate {
+            self.pure_ack(header.seq).await;
+            return None;
+        }
+        Some(Accepted { header, body })
+    }
+
+    fn header(&self, cmd: u16, seq: u16, ackseq: u16) -> ServerHeader {
+        ServerHeader { ver: self.ver, uin: self.uin, sid: self.sid, cmd, seq, ackseq }
+    }
+
+    async fn transmit(&self, datagram: &[u8]) {
+        if let Err(e) = self.context.socket.send_to(datagram, self.peer).await {
+            tracing::debug!(error = %e, "send failed");
+        }
+    }
+
+    /// Acknowledges the client's `seq` with a header-only packet.
+    pub(crate) async fn pure_ack(&self, seq: u16) {
+        self.transmit(&server_datagram(&self.header(cmd::ACK, 0, seq), &[])).await;
+    }
+
+    /// Sends a packet the client does not acknowledge (the keepalive reply): never resent.
+    pub(crate) async fn send_once(&mut self, packet: &ServerPacket, ackseq: u16) {
+        let seq = self.seq.advance();
+        self.transmit(&server_datagram(&self.header(packet.cmd(), seq, ackseq), &packet.encode())).await;
+    }
+
+    /// Sends `packet` reliably: a reply to the client's `ackseq`, or 0 for a push. `completes`
+    /// is done when the client acknowledges it.
+    pub(crate) async fn send(
+        &mut self,
+        packet: &ServerPacket,
+        ackseq: u16,
+        completes: Option<Completes>,
+    ) -> Result<(), QueueFull> {
+        let seq = self.seq.advance();
+        let datagram = server_datagram(&self.header(packet.cmd(), seq, ackseq), &packet.encode());
+        self.outbox.push(seq, datagram)?;
+        if let Some(completes) = completes {
+            self.completes.insert(seq, completes);
+        }
+        self.flush().await;
+        Ok(())
+    }
+
+    /// Sends what the window admits now; returns what was given up on.
+    pub(crate) async fn flush(&mut self) -> Vec<Option<Completes>> {
+        let due = self.outbox.due(self.now);
+        for datagram in &due.transmit {
+            self.transmit(datagram).await;
+        }
+        due.given_up.into_iter().map(|seq| self.completes.remove(&seq)).collect()
+    }
+
+    /// The client acknowledged our `seq`: what that completes, if anything.
+    pub(crate) async fn acknowledged(&mut self, seq: u16) -> Option<Completes> {
+        if !self.outbox.acknowledged(seq) {
+            return None;
+        }
+        let completes = self.completes.remove(&seq);
+        self.flush().await;
+        completes
+    }
+
+    /// Whether more may be queued without nearing the limit: while not, the session leaves the
+    /// core's events waiting (their own bounded queue ends a session that stays behind).
+    pub(crate) fn has_room(&self) -> bool {
+        self.outbox.len() < QUEUE_LIMIT / 2
+    }
+
+    /// Everything sent and not acknowledged, for when the session ends.
+    pub(crate) fn unacknowledged(&mut self) -> impl Iterator<Item = Completes> + '_ {
+        self.completes.drain().map(|(_, completes)| completes)
+    }
+
+    /// The client's IPv4 address as the server sees it, in network order (0 over IPv6).
+    pub(crate) fn public_ip(&self) -> u32 {
+        match self.peer.ip() {
+            std::net::IpAddr::V4(v4) => u32::from(v4),
+            std::net::IpAddr::V6(v6) => v6.to_ipv4_mapped().map(u32::from).unwrap_or(0),
+        }
+    }
+}

@@ -1,0 +1,189 @@
+//! One client session: registering and logging in ([`run`]), then the logged-in session
+//! ([`online`]).
+
+mod link;
+mod messages;
+mod online;
+mod profile;
+
+pub(crate) use link::Link;
+
+use crate::clock::Clock;
+use crate::dispatch::{Inbound, Registration};
+use crate::limits::Budget;
+use link::Accepted;
+use myicq::client::{Login, Request};
+use myicq::codes::login;
+use myicq::server::{LoginReply, ServerPacket};
+use myicq::wire::from_gbk;
+use switchyard_core::Account;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
+
+/// What a session runs on besides its link.
+pub(crate) struct Inputs {
+    pub registration: Registration,
+    pub datagrams: mpsc::Receiver<Inbound>,
+    pub clock: Clock,
+    pub shutdown: CancellationToken,
+}
+
+/// Runs a session from its first datagram (a `LOGIN` or `NEW_UIN`, already in `datagrams`).
+pub(crate) async fn run(
+    link: Link,
+    registration: Registration,
+    datagrams: mpsc::Receiver<Inbound>,
+    clock: Clock,
+    shutdown: CancellationToken,
+) {
+    let span = tracing::info_span!("myicq", peer = %link.peer, uin = tracing::field::Empty);
+    async move {
+        let mut pending = Pending { link, inputs: Inputs { registration, datagrams, clock, shutdown } };
+        if let Some((account, login, seq)) = pending.until_logged_in().await {
+            tracing::Span::current().record("uin", account.uin);
+            online::run(pending.link, pending.inputs, account, login, seq).await;
+        }
+    }
+    .instrument(span)
+    .await
+}
+
+struct Pending {
+    link: Link,
+    inputs: Inputs,
+}
+
+impl Pending {
+    /// Serves `NEW_UIN` and `LOGIN` until a login succeeds (its account, request and seq), or
+    /// the session ends: `LOGOUT`, a new session from the same address, the login timeout.
+    async fn until_logged_in(&mut self) -> Option<(Account, Login, u16)> {
+        let deadline = self.link.now + self.link.context.config.login_timeout;
+        loop {
+            let inbound = tokio::select! {
+                _ = self.inputs.shutdown.cancelled() => return None,
+                now = self.inputs.clock.tick() => {
+                    self.link.now = now;
+                    self.link.flush().await;
+                    if now >= deadline {
+                        tracing::debug!("no login in time; session ended");
+                        return None;
+                    }
+                    continue;
+                }
+                inbound = self.inputs.datagrams.recv() => inbound?,
+            };
+            if inbound.from != self.link.peer {
+                // Only a logged-in session is looked up by its uin from another address.
+                continue;
+            }
+            let Some(Accepted { header, body }) = self.link.accept(&inbound.datagram).await else { continue };
+            match Request::parse(header.cmd, &body) {
+                Request::Ack => {
+                    self.link.acknowledged(header.seq).await;
+                }
+                Request::NewUin { password } => self.register(&password, header.seq, inbound.datagram.len()).await,
+                Request::Login(login) => {
+                    let request_len = inbound.datagram.len();
+                    if let Some(account) = self.log_in(&login, header.uin, header.seq, request_len).await {
+                        return Some((account, login, header.seq));
+                    }
+                }
+                Request::Logout => return None,
+                other => tracing::debug!(cmd = other.cmd(), "command before login ignored"),
+            }
+        }
+    }
+
+    /// `NEW_UIN`: an account named after its UIN, or UIN 0 when registration is closed or the
+    /// address has registered enough this hour.
+    async fn register(&mut self, password: &[u8], seq: u16, request_len: usize) {
+        let context = self.link.context.clone();
+        let ip = self.link.peer.ip();
+        let now = self.link.now;
+        let open = context.config.registration && context.limits.allows(ip, Budget::Registration, now);
+        let uin = if !open || password.is_empty() {
+            0
+        } else {
+            context.limits.spend(ip, Budget::Registration, now);
+            match context.core.store().create_numbered_account(&from_gbk(password)).await {
+                Ok(account) => {
+                    tracing::info!(uin = account.uin, name = %account.name, "registered");
+                    account.uin
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "registration failed");
+                    0
+                }
+            }
+        };
+        if uin == 0 {
+            tracing::info!(registration = context.config.registration, "registration refused");
+        }
+        self.reply_before_login(&ServerPacket::NewUin { uin }, seq, request_len).await;
+    }
+
+    /// Checks a `LOGIN`; a refusal is answered here, a success by the caller.
+    async fn log_in(&mut self, login: &Login, uin: u32, seq: u16, request_len: usize) -> Option<Account> {
+        let context = self.link.context.clone();
+        let ip = self.link.peer.ip();
+        if !context.limits.allows(ip, Budget::FailedLogin, self.link.now) {
+            tracing::warn!(%ip, "too many failed logins from this address; login ignored");
+            return None;
+        }
+        let store = context.core.store();
+        let refused = match store.account_by_uin(uin).await {
+            Ok(Some(account)) => match store.password(account.id).await {
+                Ok(Some(stored)) if stored.as_bytes() == login.password || stored == from_gbk(&login.password) => {
+                    self.link.uin = uin;
+                    self.link.set_key(&login.password);
+                    return Some(account);
+                }
+                Ok(_) => login::WRONG_PASSWD,
+                Err(e) => {
+                    tracing::error!(error = %e, "password lookup failed");
+                    return None;
+                }
+            },
+            Ok(None) => login::INVALID_UIN,
+            Err(e) => {
+                tracing::error!(error = %e, "account lookup failed");
+                return None;
+            }
+        };
+        tracing::info!(uin, code = refused, "login refused");
+        context.limits.spend(ip, Budget::FailedLogin, self.link.now);
+        self.reply_before_login(&ServerPacket::Login(LoginReply::Refused(refused)), seq, request_len).await;
+        None
+    }
+
+    /// Answers a request from an address not yet proven, never with more bytes than the request
+    /// had: a forged sender address must not turn this server into an amplifier.
+    async fn reply_before_login(&mut self, reply: &ServerPacket, seq: u16, request_len: usize) {
+        if myicq::HEADER_LEN + reply.encode().len() > request_len {
+            tracing::debug!("reply longer than its request; not sent");
+            return;
+        }
+        if self.link.send(reply, seq, None).await.is_err() {
+            tracing::debug!("send queue full before login");
+        }
+    }
+}
+
+/// Seconds since the Unix epoch.
+pub(crate) fn unix_now() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
+}
+
+/// Ends of a session, for the log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum End {
+    Logout,
+    /// No keepalive for 180 s.
+    Expired,
+    /// The client stopped acknowledging what it was sent.
+    Unresponsive,
+    /// A new session replaced this one (a new login, elsewhere or from the same address).
+    Replaced,
+    Shutdown,
+}
