@@ -13,6 +13,7 @@ pub struct Config {
     pub bind: IpAddr,
     pub msn: MsnSection,
     pub mrim: MrimSection,
+    pub myicq: MyIcqSection,
     pub limits: LimitsSection,
 }
 
@@ -51,6 +52,21 @@ pub struct MrimSection {
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
+pub struct MyIcqSection {
+    /// UDP port.
+    pub port: u16,
+    /// Whether clients may register new accounts (`NEW_UIN`).
+    pub registration: bool,
+    /// Registrations one address may make per hour.
+    pub registrations_per_hour: u32,
+    /// Failed logins one address may make per hour; past that its logins are ignored.
+    pub failed_logins_per_hour: u32,
+    /// Account names whose `BROADCAST_MSG` reaches every user.
+    pub administrators: Vec<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct LimitsSection {
     pub max_list_entries: usize,
     /// Open MSN connections at once; more wait to be accepted.
@@ -66,6 +82,7 @@ impl Default for Config {
             bind: IpAddr::from([127, 0, 0, 1]),
             msn: MsnSection::default(),
             mrim: MrimSection::default(),
+            myicq: MyIcqSection::default(),
             limits: LimitsSection::default(),
         }
     }
@@ -100,6 +117,19 @@ impl Default for MrimSection {
     }
 }
 
+impl Default for MyIcqSection {
+    fn default() -> Self {
+        let front = switchyard_myicq::MyIcqConfig::default();
+        MyIcqSection {
+            port: 8000,
+            registration: front.registration,
+            registrations_per_hour: front.registrations_per_hour,
+            failed_logins_per_hour: front.failed_logins_per_hour,
+            administrators: Vec::new(),
+        }
+    }
+}
+
 impl Default for LimitsSection {
     fn default() -> Self {
         LimitsSection {
@@ -123,6 +153,7 @@ impl Config {
         anyhow::ensure!(!self.msn.domains.is_empty(), "msn.domains must name at least one domain");
         anyhow::ensure!(!self.mrim.domains.is_empty(), "mrim.domains must name at least one domain");
         anyhow::ensure!(self.mrim.ping_period_secs > 0, "mrim.ping_period_secs must be positive");
+        self.myicq_administrators()?;
         Ok(())
     }
 
@@ -149,6 +180,26 @@ impl Config {
             max_connections: self.limits.max_connections,
             tls: Some(tls),
             ..switchyard_mrim::MrimConfig::default()
+        })
+    }
+
+    fn myicq_administrators(&self) -> anyhow::Result<Vec<switchyard_core::AccountName>> {
+        let names = self.myicq.administrators.iter();
+        names
+            .map(|name| {
+                switchyard_core::AccountName::new(name)
+                    .map_err(|e| anyhow::anyhow!("myicq.administrators: {name:?}: {e}"))
+            })
+            .collect()
+    }
+
+    pub(crate) fn myicq_front(&self) -> anyhow::Result<switchyard_myicq::MyIcqConfig> {
+        Ok(switchyard_myicq::MyIcqConfig {
+            registration: self.myicq.registration,
+            registrations_per_hour: self.myicq.registrations_per_hour,
+            failed_logins_per_hour: self.myicq.failed_logins_per_hour,
+            administrators: self.myicq_administrators()?,
+            ..switchyard_myicq::MyIcqConfig::default()
         })
     }
 

@@ -53,6 +53,9 @@ struct ServeArgs {
     /// MRIM redirector port (answers `ip:port` and closes) [default: 2042]
     #[arg(long, env = "SWITCHYARD_MRIM_REDIRECT_PORT")]
     mrim_redirect_port: Option<u16>,
+    /// MyICQ UDP port; 0 picks a free one [default: 8000]
+    #[arg(long, env = "SWITCHYARD_MYICQ_PORT")]
+    myicq_port: Option<u16>,
 }
 
 #[derive(Subcommand)]
@@ -149,6 +152,9 @@ async fn serve(mut config: Config, args: ServeArgs) -> anyhow::Result<()> {
     }
     if let Some(port) = args.mrim_redirect_port {
         config.mrim.redirect_port = port;
+    }
+    if let Some(port) = args.myicq_port {
+        config.myicq.port = port;
     }
     let server = RunningServer::start(&config).await?;
     for (role, addr) in &server.listeners {

@@ -7,8 +7,9 @@ use std::sync::Arc;
 use switchyard_core::Core;
 use switchyard_mrim::{MrimFront, RedirectTarget};
 use switchyard_msn::{MsnFront, Role};
+use switchyard_myicq::MyIcqFront;
 use switchyard_store_sqlite::SqliteStore;
-use tokio::net::{TcpListener, TcpSocket};
+use tokio::net::{TcpListener, TcpSocket, UdpSocket};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
@@ -21,13 +22,14 @@ pub async fn open_store(config: &Config) -> anyhow::Result<SqliteStore> {
 
 /// A started server. Its listeners are bound, so the addresses are final.
 pub struct RunningServer {
-    /// Every bound listener by role name (`msn`, `msn-dispatch`, `mrim`, `mrim-redirect`), in
-    /// start-up order.
+    /// Every bound listener by role name (`msn`, `msn-dispatch`, `mrim`, `mrim-redirect`,
+    /// `myicq` (UDP)), in start-up order.
     pub listeners: Vec<(&'static str, SocketAddr)>,
     shutdown: CancellationToken,
     listener_tasks: JoinSet<()>,
     msn: MsnFront,
     mrim: MrimFront,
+    myicq: MyIcqFront,
     store: Arc<SqliteStore>,
 }
 
@@ -37,7 +39,7 @@ impl RunningServer {
         let store = Arc::new(open_store(config).await?);
         let core = Core::new(store.clone(), config.core());
         let msn = MsnFront::new(core.clone(), config.msn_front());
-        let mrim = MrimFront::new(core, config.mrim_front()?);
+        let mrim = MrimFront::new(core.clone(), config.mrim_front()?);
         let shutdown = CancellationToken::new();
         let mut listeners = Vec::new();
         let mut listener_tasks = JoinSet::new();
@@ -76,7 +78,15 @@ impl RunningServer {
         };
         let (front, token) = (mrim.clone(), shutdown.clone());
         listener_tasks.spawn(async move { front.serve_redirector(redirector, target, token).await });
-        Ok(RunningServer { listeners, shutdown, listener_tasks, msn, mrim, store })
+
+        let myicq_addr = SocketAddr::new(config.bind, config.myicq.port);
+        let myicq_socket =
+            UdpSocket::bind(myicq_addr).await.with_context(|| format!("cannot bind UDP {myicq_addr}"))?;
+        listeners.push(("myicq", myicq_socket.local_addr()?));
+        let myicq = MyIcqFront::new(core, config.myicq_front()?, myicq_socket);
+        let (front, token) = (myicq.clone(), shutdown.clone());
+        listener_tasks.spawn(async move { front.serve(token).await });
+        Ok(RunningServer { listeners, shutdown, listener_tasks, msn, mrim, myicq, store })
     }
 
     pub fn address(&self, role: &str) -> Option<SocketAddr> {
@@ -88,13 +98,19 @@ impl RunningServer {
         self.mrim.set_ping_period(period);
     }
 
+    /// Datagrams the MyICQ front dropped, by reason.
+    pub fn myicq_stats(&self) -> &switchyard_myicq::Stats {
+        self.myicq.stats()
+    }
+
     /// The server's store, for administration while it runs.
     pub fn store(&self) -> &SqliteStore {
         &self.store
     }
 
     /// Stops accepting, ends every session (MSN clients get `OUT SSD`; MRIM connections are
-    /// closed, their protocol has no shutdown notice), closes the database.
+    /// closed and MyICQ sessions dropped, their protocols have no shutdown notice), closes the
+    /// database.
     pub async fn shutdown(mut self) {
         self.shutdown.cancel();
         while self.listener_tasks.join_next().await.is_some() {}

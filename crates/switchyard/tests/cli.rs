@@ -88,9 +88,10 @@ fn serve_prints_its_ports_and_sigterm_sends_out_ssd() {
     let dir = tempfile::tempdir().unwrap();
     stdout(&run(dir.path(), &["user", "add", "alice", "--password", "pw"]));
     let (mut child, lines) =
-        serve(dir.path(), &["--msn-port", "0", "--mrim-port", "0", "--mrim-redirect-port", "0"], 3);
+        serve(dir.path(), &["--msn-port", "0", "--mrim-port", "0", "--mrim-redirect-port", "0", "--myicq-port", "0"], 4);
     port_of(&lines[1], "mrim");
     port_of(&lines[2], "mrim-redirect");
+    port_of(&lines[3], "myicq");
     let port = port_of(&lines[0], "msn");
 
     let stream = TcpStream::connect(format!("127.0.0.1:{port}")).unwrap();
@@ -116,7 +117,8 @@ fn a_config_file_and_the_environment_set_the_listeners() {
     let config = dir.path().join("switchyard.toml");
     std::fs::write(
         &config,
-        "[msn]\nport = 1\ndispatch_port = 0\ndomains = [\"msn.com\"]\n[mrim]\nport = 0\nredirect_port = 0\n",
+        "[msn]\nport = 1\ndispatch_port = 0\ndomains = [\"msn.com\"]\n[mrim]\nport = 0\nredirect_port = 0\n\
+         [myicq]\nport = 0\nadministrators = [\"admin\"]\n",
     )
     .unwrap();
     let mut command = switchyard(dir.path());

@@ -31,6 +31,7 @@ impl TestServer {
         config.msn.port = 0;
         config.mrim.port = 0;
         config.mrim.redirect_port = 0;
+        config.myicq.port = 0;
         adjust(&mut config);
         let server = RunningServer::start(&config).await.unwrap();
         TestServer { dir, config, server: Some(server) }
