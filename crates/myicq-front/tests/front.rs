@@ -8,7 +8,7 @@ use myicq::client::{ModifyUser, Request, SearchCustom};
 use myicq::codes::{add_friend, cmd, login, msg, status};
 use myicq::info::UserInfo;
 use myicq::server::{LoginReply, OnlineContact, ServerPacket};
-use myicq::{ClientHeader, HEADER_LEN};
+use myicq::ClientHeader;
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -28,7 +28,8 @@ struct Server {
     addr: SocketAddr,
     core: Core,
     front: MyIcqFront,
-    shutdown: CancellationToken,
+    /// Cancelled when the test ends: the front stops with it.
+    _shutdown: tokio_util::sync::DropGuard,
 }
 
 async fn server_with(adjust: impl FnOnce(&mut MyIcqConfig)) -> Server {
@@ -45,7 +46,7 @@ async fn server_with(adjust: impl FnOnce(&mut MyIcqConfig)) -> Server {
     let shutdown = CancellationToken::new();
     let (serving, token) = (front.clone(), shutdown.clone());
     tokio::spawn(async move { serving.serve(token).await });
-    Server { addr, core, front, shutdown }
+    Server { addr, core, front, _shutdown: shutdown.drop_guard() }
 }
 
 async fn server() -> Server {
@@ -61,10 +62,6 @@ impl Server {
         let mut client = self.client().await;
         client.login_online(uin, password).await;
         client
-    }
-
-    fn dropped(&self, counter: fn(&switchyard_myicq::Stats) -> &std::sync::atomic::AtomicU64) -> u64 {
-        counter(self.front.stats()).load(Ordering::Relaxed)
     }
 
     async fn offline_count(&self, uin: u32) -> usize {
@@ -172,4 +169,365 @@ async fn messages_live_and_offline_are_kept_until_acknowledged() {
     // A request answered after the ACKs means the server has taken them.
     bob.request(&Request::GetContactList).await;
     assert_eq!(server.offline_count(BOB).await, 0, "deleted once acknowledged");
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_unacknowledged_packet_is_resent_twice_then_the_client_is_logged_out() {
+    let server = server().await;
+    let mut alice = server.online(ALICE, "alicepw").await;
+    let mut bob = server.online(BOB, "bobpass").await;
+    befriend(&mut alice, &mut bob).await;
+    alice.until(|p| matches!(p, ServerPacket::UserOnline(_))).await;
+    bob.acks = false;
+    alice.acked(&message(msg::TEXT, BOB, &text("are you there?"))).await;
+    let first = bob.recv().await;
+    let sent_at = tokio::time::Instant::now();
+    let again = bob.recv().await;
+    assert_eq!(again.bytes, first.bytes, "resent as it was");
+    let waited = sent_at.elapsed();
+    assert!((Duration::from_secs(9)..Duration::from_secs(12)).contains(&waited), "{waited:?}");
+    assert_eq!(bob.recv().await.bytes, first.bytes, "and once more");
+    // Alice keeps her own session alive while bob's ends.
+    alice.send(&Request::KeepAlive { random: 1 }).await;
+    assert_eq!(alice.until(|p| !matches!(p, ServerPacket::KeepAlive { .. })).await, ServerPacket::UserOffline {
+        uin: BOB
+    });
+    bob.quiet_for(Duration::from_secs(30)).await;
+    assert_eq!(server.offline_count(BOB).await, 1, "the unacknowledged message waits for the next login");
+}
+
+#[tokio::test(start_paused = true)]
+async fn without_keepalives_a_session_expires_after_180_seconds() {
+    let server = server().await;
+    let mut alice = server.online(ALICE, "alicepw").await;
+    let mut bob = server.online(BOB, "bobpass").await;
+    befriend(&mut alice, &mut bob).await;
+    alice.until(|p| matches!(p, ServerPacket::UserOnline(_))).await;
+    let start = tokio::time::Instant::now();
+    for _ in 0..3 {
+        tokio::time::sleep(Duration::from_secs(60)).await;
+        alice.send(&Request::KeepAlive { random: 2 }).await;
+        let reply = alice.packet().await;
+        if reply == (ServerPacket::UserOffline { uin: BOB }) {
+            let lasted = start.elapsed();
+            assert!(lasted >= Duration::from_secs(170), "bob expired after {lasted:?}");
+            return;
+        }
+    }
+    let offline = alice.until(|p| !matches!(p, ServerPacket::KeepAlive { .. })).await;
+    assert_eq!(offline, ServerPacket::UserOffline { uin: BOB });
+    assert!(start.elapsed() <= Duration::from_secs(185));
+}
+
+#[tokio::test(start_paused = true)]
+async fn duplicates_are_acknowledged_again_and_not_processed_twice_and_order_does_not_matter() {
+    let server = server().await;
+    let mut alice = server.online(ALICE, "alicepw").await;
+    let mut bob = server.online(BOB, "bobpass").await;
+    let (seq, datagram) = alice.datagram(&message(msg::TEXT, BOB, &text("once")));
+    for _ in 0..2 {
+        alice.send_raw(&datagram).await;
+        let ack = alice.recv_any().await;
+        assert_eq!((ack.header.cmd, ack.header.seq, ack.header.ackseq), (cmd::ACK, 0, seq));
+    }
+    assert!(matches!(bob.packet().await, ServerPacket::Message { .. }));
+    bob.quiet_for(Duration::from_secs(5)).await;
+
+    // Two messages arriving in the opposite order are both delivered.
+    let (_, first) = alice.datagram(&message(msg::TEXT, BOB, &text("one")));
+    let (_, second) = alice.datagram(&message(msg::TEXT, BOB, &text("two")));
+    alice.send_raw(&second).await;
+    alice.send_raw(&first).await;
+    let mut got = Vec::new();
+    for _ in 0..2 {
+        if let ServerPacket::Message { text, .. } = bob.packet().await {
+            got.push(myicq::msgtext::TextMessage::parse(&text).text);
+        }
+    }
+    assert_eq!(got, ["two", "one"]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn spoofed_broken_and_undecryptable_datagrams_are_dropped_without_an_answer() {
+    let server = server().await;
+    let mut alice = server.online(ALICE, "alicepw").await;
+    let mut bob = server.online(BOB, "bobpass").await;
+    let dropped = |server: &Server| {
+        let stats = server.front.stats();
+        [&stats.spoofed, &stats.undecryptable, &stats.too_short, &stats.too_long, &stats.bad_version, &stats.no_session]
+            .map(|c| c.load(Ordering::Relaxed))
+    };
+
+    // From bob's address with alice's uin; from a stranger's address with bob's uin and a
+    // wrong session id; bob's packet sealed with another key.
+    let forged = |uin, sid, seq| {
+        let mut datagram = Vec::new();
+        ClientHeader { ver: 1, uin, sid, cmd: cmd::GET_CONTACTLIST, seq, cc: 0 }.encode(&mut datagram);
+        datagram
+    };
+    bob.send_raw(&forged(ALICE, bob.sid, bob.seq.wrapping_add(1))).await;
+    let stranger = server.client().await;
+    stranger.send_raw(&forged(BOB, 12345, 1)).await;
+    bob.set_password("not bobs");
+    bob.send(&message(msg::TEXT, ALICE, &text("x"))).await;
+    bob.set_password("bobpass");
+    // Too short, too long, another version, and a body that is not whole blocks.
+    stranger.send_raw(&[0; 10]).await;
+    stranger.send_raw(&vec![0; 1500]).await;
+    let mut v2 = forged(BOB, bob.sid, 1);
+    v2[1] = 2;
+    stranger.send_raw(&v2).await;
+    let mut ragged = forged(BOB, bob.sid, bob.seq.wrapping_add(5));
+    ragged[15] = cmd::SEND_MSG as u8;
+    ragged.extend_from_slice(&[1, 2, 3]);
+    bob.send_raw(&ragged).await;
+    // Anything but LOGIN or NEW_UIN from an unknown address with an unknown uin.
+    stranger.send_raw(&forged(55_555, 1, 1)).await;
+
+    bob.quiet_for(Duration::from_secs(3)).await;
+    alice.quiet_for(Duration::from_secs(1)).await;
+    let mut buf = [0u8; 64];
+    let answer = tokio::time::timeout(Duration::from_secs(1), stranger.socket.recv_from(&mut buf)).await;
+    assert!(answer.is_err(), "no answer to the stranger");
+    assert_eq!(dropped(&server), [2, 2, 1, 1, 1, 1]);
+    // Bob's session is unharmed.
+    assert_eq!(bob.request(&Request::GetContactList).await, ServerPacket::ContactList { uins: vec![] });
+}
+
+#[tokio::test(start_paused = true)]
+async fn registration_gives_a_uin_and_a_login_name_and_is_limited() {
+    let server = server_with(|c| c.registrations_per_hour = 2).await;
+    let mut newcomer = server.client().await;
+    let uin = newcomer.register("secret").await;
+    assert_eq!(uin, 10004);
+    let account = server.core.store().account_by_uin(uin).await.unwrap().unwrap();
+    assert_eq!(account.name.as_str(), "10004", "a login name for the other protocols");
+    newcomer.send(&Request::Logout).await;
+    let mut newcomer = server.client().await;
+    newcomer.login_online(uin, "secret").await;
+
+    let mut second = server.client().await;
+    assert_eq!(second.register("another").await, 10005);
+    let mut third = server.client().await;
+    assert_eq!(third.register("more one").await, 0, "two an hour from one address");
+    tokio::time::sleep(Duration::from_secs(3601)).await;
+    let mut later = server.client().await;
+    assert_eq!(later.register("an hour later").await, 10006);
+
+    // A request shorter than its answer gets none (no amplification).
+    let mut tiny = server.client().await;
+    tiny.send(&Request::NewUin { password: b"ab".to_vec() }).await;
+    tiny.quiet_for(Duration::from_secs(2)).await;
+
+    let closed = server_with(|c| c.registration = false).await;
+    let mut refused = closed.client().await;
+    assert_eq!(refused.register("secret").await, 0);
+}
+
+#[tokio::test(start_paused = true)]
+async fn adding_a_friend_who_asks_first_runs_the_authorization_messages() {
+    let server = server().await;
+    let mut alice = server.online(ALICE, "alicepw").await;
+    let mut carol = server.online(CAROL, "carolpw").await;
+    let mut info = UserInfo { nick: "Carol".into(), face: 4, ..UserInfo::default() };
+    carol.acked(&Request::ModifyUser(Box::new(ModifyUser { info: info.clone(), auth: 1, new_password: None }))).await;
+    info.nick = "Alice".into();
+    info.face = 7;
+    alice.acked(&Request::ModifyUser(Box::new(ModifyUser { info, auth: 0, new_password: None }))).await;
+
+    let reply = alice.request(&Request::AddFriend { uin: CAROL }).await;
+    assert_eq!(reply, ServerPacket::AddFriend { uin: CAROL, result: add_friend::AUTH_REQUIRED });
+    assert_eq!(alice.request(&Request::GetContactList).await, ServerPacket::ContactList { uins: vec![] });
+    alice.acked(&message(msg::AUTH_REQUEST, CAROL, b"7\xffAlice\xffplease add me")).await;
+    let request = carol.until(|p| matches!(p, ServerPacket::Message { .. })).await;
+    assert!(
+        matches!(&request, ServerPacket::Message { kind: msg::AUTH_REQUEST, from: ALICE, text, .. }
+            if text == b"7\xffAlice\xffplease add me"),
+        "{request:?}"
+    );
+    carol.acked(&message(msg::AUTH_ACCEPTED, ALICE, b"")).await;
+    let granted = alice.until(|p| matches!(p, ServerPacket::Message { .. })).await;
+    assert!(matches!(granted, ServerPacket::Message { kind: msg::AUTH_ACCEPTED, from: CAROL, .. }), "{granted:?}");
+    let online = alice.until(|p| matches!(p, ServerPacket::UserOnline(_))).await;
+    assert!(matches!(online, ServerPacket::UserOnline(c) if c.uin == CAROL));
+    assert_eq!(alice.request(&Request::GetContactList).await, ServerPacket::ContactList { uins: vec![CAROL] });
+
+    // Someone who lets nobody add them; and a refusal with a reason.
+    let mut bob = server.online(BOB, "bobpass").await;
+    bob.acked(&Request::ModifyUser(Box::new(ModifyUser { info: UserInfo::default(), auth: 2, new_password: None })))
+        .await;
+    let reply = alice.request(&Request::AddFriend { uin: BOB }).await;
+    assert_eq!(reply, ServerPacket::AddFriend { uin: BOB, result: add_friend::REJECTED });
+    carol.acked(&message(msg::AUTH_REJECTED, BOB, b"no thanks")).await;
+    let refusal = bob.until(|p| matches!(p, ServerPacket::Message { .. })).await;
+    assert_eq!(refusal, ServerPacket::Message {
+        kind: msg::AUTH_REJECTED,
+        from: CAROL,
+        time: match &refusal {
+            ServerPacket::Message { time, .. } => *time,
+            _ => 0,
+        },
+        text: b"no thanks".to_vec()
+    });
+    // Deleting a friend takes them off the list; they are not told.
+    alice.acked(&Request::DelFriend { uin: CAROL }).await;
+    assert_eq!(alice.request(&Request::GetContactList).await, ServerPacket::ContactList { uins: vec![] });
+    carol.quiet_for(Duration::from_secs(2)).await;
+}
+
+fn full_info() -> UserInfo {
+    UserInfo {
+        face: 12,
+        nick: "小明".into(),
+        age: 30,
+        gender: 1,
+        country: "中国".into(),
+        province: "广东".into(),
+        city: "深圳".into(),
+        email: "ming@example.cn".into(),
+        address: "深南大道 1 号".into(),
+        zipcode: "518000".into(),
+        tel: "0755-1234567".into(),
+        name: "王 小明".into(),
+        blood: 2,
+        college: "深圳大学".into(),
+        occupation: "工程师".into(),
+        homepage: "http://ming.example.cn/".into(),
+        intro: "你好".into(),
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_whole_profile_is_stored_shown_and_the_password_changes_at_the_next_login() {
+    let server = server().await;
+    let mut alice = server.online(ALICE, "alicepw").await;
+    let modify = ModifyUser { info: full_info(), auth: 1, new_password: Some(b"newpass".to_vec()) };
+    alice.acked(&Request::ModifyUser(Box::new(modify))).await;
+    assert_eq!(alice.request(&Request::UpdateUser).await, ServerPacket::UpdateUser { info: full_info(), auth: 1 });
+    // The running session keeps its key: this request is sealed with the old password.
+    let mut bob = server.online(BOB, "bobpass").await;
+    assert_eq!(bob.request(&Request::UpdateContact { uin: ALICE }).await, ServerPacket::UpdateContact {
+        uin: ALICE,
+        info: full_info()
+    });
+    // No answer about a UIN that does not exist.
+    bob.send(&Request::UpdateContact { uin: 77_777 }).await;
+    bob.quiet_for(Duration::from_secs(3)).await;
+
+    alice.send(&Request::Logout).await;
+    let mut old = server.client().await;
+    assert_eq!(old.login(ALICE, "alicepw", status::ONLINE).await, LoginReply::Refused(login::WRONG_PASSWD));
+    let mut renewed = server.client().await;
+    renewed.login_online(ALICE, "newpass").await;
+    let account = server.core.store().account_by_uin(ALICE).await.unwrap().unwrap();
+    assert_eq!(account.nickname.as_deref(), Some("小明"), "the nick is the account's nickname everywhere");
+}
+
+#[tokio::test(start_paused = true)]
+async fn searches_by_uin_by_nick_or_email_with_paging_and_at_random() {
+    let server = server().await;
+    let mut alice = server.online(ALICE, "alicepw").await;
+    let mut bob = server.online(BOB, "bobpass").await;
+    let mut carol = server.online(CAROL, "carolpw").await;
+    for (client, face) in [(&mut bob, 1), (&mut carol, 2)] {
+        let info = UserInfo { nick: "twin".into(), email: "twin@example.org".into(), face, province: "北京".into(), ..UserInfo::default() };
+        client.acked(&Request::ModifyUser(Box::new(ModifyUser { info, auth: 0, new_password: None }))).await;
+    }
+    carol.acked(&Request::ChangeStatus { status: status::INVISIBLE }).await;
+
+    let results = |packet: ServerPacket| match packet {
+        ServerPacket::Search(results) => results.iter().map(|r| (r.uin, r.online, r.face, r.nick.clone())).collect::<Vec<_>>(),
+        other => panic!("{other:?}"),
+    };
+    let by_uin = alice.request(&Request::SearchCustom(SearchCustom::Uin(BOB))).await;
+    assert_eq!(results(by_uin), [(BOB, true, 1, "twin".to_owned())]);
+    let by_nick = SearchCustom::Fields { nick: "twin".into(), email: String::new(), start_uin: 0 };
+    let found = results(alice.request(&Request::SearchCustom(by_nick)).await);
+    assert_eq!(found, [(BOB, true, 1, "twin".into()), (CAROL, false, 2, "twin".into())], "invisible looks offline");
+    let next_page = SearchCustom::Fields { nick: String::new(), email: "twin@example.org".into(), start_uin: BOB };
+    assert_eq!(results(alice.request(&Request::SearchCustom(next_page)).await), [(CAROL, false, 2, "twin".into())]);
+    let random = results(alice.request(&Request::SearchRandom).await);
+    assert_eq!(random, [(BOB, true, 1, "twin".into())], "online and visible, not the one asking");
+    match bob.request(&Request::SearchRandom).await {
+        ServerPacket::Search(r) => assert_eq!((r.len(), r[0].uin, r[0].province.as_str()), (1, ALICE, "")),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_administrators_broadcast_reaches_everyone_once() {
+    let server = server().await;
+    let mut carol = server.online(CAROL, "carolpw").await;
+    let mut alice = server.online(ALICE, "alicepw").await;
+    alice.acked(&Request::Broadcast { kind: msg::TEXT, text: text("not from an administrator") }).await;
+    carol.acked(&Request::Broadcast { kind: msg::TEXT, text: text("maintenance at noon") }).await;
+    let shown = |packet: ServerPacket| match packet {
+        ServerPacket::Message { kind, from, text, .. } => (kind, from, myicq::msgtext::TextMessage::parse(&text).text),
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(shown(alice.packet().await), (msg::TEXT, CAROL, "maintenance at noon".into()));
+    alice.quiet_for(Duration::from_secs(2)).await;
+    carol.quiet_for(Duration::from_secs(1)).await;
+
+    // Bob was offline: he gets it at login, and only once.
+    let mut bob = server.online(BOB, "bobpass").await;
+    assert_eq!(shown(bob.packet().await), (msg::TEXT, CAROL, "maintenance at noon".into()));
+    bob.request(&Request::GetContactList).await;
+    bob.send(&Request::Logout).await;
+    let mut bob = server.online(BOB, "bobpass").await;
+    bob.quiet_for(Duration::from_secs(3)).await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn direct_connection_offers_are_relayed_with_the_clients_ports() {
+    let server = server().await;
+    let mut alice = server.online(ALICE, "alicepw").await;
+    let mut bob = server.online(BOB, "bobpass").await;
+    let offer = b"sendfile\xffhere it is\xff33765".to_vec();
+    alice.acked(&message(msg::TCP_REQUEST, BOB, &offer)).await;
+    assert!(matches!(bob.packet().await, ServerPacket::Message { kind: msg::TCP_REQUEST, from: ALICE, text, .. } if text == offer));
+    let accepted = b"sendfile\xff33766".to_vec();
+    bob.acked(&message(msg::TCP_ACCEPTED, ALICE, &accepted)).await;
+    assert!(matches!(alice.packet().await, ServerPacket::Message { kind: msg::TCP_ACCEPTED, text, .. } if text == accepted));
+    // An offer to someone offline is stale by their next login: not kept.
+    bob.send(&Request::Logout).await;
+    alice.acked(&message(msg::TCP_REQUEST, BOB, &offer)).await;
+    assert_eq!(server.offline_count(BOB).await, 0);
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_1_0_extras_answer_that_there_is_nothing_to_federate_or_join() {
+    let server = server().await;
+    let mut alice = server.online(ALICE, "alicepw").await;
+    assert_eq!(alice.request(&Request::GetRemoteContactList).await, ServerPacket::RemoteContactList);
+    assert_eq!(alice.request(&Request::GetServerList).await, ServerPacket::ServerList);
+    assert_eq!(alice.request(&Request::GetGroupList { group_type: 0 }).await, ServerPacket::GroupList);
+    assert_eq!(
+        alice.request(&Request::CreateGroup { group_type: 0, name: "room".into() }).await,
+        ServerPacket::CreateGroup { id: 0 }
+    );
+    assert_eq!(alice.request(&Request::EnterGroup { id: 5 }).await, ServerPacket::EnterGroup { id: 5, error: 1 });
+    alice.acked(&Request::GroupTraffic { cmd: cmd::GROUP_MESSAGE }).await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_session_follows_its_client_to_a_new_address_and_a_new_login_replaces_it() {
+    let server = server().await;
+    let mut alice = server.online(ALICE, "alicepw").await;
+    let mut bob = server.online(BOB, "bobpass").await;
+    befriend(&mut alice, &mut bob).await;
+    alice.until(|p| matches!(p, ServerPacket::UserOnline(_))).await;
+    // Bob's NAT mapping changes: same uin and session id from another port.
+    bob.socket = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    assert_eq!(bob.request(&Request::GetContactList).await, ServerPacket::ContactList { uins: vec![] });
+    alice.acked(&message(msg::TEXT, BOB, &text("still there?"))).await;
+    assert!(matches!(bob.packet().await, ServerPacket::Message { .. }), "replies go to the new address");
+
+    // Bob logs in again from elsewhere: the old session ends without an offline notice.
+    let mut bob_again = server.online(BOB, "bobpass").await;
+    alice.acked(&message(msg::TEXT, BOB, &text("which one?"))).await;
+    assert!(matches!(bob_again.packet().await, ServerPacket::Message { .. }));
+    bob.quiet_for(Duration::from_secs(3)).await;
+    bob.send(&Request::GetContactList).await;
+    bob.quiet_for(Duration::from_secs(3)).await;
 }
