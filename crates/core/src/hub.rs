@@ -211,9 +211,10 @@ impl Core {
     /// Up to `limit` accounts picked at random among those online that strangers may see
     /// (visible, and not limiting themselves to their allow list), `except` excluded.
     pub fn random_online(&self, limit: usize, except: AccountId) -> Vec<AccountId> {
-        let candidates = self.hub().online.iter().filter(|e| {
-            *e.key() != except && e.presence.status.is_visible() && e.privacy == Privacy::AllowUnlisted
-        });
+        let candidates =
+            self.hub().online.iter().filter(|e| {
+                *e.key() != except && e.presence.status.is_visible() && e.privacy == Privacy::AllowUnlisted
+            });
         rand::seq::IteratorRandom::choose_multiple(candidates.map(|e| *e.key()), &mut rand::rng(), limit)
     }
 

@@ -74,8 +74,12 @@ impl State {
     fn insert_account(&mut self, name: AccountName, password: &str, nickname: Option<&str>) -> Account {
         self.last_id += 1;
         let id = AccountId(self.last_id);
-        let account =
-            Account { id, name: name.clone(), uin: (10000 + self.last_id) as u32, nickname: nickname.map(str::to_owned) };
+        let account = Account {
+            id,
+            name: name.clone(),
+            uin: (10000 + self.last_id) as u32,
+            nickname: nickname.map(str::to_owned),
+        };
         let settings = ListSettings {
             version: 1,
             privacy: Privacy::AllowUnlisted,

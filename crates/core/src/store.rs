@@ -221,8 +221,13 @@ pub trait Store: Send + Sync + 'static {
 
     /// Stores a message for everyone and returns its id (ids grow). Each account reads the
     /// broadcasts after its own mark; new accounts start past every broadcast already sent.
-    async fn add_broadcast(&self, sender: AccountId, kind: MessageKind, text: &str, sent_at: i64)
-        -> Result<i64, StoreError>;
+    async fn add_broadcast(
+        &self,
+        sender: AccountId,
+        kind: MessageKind,
+        text: &str,
+        sent_at: i64,
+    ) -> Result<i64, StoreError>;
     /// The newest `limit` broadcasts `recipient` has not marked seen, oldest first (each with
     /// `recipient` as its recipient).
     async fn unseen_broadcasts(&self, recipient: AccountId, limit: usize) -> Result<Vec<StoredMessage>, StoreError>;

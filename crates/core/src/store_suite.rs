@@ -242,7 +242,13 @@ async fn broadcasts(store: &dyn Store) {
     assert_eq!(unseen.iter().map(|b| b.id).collect::<Vec<_>>(), [first, second]);
     assert_eq!(
         unseen[1].message,
-        OfflineMessage { sender: admin.id, recipient: early.id, kind: MessageKind::Text, text: "two".into(), sent_at: 20 }
+        OfflineMessage {
+            sender: admin.id,
+            recipient: early.id,
+            kind: MessageKind::Text,
+            text: "two".into(),
+            sent_at: 20
+        }
     );
     assert_eq!(store.unseen_broadcasts(early.id, 1).await.unwrap()[0].id, second, "the newest when limited");
     store.mark_broadcasts_seen(early.id, first).await.unwrap();

@@ -84,14 +84,8 @@ pub struct MyIcqFront {
 impl MyIcqFront {
     pub fn new(core: Core, config: MyIcqConfig, socket: UdpSocket) -> Self {
         let limits = limits::PerAddress::new(config.registrations_per_hour, config.failed_logins_per_hour);
-        let context = Context {
-            core,
-            config,
-            socket: Arc::new(socket),
-            stats: Stats::default(),
-            peers: DashMap::new(),
-            limits,
-        };
+        let context =
+            Context { core, config, socket: Arc::new(socket), stats: Stats::default(), peers: DashMap::new(), limits };
         MyIcqFront { context: Arc::new(context), sessions: TaskTracker::new() }
     }
 

@@ -189,9 +189,10 @@ async fn an_unacknowledged_packet_is_resent_twice_then_the_client_is_logged_out(
     assert_eq!(bob.recv().await.bytes, first.bytes, "and once more");
     // Alice keeps her own session alive while bob's ends.
     alice.send(&Request::KeepAlive { random: 1 }).await;
-    assert_eq!(alice.until(|p| !matches!(p, ServerPacket::KeepAlive { .. })).await, ServerPacket::UserOffline {
-        uin: BOB
-    });
+    assert_eq!(
+        alice.until(|p| !matches!(p, ServerPacket::KeepAlive { .. })).await,
+        ServerPacket::UserOffline { uin: BOB }
+    );
     bob.quiet_for(Duration::from_secs(30)).await;
     assert_eq!(server.offline_count(BOB).await, 1, "the unacknowledged message waits for the next login");
 }
@@ -360,15 +361,18 @@ async fn adding_a_friend_who_asks_first_runs_the_authorization_messages() {
     assert_eq!(reply, ServerPacket::AddFriend { uin: BOB, result: add_friend::REJECTED });
     carol.acked(&message(msg::AUTH_REJECTED, BOB, b"no thanks")).await;
     let refusal = bob.until(|p| matches!(p, ServerPacket::Message { .. })).await;
-    assert_eq!(refusal, ServerPacket::Message {
-        kind: msg::AUTH_REJECTED,
-        from: CAROL,
-        time: match &refusal {
-            ServerPacket::Message { time, .. } => *time,
-            _ => 0,
-        },
-        text: b"no thanks".to_vec()
-    });
+    assert_eq!(
+        refusal,
+        ServerPacket::Message {
+            kind: msg::AUTH_REJECTED,
+            from: CAROL,
+            time: match &refusal {
+                ServerPacket::Message { time, .. } => *time,
+                _ => 0,
+            },
+            text: b"no thanks".to_vec()
+        }
+    );
     // Deleting a friend takes them off the list; they are not told.
     alice.acked(&Request::DelFriend { uin: CAROL }).await;
     assert_eq!(alice.request(&Request::GetContactList).await, ServerPacket::ContactList { uins: vec![] });
@@ -406,10 +410,10 @@ async fn the_whole_profile_is_stored_shown_and_the_password_changes_at_the_next_
     assert_eq!(alice.request(&Request::UpdateUser).await, ServerPacket::UpdateUser { info: full_info(), auth: 1 });
     // The running session keeps its key: this request is sealed with the old password.
     let mut bob = server.online(BOB, "bobpass").await;
-    assert_eq!(bob.request(&Request::UpdateContact { uin: ALICE }).await, ServerPacket::UpdateContact {
-        uin: ALICE,
-        info: full_info()
-    });
+    assert_eq!(
+        bob.request(&Request::UpdateContact { uin: ALICE }).await,
+        ServerPacket::UpdateContact { uin: ALICE, info: full_info() }
+    );
     // No answer about a UIN that does not exist.
     bob.send(&Request::UpdateContact { uin: 77_777 }).await;
     bob.quiet_for(Duration::from_secs(3)).await;
@@ -430,13 +434,21 @@ async fn searches_by_uin_by_nick_or_email_with_paging_and_at_random() {
     let mut bob = server.online(BOB, "bobpass").await;
     let mut carol = server.online(CAROL, "carolpw").await;
     for (client, face) in [(&mut bob, 1), (&mut carol, 2)] {
-        let info = UserInfo { nick: "twin".into(), email: "twin@example.org".into(), face, province: "北京".into(), ..UserInfo::default() };
+        let info = UserInfo {
+            nick: "twin".into(),
+            email: "twin@example.org".into(),
+            face,
+            province: "北京".into(),
+            ..UserInfo::default()
+        };
         client.acked(&Request::ModifyUser(Box::new(ModifyUser { info, auth: 0, new_password: None }))).await;
     }
     carol.acked(&Request::ChangeStatus { status: status::INVISIBLE }).await;
 
     let results = |packet: ServerPacket| match packet {
-        ServerPacket::Search(results) => results.iter().map(|r| (r.uin, r.online, r.face, r.nick.clone())).collect::<Vec<_>>(),
+        ServerPacket::Search(results) => {
+            results.iter().map(|r| (r.uin, r.online, r.face, r.nick.clone())).collect::<Vec<_>>()
+        }
         other => panic!("{other:?}"),
     };
     let by_uin = alice.request(&Request::SearchCustom(SearchCustom::Uin(BOB))).await;
@@ -485,10 +497,14 @@ async fn direct_connection_offers_are_relayed_with_the_clients_ports() {
     let mut bob = server.online(BOB, "bobpass").await;
     let offer = b"sendfile\xffhere it is\xff33765".to_vec();
     alice.acked(&message(msg::TCP_REQUEST, BOB, &offer)).await;
-    assert!(matches!(bob.packet().await, ServerPacket::Message { kind: msg::TCP_REQUEST, from: ALICE, text, .. } if text == offer));
+    assert!(
+        matches!(bob.packet().await, ServerPacket::Message { kind: msg::TCP_REQUEST, from: ALICE, text, .. } if text == offer)
+    );
     let accepted = b"sendfile\xff33766".to_vec();
     bob.acked(&message(msg::TCP_ACCEPTED, ALICE, &accepted)).await;
-    assert!(matches!(alice.packet().await, ServerPacket::Message { kind: msg::TCP_ACCEPTED, text, .. } if text == accepted));
+    assert!(
+        matches!(alice.packet().await, ServerPacket::Message { kind: msg::TCP_ACCEPTED, text, .. } if text == accepted)
+    );
     // An offer to someone offline is stale by their next login: not kept.
     bob.send(&Request::Logout).await;
     alice.acked(&message(msg::TCP_REQUEST, BOB, &offer)).await;

@@ -32,7 +32,11 @@ pub struct ModifyUser {
 pub enum SearchCustom {
     Uin(u32),
     /// Exact nick and/or e-mail, UINs above `start_uin` (paging).
-    Fields { nick: String, email: String, start_uin: u32 },
+    Fields {
+        nick: String,
+        email: String,
+        start_uin: u32,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -150,18 +150,14 @@ impl ServerPacket {
             ServerPacket::NewUin { uin } => w.u32(*uin).text(""),
             ServerPacket::Login(LoginReply::Success { ip, online }) => w.u8(login::SUCCESS).u32(*ip).u32(*online),
             ServerPacket::Login(LoginReply::Refused(code)) => w.u8(*code),
-            ServerPacket::ContactList { uins } => {
-                uins.iter().fold(w.u16(uins.len() as u16), |w, uin| w.u32(*uin))
-            }
+            ServerPacket::ContactList { uins } => uins.iter().fold(w.u16(uins.len() as u16), |w, uin| w.u32(*uin)),
             ServerPacket::KeepAlive { online } => w.u32(*online),
             ServerPacket::UpdateContact { uin, info } => info.write(w.u32(*uin)),
             ServerPacket::UpdateUser { info, auth } => info.write(w).u8(*auth),
             ServerPacket::AddFriend { uin, result } => w.u32(*uin).u8(*result).text(""),
             ServerPacket::UserOnline(contact) => write_online(w, contact).text(""),
             ServerPacket::UserOffline { uin } => w.u32(*uin).text(""),
-            ServerPacket::MultiOnline(contacts) => {
-                contacts.iter().fold(w.u16(contacts.len() as u16), write_online)
-            }
+            ServerPacket::MultiOnline(contacts) => contacts.iter().fold(w.u16(contacts.len() as u16), write_online),
             ServerPacket::StatusChanged { uin, status } => w.u32(*uin).u32(*status).text(""),
             ServerPacket::Message { kind, from, time, text } => w.u8(*kind).u32(*from).u32(*time).bytes(text).text(""),
             ServerPacket::Search(results) => results.iter().fold(w.u16(results.len() as u16), |w, r| {

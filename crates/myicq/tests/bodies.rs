@@ -36,10 +36,8 @@ fn the_worked_send_msg_datagram() {
     let text = hex("6869ffcbcecce5ff39ff30ff30");
     let request = Request::SendMessage { kind: msg::TEXT, to: 10001, text };
     let datagram = client_datagram(header, &request.encode(), &BodyCipher::new(b"alicepw"), 8);
-    let expected = hex(
-        "0001 00000000 00002712 47f3a5a1 000b 33b4 0869
-         3d0d2b9a2f116def fcd5860645b3780c cb1ea5c45ec43df9",
-    );
+    let expected = hex("0001 00000000 00002712 47f3a5a1 000b 33b4 0869
+         3d0d2b9a2f116def fcd5860645b3780c cb1ea5c45ec43df9");
     assert_eq!(datagram, expected);
     let (parsed, sealed) = split_client(&datagram).unwrap();
     let plain = BodyCipher::new(b"alicepw").open(sealed, parsed.cc).unwrap();
@@ -64,9 +62,10 @@ fn short_bodies_read_as_zeros_and_empty_strings() {
     );
     assert_eq!(ServerPacket::parse(cmd::LOGIN, &[login::WRONG_PASSWD]), ServerPacket::Login(LoginReply::Refused(2)));
     // A count larger than what follows stops where the body ends.
-    assert_eq!(ServerPacket::parse(cmd::GET_CONTACTLIST, &hex("00ff 00002711")), ServerPacket::ContactList {
-        uins: vec![10001]
-    });
+    assert_eq!(
+        ServerPacket::parse(cmd::GET_CONTACTLIST, &hex("00ff 00002711")),
+        ServerPacket::ContactList { uins: vec![10001] }
+    );
 }
 
 #[test]
@@ -137,8 +136,9 @@ fn request() -> impl Strategy<Value = Request> {
         }),
         (any::<u8>(), any::<u32>(), raw()).prop_map(|(kind, to, text)| Request::SendMessage { kind, to, text }),
         (1..=u32::MAX).prop_map(|uin| Request::SearchCustom(SearchCustom::Uin(uin))),
-        (text(), text(), any::<u32>())
-            .prop_map(|(nick, email, start_uin)| Request::SearchCustom(SearchCustom::Fields { nick, email, start_uin })),
+        (text(), text(), any::<u32>()).prop_map(|(nick, email, start_uin)| Request::SearchCustom(
+            SearchCustom::Fields { nick, email, start_uin }
+        )),
         any::<u32>().prop_map(|uin| Request::AddFriend { uin }),
         any::<u32>().prop_map(|uin| Request::DelFriend { uin }),
         (any::<u8>(), raw()).prop_map(|(kind, text)| Request::Broadcast { kind, text }),
@@ -168,8 +168,12 @@ fn server_packet() -> impl Strategy<Value = ServerPacket> {
         any::<u32>().prop_map(|uin| ServerPacket::UserOffline { uin }),
         proptest::collection::vec(contact(), 0..48).prop_map(ServerPacket::MultiOnline),
         (any::<u32>(), any::<u32>()).prop_map(|(uin, status)| ServerPacket::StatusChanged { uin, status }),
-        (any::<u8>(), any::<u32>(), any::<u32>(), raw())
-            .prop_map(|(kind, from, time, text)| ServerPacket::Message { kind, from, time, text }),
+        (any::<u8>(), any::<u32>(), any::<u32>(), raw()).prop_map(|(kind, from, time, text)| ServerPacket::Message {
+            kind,
+            from,
+            time,
+            text
+        }),
         proptest::collection::vec(
             (any::<u32>(), any::<bool>(), any::<u8>(), text(), text())
                 .prop_map(|(uin, online, face, nick, province)| SearchResult { uin, online, face, nick, province }),

@@ -294,8 +294,11 @@ impl Store for SqliteStore {
         .map_err(backend)?;
         let uin = uin_of(id);
         for candidate in [uin.to_string(), format!("icq-{uin}")] {
-            let renamed =
-                sqlx::query("UPDATE accounts SET name = ? WHERE id = ?").bind(&candidate).bind(id).execute(&mut *tx).await;
+            let renamed = sqlx::query("UPDATE accounts SET name = ? WHERE id = ?")
+                .bind(&candidate)
+                .bind(id)
+                .execute(&mut *tx)
+                .await;
             match renamed {
                 Ok(_) => {
                     tx.commit().await.map_err(backend)?;

@@ -87,8 +87,11 @@ fn expect_line(reader: &mut BufReader<TcpStream>, expected: &str) -> String {
 fn serve_prints_its_ports_and_sigterm_sends_out_ssd() {
     let dir = tempfile::tempdir().unwrap();
     stdout(&run(dir.path(), &["user", "add", "alice", "--password", "pw"]));
-    let (mut child, lines) =
-        serve(dir.path(), &["--msn-port", "0", "--mrim-port", "0", "--mrim-redirect-port", "0", "--myicq-port", "0"], 4);
+    let (mut child, lines) = serve(
+        dir.path(),
+        &["--msn-port", "0", "--mrim-port", "0", "--mrim-redirect-port", "0", "--myicq-port", "0"],
+        4,
+    );
     port_of(&lines[1], "mrim");
     port_of(&lines[2], "mrim-redirect");
     port_of(&lines[3], "myicq");

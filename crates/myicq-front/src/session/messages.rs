@@ -33,9 +33,7 @@ fn kind_of(message_type: u8) -> Option<MessageKind> {
 
 fn type_of(kind: MessageKind) -> Option<u8> {
     Some(match kind {
-        MessageKind::Text | MessageKind::ContactList | MessageKind::SystemNotice | MessageKind::Broadcast => {
-            msg::TEXT
-        }
+        MessageKind::Text | MessageKind::ContactList | MessageKind::SystemNotice | MessageKind::Broadcast => msg::TEXT,
         MessageKind::AutoReply => msg::AUTO_REPLY,
         MessageKind::AuthorizationGranted => msg::AUTH_ACCEPTED,
         MessageKind::AuthorizationRequest => msg::AUTH_REQUEST,
@@ -75,7 +73,13 @@ fn spec_of(font: &Font) -> FontSpec {
 }
 
 /// A `SEND_MSG` as a canonical message; `None` for a type the server does not know.
-pub(crate) fn from_client(message_type: u8, text: &[u8], from: AccountRef, display_name: &str, now: i64) -> Option<Message> {
+pub(crate) fn from_client(
+    message_type: u8,
+    text: &[u8],
+    from: AccountRef,
+    display_name: &str,
+    now: i64,
+) -> Option<Message> {
     let kind = kind_of(message_type)?;
     let (text, font, formatted) = match kind {
         MessageKind::Text => {

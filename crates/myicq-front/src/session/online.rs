@@ -229,7 +229,9 @@ impl Online {
             Request::GetServerList => self.send(ServerPacket::ServerList, seq).await?,
             Request::GetGroupList { .. } => self.send(ServerPacket::GroupList, seq).await?,
             Request::CreateGroup { .. } => self.send(ServerPacket::CreateGroup { id: 0 }, seq).await?,
-            Request::EnterGroup { id } => self.send(ServerPacket::EnterGroup { id, error: GROUP_NOT_EXIST }, seq).await?,
+            Request::EnterGroup { id } => {
+                self.send(ServerPacket::EnterGroup { id, error: GROUP_NOT_EXIST }, seq).await?
+            }
             Request::SearchGroup { .. } | Request::GroupTraffic { .. } => {}
             Request::Unknown { cmd } => tracing::debug!(cmd, "unknown command ignored"),
         }
@@ -542,7 +544,9 @@ impl Online {
         let core = self.link.context.core.clone();
         let mut results = Vec::new();
         for id in core.random_online(SEARCH_MAX, self.me().id) {
-            if let (Ok(Some(account)), Ok(found)) = (core.store().account_by_id(id).await, core.store().profile(id).await) {
+            if let (Ok(Some(account)), Ok(found)) =
+                (core.store().account_by_id(id).await, core.store().profile(id).await)
+            {
                 results.push(search_result(&account, &found, true));
             }
         }
