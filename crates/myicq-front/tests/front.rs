@@ -86,6 +86,15 @@ async fn befriend(alice: &mut Client, bob: &mut Client) {
     assert!(matches!(added, ServerPacket::Message { kind: msg::ADDED, from, .. } if from == alice.uin), "{added:?}");
 }
 
+/// Alice and bob online, bob on alice's list, and alice shown bob online.
+async fn friends_online(server: &Server) -> (Client, Client) {
+    let mut alice = server.online(ALICE, "alicepw").await;
+    let mut bob = server.online(BOB, "bobpass").await;
+    befriend(&mut alice, &mut bob).await;
+    alice.until(|p| matches!(p, ServerPacket::UserOnline(_))).await;
+    (alice, bob)
+}
+
 #[tokio::test(start_paused = true)]
 async fn logins_right_and_wrong() {
     let server = server().await;
@@ -174,10 +183,7 @@ async fn messages_live_and_offline_are_kept_until_acknowledged() {
 #[tokio::test(start_paused = true)]
 async fn an_unacknowledged_packet_is_resent_twice_then_the_client_is_logged_out() {
     let server = server().await;
-    let mut alice = server.online(ALICE, "alicepw").await;
-    let mut bob = server.online(BOB, "bobpass").await;
-    befriend(&mut alice, &mut bob).await;
-    alice.until(|p| matches!(p, ServerPacket::UserOnline(_))).await;
+    let (mut alice, mut bob) = friends_online(&server).await;
     bob.acks = false;
     alice.acked(&message(msg::TEXT, BOB, &text("are you there?"))).await;
     let first = bob.recv().await;
@@ -200,10 +206,7 @@ async fn an_unacknowledged_packet_is_resent_twice_then_the_client_is_logged_out(
 #[tokio::test(start_paused = true)]
 async fn without_keepalives_a_session_expires_after_180_seconds() {
     let server = server().await;
-    let mut alice = server.online(ALICE, "alicepw").await;
-    let mut bob = server.online(BOB, "bobpass").await;
-    befriend(&mut alice, &mut bob).await;
-    alice.until(|p| matches!(p, ServerPacket::UserOnline(_))).await;
+    let (mut alice, _bob) = friends_online(&server).await;
     let start = tokio::time::Instant::now();
     for _ in 0..3 {
         tokio::time::sleep(Duration::from_secs(60)).await;
@@ -529,10 +532,7 @@ async fn the_1_0_extras_answer_that_there_is_nothing_to_federate_or_join() {
 #[tokio::test(start_paused = true)]
 async fn a_session_follows_its_client_to_a_new_address_and_a_new_login_replaces_it() {
     let server = server().await;
-    let mut alice = server.online(ALICE, "alicepw").await;
-    let mut bob = server.online(BOB, "bobpass").await;
-    befriend(&mut alice, &mut bob).await;
-    alice.until(|p| matches!(p, ServerPacket::UserOnline(_))).await;
+    let (mut alice, mut bob) = friends_online(&server).await;
     // Bob's NAT mapping changes: same uin and session id from another port.
     bob.socket = UdpSocket::bind("127.0.0.1:0").await.unwrap();
     assert_eq!(bob.request(&Request::GetContactList).await, ServerPacket::ContactList { uins: vec![] });

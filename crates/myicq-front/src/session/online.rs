@@ -9,6 +9,7 @@ use myicq::reliable::Expiry;
 use myicq::server::{LoginReply, OnlineContact, SearchResult, ServerPacket, MULTI_ONLINE_MAX, SEARCH_MAX};
 use myicq::wire::from_gbk;
 use std::collections::HashMap;
+use switchyard_core::store::StoredMessage;
 use switchyard_core::{
     Account, AccountId, AccountRef, AddPolicy, CoreError, Date, Event, KickReason, ListKind, Message, MessageKind,
     Presence, RelationFlags, SearchQuery, Session, Status, TextMatch,
@@ -76,8 +77,7 @@ impl Online {
         self.send(ServerPacket::Login(LoginReply::Success { ip: address.ip, online }), seq).await?;
         self.send_contacts_online().await?;
         self.set_status(status).await;
-        self.send_offline_messages().await?;
-        self.send_unseen_broadcasts().await
+        self.send_waiting_messages().await
     }
 
     async fn serve(&mut self) -> End {
@@ -291,42 +291,33 @@ impl Online {
         Ok(())
     }
 
-    async fn send_offline_messages(&mut self) -> Result<(), End> {
-        let core = self.link.context.core.clone();
-        let queued = match core.pending_offline(self.me().id).await {
-            Ok(queued) => queued,
-            Err(e) => {
-                tracing::error!(error = %e, "could not read offline messages");
-                return Ok(());
-            }
-        };
-        for stored in queued {
-            self.show_stored(stored, Completes::Offline).await?;
-        }
-        Ok(())
+    /// Offline messages, then broadcasts not seen yet, each kept until acknowledged.
+    async fn send_waiting_messages(&mut self) -> Result<(), End> {
+        let (core, me) = (self.link.context.core.clone(), self.me().id);
+        let queued = core.pending_offline(me).await;
+        self.send_stored(queued, Completes::Offline).await?;
+        let unseen = core.store().unseen_broadcasts(me, BROADCASTS_AT_LOGIN).await.map_err(CoreError::from);
+        self.send_stored(unseen, Completes::Broadcast).await
     }
 
-    async fn send_unseen_broadcasts(&mut self) -> Result<(), End> {
-        let core = self.link.context.core.clone();
-        let unseen = match core.store().unseen_broadcasts(self.me().id, BROADCASTS_AT_LOGIN).await {
-            Ok(unseen) => unseen,
-            Err(e) => {
-                tracing::error!(error = %e, "could not read broadcasts");
-                return Ok(());
+    async fn send_stored(
+        &mut self,
+        stored: Result<Vec<StoredMessage>, CoreError>,
+        completes: fn(i64) -> Completes,
+    ) -> Result<(), End> {
+        match stored {
+            Ok(stored) => {
+                for message in stored {
+                    self.show_stored(message, completes).await?;
+                }
             }
-        };
-        for stored in unseen {
-            self.show_stored(stored, Completes::Broadcast).await?;
+            Err(e) => tracing::error!(error = %e, "could not read waiting messages"),
         }
         Ok(())
     }
 
     /// Shows a stored message; its last piece's acknowledgement completes it.
-    async fn show_stored(
-        &mut self,
-        stored: switchyard_core::store::StoredMessage,
-        completes: fn(i64) -> Completes,
-    ) -> Result<(), End> {
+    async fn show_stored(&mut self, stored: StoredMessage, completes: fn(i64) -> Completes) -> Result<(), End> {
         let core = self.link.context.core.clone();
         let sender = match core.store().account_by_id(stored.message.sender).await {
             Ok(Some(sender)) => sender,
