@@ -28,13 +28,17 @@ pub(crate) struct Inbound {
     pub datagram: Bytes,
 }
 
+/// Datagrams travel boxed: tokio's channel allocates a block of 32 slots when created, and idle
+/// sessions, most of them, should not each hold 32 inline datagrams.
+pub(crate) type InboundBox = Box<Inbound>;
+
 struct Route {
     sid: u32,
     /// 0 until the session has logged in.
     uin: u32,
     /// Tells this route from a later one at the same address.
     generation: u64,
-    inbox: mpsc::Sender<Inbound>,
+    inbox: mpsc::Sender<InboundBox>,
 }
 
 #[derive(Default)]
@@ -155,7 +159,7 @@ pub(crate) async fn run(context: Arc<Context>, clock: Clock, sessions: &TaskTrac
                 continue;
             }
         };
-        let inbound = Inbound { from, datagram: Bytes::copy_from_slice(datagram) };
+        let inbound = Box::new(Inbound { from, datagram: Bytes::copy_from_slice(datagram) });
         let starts_session = matches!(header.cmd, cmd::LOGIN | cmd::NEW_UIN);
         let mut routes = table.lock();
         let addr = match routes.by_addr.get(&from) {

@@ -149,10 +149,16 @@ async fn messages_live_and_offline_are_kept_until_acknowledged() {
     let mut bob = server.online(BOB, "bobpass").await;
     let styled = b"hi \xc4\xe3\xba\xc3\xff\xcb\xce\xcc\xe5\xff12\xff255\xff1".to_vec();
     alice.acked(&message(msg::TEXT, BOB, &styled)).await;
-    match bob.packet().await {
-        ServerPacket::Message { kind, from, text, .. } => assert_eq!((kind, from, text), (msg::TEXT, ALICE, styled)),
+    let shown = bob.recv().await;
+    match shown.packet {
+        ServerPacket::Message { kind, from, text, time } => {
+            assert_eq!((kind, from, &text), (msg::TEXT, ALICE, &styled));
+            let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+            assert!(now.abs_diff(u64::from(time)) < 5, "sent at {time}, now {now}");
+        }
         other => panic!("{other:?}"),
     }
+    assert!(shown.bytes.ends_with(b"\x00\x01\x00"), "the 1.0 domain string, empty: this server");
 
     bob.send(&Request::Logout).await;
     alice.acked(&message(msg::TEXT, BOB, &text("while you were out"))).await;
@@ -508,6 +514,8 @@ async fn direct_connection_offers_are_relayed_with_the_clients_ports() {
     assert!(
         matches!(alice.packet().await, ServerPacket::Message { kind: msg::TCP_ACCEPTED, text, .. } if text == accepted)
     );
+    alice.acked(&message(msg::TCP_REJECTED, BOB, b"")).await;
+    assert!(matches!(bob.packet().await, ServerPacket::Message { kind: msg::TCP_REJECTED, from: ALICE, .. }));
     // An offer to someone offline is stale by their next login: not kept.
     bob.send(&Request::Logout).await;
     alice.acked(&message(msg::TCP_REQUEST, BOB, &offer)).await;

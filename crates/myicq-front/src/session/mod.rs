@@ -9,7 +9,7 @@ mod profile;
 pub(crate) use link::Link;
 
 use crate::clock::Clock;
-use crate::dispatch::{Inbound, Registration};
+use crate::dispatch::{InboundBox, Registration};
 use crate::limits::Budget;
 use link::Accepted;
 use myicq::client::{Login, Request};
@@ -24,7 +24,7 @@ use tracing::Instrument;
 /// What a session runs on besides its link.
 pub(crate) struct Inputs {
     pub registration: Registration,
-    pub datagrams: mpsc::Receiver<Inbound>,
+    pub datagrams: mpsc::Receiver<InboundBox>,
     pub clock: Clock,
     pub shutdown: CancellationToken,
 }
@@ -33,7 +33,7 @@ pub(crate) struct Inputs {
 pub(crate) async fn run(
     link: Link,
     registration: Registration,
-    datagrams: mpsc::Receiver<Inbound>,
+    datagrams: mpsc::Receiver<InboundBox>,
     clock: Clock,
     shutdown: CancellationToken,
 ) {

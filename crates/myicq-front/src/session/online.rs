@@ -36,7 +36,7 @@ struct Online {
 enum Input {
     Shutdown,
     Tick(std::time::Instant),
-    Datagram(Option<crate::dispatch::Inbound>),
+    Datagram(Option<crate::dispatch::InboundBox>),
     Event(Result<Event, KickReason>),
 }
 
