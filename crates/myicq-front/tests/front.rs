@@ -312,8 +312,8 @@ async fn registration_gives_a_uin_and_a_login_name_and_is_limited() {
     assert_eq!(uin, 10004);
     let account = server.core.store().account_by_uin(uin).await.unwrap().unwrap();
     assert_eq!(account.name.as_str(), "10004", "a login name for the other protocols");
+    // As gaim does: LOGOUT, then at once LOGIN in the same session.
     newcomer.send(&Request::Logout).await;
-    let mut newcomer = server.client().await;
     newcomer.login_online(uin, "secret").await;
 
     let mut second = server.client().await;

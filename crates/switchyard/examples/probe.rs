@@ -57,9 +57,8 @@ async fn main() {
     let gate = std::sync::Arc::new(Semaphore::new(concurrency));
     let started = Instant::now();
     let mut tasks = tokio::task::JoinSet::new();
-    for i in 0..sessions {
+    for (i, uin) in uins.into_iter().enumerate() {
         let gate = gate.clone();
-        let uin = uins[i];
         tasks.spawn(async move {
             let _permit = gate.acquire_owned().await.unwrap();
             let begun = Instant::now();

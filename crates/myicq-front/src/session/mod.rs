@@ -56,7 +56,7 @@ struct Pending {
 
 impl Pending {
     /// Serves `NEW_UIN` and `LOGIN` until a login succeeds (its account, request and seq), or
-    /// the session ends: `LOGOUT`, a new session from the same address, the login timeout.
+    /// the session ends: a new session from the same address, the login timeout, shutdown.
     async fn until_logged_in(&mut self) -> Option<(Account, Login, u16)> {
         let deadline = self.link.now + self.link.context.config.login_timeout;
         loop {
@@ -89,7 +89,8 @@ impl Pending {
                         return Some((account, login, header.seq));
                     }
                 }
-                Request::Logout => return None,
+                // gaim sends LOGOUT right after registering, then LOGIN with the same session
+                // id: that LOGIN must find this session still listening.
                 other => tracing::debug!(cmd = other.cmd(), "command before login ignored"),
             }
         }
