@@ -233,3 +233,45 @@ async fn an_invisible_user_is_seen_online_by_those_it_is_always_visible_to() {
     assert!(matches!(next(&mut carol_session).await, Ok(Event::Presence { presence: Some(_), .. })));
     nothing_queued(&mut bob_session);
 }
+
+#[tokio::test]
+async fn broadcasts_reach_every_session_but_the_senders_and_random_picks_only_visible_strangers() {
+    let core = core_with(CoreConfig::default());
+    let (admin, bob, carol, dave) = (
+        account(&core, "admin").await,
+        account(&core, "bob").await,
+        account(&core, "carol").await,
+        account(&core, "dave").await,
+    );
+    let mut admin_session = online(&core, &admin).await;
+    let mut bob_session = online(&core, &bob).await;
+    let carol_session = core.login(carol.clone(), "carol".into()).await.unwrap();
+    core.set_presence(&carol_session, presence(&carol, Status::Invisible)).await.unwrap();
+    let _dave_session = online(&core, &dave).await;
+    core.set_privacy(dave.id, Privacy::BlockUnlisted).await.unwrap();
+
+    let notice = Message { kind: MessageKind::Broadcast, ..message(&admin, "maintenance") };
+    let id = core.broadcast(notice.clone()).await.unwrap();
+    assert_eq!(next(&mut bob_session).await, Ok(Event::Broadcast { id, message: notice }));
+    nothing_queued(&mut admin_session);
+    assert_eq!(core.store().unseen_broadcasts(carol.id, 8).await.unwrap()[0].id, id, "stored for whoever logs in");
+
+    // Carol is invisible and dave shows himself to his allow list only: neither is picked.
+    for _ in 0..20 {
+        assert_eq!(core.random_online(10, admin.id), vec![bob.id]);
+    }
+    assert!(core.random_online(10, bob.id).contains(&admin.id));
+    assert_eq!(core.random_online(1, dave.id).len(), 1);
+}
+
+#[tokio::test]
+async fn direct_connection_offers_are_never_queued() {
+    let core = core_with(CoreConfig::default());
+    let (alice, bob) = (account(&core, "alice").await, account(&core, "bob").await);
+    let offer = Message { kind: MessageKind::DirectConnectionRequest, ..message(&alice, "") };
+    assert!(matches!(core.deliver(bob.id, offer.clone()).await, Err(CoreError::NotOnline)));
+    assert_eq!(core.store().offline_count(bob.id).await.unwrap(), 0);
+    let mut bob_session = online(&core, &bob).await;
+    assert_eq!(core.deliver(bob.id, offer.clone()).await.unwrap(), Delivery::Live);
+    assert_eq!(next(&mut bob_session).await, Ok(Event::Message(offer)));
+}
