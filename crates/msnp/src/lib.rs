@@ -5,11 +5,15 @@
 //! * [`reply`]: typed server messages and their encoding.
 //! * [`text`]: URL-encoding of friendly names and handle syntax checks.
 //! * [`auth`]: the MD5 challenge response of MSNP2–MSNP7.
+//! * [`challenge`]: `CHL`/`QRY` answers (MSNP6+) and the known client products.
+//! * [`dialect`]: MSNP2–MSNP12 and what each has.
 //!
 //! Nothing here performs I/O or knows about storage.
 
 pub mod auth;
+pub mod challenge;
 pub mod command;
+pub mod dialect;
 pub mod error_code;
 pub mod frame;
 pub mod reply;
@@ -17,6 +21,7 @@ pub mod status;
 pub mod text;
 
 pub use command::{CommandError, List, NsCommand, SbCommand, Trid};
+pub use dialect::Dialect;
 pub use error_code::ErrorCode;
 pub use frame::{DecodeError, Direction, Frame, FrameDecoder, Limits, Verb};
 pub use reply::Reply;
