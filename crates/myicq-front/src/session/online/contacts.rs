@@ -1,0 +1,152 @@
+//! The contact list: adding and removing friends, authorization, and who is shown online.
+
+use super::*;
+
+impl Online {
+    /// How a contact online appears in `SRV_USER_ONLINE`: direct-connection addresses for
+    /// MyICQ users, none for users of other protocols.
+    pub(super) fn online_contact(&self, contact: &AccountRef, status: Status) -> OnlineContact {
+        let address = self.link.context.peers.get(&contact.id).map(|entry| entry.1).unwrap_or_default();
+        OnlineContact {
+            uin: contact.uin,
+            status: status::to_myicq(status),
+            ip: address.ip,
+            port: address.port,
+            real_ip: address.real_ip,
+        }
+    }
+
+    pub(super) async fn send_contacts_online(&mut self) -> Result<(), End> {
+        let core = self.link.context.core.clone();
+        let visible = match core.visible_contacts(self.me().id).await {
+            Ok(visible) => visible,
+            Err(e) => {
+                tracing::error!(error = %e, "could not read contacts online");
+                return Ok(());
+            }
+        };
+        let contacts: Vec<OnlineContact> = visible.iter().map(|(c, p)| self.online_contact(c, p.status)).collect();
+        for ((contact, _), entry) in visible.iter().zip(&contacts) {
+            self.shown.insert(contact.id, entry.status);
+        }
+        for chunk in contacts.chunks(MULTI_ONLINE_MAX) {
+            self.send(ServerPacket::MultiOnline(chunk.to_vec()), 0).await?;
+        }
+        Ok(())
+    }
+
+    /// `SRV_USER_ONLINE` for a contact the user may see online and was not shown yet.
+    pub(super) async fn show_if_online(&mut self, contact: &AccountRef) -> Result<(), End> {
+        if self.shown.contains_key(&contact.id) {
+            return Ok(());
+        }
+        let core = self.link.context.core.clone();
+        if let Ok(Some(presence)) = core.presence_for(self.me().id, contact).await {
+            let entry = self.online_contact(contact, presence.status);
+            self.shown.insert(contact.id, entry.status);
+            self.send(ServerPacket::UserOnline(entry), 0).await?;
+        }
+        Ok(())
+    }
+
+    pub(super) async fn contact_uins(&self) -> Vec<u32> {
+        match self.link.context.core.contact_list(self.me().id).await {
+            Ok(list) => list.entries(ListKind::Forward).map(|e| e.account.uin).take(CONTACT_LIST_MAX).collect(),
+            Err(e) => {
+                tracing::error!(error = %e, "could not read the contact list");
+                Vec::new()
+            }
+        }
+    }
+
+    pub(super) async fn account_by_uin(&self, uin: u32) -> Option<Account> {
+        match self.link.context.core.store().account_by_uin(uin).await {
+            Ok(found) => found,
+            Err(e) => {
+                tracing::error!(error = %e, "account lookup failed");
+                None
+            }
+        }
+    }
+
+    /// `MSG_AUTH_ACCEPTED` to the user who asked: they get this user on their list, and may see
+    /// and reach them.
+    pub(super) async fn grant_authorization(&self, requester: &Account) {
+        let core = &self.link.context.core;
+        let me = self.me().to_ref();
+        let result = async {
+            let flags = core.store().relation_flags(requester.id, me.id).await?;
+            if !flags.contains(RelationFlags::FORWARD) {
+                core.change_relation(requester, &me, flags, flags | RelationFlags::FORWARD, Some(&self.display_name))
+                    .await?;
+            }
+            core.authorize(self.me(), &requester.name).await?;
+            Ok::<_, CoreError>(())
+        };
+        if let Err(e) = result.await {
+            tracing::error!(error = %e, "could not record an authorization");
+        }
+    }
+
+    /// `ADD_FRIEND`: answered with the target's add policy; added at once when they let anyone
+    /// (or this user already) add them. No answer for a UIN that does not exist.
+    pub(super) async fn add_friend(&mut self, uin: u32, seq: u16) -> Result<(), End> {
+        let Some(target) = self.account_by_uin(uin).await else { return Ok(()) };
+        let core = self.link.context.core.clone();
+        let decided = async {
+            if target.id == self.me().id {
+                return Ok(add_friend::REJECTED);
+            }
+            let policy = core.store().list_settings(target.id).await?.add_policy;
+            let their_flags = core.store().relation_flags(target.id, self.me().id).await?;
+            if their_flags.contains(RelationFlags::BLOCK) || policy == AddPolicy::Nobody {
+                return Ok(add_friend::REJECTED);
+            }
+            if policy == AddPolicy::AskFirst && !their_flags.contains(RelationFlags::ALLOW) {
+                return Ok(add_friend::AUTH_REQUIRED);
+            }
+            let display_name = target.nickname.clone().unwrap_or_else(|| target.name.to_string());
+            match core.add_to_list(self.me(), ListKind::Forward, &target.name, &display_name).await {
+                Ok(_) | Err(CoreError::AlreadyOnList) => Ok(add_friend::ACCEPTED),
+                Err(CoreError::ListFull) => Ok(add_friend::REJECTED),
+                Err(e) => Err(e),
+            }
+        };
+        let result = match decided.await {
+            Ok(result) => result,
+            Err(e) => {
+                tracing::error!(error = %e, "could not add a contact");
+                return Ok(());
+            }
+        };
+        self.send(ServerPacket::AddFriend { uin, result }, seq).await?;
+        if result == add_friend::ACCEPTED {
+            let added = Message {
+                from: self.me().to_ref(),
+                from_display_name: self.display_name.clone(),
+                kind: MessageKind::ContactAdded,
+                text: String::new(),
+                formatted: None,
+                font: None,
+                wants_receipt: false,
+                sent_at: unix_now(),
+            };
+            if let Err(e) = core.deliver(target.id, added).await {
+                tracing::debug!(error = %e, "could not tell the contact they were added");
+            }
+            self.show_if_online(&target.to_ref()).await?;
+        }
+        Ok(())
+    }
+
+    /// The other side is not told, as in the original.
+    pub(super) async fn del_friend(&mut self, uin: u32) {
+        let Some(target) = self.account_by_uin(uin).await else { return };
+        match self.link.context.core.remove_from_list(self.me(), ListKind::Forward, &target.name).await {
+            Ok(_) | Err(CoreError::NotOnList) => {
+                self.shown.remove(&target.id);
+            }
+            Err(e) => tracing::error!(error = %e, "could not remove a contact"),
+        }
+    }
+}

@@ -1,0 +1,123 @@
+//! Messages: sending, showing, what waited for the login, broadcasts.
+
+use super::*;
+
+impl Online {
+    /// Offline messages, then broadcasts not seen yet, each kept until acknowledged.
+    pub(super) async fn send_waiting_messages(&mut self) -> Result<(), End> {
+        let (core, me) = (self.link.context.core.clone(), self.me().id);
+        let queued = core.pending_offline(me).await;
+        self.send_stored(queued, Completes::Offline).await?;
+        let unseen = core.store().unseen_broadcasts(me, BROADCASTS_AT_LOGIN).await.map_err(CoreError::from);
+        self.send_stored(unseen, Completes::Broadcast).await
+    }
+
+    pub(super) async fn send_stored(
+        &mut self,
+        stored: Result<Vec<StoredMessage>, CoreError>,
+        completes: fn(i64) -> Completes,
+    ) -> Result<(), End> {
+        match stored {
+            Ok(stored) => {
+                for message in stored {
+                    self.show_stored(message, completes).await?;
+                }
+            }
+            Err(e) => tracing::error!(error = %e, "could not read waiting messages"),
+        }
+        Ok(())
+    }
+
+    /// Shows a stored message; its last piece's acknowledgement completes it.
+    pub(super) async fn show_stored(
+        &mut self,
+        stored: StoredMessage,
+        completes: fn(i64) -> Completes,
+    ) -> Result<(), End> {
+        let core = self.link.context.core.clone();
+        let sender = match core.store().account_by_id(stored.message.sender).await {
+            Ok(Some(sender)) => sender,
+            // The sender's account is gone: nothing to show it from; it stays queued.
+            _ => return Ok(()),
+        };
+        let message = Message {
+            from: sender.to_ref(),
+            from_display_name: sender.nickname.clone().unwrap_or_else(|| sender.name.to_string()),
+            kind: stored.message.kind,
+            text: stored.message.text,
+            formatted: None,
+            font: None,
+            wants_receipt: false,
+            sent_at: stored.message.sent_at,
+        };
+        self.show(&message, Some(completes(stored.id))).await
+    }
+
+    /// Sends a message as `SRV_MESSAGE`s; `completes` goes with the last piece.
+    pub(super) async fn show(&mut self, message: &Message, completes: Option<Completes>) -> Result<(), End> {
+        let face = match message.kind {
+            MessageKind::AuthorizationRequest => self.face_of(message.from.id).await,
+            _ => 0,
+        };
+        let mut packets = messages::to_client(message, face);
+        let Some(last) = packets.pop() else {
+            if let Some(completes) = completes {
+                // Nothing MyICQ can show (a typing notice): done with it.
+                self.delivered(completes).await;
+            }
+            return Ok(());
+        };
+        for packet in packets {
+            self.send(packet, 0).await?;
+        }
+        self.send_completing(last, 0, completes).await
+    }
+
+    pub(super) async fn face_of(&self, id: AccountId) -> u8 {
+        self.link.context.core.store().profile(id).await.map(|p| p.face).unwrap_or(0)
+    }
+
+    pub(super) async fn send_message(&mut self, kind: u8, to: u32, text: &[u8]) {
+        if text.len() > messages::MAX_TEXT {
+            tracing::info!(len = text.len(), "message longer than 450 bytes dropped");
+            return;
+        }
+        let Some(recipient) = self.account_by_uin(to).await else {
+            tracing::info!(to, "message to a UIN that does not exist dropped");
+            return;
+        };
+        let from = self.me().to_ref();
+        let Some(message) = messages::from_client(kind, text, from, &self.display_name, unix_now()) else {
+            tracing::debug!(kind, "message of an unknown type dropped");
+            return;
+        };
+        let granted = message.kind == MessageKind::AuthorizationGranted;
+        let core = self.link.context.core.clone();
+        match core.deliver(recipient.id, message).await {
+            Ok(_) => {}
+            Err(CoreError::NotAllowed | CoreError::NotOnline) => tracing::debug!(to, "message not deliverable"),
+            Err(e) => tracing::warn!(to, error = %e, "message not delivered"),
+        }
+        if granted {
+            self.grant_authorization(&recipient).await;
+        }
+    }
+
+    /// `BROADCAST_MSG`: only an administrator's reaches everyone.
+    pub(super) async fn broadcast(&mut self, kind: u8, text: &[u8]) {
+        let context = self.link.context.clone();
+        if !context.config.administrators.contains(&self.me().name) {
+            tracing::warn!("broadcast from a user who is not an administrator ignored");
+            return;
+        }
+        let from = self.me().to_ref();
+        let Some(mut message) = messages::from_client(kind, text, from, &self.display_name, unix_now()) else {
+            return;
+        };
+        message.kind = MessageKind::Broadcast;
+        match context.core.broadcast(message).await {
+            Ok(id) => tracing::info!(id, "broadcast sent"),
+            Err(e) => tracing::error!(error = %e, "broadcast failed"),
+        }
+    }
+}

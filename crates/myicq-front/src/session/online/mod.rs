@@ -1,0 +1,307 @@
+//! A logged-in session: the commands of a MyICQ user, and the core's events shown to them.
+
+mod contacts;
+mod conversation;
+mod directory;
+
+use super::link::{Accepted, Completes};
+use super::{messages, profile, unix_now, End, Inputs, Link};
+use crate::{status, PeerAddress};
+use myicq::client::{Login, ModifyUser, Request, SearchCustom};
+use myicq::codes::add_friend;
+use myicq::reliable::Expiry;
+use myicq::server::{LoginReply, OnlineContact, SearchResult, ServerPacket, MULTI_ONLINE_MAX, SEARCH_MAX};
+use myicq::wire::from_gbk;
+use std::collections::HashMap;
+use switchyard_core::store::StoredMessage;
+use switchyard_core::{
+    Account, AccountId, AccountRef, AddPolicy, CoreError, Date, Event, KickReason, ListKind, Message, MessageKind,
+    Presence, RelationFlags, SearchQuery, Session, Status, TextMatch,
+};
+
+/// Largest contact list one reply can carry in a 1024-byte datagram.
+const CONTACT_LIST_MAX: usize = 250;
+/// Broadcasts a user receives at login at most (the original server kept the last 8).
+const BROADCASTS_AT_LOGIN: usize = 8;
+/// `GROUP_ERROR_NOT_EXIST`: this server runs no chat-room groups.
+const GROUP_NOT_EXIST: u16 = 1;
+
+struct Online {
+    link: Link,
+    inputs: Inputs,
+    session: Session,
+    status: Status,
+    display_name: String,
+    expiry: Expiry,
+    /// What the client was last told of each contact it sees online: their MyICQ status.
+    shown: HashMap<AccountId, u32>,
+}
+
+enum Input {
+    Shutdown,
+    Tick(std::time::Instant),
+    Datagram(Option<crate::dispatch::InboundBox>),
+    Event(Result<Event, KickReason>),
+}
+
+pub(super) async fn run(link: Link, inputs: Inputs, account: Account, login: Login, seq: u16) {
+    let core = link.context.core.clone();
+    let display_name = account.nickname.clone().unwrap_or_else(|| account.name.to_string());
+    let session = match core.login(account, display_name.clone()).await {
+        Ok(session) => session,
+        Err(e) => {
+            tracing::error!(error = %e, "could not start the session");
+            return;
+        }
+    };
+    let expiry = Expiry::new(link.now);
+    let status = status::from_myicq(login.status);
+    let mut online =
+        Online { link, inputs, session, status: Status::Offline, display_name, expiry, shown: HashMap::new() };
+    let end = match online.start(&login, seq, status).await {
+        Ok(()) => online.serve().await,
+        Err(end) => end,
+    };
+    online.finish(end).await;
+}
+
+impl Online {
+    fn me(&self) -> &Account {
+        &self.session.account
+    }
+
+    /// The reply to `LOGIN` and what follows it, in the original server's order.
+    async fn start(&mut self, login: &Login, seq: u16, status: Status) -> Result<(), End> {
+        let context = self.link.context.clone();
+        self.inputs.registration.logged_in(self.me().uin);
+        let address = PeerAddress { ip: self.link.public_ip(), port: login.msg_port, real_ip: login.real_ip };
+        context.peers.insert(self.me().id, (self.session.id, address));
+        tracing::info!(status = ?status, "logged in");
+        let online = context.core.online_count() as u32;
+        self.send(ServerPacket::Login(LoginReply::Success { ip: address.ip, online }), seq).await?;
+        self.send_contacts_online().await?;
+        self.set_status(status).await;
+        self.send_waiting_messages().await
+    }
+
+    async fn serve(&mut self) -> End {
+        loop {
+            let input = tokio::select! {
+                biased;
+                _ = self.inputs.shutdown.cancelled() => Input::Shutdown,
+                now = self.inputs.clock.tick() => Input::Tick(now),
+                inbound = self.inputs.datagrams.recv() => Input::Datagram(inbound),
+                event = self.session.next_event(), if self.link.has_room() => Input::Event(event),
+            };
+            let outcome = match input {
+                Input::Shutdown => Err(End::Shutdown),
+                Input::Tick(now) => self.tick(now).await,
+                Input::Datagram(None) | Input::Event(Err(KickReason::LoggedInElsewhere)) => Err(End::Replaced),
+                Input::Event(Err(KickReason::TooSlow)) => Err(End::Unresponsive),
+                Input::Datagram(Some(inbound)) => {
+                    if inbound.from != self.link.peer {
+                        self.moved(inbound.from);
+                    }
+                    match self.link.accept(&inbound.datagram).await {
+                        Some(accepted) => self.request(accepted).await,
+                        None => Ok(()),
+                    }
+                }
+                Input::Event(Ok(event)) => self.event(event).await,
+            };
+            if let Err(end) = outcome {
+                return end;
+            }
+        }
+    }
+
+    /// Resends what is due; a client that let a packet go unanswered three times, or sent no
+    /// keepalive for 180 s, is gone.
+    async fn tick(&mut self, now: std::time::Instant) -> Result<(), End> {
+        self.link.now = now;
+        let given_up = self.link.flush().await;
+        if !given_up.is_empty() {
+            for completes in given_up.into_iter().flatten() {
+                self.undelivered(completes).await;
+            }
+            tracing::info!("packets never acknowledged");
+            return Err(End::Unresponsive);
+        }
+        if self.expiry.expired(now) {
+            return Err(End::Expired);
+        }
+        Ok(())
+    }
+
+    fn moved(&mut self, to: std::net::SocketAddr) {
+        tracing::info!(from = %self.link.peer, %to, "client address changed");
+        self.inputs.registration.moved(to);
+        self.link.peer = to;
+        let ip = self.link.public_ip();
+        if let Some(mut entry) = self.link.context.peers.get_mut(&self.me().id) {
+            entry.1.ip = ip;
+        }
+    }
+
+    async fn finish(mut self, end: End) {
+        let context = self.link.context.clone();
+        let unacknowledged: Vec<Completes> = self.link.unacknowledged().collect();
+        for completes in unacknowledged {
+            self.undelivered(completes).await;
+        }
+        let (me, session_id) = (self.me().id, self.session.id);
+        context.peers.remove_if(&me, |_, (id, _)| *id == session_id);
+        if let Err(e) = context.core.logout(&self.session).await {
+            tracing::warn!(error = %e, "logout announcement failed");
+        }
+        tracing::info!(?end, "session ended");
+    }
+
+    /// A packet the client never acknowledged: a live message goes to the durable queue.
+    async fn undelivered(&self, completes: Completes) {
+        if let Completes::Live(message) = completes {
+            let queued = message.queued_for(self.me().id);
+            if let Err(e) = self.link.context.core.queue_offline(&queued).await {
+                tracing::error!(error = %e, "could not keep an undelivered message");
+            }
+        }
+    }
+
+    /// Sends a reliable packet (a reply to `ackseq`, or 0 for a push); a client with a full
+    /// queue is not reading.
+    async fn send(&mut self, packet: ServerPacket, ackseq: u16) -> Result<(), End> {
+        self.send_completing(packet, ackseq, None).await
+    }
+
+    async fn send_completing(
+        &mut self,
+        packet: ServerPacket,
+        ackseq: u16,
+        completes: Option<Completes>,
+    ) -> Result<(), End> {
+        self.link.send(&packet, ackseq, completes).await.map_err(|_| {
+            tracing::warn!("send queue full; the client is not reading");
+            End::Unresponsive
+        })
+    }
+
+    async fn request(&mut self, Accepted { header, body }: Accepted) -> Result<(), End> {
+        let seq = header.seq;
+        let request = Request::parse(header.cmd, &body);
+        // Commands without a reply are acknowledged first, as myicqd did.
+        if matches!(
+            request,
+            Request::ChangeStatus { .. }
+                | Request::ModifyUser(_)
+                | Request::SendMessage { .. }
+                | Request::DelFriend { .. }
+                | Request::Broadcast { .. }
+                | Request::GroupTraffic { .. }
+        ) {
+            self.link.pure_ack(seq).await;
+        }
+        match request {
+            Request::Ack => {
+                if let Some(completes) = self.link.acknowledged(seq).await {
+                    self.delivered(completes).await;
+                }
+            }
+            Request::Logout => return Err(End::Logout),
+            Request::KeepAlive { .. } => {
+                self.expiry.keepalive(self.link.now);
+                let online = self.link.context.core.online_count() as u32;
+                self.link.send_once(&ServerPacket::KeepAlive { online }, seq).await;
+            }
+            // Already logged in: acknowledged so that the client stops resending, else ignored.
+            Request::Login(_) | Request::NewUin { .. } => self.link.pure_ack(seq).await,
+            Request::ChangeStatus { status } => self.set_status(status::from_myicq(status)).await,
+            Request::GetContactList => {
+                let uins = self.contact_uins().await;
+                self.send(ServerPacket::ContactList { uins }, seq).await?;
+            }
+            Request::GetRemoteContactList => self.send(ServerPacket::RemoteContactList, seq).await?,
+            Request::UpdateContact { uin } => self.update_contact(uin, seq).await?,
+            Request::UpdateUser => self.update_user(seq).await?,
+            Request::ModifyUser(modify) => self.modify_user(*modify).await,
+            Request::SendMessage { kind, to, text } => self.send_message(kind, to, &text).await,
+            Request::SearchRandom => self.search_random(seq).await?,
+            Request::SearchCustom(search) => self.search_custom(search, seq).await?,
+            Request::AddFriend { uin } => self.add_friend(uin, seq).await?,
+            Request::DelFriend { uin } => self.del_friend(uin).await,
+            Request::Broadcast { kind, text } => self.broadcast(kind, &text).await,
+            // MyICQ 1.0's federation and chat rooms: there are no other servers and no rooms.
+            Request::GetServerList => self.send(ServerPacket::ServerList, seq).await?,
+            Request::GetGroupList { .. } => self.send(ServerPacket::GroupList, seq).await?,
+            Request::CreateGroup { .. } => self.send(ServerPacket::CreateGroup { id: 0 }, seq).await?,
+            Request::EnterGroup { id } => {
+                self.send(ServerPacket::EnterGroup { id, error: GROUP_NOT_EXIST }, seq).await?
+            }
+            Request::SearchGroup { .. } | Request::GroupTraffic { .. } => {}
+            Request::Unknown { cmd } => tracing::debug!(cmd, "unknown command ignored"),
+        }
+        Ok(())
+    }
+
+    /// The client acknowledged a packet that completes something.
+    async fn delivered(&self, completes: Completes) {
+        let (core, me) = (&self.link.context.core, self.me().id);
+        let done = match completes {
+            Completes::Offline(id) => core.acknowledge_offline(me, id).await.map(drop),
+            Completes::Broadcast(id) => core.store().mark_broadcasts_seen(me, id).await.map_err(CoreError::from),
+            Completes::Live(_) => Ok(()),
+        };
+        if let Err(e) = done {
+            tracing::error!(error = %e, "could not record a delivery");
+        }
+    }
+
+    async fn set_status(&mut self, status: Status) {
+        self.status = status;
+        let presence = Presence { status, display_name: self.display_name.clone() };
+        if let Err(e) = self.link.context.core.set_presence(&self.session, presence).await {
+            tracing::warn!(error = %e, "could not change status");
+        }
+    }
+
+    async fn event(&mut self, event: Event) -> Result<(), End> {
+        match event {
+            Event::Presence { contact, presence } => {
+                let status = presence.map(|p| p.status);
+                let now = status.map(status::to_myicq);
+                let before = match now {
+                    Some(code) => self.shown.insert(contact.id, code),
+                    None => self.shown.remove(&contact.id),
+                };
+                let packet = match (before, status) {
+                    (None, Some(status)) => ServerPacket::UserOnline(self.online_contact(&contact, status)),
+                    (Some(_), None) => ServerPacket::UserOffline { uin: contact.uin },
+                    (Some(old), Some(_)) if Some(old) != now => {
+                        ServerPacket::StatusChanged { uin: contact.uin, status: now.unwrap_or_default() }
+                    }
+                    _ => return Ok(()),
+                };
+                self.send(packet, 0).await
+            }
+            Event::Message(message) => {
+                let live = Completes::Live(Box::new(message.clone()));
+                self.show(&message, Some(live)).await
+            }
+            Event::Broadcast { id, message } => self.show(&message, Some(Completes::Broadcast(id))).await,
+            // The contact now lets this user see them: show them if they are online.
+            Event::Authorized { by } => self.show_if_online(&by).await,
+            // MyICQ has no reverse list (adding is told by a MSG_ADDED message) and no
+            // conversations to be invited to.
+            Event::AddedBy { .. } | Event::RemovedBy { .. } | Event::Invitation(_) => Ok(()),
+        }
+    }
+}
+
+fn search_result(account: &Account, found: &switchyard_core::Profile, online: bool) -> SearchResult {
+    SearchResult {
+        uin: account.uin,
+        online,
+        face: found.face,
+        nick: account.nickname.clone().unwrap_or_default(),
+        province: found.province.clone(),
+    }
+}
