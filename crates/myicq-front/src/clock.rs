@@ -1,6 +1,7 @@
-//! The one source of time for sessions: a tick a second carrying "now". Sessions have no timers
-//! of their own; on each tick they resend, give up and expire what is due. Under tokio's paused
-//! clock (tests) the ticks follow virtual time.
+//! The one source of "now" for sessions: a tick a second. Sessions with packets in flight
+//! follow the ticks to resend and give up; besides, a logged-in session has one timer, its
+//! expiry. Under tokio's paused clock (tests) the ticks follow virtual time, and because a tick
+//! is always at most a second away, auto-advancing never leaps past a session's deadlines.
 
 use crate::Context;
 use std::sync::Arc;

@@ -75,6 +75,9 @@ pub(crate) struct Context {
     limits: limits::PerAddress,
 }
 
+/// Bytes of datagrams the kernel may hold for the socket.
+const RECEIVE_BUFFER: usize = 4 << 20;
+
 #[derive(Clone)]
 pub struct MyIcqFront {
     context: Arc<Context>,
@@ -83,6 +86,12 @@ pub struct MyIcqFront {
 
 impl MyIcqFront {
     pub fn new(core: Core, config: MyIcqConfig, socket: UdpSocket) -> Self {
+        // After a restart every client logs in again at once: a deep receive buffer absorbs the
+        // burst instead of dropping it (clients would resend only after 5-10 s). The kernel may
+        // cap it (net.core.rmem_max); a smaller buffer still works.
+        if let Err(e) = socket2::SockRef::from(&socket).set_recv_buffer_size(RECEIVE_BUFFER) {
+            tracing::warn!(error = %e, "could not enlarge the MyICQ receive buffer");
+        }
         let limits = limits::PerAddress::new(config.registrations_per_hour, config.failed_logins_per_hour);
         let context =
             Context { core, config, socket: Arc::new(socket), stats: Stats::default(), peers: DashMap::new(), limits };

@@ -161,6 +161,11 @@ impl Link {
         completes
     }
 
+    /// Whether nothing waits for an acknowledgement (so nothing can fall due).
+    pub(crate) fn is_idle(&self) -> bool {
+        self.outbox.is_empty()
+    }
+
     /// Whether more may be queued without nearing the limit: while not, the session leaves the
     /// core's events waiting (their own bounded queue ends a session that stays behind).
     pub(crate) fn has_room(&self) -> bool {

@@ -13,6 +13,7 @@ use myicq::reliable::Expiry;
 use myicq::server::{LoginReply, OnlineContact, SearchResult, ServerPacket, MULTI_ONLINE_MAX, SEARCH_MAX};
 use myicq::wire::from_gbk;
 use std::collections::HashMap;
+use std::pin::Pin;
 use switchyard_core::store::StoredMessage;
 use switchyard_core::{
     Account, AccountId, AccountRef, AddPolicy, CoreError, Date, Event, KickReason, ListKind, Message, MessageKind,
@@ -33,13 +34,17 @@ struct Online {
     status: Status,
     display_name: String,
     expiry: Expiry,
+    /// Fires when `expiry` is reached. Sessions with nothing in flight do not follow the clock's
+    /// ticks at all: an idle session wakes for a datagram, an event, or this.
+    expiry_timer: Pin<Box<tokio::time::Sleep>>,
     /// What the client was last told of each contact it sees online: their MyICQ status.
     shown: HashMap<AccountId, u32>,
 }
 
 enum Input {
     Shutdown,
-    Tick(std::time::Instant),
+    Tick,
+    Expired,
     Datagram(Option<crate::dispatch::InboundBox>),
     Event(Result<Event, KickReason>),
 }
@@ -55,9 +60,18 @@ pub(super) async fn run(link: Link, inputs: Inputs, account: Account, login: Log
         }
     };
     let expiry = Expiry::new(link.now);
+    let expiry_timer = Box::pin(tokio::time::sleep_until(tokio::time::Instant::from_std(expiry.at())));
     let status = status::from_myicq(login.status);
-    let mut online =
-        Online { link, inputs, session, status: Status::Offline, display_name, expiry, shown: HashMap::new() };
+    let mut online = Online {
+        link,
+        inputs,
+        session,
+        status: Status::Offline,
+        display_name,
+        expiry,
+        expiry_timer,
+        shown: HashMap::new(),
+    };
     let end = match online.start(&login, seq, status).await {
         Ok(()) => online.serve().await,
         Err(end) => end,
@@ -89,13 +103,17 @@ impl Online {
             let input = tokio::select! {
                 biased;
                 _ = self.inputs.shutdown.cancelled() => Input::Shutdown,
-                now = self.inputs.clock.tick() => Input::Tick(now),
+                _ = &mut self.expiry_timer => Input::Expired,
+                _ = self.inputs.clock.tick(), if !self.link.is_idle() => Input::Tick,
                 inbound = self.inputs.datagrams.recv() => Input::Datagram(inbound),
                 event = self.session.next_event(), if self.link.has_room() => Input::Event(event),
             };
+            // An idle session did not follow the ticks: catch up with the clock.
+            self.link.now = self.inputs.clock.now();
             let outcome = match input {
                 Input::Shutdown => Err(End::Shutdown),
-                Input::Tick(now) => self.tick(now).await,
+                Input::Expired => Err(End::Expired),
+                Input::Tick => self.resend().await,
                 Input::Datagram(None) | Input::Event(Err(KickReason::LoggedInElsewhere)) => Err(End::Replaced),
                 Input::Event(Err(KickReason::TooSlow)) => Err(End::Unresponsive),
                 Input::Datagram(Some(inbound)) => {
@@ -115,10 +133,8 @@ impl Online {
         }
     }
 
-    /// Resends what is due; a client that let a packet go unanswered three times, or sent no
-    /// keepalive for 180 s, is gone.
-    async fn tick(&mut self, now: std::time::Instant) -> Result<(), End> {
-        self.link.now = now;
+    /// Resends what is due; a client that let a packet go unanswered three times is gone.
+    async fn resend(&mut self) -> Result<(), End> {
         let given_up = self.link.flush().await;
         if !given_up.is_empty() {
             for completes in given_up.into_iter().flatten() {
@@ -126,9 +142,6 @@ impl Online {
             }
             tracing::info!("packets never acknowledged");
             return Err(End::Unresponsive);
-        }
-        if self.expiry.expired(now) {
-            return Err(End::Expired);
         }
         Ok(())
     }
@@ -209,6 +222,8 @@ impl Online {
             Request::Logout => return Err(End::Logout),
             Request::KeepAlive { .. } => {
                 self.expiry.keepalive(self.link.now);
+                let deadline = tokio::time::Instant::from_std(self.expiry.at());
+                self.expiry_timer.as_mut().reset(deadline);
                 let online = self.link.context.core.online_count() as u32;
                 self.link.send_once(&ServerPacket::KeepAlive { online }, seq).await;
             }
