@@ -111,6 +111,9 @@ async fn logins_right_and_wrong() {
     let reply = alice.recv().await;
     assert_eq!((reply.header.ackseq, reply.packet), (seq, ServerPacket::KeepAlive { online: 1 }));
     alice.quiet_for(Duration::from_secs(35)).await;
+    alice.send(&Request::Logout).await;
+    assert!(alice.recv_within(Duration::from_secs(5)).await.is_none(), "LOGOUT gets neither an ACK nor a reply");
+    assert_eq!(server.core.online_count(), 0);
 }
 
 #[tokio::test(start_paused = true)]
