@@ -6,7 +6,7 @@ use crate::handles::ResolveError;
 use crate::status;
 use crate::Context;
 use msnp::command::{AuthStage, PrivacyMode, PromptMode};
-use msnp::{CommandError, ErrorCode, Frame, List, MsnStatus, NsCommand, Reply, Trid};
+use msnp::{CommandError, Dialect, ErrorCode, Frame, List, MsnStatus, NsCommand, Reply, Trid};
 use rand::Rng;
 use std::sync::Arc;
 use switchyard_core::{
@@ -14,7 +14,9 @@ use switchyard_core::{
 };
 use tokio_util::sync::CancellationToken;
 
-const DIALECT: &str = "MSNP2";
+/// The newest dialect this front implements; `VER` agrees on the highest one offered up to it.
+/// (The codec knows MSNP2–12; the front takes them up as each dialect's behaviour lands.)
+const NEWEST_SPOKEN: Dialect = Dialect::OLDEST;
 const SECURITY_PACKAGE: &str = "MD5";
 
 /// What the connection does after a command.
@@ -130,9 +132,10 @@ impl LoginState<'_> {
         };
         match command {
             NsCommand::Ver { trid, dialects } => {
-                let spoken = dialects.iter().any(|d| d.eq_ignore_ascii_case(DIALECT));
-                conn.send(Reply::Ver { trid, dialect: spoken.then_some(DIALECT) });
-                if !spoken {
+                let chosen = Dialect::negotiate_up_to(dialects.iter().map(String::as_str), NEWEST_SPOKEN);
+                let name = chosen.map(|d| d.to_string());
+                conn.send(Reply::Ver { trid, dialect: name.as_deref() });
+                if chosen.is_none() {
                     return Step::Close;
                 }
                 self.state = Login::Versioned;
@@ -285,7 +288,7 @@ impl Notification {
     async fn command(&mut self, conn: &mut Conn, command: NsCommand) -> Flow {
         let result = match command {
             NsCommand::Ver { trid, .. } => {
-                conn.send(Reply::Ver { trid, dialect: Some(DIALECT) });
+                conn.send(Reply::Ver { trid, dialect: Some(&NEWEST_SPOKEN.to_string()) });
                 Ok(())
             }
             NsCommand::Inf { trid } => {

@@ -13,13 +13,19 @@ impl Dialect {
 
     /// `MSNP7` → dialect 7, when this server speaks it.
     pub fn parse(token: &str) -> Option<Dialect> {
-        let number: u8 = token.strip_prefix("MSNP")?.parse().ok()?;
+        let prefix = token.get(..4).filter(|p| p.eq_ignore_ascii_case("MSNP"))?;
+        let number: u8 = token[prefix.len()..].parse().ok()?;
         (Dialect::OLDEST.0..=Dialect::NEWEST.0).contains(&number).then_some(Dialect(number))
     }
 
     /// The highest dialect of those a client offers in `VER` that this server speaks.
     pub fn negotiate<'a>(offered: impl IntoIterator<Item = &'a str>) -> Option<Dialect> {
-        offered.into_iter().filter_map(Dialect::parse).max()
+        Dialect::negotiate_up_to(offered, Dialect::NEWEST)
+    }
+
+    /// [`Dialect::negotiate`] among the dialects up to `newest`.
+    pub fn negotiate_up_to<'a>(offered: impl IntoIterator<Item = &'a str>, newest: Dialect) -> Option<Dialect> {
+        offered.into_iter().filter_map(Dialect::parse).filter(|d| *d <= newest).max()
     }
 
     pub fn number(self) -> u8 {
@@ -134,6 +140,10 @@ mod tests {
         assert_eq!(Dialect::negotiate(["MSNP2"]).map(Dialect::number), Some(2));
         assert_eq!(Dialect::negotiate(["MSNP1", "MSNP13", "CVR0", "MSNPx"]), None);
         assert_eq!(Dialect::parse("MSNP10").unwrap().to_string(), "MSNP10");
+        assert_eq!(Dialect::parse("msnp9").map(Dialect::number), Some(9));
+        let offered = ["MSNP8", "MSNP7", "MSNP2", "CVR0"];
+        assert_eq!(Dialect::negotiate_up_to(offered, Dialect::parse("MSNP7").unwrap()).map(Dialect::number), Some(7));
+        assert_eq!(Dialect::negotiate_up_to(["MSNP8"], Dialect::OLDEST), None);
     }
 
     #[test]

@@ -34,6 +34,14 @@ async fn unknown_users_are_challenged_then_refused_and_three_failures_close() {
 }
 
 #[tokio::test]
+async fn the_highest_dialect_both_speak_is_chosen() {
+    let server = TestServer::start().await;
+    let mut c = Client::connect(server.msn()).await;
+    c.send("VER 1 MSNP8 MSNP7 msnp2 CVR0").await;
+    c.expect("VER 1 MSNP2").await;
+}
+
+#[tokio::test]
 async fn unsupported_dialect_gets_ver_zero_and_is_closed() {
     let server = TestServer::start().await;
     let mut c = Client::connect(server.msn()).await;
