@@ -57,6 +57,11 @@ impl Account {
     pub fn to_ref(&self) -> AccountRef {
         AccountRef { id: self.id, name: self.name.clone(), uin: self.uin, nickname: self.nickname.clone() }
     }
+
+    /// The name shown for the account: its nickname, else its login name.
+    pub fn display_name(&self) -> String {
+        self.nickname.clone().unwrap_or_else(|| self.name.to_string())
+    }
 }
 
 /// What a session needs to show another account: identity and chosen nickname.

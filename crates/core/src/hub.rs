@@ -203,6 +203,11 @@ impl Core {
         }
     }
 
+    /// Whether the account has a session in a status others may see (not invisible).
+    pub fn is_visibly_online(&self, id: AccountId) -> bool {
+        self.online_presence(id).is_some_and(|p| p.status.is_visible())
+    }
+
     /// The presence of an account with a session (whatever others may see of it).
     pub fn online_presence(&self, id: AccountId) -> Option<Presence> {
         self.hub().online.get(&id).map(|e| e.presence.clone())

@@ -173,8 +173,7 @@ impl Core {
         }
         // The store does not know who is online: ask it for more and keep the online ones.
         let candidates = self.store().search(query, limit.saturating_mul(20).min(2000)).await?;
-        let online = |id| self.online_presence(id).is_some_and(|p| p.status.is_visible());
-        Ok(candidates.into_iter().filter(|(a, _)| online(a.id)).take(limit).collect())
+        Ok(candidates.into_iter().filter(|(a, _)| self.is_visibly_online(a.id)).take(limit).collect())
     }
 
     pub async fn groups(&self, owner: AccountId) -> Result<Vec<ContactGroup>, CoreError> {

@@ -24,7 +24,7 @@ pub(crate) async fn run(context: Arc<Context>, mut conn: Conn, shutdown: Cancell
         conn.close().await;
         return;
     };
-    let nickname = account.nickname.clone().unwrap_or_else(|| account.name.to_string());
+    let nickname = account.display_name();
     let session = match context.core.login(account, nickname.clone()).await {
         Ok(session) => session,
         Err(e) => {

@@ -131,7 +131,7 @@ fn anketa_row(domain: &str, account: &Account, profile: &Profile, status: u32) -
     vec![
         account.name.to_string(),
         domain.to_owned(),
-        account.nickname.clone().unwrap_or_else(|| account.name.to_string()),
+        account.display_name(),
         profile.first_name.clone(),
         profile.last_name.clone(),
         sex.to_owned(),

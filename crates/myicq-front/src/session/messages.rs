@@ -47,12 +47,16 @@ fn type_of(kind: MessageKind) -> Option<u8> {
     })
 }
 
+/// `0x00BBGGRR` (a Windows `COLORREF`) ↔ `0xRRGGBB`: the same swap both ways.
+fn swap_red_and_blue(color: u32) -> u32 {
+    ((color & 0xff) << 16) | (color & 0xff00) | ((color >> 16) & 0xff)
+}
+
 fn font_of(spec: &FontSpec) -> Font {
-    let c = spec.colorref;
     Font {
         name: spec.name.clone(),
         size: spec.size,
-        color: ((c & 0xff) << 16) | (c & 0xff00) | ((c >> 16) & 0xff),
+        color: swap_red_and_blue(spec.colorref),
         bold: spec.flags & format_flag::BOLD != 0,
         italic: spec.flags & format_flag::ITALIC != 0,
         underline: spec.flags & format_flag::UNDERLINE != 0,
@@ -60,12 +64,11 @@ fn font_of(spec: &FontSpec) -> Font {
 }
 
 fn spec_of(font: &Font) -> FontSpec {
-    let c = font.color;
     let flag = |on: bool, bit: u8| if on { bit } else { 0 };
     FontSpec {
         name: font.name.clone(),
         size: font.size,
-        colorref: ((c & 0xff) << 16) | (c & 0xff00) | ((c >> 16) & 0xff),
+        colorref: swap_red_and_blue(font.color),
         flags: flag(font.bold, format_flag::BOLD)
             | flag(font.italic, format_flag::ITALIC)
             | flag(font.underline, format_flag::UNDERLINE),

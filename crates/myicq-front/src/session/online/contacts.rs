@@ -105,7 +105,7 @@ impl Online {
             if policy == AddPolicy::AskFirst && !their_flags.contains(RelationFlags::ALLOW) {
                 return Ok(add_friend::AUTH_REQUIRED);
             }
-            let display_name = target.nickname.clone().unwrap_or_else(|| target.name.to_string());
+            let display_name = target.display_name();
             match core.add_to_list(self.me(), ListKind::Forward, &target.name, &display_name).await {
                 Ok(_) | Err(CoreError::AlreadyOnList) => Ok(add_friend::ACCEPTED),
                 Err(CoreError::ListFull) => Ok(add_friend::REJECTED),

@@ -42,7 +42,7 @@ impl Online {
         };
         let message = Message {
             from: sender.to_ref(),
-            from_display_name: sender.nickname.clone().unwrap_or_else(|| sender.name.to_string()),
+            from_display_name: sender.display_name(),
             kind: stored.message.kind,
             text: stored.message.text,
             formatted: None,

@@ -54,8 +54,8 @@ impl Online {
             tracing::error!(error = %e, "could not store the profile");
             return;
         }
-        let display_name = if nickname.is_empty() { self.me().name.to_string() } else { nickname.clone() };
         self.session.account.nickname = (!nickname.is_empty()).then_some(nickname);
+        let display_name = self.me().display_name();
         if display_name != self.display_name {
             self.display_name = display_name;
             self.set_status(self.status).await;
@@ -102,8 +102,8 @@ impl Online {
                 return Ok(());
             }
         };
-        let online = |id| core.online_presence(id).is_some_and(|p| p.status.is_visible());
-        let results = found.iter().map(|(account, p)| search_result(account, p, online(account.id))).collect();
+        let results =
+            found.iter().map(|(account, p)| search_result(account, p, core.is_visibly_online(account.id))).collect();
         self.send(ServerPacket::Search(results), seq).await
     }
 }

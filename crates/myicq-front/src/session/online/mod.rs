@@ -51,7 +51,7 @@ enum Input {
 
 pub(super) async fn run(link: Link, inputs: Inputs, account: Account, login: Login, seq: u16) {
     let core = link.context.core.clone();
-    let display_name = account.nickname.clone().unwrap_or_else(|| account.name.to_string());
+    let display_name = account.display_name();
     let session = match core.login(account, display_name.clone()).await {
         Ok(session) => session,
         Err(e) => {
