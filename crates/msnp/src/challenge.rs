@@ -82,9 +82,10 @@ pub fn msnp11_answer(challenge: &str, id: &str, key: &str) -> String {
     to_hex(&answer.iter().flat_map(|w| w.to_le_bytes()).collect::<Vec<u8>>())
 }
 
-/// Checks a `QRY`: the product must be known and the digest right (hex of either case).
-pub fn verify(challenge: &str, product_id: &str, answer: &str) -> bool {
-    let Some(product) = product_by_id(product_id) else { return false };
+/// Checks a `QRY`: the product must be known, of the dialect's scheme, and the digest right
+/// (hex of either case).
+pub fn verify(challenge: &str, product_id: &str, answer: &str, scheme: Scheme) -> bool {
+    let Some(product) = product_by_id(product_id).filter(|p| p.scheme == scheme) else { return false };
     let expected = match product.scheme {
         Scheme::Md5 => md5_answer(challenge, product.key),
         Scheme::Msnp11 => msnp11_answer(challenge, product.id, product.key),
@@ -112,9 +113,11 @@ mod tests {
 
     #[test]
     fn verification_needs_a_known_product_and_the_right_digest() {
-        assert!(verify("22210219642164014968", "PROD0090YUAUV{2B", "85ECB0DB8F32113DF79CE0892B9A102C"));
-        assert!(!verify("22210219642164014968", "PROD0090YUAUV{2B", "85ecb05b8f32113df79ce0892b9a102c"));
-        assert!(verify("15570131571988941333", "msmsgs@msnmsgr.com", "8f2f5a91b72102cd28355e9fc9000d6e"));
-        assert!(!verify("15570131571988941333", "someone@else", "8f2f5a91b72102cd28355e9fc9000d6e"));
+        let msnp11 = Scheme::Msnp11;
+        assert!(verify("22210219642164014968", "PROD0090YUAUV{2B", "85ECB0DB8F32113DF79CE0892B9A102C", msnp11));
+        assert!(!verify("22210219642164014968", "PROD0090YUAUV{2B", "85ecb05b8f32113df79ce0892b9a102c", msnp11));
+        assert!(verify("15570131571988941333", "msmsgs@msnmsgr.com", "8f2f5a91b72102cd28355e9fc9000d6e", Scheme::Md5));
+        assert!(!verify("15570131571988941333", "msmsgs@msnmsgr.com", "8f2f5a91b72102cd28355e9fc9000d6e", msnp11));
+        assert!(!verify("15570131571988941333", "someone@else", "8f2f5a91b72102cd28355e9fc9000d6e", Scheme::Md5));
     }
 }

@@ -17,17 +17,21 @@ pub struct CommandError {
     pub code: ErrorCode,
 }
 
-/// The user lists of draft §5.7.
+/// The user lists of draft §5.7, and the pending list of MSNP10+ (who added the user and has
+/// not been answered yet).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum List {
     Forward,
     Allow,
     Block,
     Reverse,
+    Pending,
 }
 
 impl List {
-    pub const ALL: [List; 4] = [List::Forward, List::Allow, List::Block, List::Reverse];
+    /// The lists of the draft, in the order `SYN` sends them.
+    pub const DRAFT: [List; 4] = [List::Forward, List::Allow, List::Block, List::Reverse];
+    pub const ALL: [List; 5] = [List::Forward, List::Allow, List::Block, List::Reverse, List::Pending];
 
     pub fn code(self) -> &'static str {
         match self {
@@ -35,6 +39,18 @@ impl List {
             List::Allow => "AL",
             List::Block => "BL",
             List::Reverse => "RL",
+            List::Pending => "PL",
+        }
+    }
+
+    /// The list's bit in the `LST` lines of MSNP8+.
+    pub fn bit(self) -> u8 {
+        match self {
+            List::Forward => 1,
+            List::Allow => 2,
+            List::Block => 4,
+            List::Reverse => 8,
+            List::Pending => 16,
         }
     }
 
@@ -105,7 +121,7 @@ pub enum AckMode {
     Unacknowledged,
     /// `N`: `NAK` only when delivery failed.
     NegativeOnly,
-    /// `A`: `ACK` on delivery, `NAK` on failure.
+    /// `A`: `ACK` on delivery, `NAK` on failure; also `D`, the data messages of MSNP9+.
     Acknowledged,
 }
 
@@ -119,12 +135,25 @@ impl AckMode {
     }
 }
 
+/// A contact named in `ADC`/`REM` (MSNP10+): by handle (`N=`) or by contact GUID (`C=`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ContactRef {
+    Handle(String),
+    Guid(String),
+}
+
 /// A command sent to the dispatch or notification role.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum NsCommand {
     Ver {
         trid: Trid,
         dialects: Vec<String>,
+    },
+    /// `CVR trid locale os os-ver arch lib-name client-ver client-name [handle]`: the client
+    /// says what it is; kept as one string for the log.
+    Cvr {
+        trid: Trid,
+        client: String,
     },
     Inf {
         trid: Trid,
@@ -135,6 +164,8 @@ pub enum NsCommand {
         stage: AuthStage,
         value: String,
     },
+    /// `SYN trid version [settings-version]`; versions that are not numbers (MSNP10+
+    /// timestamps) read as 0, which asks for everything.
     Syn {
         trid: Trid,
         version: u32,
@@ -151,21 +182,98 @@ pub enum NsCommand {
         trid: Trid,
         list: List,
     },
+    /// `ADD trid LIST handle name [group]` (MSNP2–9; the group from MSNP7).
     Add {
         trid: Trid,
         list: List,
         handle: String,
         name: String,
+        group: Option<String>,
     },
+    /// `ADC trid LIST N=handle [F=name]` or `ADC trid FL C=guid group` (MSNP10+).
+    Adc {
+        trid: Trid,
+        list: List,
+        contact: ContactRef,
+        name: Option<String>,
+        group: Option<String>,
+    },
+    /// `REM trid LIST contact [group]`: the contact is a handle, or (FL, MSNP10+) a GUID.
     Rem {
         trid: Trid,
         list: List,
-        handle: String,
+        contact: String,
+        group: Option<String>,
     },
+    /// `LSG trid`: the groups (MSNP7, outside `SYN`).
+    Lsg {
+        trid: Trid,
+    },
+    /// `ADG trid name [0]`.
+    Adg {
+        trid: Trid,
+        name: String,
+    },
+    Rmg {
+        trid: Trid,
+        group: String,
+    },
+    /// `REG trid group name [0]`.
+    Reg {
+        trid: Trid,
+        group: String,
+        name: String,
+    },
+    /// `REA trid handle name` (MSNP2–9): rename oneself (own handle) or a contact.
+    Rea {
+        trid: Trid,
+        handle: String,
+        name: String,
+    },
+    /// `PRP trid property [value]`: `MFN` is the own friendly name, the rest phone numbers and
+    /// settings; a missing value clears it.
+    Prp {
+        trid: Trid,
+        property: String,
+        value: Option<String>,
+    },
+    /// `SBP trid contact-guid property value` (MSNP10+): a property of a contact, e.g. `MFN`.
+    Sbp {
+        trid: Trid,
+        contact: String,
+        property: String,
+        value: String,
+    },
+    /// `CHG trid status [capabilities [msn-object]]`; the object stays URL-encoded, as it is relayed.
     Chg {
         trid: Trid,
         status: MsnStatus,
+        capabilities: Option<u32>,
+        object: Option<String>,
     },
+    /// `UUX trid len` with the personal message XML (MSNP11+).
+    Uux {
+        trid: Trid,
+        payload: Bytes,
+    },
+    /// `QRY trid product-id 32` with the challenge answer.
+    Qry {
+        trid: Trid,
+        product: String,
+        payload: Bytes,
+    },
+    /// `URL trid service [parameter]`: where the web pages of a service are.
+    Url {
+        trid: Trid,
+        service: String,
+    },
+    /// `GCF trid file`: a configuration file (MSNP11+ clients ask for `Shields.xml`).
+    Gcf {
+        trid: Trid,
+        file: String,
+    },
+    /// `PNG` (no trid): the client's keepalive.
+    Png,
     /// `XFR trid SB`: a referral to a switchboard.
     XfrSb {
         trid: Trid,
@@ -237,8 +345,17 @@ impl<'a> Params<'a> {
         f(self.get(i)).ok_or(self.error(ErrorCode::InvalidParameter))
     }
 
+    /// The `i`-th parameter after the trid, when there is one.
+    fn optional(&self, i: usize) -> Option<String> {
+        self.frame.params.get(i + 1).cloned()
+    }
+
     fn friendly_name(&self, i: usize) -> Result<String, CommandError> {
-        decode_friendly_name(self.get(i)).map_err(|e| match e {
+        self.decode_name(self.get(i))
+    }
+
+    fn decode_name(&self, encoded: &str) -> Result<String, CommandError> {
+        decode_friendly_name(encoded).map_err(|e| match e {
             NameError::TooLong | NameError::NotUtf8 => self.error(ErrorCode::InvalidFriendlyName),
         })
     }
@@ -253,11 +370,18 @@ impl NsCommand {
         if frame.verb == Verb::new(b"OUT") {
             return Ok(NsCommand::Out);
         }
+        if frame.verb == Verb::new(b"PNG") {
+            return Ok(NsCommand::Png);
+        }
         let (p, trid) = Params::with_trid(frame)?;
         let command = match frame.verb.as_str() {
             "VER" => {
                 p.expect(1, 16)?;
                 NsCommand::Ver { trid, dialects: frame.params[1..].to_vec() }
+            }
+            "CVR" => {
+                p.expect(7, 8)?;
+                NsCommand::Cvr { trid, client: frame.params[1..].join(" ") }
             }
             "INF" => {
                 p.expect(0, 0)?;
@@ -273,8 +397,8 @@ impl NsCommand {
                 NsCommand::Usr { trid, package: p.get(0).to_owned(), stage, value: p.get(2).to_owned() }
             }
             "SYN" => {
-                p.expect(1, 1)?;
-                NsCommand::Syn { trid, version: p.parse(0, |s| s.parse().ok())? }
+                p.expect(1, 2)?;
+                NsCommand::Syn { trid, version: p.get(0).parse().unwrap_or(0) }
             }
             "GTC" => {
                 p.expect(1, 1)?;
@@ -289,17 +413,90 @@ impl NsCommand {
                 NsCommand::Lst { trid, list: p.parse(0, List::from_code)? }
             }
             "ADD" => {
-                p.expect(3, 3)?;
+                p.expect(3, 4)?;
                 let list = p.parse(0, List::from_code)?;
-                NsCommand::Add { trid, list, handle: p.get(1).to_owned(), name: p.friendly_name(2)? }
+                let group = p.optional(3);
+                NsCommand::Add { trid, list, handle: p.get(1).to_owned(), name: p.friendly_name(2)?, group }
+            }
+            "ADC" => {
+                p.expect(2, 3)?;
+                let list = p.parse(0, List::from_code)?;
+                let (contact, name, group) = match (p.get(1).split_once('='), p.optional(2)) {
+                    (Some(("N", handle)), None) => (ContactRef::Handle(handle.to_owned()), None, None),
+                    (Some(("N", handle)), Some(name)) => {
+                        let name = name.strip_prefix("F=").ok_or(p.error(ErrorCode::InvalidParameter))?;
+                        (ContactRef::Handle(handle.to_owned()), Some(p.decode_name(name)?), None)
+                    }
+                    (Some(("C", guid)), Some(group)) => (ContactRef::Guid(guid.to_owned()), None, Some(group)),
+                    _ => return Err(p.error(ErrorCode::InvalidParameter)),
+                };
+                NsCommand::Adc { trid, list, contact, name, group }
             }
             "REM" => {
+                p.expect(2, 3)?;
+                let list = p.parse(0, List::from_code)?;
+                NsCommand::Rem { trid, list, contact: p.get(1).to_owned(), group: p.optional(2) }
+            }
+            "LSG" => {
+                p.expect(0, 0)?;
+                NsCommand::Lsg { trid }
+            }
+            "ADG" => {
+                p.expect(1, 2)?;
+                NsCommand::Adg { trid, name: p.friendly_name(0)? }
+            }
+            "RMG" => {
+                p.expect(1, 1)?;
+                NsCommand::Rmg { trid, group: p.get(0).to_owned() }
+            }
+            "REG" => {
+                p.expect(2, 3)?;
+                NsCommand::Reg { trid, group: p.get(0).to_owned(), name: p.friendly_name(1)? }
+            }
+            "REA" => {
                 p.expect(2, 2)?;
-                NsCommand::Rem { trid, list: p.parse(0, List::from_code)?, handle: p.get(1).to_owned() }
+                NsCommand::Rea { trid, handle: p.get(0).to_owned(), name: p.friendly_name(1)? }
+            }
+            "PRP" => {
+                p.expect(1, 2)?;
+                let value = match p.optional(1) {
+                    Some(value) => Some(p.decode_name(&value)?),
+                    None => None,
+                };
+                NsCommand::Prp { trid, property: p.get(0).to_owned(), value }
+            }
+            "SBP" => {
+                p.expect(3, 3)?;
+                NsCommand::Sbp {
+                    trid,
+                    contact: p.get(0).to_owned(),
+                    property: p.get(1).to_owned(),
+                    value: p.friendly_name(2)?,
+                }
             }
             "CHG" => {
+                p.expect(1, 3)?;
+                let capabilities = match p.optional(1) {
+                    Some(_) => Some(p.parse(1, |s| s.parse().ok())?),
+                    None => None,
+                };
+                NsCommand::Chg { trid, status: p.parse(0, MsnStatus::from_code)?, capabilities, object: p.optional(2) }
+            }
+            "UUX" => {
+                p.expect(0, 0)?;
+                NsCommand::Uux { trid, payload: frame.payload.clone().unwrap_or_default() }
+            }
+            "QRY" => {
                 p.expect(1, 1)?;
-                NsCommand::Chg { trid, status: p.parse(0, MsnStatus::from_code)? }
+                NsCommand::Qry { trid, product: p.get(0).to_owned(), payload: frame.payload.clone().unwrap_or_default() }
+            }
+            "URL" => {
+                p.expect(1, 2)?;
+                NsCommand::Url { trid, service: p.get(0).to_owned() }
+            }
+            "GCF" => {
+                p.expect(1, 1)?;
+                NsCommand::Gcf { trid, file: p.get(0).to_owned() }
             }
             "XFR" => {
                 p.expect(1, 1)?;
@@ -341,7 +538,7 @@ impl SbCommand {
                 let ack = p.parse(0, |s| match s {
                     "U" => Some(AckMode::Unacknowledged),
                     "N" => Some(AckMode::NegativeOnly),
-                    "A" => Some(AckMode::Acknowledged),
+                    "A" | "D" => Some(AckMode::Acknowledged),
                     _ => None,
                 })?;
                 SbCommand::Msg { trid, ack, body: frame.payload.clone().unwrap_or_default() }

@@ -1,6 +1,8 @@
 //! The protocol dialects MSNP2–MSNP12 and what each has, as data: sessions ask the table, they
 //! do not compare version numbers themselves.
 
+use crate::challenge::Scheme;
+use crate::reply::UsrOkShape;
 use std::fmt;
 
 /// A dialect this server speaks.
@@ -46,14 +48,25 @@ impl Dialect {
         }
     }
 
-    /// `USR OK` carries the verified flag from MSNP6.
-    pub fn has_verified_flag(self) -> bool {
-        self.0 >= 6
+    /// `USR OK`: the friendly name up to MSNP9, the verified flag from MSNP6, the second flag
+    /// from MSNP8.
+    pub fn usr_ok(self) -> UsrOkShape {
+        UsrOkShape { friendly: self.0 <= 9, verified: self.0 >= 6, kids_flag: self.0 >= 8 }
     }
 
-    /// The server may challenge the client (`CHL`/`QRY`) from MSNP6.
-    pub fn has_challenges(self) -> bool {
-        self.0 >= 6
+    /// The server may challenge the client (`CHL`/`QRY`) from MSNP6, with the answer scheme of
+    /// the dialect.
+    pub fn challenge_scheme(self) -> Option<Scheme> {
+        match self.0 {
+            ..=5 => None,
+            6..=10 => Some(Scheme::Md5),
+            _ => Some(Scheme::Msnp11),
+        }
+    }
+
+    /// The `text/x-msmsgsprofile` message after login, from MSNP5.
+    pub fn has_profile_message(self) -> bool {
+        self.0 >= 5
     }
 
     /// Contact groups (`LSG`, `ADG`, `RMG`, `REG`) from MSNP7.
@@ -73,6 +86,27 @@ impl Dialect {
     /// `REA` renames up to MSNP9; `PRP MFN` and `SBP` from MSNP10.
     pub fn has_rea(self) -> bool {
         self.0 <= 9
+    }
+
+    /// Contacts are added with `ADD` up to MSNP9 and with `ADC` (by GUID for groups) from MSNP10.
+    pub fn has_adc(self) -> bool {
+        self.0 >= 10
+    }
+
+    /// Replies to list-changing commands carry the list version up to MSNP9 (`GTC trid ver A`);
+    /// from MSNP10 they do not (`GTC trid A`).
+    pub fn replies_carry_version(self) -> bool {
+        self.0 <= 9
+    }
+
+    /// MSNP12 adds the network id (1 = MSN) to `LST` lines.
+    pub fn lst_has_network(self) -> bool {
+        self.0 >= 12
+    }
+
+    /// `GCF` (configuration files such as `Shields.xml`) from MSNP11.
+    pub fn has_gcf(self) -> bool {
+        self.0 >= 11
     }
 
     /// Personal messages (`UUX`/`UBX`) from MSNP11.
@@ -151,7 +185,17 @@ mod tests {
         let d = |n: u8| Dialect::parse(&format!("MSNP{n}")).unwrap();
         assert!(d(7).has_inf() && !d(8).has_inf());
         assert_eq!((d(7).login(), d(8).login()), (LoginScheme::Md5, LoginScheme::Tweener));
-        assert!(!d(5).has_challenges() && d(6).has_challenges());
+        assert_eq!([d(5), d(6), d(10), d(11)].map(Dialect::challenge_scheme), [
+            None,
+            Some(Scheme::Md5),
+            Some(Scheme::Md5),
+            Some(Scheme::Msnp11)
+        ]);
+        assert_eq!(d(5).usr_ok(), UsrOkShape { friendly: true, verified: false, kids_flag: false });
+        assert_eq!(d(8).usr_ok(), UsrOkShape { friendly: true, verified: true, kids_flag: true });
+        assert_eq!(d(10).usr_ok(), UsrOkShape { friendly: false, verified: true, kids_flag: true });
+        assert!(d(9).replies_carry_version() && !d(10).replies_carry_version());
+        assert!(!d(9).has_adc() && d(10).has_adc());
         assert!(!d(6).has_groups() && d(7).has_groups());
         assert_eq!(
             [d(7), d(9), d(10)].map(Dialect::list_format),

@@ -24,5 +24,5 @@ pub use command::{CommandError, List, NsCommand, SbCommand, Trid};
 pub use dialect::Dialect;
 pub use error_code::ErrorCode;
 pub use frame::{DecodeError, Direction, Frame, FrameDecoder, Limits, Verb};
-pub use reply::Reply;
+pub use reply::{GroupRef, PresenceExtras, Reply, UsrOkShape};
 pub use status::MsnStatus;

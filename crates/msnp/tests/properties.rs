@@ -110,7 +110,7 @@ proptest! {
 
     #[test]
     fn friendly_names_survive_the_wire(name in "\\PC{1,60}") {
-        let reply = Reply::Nln { status: msnp::MsnStatus::Online, handle: "a@hotmail.com", friendly: &name };
+        let reply = Reply::Nln { status: msnp::MsnStatus::Online, handle: "a@hotmail.com", friendly: &name, extras: Default::default() };
         let mut buf = BytesMut::from(&reply.to_vec()[..]);
         let mut decoder = FrameDecoder::new(Direction::ServerToClient, Limits::default());
         let frame = decoder.decode(&mut buf).unwrap().unwrap();
