@@ -125,7 +125,7 @@ impl Core {
             account: account.to_ref(),
             events: events_tx,
             control: control.clone(),
-            presence: Presence { status: Status::Offline, display_name },
+            presence: Presence::new(Status::Offline, display_name),
             privacy: settings.privacy,
         };
         if let Some(previous) = self.hub().online.insert(account.id, entry) {

@@ -12,6 +12,7 @@ pub mod presence;
 pub mod privacy;
 pub mod profile;
 mod routing;
+pub mod secrets;
 pub mod store;
 #[cfg(any(test, feature = "store-suite"))]
 pub mod store_suite;
@@ -20,10 +21,11 @@ pub use account::{Account, AccountId, AccountName, AccountRef};
 pub use error::CoreError;
 pub use hub::{ConversationInvite, Event, KickReason, Session};
 pub use lists::{ContactList, ListEntry, ListKind};
-pub use presence::{Presence, Status};
+pub use presence::{ClientDetails, Presence, Status};
 pub use privacy::{AddPolicy, Privacy, RelationFlags, ReverseListPrompt};
 pub use profile::{Date, Profile, SearchQuery, Sex, TextMatch};
 pub use routing::{Delivery, Font, Message};
+pub use secrets::Secrets;
 pub use store::{ContactGroup, GroupId, MessageKind, Store, StoreError};
 
 #[cfg(test)]

@@ -4,6 +4,7 @@
 use crate::account::{Account, AccountId, AccountName};
 use crate::privacy::{AddPolicy, Privacy, RelationFlags, ReverseListPrompt};
 use crate::profile::{Profile, SearchQuery};
+use crate::secrets::Secrets;
 use crate::store::{
     ContactGroup, GroupId, ListSettings, MessageKind, OfflineMessage, Relation, Store, StoreError, StoredMessage,
     VersionsAfterChange,
@@ -14,7 +15,7 @@ use std::sync::Mutex;
 
 struct StoredAccount {
     account: Account,
-    password: String,
+    secrets: Secrets,
     settings: ListSettings,
     profile: Profile,
     /// The last broadcast this account has seen.
@@ -89,7 +90,7 @@ impl State {
         let broadcasts_seen = self.broadcasts.keys().next_back().copied().unwrap_or(0);
         let stored = StoredAccount {
             account: account.clone(),
-            password: password.to_owned(),
+            secrets: Secrets::new(password),
             settings,
             profile: Profile::default(),
             broadcasts_seen,
@@ -181,13 +182,13 @@ impl Store for MemoryStore {
 
     async fn set_password(&self, id: AccountId, password: &str) -> Result<(), StoreError> {
         self.with(|s| {
-            s.account(id)?.password = password.to_owned();
+            s.account(id)?.secrets = Secrets::new(password);
             Ok(())
         })
     }
 
-    async fn password(&self, id: AccountId) -> Result<Option<String>, StoreError> {
-        Ok(self.with(|s| s.accounts.get(&id).map(|a| a.password.clone())))
+    async fn secrets(&self, id: AccountId) -> Result<Option<Secrets>, StoreError> {
+        Ok(self.with(|s| s.accounts.get(&id).map(|a| a.secrets.clone())))
     }
 
     async fn list_settings(&self, id: AccountId) -> Result<ListSettings, StoreError> {

@@ -94,7 +94,7 @@ pub fn shown(presence: &Presence, privacy: Privacy, flags_toward_viewer: Relatio
     match presence.status {
         Status::Offline => None,
         Status::Invisible if flags_toward_viewer.contains(RelationFlags::VISIBLE_TO) => {
-            Some(Presence { status: Status::Online, display_name: presence.display_name.clone() })
+            Some(Presence { status: Status::Online, ..presence.clone() })
         }
         Status::Invisible => None,
         _ => Some(presence.clone()),
@@ -107,7 +107,7 @@ mod tests {
 
     #[test]
     fn what_a_viewer_is_shown() {
-        let p = |status| Presence { status, display_name: "a".into() };
+        let p = |status| Presence::new(status, "a".into());
         let none = RelationFlags::NONE;
         assert_eq!(shown(&p(Status::Busy), Privacy::AllowUnlisted, none), Some(p(Status::Busy)));
         assert_eq!(shown(&p(Status::Busy), Privacy::BlockUnlisted, none), None);

@@ -3,6 +3,7 @@
 use crate::account::{Account, AccountId, AccountName, AccountRef};
 use crate::privacy::{AddPolicy, Privacy, RelationFlags, ReverseListPrompt};
 use crate::profile::{Profile, SearchQuery};
+use crate::secrets::Secrets;
 use async_trait::async_trait;
 
 #[derive(Debug, thiserror::Error)]
@@ -160,9 +161,10 @@ pub trait Store: Send + Sync + 'static {
     async fn accounts(&self) -> Result<Vec<Account>, StoreError>;
     /// Removes the account, its relations in both directions and its queued messages.
     async fn delete_account(&self, id: AccountId) -> Result<bool, StoreError>;
+    /// Replaces the account's secrets with those of a new password (and a new salt).
     async fn set_password(&self, id: AccountId, password: &str) -> Result<(), StoreError>;
-    /// The secret protocols with challenge-response logins need to compute the expected answer.
-    async fn password(&self, id: AccountId) -> Result<Option<String>, StoreError>;
+    /// What logins are checked against; the password itself is never stored.
+    async fn secrets(&self, id: AccountId) -> Result<Option<Secrets>, StoreError>;
 
     async fn list_settings(&self, id: AccountId) -> Result<ListSettings, StoreError>;
     /// Sets the privacy mode and returns the new list version.

@@ -1,6 +1,6 @@
 //! The conformance suite every [`Store`] implementation must pass. Call [`run`] on an empty store.
 
-use crate::account::AccountName;
+use crate::account::{AccountId, AccountName};
 use crate::privacy::{AddPolicy, Privacy, RelationFlags, ReverseListPrompt};
 use crate::store::{MessageKind, OfflineMessage, Store, StoreError};
 
@@ -37,9 +37,13 @@ async fn accounts(store: &dyn Store) {
     assert_eq!(store.account_by_id(bob.id).await.unwrap().unwrap().nickname.as_deref(), Some("Бобби"));
     store.set_nickname(bob.id, None).await.unwrap();
     assert_eq!(store.account_by_uin(10002).await.unwrap(), Some(bob.clone()));
-    assert_eq!(store.password(alice.id).await.unwrap().as_deref(), Some("pw-a"));
+    let before = store.secrets(alice.id).await.unwrap().unwrap();
+    assert!(before.accepts_password("pw-a") && !before.accepts_password("pw-b"));
     store.set_password(alice.id, "new").await.unwrap();
-    assert_eq!(store.password(alice.id).await.unwrap().as_deref(), Some("new"));
+    let after = store.secrets(alice.id).await.unwrap().unwrap();
+    assert!(after.accepts_password("new") && !after.accepts_password("pw-a"));
+    assert_ne!(after.salt, before.salt, "a new password gets a new salt");
+    assert_eq!(store.secrets(AccountId(i64::MAX)).await.unwrap(), None);
     let names: Vec<_> = store.accounts().await.unwrap().into_iter().map(|a| a.name).collect();
     assert_eq!(names, vec![name("alice"), name("bob")]);
 }
@@ -263,7 +267,7 @@ async fn broadcasts(store: &dyn Store) {
 async fn numbered_accounts(store: &dyn Store) {
     let first = store.create_numbered_account("secret").await.unwrap();
     assert_eq!(first.name.as_str(), first.uin.to_string());
-    assert_eq!(store.password(first.id).await.unwrap().as_deref(), Some("secret"));
+    assert!(store.secrets(first.id).await.unwrap().unwrap().accepts_password("secret"));
     // Someone took the next number as a name: the registration still gets an account.
     let squatter = store.create_account(&name(&(first.uin + 2).to_string()), "pw", None).await.unwrap();
     let second = store.create_numbered_account("pw").await.unwrap();

@@ -22,7 +22,7 @@ async fn online(core: &Core, account: &Account) -> Session {
 }
 
 fn presence(account: &Account, status: Status) -> Presence {
-    Presence { status, display_name: account.name.to_string() }
+    Presence::new(status, account.name.to_string())
 }
 
 fn message(from: &Account, text: &str) -> Message {

@@ -13,6 +13,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use switchyard_core::account::{Account, AccountId, AccountName};
 use switchyard_core::privacy::{AddPolicy, Privacy, RelationFlags, ReverseListPrompt};
 use switchyard_core::profile::{Date, Profile, SearchQuery, Sex, TextMatch};
+use switchyard_core::secrets::Secrets;
 use switchyard_core::store::{
     ContactGroup, GroupId, ListSettings, MessageKind, OfflineMessage, Relation, Store, StoreError, StoredMessage,
     VersionsAfterChange,
@@ -23,6 +24,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (2, "groups", include_str!("../migrations/0002_groups.sql")),
     (3, "profiles", include_str!("../migrations/0003_profiles.sql")),
     (4, "myicq", include_str!("../migrations/0004_myicq.sql")),
+    (5, "secrets", include_str!("../migrations/0005_secrets.sql")),
 ];
 
 /// UINs are 10000 + the never-reused account id, so the first account gets 10001.
@@ -64,7 +66,24 @@ impl SqliteStore {
             ..Migrator::DEFAULT
         };
         migrator.run(&pool).await.map_err(backend)?;
-        Ok(SqliteStore { pool })
+        let store = SqliteStore { pool };
+        store.replace_stored_passwords().await?;
+        Ok(store)
+    }
+
+    /// Turns the passwords of accounts created before migration 5 into secrets.
+    async fn replace_stored_passwords(&self) -> Result<(), StoreError> {
+        let rows: Vec<(i64, String)> = sqlx::query_as("SELECT id, password FROM accounts WHERE password != ''")
+            .fetch_all(&self.pool)
+            .await
+            .map_err(backend)?;
+        for (id, password) in &rows {
+            self.set_password(AccountId(*id), password).await?;
+        }
+        if !rows.is_empty() {
+            tracing::info!(accounts = rows.len(), "stored passwords replaced by salted digests");
+        }
+        Ok(())
     }
 
     /// Runs one change of `owner`'s lists; when it changed anything, bumps their version and
@@ -236,14 +255,18 @@ impl Store for SqliteStore {
         password: &str,
         nickname: Option<&str>,
     ) -> Result<Account, StoreError> {
+        let secrets = Secrets::new(password);
         let inserted = sqlx::query_scalar::<_, i64>(
-            "INSERT INTO accounts (name, nickname, nickname_key, password, created_at, broadcasts_seen)
-             VALUES (?, ?, ?, ?, ?, (SELECT COALESCE(MAX(id), 0) FROM broadcasts)) RETURNING id",
+            "INSERT INTO accounts (name, nickname, nickname_key, password, salt, md5_response, verifier, created_at,
+                                   broadcasts_seen)
+             VALUES (?, ?, ?, '', ?, ?, ?, ?, (SELECT COALESCE(MAX(id), 0) FROM broadcasts)) RETURNING id",
         )
         .bind(name.as_str())
         .bind(nickname)
         .bind(nickname.unwrap_or("").to_lowercase())
-        .bind(password)
+        .bind(secrets.salt)
+        .bind(secrets.md5_response)
+        .bind(&secrets.verifier[..])
         .bind(now())
         .fetch_one(&self.pool)
         .await;
@@ -280,14 +303,17 @@ impl Store for SqliteStore {
     }
 
     async fn create_numbered_account(&self, password: &str) -> Result<Account, StoreError> {
+        let secrets = Secrets::new(password);
         let mut tx = self.pool.begin().await.map_err(backend)?;
         // The name depends on the id, known only once inserted: a placeholder no valid name can
         // equal holds the row until then, inside the one transaction.
         let id: i64 = sqlx::query_scalar(
-            "INSERT INTO accounts (name, password, created_at, broadcasts_seen)
-             VALUES ('#registering', ?, ?, (SELECT COALESCE(MAX(id), 0) FROM broadcasts)) RETURNING id",
+            "INSERT INTO accounts (name, password, salt, md5_response, verifier, created_at, broadcasts_seen)
+             VALUES ('#registering', '', ?, ?, ?, ?, (SELECT COALESCE(MAX(id), 0) FROM broadcasts)) RETURNING id",
         )
-        .bind(password)
+        .bind(secrets.salt)
+        .bind(secrets.md5_response)
+        .bind(&secrets.verifier[..])
         .bind(now())
         .fetch_one(&mut *tx)
         .await
@@ -338,8 +364,11 @@ impl Store for SqliteStore {
     }
 
     async fn set_password(&self, id: AccountId, password: &str) -> Result<(), StoreError> {
-        sqlx::query("UPDATE accounts SET password = ? WHERE id = ?")
-            .bind(password)
+        let secrets = Secrets::new(password);
+        sqlx::query("UPDATE accounts SET password = '', salt = ?, md5_response = ?, verifier = ? WHERE id = ?")
+            .bind(secrets.salt)
+            .bind(secrets.md5_response)
+            .bind(&secrets.verifier[..])
             .bind(id.0)
             .execute(&self.pool)
             .await
@@ -347,12 +376,18 @@ impl Store for SqliteStore {
         Ok(())
     }
 
-    async fn password(&self, id: AccountId) -> Result<Option<String>, StoreError> {
-        sqlx::query_scalar("SELECT password FROM accounts WHERE id = ?")
-            .bind(id.0)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(backend)
+    async fn secrets(&self, id: AccountId) -> Result<Option<Secrets>, StoreError> {
+        let row: Option<(String, String, Vec<u8>)> =
+            sqlx::query_as("SELECT salt, md5_response, verifier FROM accounts WHERE id = ?")
+                .bind(id.0)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(backend)?;
+        row.map(|(salt, md5_response, verifier)| {
+            let verifier = verifier.try_into().map_err(|_| backend(format!("account {id} has a damaged verifier")))?;
+            Ok(Secrets { salt, md5_response, verifier })
+        })
+        .transpose()
     }
 
     async fn list_settings(&self, id: AccountId) -> Result<ListSettings, StoreError> {

@@ -4,7 +4,6 @@
 use crate::conn::{Conn, ReadError};
 use crate::status;
 use crate::Context;
-use md5::{Digest, Md5};
 use mrim::client::{Login, Password, StatusInfo};
 use mrim::codes::{contact_oper, failure, logout, message_flag, msg};
 use mrim::server::{ContactList, MessageAck};
@@ -107,10 +106,10 @@ async fn log_in(context: &Context, conn: &mut Conn, shutdown: &CancellationToken
 async fn authenticate(context: &Context, login: &Login) -> Option<Account> {
     let name = context.config.resolve(&login.login)?;
     let account = context.core.store().account_by_name(&name).await.ok()??;
-    let password = context.core.store().password(account.id).await.ok()??;
+    let secrets = context.core.store().secrets(account.id).await.ok()??;
     let matches = match &login.password {
-        Password::Plain(given) => *given == password,
-        Password::Md5(digest) => Md5::digest(password.as_bytes()).as_slice() == digest,
+        Password::Plain(given) => secrets.accepts_password(given),
+        Password::Md5(digest) => secrets.accepts_password_md5(digest),
     };
     matches.then_some(account)
 }
@@ -336,7 +335,7 @@ impl MrimSession {
     }
 
     async fn set_status(&self, status: Status) {
-        let presence = Presence { status, display_name: self.nickname.clone() };
+        let presence = Presence::new(status, self.nickname.clone());
         if let Err(e) = self.context.core.set_presence(&self.session, presence).await {
             tracing::warn!(error = %e, "could not change status");
         }

@@ -134,15 +134,15 @@ impl Pending {
         }
         let store = context.core.store();
         let refused = match store.account_by_uin(uin).await {
-            Ok(Some(account)) => match store.password(account.id).await {
-                Ok(Some(stored)) if stored.as_bytes() == login.password || stored == from_gbk(&login.password) => {
+            Ok(Some(account)) => match store.secrets(account.id).await {
+                Ok(Some(secrets)) if accepts(&secrets, &login.password) => {
                     self.link.uin = uin;
                     self.link.set_key(&login.password);
                     return Some(account);
                 }
                 Ok(_) => login::WRONG_PASSWD,
                 Err(e) => {
-                    tracing::error!(error = %e, "password lookup failed");
+                    tracing::error!(error = %e, "secrets lookup failed");
                     return None;
                 }
             },
@@ -187,4 +187,10 @@ pub(crate) enum End {
     /// A new session replaced this one (a new login, elsewhere or from the same address).
     Replaced,
     Shutdown,
+}
+
+/// MyICQ clients send the password in GBK; one typed as UTF-8 elsewhere is taken too.
+fn accepts(secrets: &switchyard_core::Secrets, password: &[u8]) -> bool {
+    secrets.accepts_password(&from_gbk(password))
+        || std::str::from_utf8(password).is_ok_and(|utf8| secrets.accepts_password(utf8))
 }

@@ -272,7 +272,7 @@ impl Online {
 
     async fn set_status(&mut self, status: Status) {
         self.status = status;
-        let presence = Presence { status, display_name: self.display_name.clone() };
+        let presence = Presence::new(status, self.display_name.clone());
         if let Err(e) = self.link.context.core.set_presence(&self.session, presence).await {
             tracing::warn!(error = %e, "could not change status");
         }
