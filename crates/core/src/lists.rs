@@ -111,6 +111,15 @@ impl Core {
         Ok((target, version))
     }
 
+    /// Renames a contact on `owner`'s forward list; returns the owner's new list version.
+    pub async fn rename_contact(&self, owner: &Account, target: &AccountRef, name: &str) -> Result<u32, CoreError> {
+        let flags = self.store().relation_flags(owner.id, target.id).await?;
+        if !flags.contains(RelationFlags::FORWARD) {
+            return Err(CoreError::NotOnList);
+        }
+        self.change_relation(owner, target, flags, flags, Some(name)).await
+    }
+
     /// `owner` lets `target` see them and reach them whatever their privacy mode (on the allow
     /// list, off the block list), and `target` is told. Granting twice is not an error.
     pub async fn authorize(&self, owner: &Account, target: &AccountName) -> Result<AccountRef, CoreError> {

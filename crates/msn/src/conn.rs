@@ -46,6 +46,10 @@ impl Conn {
         self.stream.local_addr()
     }
 
+    pub(crate) fn peer_addr(&self) -> io::Result<SocketAddr> {
+        self.stream.peer_addr()
+    }
+
     /// Reads the next frame. Cancellation-safe: bytes already read stay buffered.
     /// A line that is not a command is answered with 200 here and skipped.
     pub(crate) async fn read_frame(&mut self) -> Result<Frame, ReadError> {

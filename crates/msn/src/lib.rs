@@ -5,12 +5,16 @@
 //! refers every login to a notification server with `XFR NS`, as the 1999 service did.
 
 mod conn;
+mod guid;
 mod handles;
+pub mod nexus;
 mod notification;
+mod passport;
 mod status;
 mod switchboard;
 
 pub use handles::Domains;
+pub use passport::{Passport, Refusal};
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -36,6 +40,36 @@ pub struct MsnConfig {
     pub max_login_attempts: u32,
     /// Open connections across every listener of the front; more wait in the accept backlog.
     pub max_connections: usize,
+    /// Whether MSNP6+ clients are sent a `CHL` challenge after they come online. Some client
+    /// libraries never answer one; the official clients all do.
+    pub challenges: bool,
+    /// What `CVR` recommends.
+    pub client_versions: ClientVersions,
+    /// Seconds until the next `PNG` that `QNG` asks MSNP9+ clients for.
+    pub ping_interval: u32,
+    /// Base of the addresses `URL` answers with (`<web_url><service>`).
+    pub web_url: String,
+}
+
+/// The versions and pages named in `CVR` replies.
+#[derive(Debug, Clone)]
+pub struct ClientVersions {
+    /// `None`: recommend the version the client already has.
+    pub recommended: Option<String>,
+    pub minimum: String,
+    pub download_url: String,
+    pub info_url: String,
+}
+
+impl Default for ClientVersions {
+    fn default() -> Self {
+        ClientVersions {
+            recommended: None,
+            minimum: "1.0.0000".into(),
+            download_url: "http://localhost/download".into(),
+            info_url: "http://localhost/".into(),
+        }
+    }
 }
 
 impl Default for MsnConfig {
@@ -48,6 +82,10 @@ impl Default for MsnConfig {
             max_login_attempts: 3,
             // A process may hold 20,000 files here; the rest are for the database and listeners.
             max_connections: 19_500,
+            challenges: true,
+            client_versions: ClientVersions::default(),
+            ping_interval: 60,
+            web_url: "http://localhost/".into(),
         }
     }
 }
@@ -66,6 +104,7 @@ pub(crate) struct Context {
     core: Core,
     config: MsnConfig,
     switchboards: switchboard::Switchboards,
+    passport: Arc<Passport>,
 }
 
 impl Context {
@@ -114,11 +153,12 @@ pub struct MsnFront {
 }
 
 impl MsnFront {
-    pub fn new(core: Core, config: MsnConfig) -> Self {
+    /// `passport` is shared with the nexus that issues its tickets.
+    pub fn new(core: Core, config: MsnConfig, passport: Arc<Passport>) -> Self {
         let switchboards = switchboard::Switchboards::new(config.ticket_lifetime);
         let connection_slots = Arc::new(Semaphore::new(config.max_connections));
         MsnFront {
-            context: Arc::new(Context { core, config, switchboards }),
+            context: Arc::new(Context { core, config, switchboards, passport }),
             connections: TaskTracker::new(),
             connection_slots,
         }
@@ -184,7 +224,10 @@ impl MsnFront {
             loop {
                 tokio::select! {
                     _ = shutdown.cancelled() => return,
-                    _ = tick.tick() => context.switchboards.sweep_expired(),
+                    _ = tick.tick() => {
+                        context.switchboards.sweep_expired();
+                        context.passport.sweep_expired();
+                    }
                 }
             }
         })

@@ -16,6 +16,9 @@ use switchyard_core::{AccountId, AccountRef, ConversationInvite, CoreError};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
+/// The switchboard's `USR OK` names the user in every dialect: `USR trid OK handle friendly`.
+const SWITCHBOARD_USR_OK: msnp::UsrOkShape = msnp::UsrOkShape { friendly: true, verified: false, kids_flag: false };
+
 /// Events a participant's connection may have queued before it counts as too slow.
 const PARTICIPANT_QUEUE: usize = 256;
 /// Unused cookies one account may have caused (by `XFR SB` or `CAL`) before it must wait for
@@ -236,7 +239,7 @@ fn enter(context: &Context, conn: &mut Conn, first: &Frame) -> Option<Seat> {
             let id = boards.next_room.fetch_add(1, Ordering::Relaxed);
             let room = Arc::new(Mutex::new(Room { participants: vec![participant], ..Room::default() }));
             boards.rooms.insert(id, room.clone());
-            conn.send(Reply::UsrOk { trid, handle: &handle, friendly: &member.friendly });
+            conn.send(Reply::UsrOk { trid, handle: &handle, friendly: &member.friendly, shape: SWITCHBOARD_USR_OK });
             (id, room)
         }
         (Purpose::Join(id), Some(session)) if id == session => {

@@ -488,7 +488,11 @@ impl NsCommand {
             }
             "QRY" => {
                 p.expect(1, 1)?;
-                NsCommand::Qry { trid, product: p.get(0).to_owned(), payload: frame.payload.clone().unwrap_or_default() }
+                NsCommand::Qry {
+                    trid,
+                    product: p.get(0).to_owned(),
+                    payload: frame.payload.clone().unwrap_or_default(),
+                }
             }
             "URL" => {
                 p.expect(1, 2)?;

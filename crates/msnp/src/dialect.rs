@@ -146,6 +146,16 @@ pub enum LoginScheme {
     Tweener,
 }
 
+impl LoginScheme {
+    /// The security package named in `USR` and `INF`.
+    pub fn package(self) -> &'static str {
+        match self {
+            LoginScheme::Md5 => "MD5",
+            LoginScheme::Tweener => "TWN",
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ListFormat {
     /// MSNP2–7: `SYN trid ver`, then one `LST trid LIST ver i n handle name [groups]` per entry.
@@ -185,12 +195,10 @@ mod tests {
         let d = |n: u8| Dialect::parse(&format!("MSNP{n}")).unwrap();
         assert!(d(7).has_inf() && !d(8).has_inf());
         assert_eq!((d(7).login(), d(8).login()), (LoginScheme::Md5, LoginScheme::Tweener));
-        assert_eq!([d(5), d(6), d(10), d(11)].map(Dialect::challenge_scheme), [
-            None,
-            Some(Scheme::Md5),
-            Some(Scheme::Md5),
-            Some(Scheme::Msnp11)
-        ]);
+        assert_eq!(
+            [d(5), d(6), d(10), d(11)].map(Dialect::challenge_scheme),
+            [None, Some(Scheme::Md5), Some(Scheme::Md5), Some(Scheme::Msnp11)]
+        );
         assert_eq!(d(5).usr_ok(), UsrOkShape { friendly: true, verified: false, kids_flag: false });
         assert_eq!(d(8).usr_ok(), UsrOkShape { friendly: true, verified: true, kids_flag: true });
         assert_eq!(d(10).usr_ok(), UsrOkShape { friendly: false, verified: true, kids_flag: true });

@@ -115,12 +115,14 @@ pub enum Reply<'a> {
         lists: u8,
         groups: Option<&'a str>,
     },
-    /// MSNP10+: `LST N=handle F=friendly [C=guid] lists [groups]`.
+    /// MSNP10+: `LST N=handle F=friendly [C=guid] lists [network] [groups]` (the network id, 1
+    /// for MSN, from MSNP12).
     LstGuid {
         handle: &'a str,
         friendly: &'a str,
         guid: Option<&'a str>,
         lists: u8,
+        network: Option<u8>,
         groups: Option<&'a str>,
     },
     /// MSNP7: `LSG trid ver i n id name 0`.
@@ -190,7 +192,8 @@ pub enum Reply<'a> {
         handle: &'a str,
         friendly: &'a str,
     },
-    /// `PRP [trid] [ver] property value`: in `SYN` without trid; MSNP10+ without version.
+    /// `PRP [trid] [ver] property [value]`: in `SYN` without trid; MSNP10+ without version; an
+    /// empty value (a cleared property) is left out.
     Prp {
         trid: Option<Trid>,
         version: Option<u32>,
@@ -384,12 +387,13 @@ impl Reply<'_> {
                 w.optional(groups)?;
                 w.write_str("\r\n")
             }
-            Reply::LstGuid { handle, friendly, guid, lists, groups } => {
+            Reply::LstGuid { handle, friendly, guid, lists, network, groups } => {
                 write!(w, "LST N={handle} F={}", url_encode(friendly))?;
                 if let Some(guid) = guid {
                     write!(w, " C={guid}")?;
                 }
                 write!(w, " {lists}")?;
+                w.optional(network)?;
                 w.optional(groups)?;
                 w.write_str("\r\n")
             }
@@ -444,7 +448,9 @@ impl Reply<'_> {
                 w.write_str("PRP")?;
                 w.optional(trid)?;
                 w.optional(version)?;
-                write!(w, " {property} {}\r\n", url_encode(value))
+                write!(w, " {property}")?;
+                w.optional((!value.is_empty()).then(|| url_encode(value)))?;
+                w.write_str("\r\n")
             }
             Reply::Sbp { trid, guid, property, value } => {
                 write!(w, "SBP {trid} {guid} {property} {}\r\n", url_encode(value))

@@ -14,7 +14,29 @@ pub struct Config {
     pub msn: MsnSection,
     pub mrim: MrimSection,
     pub myicq: MyIcqSection,
+    pub http: HttpSection,
     pub limits: LimitsSection,
+}
+
+/// The HTTP service: the Passport nexus MSNP8+ clients log in through.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct HttpSection {
+    pub port: u16,
+    /// The same service over TLS, which official MSN clients insist on; `None` turns it off.
+    pub https_port: Option<u16>,
+    /// PEM certificate chain and key for HTTPS; without them a self-signed one is made.
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
+    /// The login URL the nexus names (`DALogin=`). Default: `<host asked>/login2.srf`, which
+    /// clients prefix with `https://`; give it with `http://` for clients that should use HTTP.
+    pub da_login: Option<String>,
+}
+
+impl Default for HttpSection {
+    fn default() -> Self {
+        HttpSection { port: 8080, https_port: Some(8443), tls_cert: None, tls_key: None, da_login: None }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -31,6 +53,9 @@ pub struct MsnSection {
     /// (behind NAT, or bound to 0.0.0.0).
     pub public_address: Option<String>,
     pub login_timeout_secs: u64,
+    /// Whether MSNP6+ clients must answer a `CHL` challenge (official clients do; some client
+    /// libraries never answer one and are disconnected after a minute).
+    pub challenges: bool,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -83,6 +108,7 @@ impl Default for Config {
             msn: MsnSection::default(),
             mrim: MrimSection::default(),
             myicq: MyIcqSection::default(),
+            http: HttpSection::default(),
             limits: LimitsSection::default(),
         }
     }
@@ -97,6 +123,7 @@ impl Default for MsnSection {
             domains: vec!["hotmail.com".into()],
             public_address: None,
             login_timeout_secs: 60,
+            challenges: true,
         }
     }
 }
@@ -167,12 +194,17 @@ impl Config {
             public_address: self.msn.public_address.clone(),
             login_timeout: Duration::from_secs(self.msn.login_timeout_secs),
             max_connections: self.limits.max_connections,
+            challenges: self.msn.challenges,
             ..switchyard_msn::MsnConfig::default()
         }
     }
 
     pub(crate) fn mrim_front(&self) -> anyhow::Result<switchyard_mrim::MrimConfig> {
-        let tls = crate::tls::server_config(self.mrim.tls_cert.as_deref(), self.mrim.tls_key.as_deref())?;
+        let tls = crate::tls::server_config(
+            self.mrim.tls_cert.as_deref(),
+            self.mrim.tls_key.as_deref(),
+            &["mrim.mail.ru", "localhost"],
+        )?;
         Ok(switchyard_mrim::MrimConfig {
             domains: self.mrim.domains.iter().map(|d| d.to_ascii_lowercase()).collect(),
             ping_period: Duration::from_secs(self.mrim.ping_period_secs),

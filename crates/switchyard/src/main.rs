@@ -56,6 +56,12 @@ struct ServeArgs {
     /// MyICQ UDP port; 0 picks a free one [default: 8000]
     #[arg(long, env = "SWITCHYARD_MYICQ_PORT")]
     myicq_port: Option<u16>,
+    /// HTTP port of the Passport nexus; 0 picks a free one [default: 8080]
+    #[arg(long, env = "SWITCHYARD_HTTP_PORT")]
+    http_port: Option<u16>,
+    /// HTTPS port of the Passport nexus; 0 picks a free one [default: 8443]
+    #[arg(long, env = "SWITCHYARD_HTTPS_PORT")]
+    https_port: Option<u16>,
 }
 
 #[derive(Subcommand)]
@@ -152,6 +158,12 @@ async fn serve(mut config: Config, args: ServeArgs) -> anyhow::Result<()> {
     }
     if let Some(port) = args.mrim_redirect_port {
         config.mrim.redirect_port = port;
+    }
+    if let Some(port) = args.http_port {
+        config.http.port = port;
+    }
+    if args.https_port.is_some() {
+        config.http.https_port = args.https_port;
     }
     if let Some(port) = args.myicq_port {
         config.myicq.port = port;

@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use switchyard_core::Core;
 use switchyard_mrim::{MrimFront, RedirectTarget};
-use switchyard_msn::{MsnFront, Role};
+use switchyard_msn::{MsnFront, Passport, Role};
 use switchyard_myicq::MyIcqFront;
 use switchyard_store_sqlite::SqliteStore;
 use tokio::net::{TcpListener, TcpSocket, UdpSocket};
@@ -23,7 +23,7 @@ pub async fn open_store(config: &Config) -> anyhow::Result<SqliteStore> {
 /// A started server. Its listeners are bound, so the addresses are final.
 pub struct RunningServer {
     /// Every bound listener by role name (`msn`, `msn-dispatch`, `mrim`, `mrim-redirect`,
-    /// `myicq` (UDP)), in start-up order.
+    /// `http`, `https`, `myicq` (UDP)), in start-up order.
     pub listeners: Vec<(&'static str, SocketAddr)>,
     shutdown: CancellationToken,
     listener_tasks: JoinSet<()>,
@@ -38,7 +38,15 @@ impl RunningServer {
         config.validate()?;
         let store = Arc::new(open_store(config).await?);
         let core = Core::new(store.clone(), config.core());
-        let msn = MsnFront::new(core.clone(), config.msn_front());
+        let msn_config = config.msn_front();
+        let passport = Arc::new(Passport::new(msn_config.ticket_lifetime));
+        let nexus = switchyard_msn::nexus::router(switchyard_msn::nexus::Nexus {
+            core: core.clone(),
+            domains: msn_config.domains.clone(),
+            passport: passport.clone(),
+            da_login: config.http.da_login.clone(),
+        });
+        let msn = MsnFront::new(core.clone(), msn_config, passport);
         let mrim = MrimFront::new(core.clone(), config.mrim_front()?);
         let shutdown = CancellationToken::new();
         let mut listeners = Vec::new();
@@ -78,6 +86,18 @@ impl RunningServer {
         };
         let (front, token) = (mrim.clone(), shutdown.clone());
         listener_tasks.spawn(async move { front.serve_redirector(redirector, target, token).await });
+
+        let http = bind(config, config.http.port).await?;
+        listeners.push(("http", http.local_addr()?));
+        listener_tasks.spawn(crate::http::serve(http, nexus.clone(), shutdown.clone()));
+        if let Some(port) = config.http.https_port {
+            let https = bind(config, port).await?;
+            listeners.push(("https", https.local_addr()?));
+            let names = ["nexus.passport.com", "login.passport.com", "loginnet.passport.com", "localhost"];
+            let tls =
+                crate::tls::server_config(config.http.tls_cert.as_deref(), config.http.tls_key.as_deref(), &names)?;
+            listener_tasks.spawn(crate::http::serve_tls(https, tls, nexus, shutdown.clone()));
+        }
 
         let myicq_addr = SocketAddr::new(config.bind, config.myicq.port);
         let myicq_socket =

@@ -1,5 +1,5 @@
-//! The TLS configuration of `STARTTLS`: a certificate from configuration, or a self-signed one
-//! made at start-up (clients of the era do not check it against any authority).
+//! TLS configurations (MRIM's `STARTTLS`, the HTTPS nexus): a certificate from configuration,
+//! or a self-signed one made at start-up for the names clients expect.
 
 use anyhow::Context as _;
 use rustls::crypto::ring::default_provider;
@@ -8,8 +8,13 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use std::path::Path;
 use std::sync::Arc;
 
-/// Loads `cert` and `key` (PEM) when both are given, or generates a self-signed certificate.
-pub fn server_config(cert: Option<&Path>, key: Option<&Path>) -> anyhow::Result<Arc<rustls::ServerConfig>> {
+/// Loads `cert` and `key` (PEM) when both are given, or generates a self-signed certificate
+/// for `names`.
+pub fn server_config(
+    cert: Option<&Path>,
+    key: Option<&Path>,
+    names: &[&str],
+) -> anyhow::Result<Arc<rustls::ServerConfig>> {
     let (chain, key) = match (cert, key) {
         (Some(cert), Some(key)) => {
             let chain = CertificateDer::pem_file_iter(cert)
@@ -21,7 +26,8 @@ pub fn server_config(cert: Option<&Path>, key: Option<&Path>) -> anyhow::Result<
             (chain, key)
         }
         (None, None) => {
-            let generated = rcgen::generate_simple_self_signed(vec!["mrim.mail.ru".into(), "localhost".into()])?;
+            let generated =
+                rcgen::generate_simple_self_signed(names.iter().map(|n| n.to_string()).collect::<Vec<_>>())?;
             let key = PrivateKeyDer::try_from(generated.signing_key.serialize_der()).map_err(anyhow::Error::msg)?;
             (vec![generated.cert.der().clone()], key)
         }

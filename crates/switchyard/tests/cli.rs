@@ -89,12 +89,27 @@ fn serve_prints_its_ports_and_sigterm_sends_out_ssd() {
     stdout(&run(dir.path(), &["user", "add", "alice", "--password", "pw"]));
     let (mut child, lines) = serve(
         dir.path(),
-        &["--msn-port", "0", "--mrim-port", "0", "--mrim-redirect-port", "0", "--myicq-port", "0"],
-        4,
+        &[
+            "--msn-port",
+            "0",
+            "--mrim-port",
+            "0",
+            "--mrim-redirect-port",
+            "0",
+            "--http-port",
+            "0",
+            "--https-port",
+            "0",
+            "--myicq-port",
+            "0",
+        ],
+        6,
     );
     port_of(&lines[1], "mrim");
     port_of(&lines[2], "mrim-redirect");
-    port_of(&lines[3], "myicq");
+    port_of(&lines[3], "http");
+    port_of(&lines[4], "https");
+    port_of(&lines[5], "myicq");
     let port = port_of(&lines[0], "msn");
 
     let stream = TcpStream::connect(format!("127.0.0.1:{port}")).unwrap();
@@ -121,7 +136,7 @@ fn a_config_file_and_the_environment_set_the_listeners() {
     std::fs::write(
         &config,
         "[msn]\nport = 1\ndispatch_port = 0\ndomains = [\"msn.com\"]\n[mrim]\nport = 0\nredirect_port = 0\n\
-         [myicq]\nport = 0\nadministrators = [\"admin\"]\n",
+         [myicq]\nport = 0\nadministrators = [\"admin\"]\n[http]\nport = 0\nhttps_port = 0\n",
     )
     .unwrap();
     let mut command = switchyard(dir.path());

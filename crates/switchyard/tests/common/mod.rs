@@ -32,6 +32,8 @@ impl TestServer {
         config.mrim.port = 0;
         config.mrim.redirect_port = 0;
         config.myicq.port = 0;
+        config.http.port = 0;
+        config.http.https_port = Some(0);
         adjust(&mut config);
         let server = RunningServer::start(&config).await.unwrap();
         TestServer { dir, config, server: Some(server) }
@@ -45,9 +47,9 @@ impl TestServer {
         self.running().address("msn").unwrap()
     }
 
-    pub async fn add_user(&self, name: &str, password: &str, nickname: Option<&str>) {
+    pub async fn add_user(&self, name: &str, password: &str, nickname: Option<&str>) -> switchyard_core::Account {
         let name = AccountName::new(name).unwrap();
-        self.running().store().create_account(&name, password, nickname).await.unwrap();
+        self.running().store().create_account(&name, password, nickname).await.unwrap()
     }
 
     pub async fn stop(&mut self) {

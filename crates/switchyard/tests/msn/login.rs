@@ -1,7 +1,10 @@
 use crate::common::{Client, TestServer};
+use switchyard_core::Store;
 
+/// The MD5 challenge is the account's salt (the server keeps `md5(salt + password)`, never the
+/// password): the same at every attempt, new when the password changes.
 #[tokio::test]
-async fn md5_login_with_a_fresh_challenge_per_attempt() {
+async fn md5_login_answers_the_accounts_salt() {
     let server = TestServer::start().await;
     server.add_user("alice", "secret", Some("Alice A")).await;
     let mut c = Client::connect(server.msn()).await;
@@ -12,7 +15,7 @@ async fn md5_login_with_a_fresh_challenge_per_attempt() {
     c.expect("911 4").await;
     c.send("USR 5 MD5 I alice@hotmail.com").await;
     let second = c.challenge(5).await;
-    assert_ne!(first, second, "every attempt gets a new challenge");
+    assert_eq!(first, second, "the challenge is the account's salt");
     let response = msnp::auth::md5_response(&second, "secret");
     c.send(&format!("USR 6 MD5 S {response}")).await;
     c.expect("USR 6 OK alice@hotmail.com Alice%20A").await;
@@ -21,11 +24,34 @@ async fn md5_login_with_a_fresh_challenge_per_attempt() {
 }
 
 #[tokio::test]
-async fn unknown_users_are_challenged_then_refused_and_three_failures_close() {
+async fn a_new_password_brings_a_new_challenge() {
+    let server = TestServer::start().await;
+    let alice = server.add_user("alice", "secret", None).await;
+    let msn = server.msn();
+    let challenge_of = |trid| async move {
+        let mut c = Client::connect(msn).await;
+        c.exchange(&[("VER 1 MSNP2", "VER 1 MSNP2")]).await;
+        c.send(&format!("USR {trid} MD5 I alice@hotmail.com")).await;
+        c.challenge(trid).await
+    };
+    let before = challenge_of(2).await;
+    server.running().store().set_password(alice.id, "changed").await.unwrap();
+    let after = challenge_of(3).await;
+    assert_ne!(before, after);
+    assert_eq!(after.len(), 20);
+}
+
+#[tokio::test]
+async fn unknown_users_get_a_stable_challenge_like_anyone_else_and_three_failures_close() {
     let server = TestServer::start().await;
     let mut c = Client::connect(server.msn()).await;
     c.send("VER 1 MSNP2").await;
     c.expect("VER 1 MSNP2").await;
+    c.send("USR 2 MD5 I nobody@hotmail.com").await;
+    let first = c.challenge(2).await;
+    c.send("USR 3 MD5 I nobody@hotmail.com").await;
+    assert_eq!(c.challenge(3).await, first, "no different behaviour tells an unknown handle apart");
+    assert!(first.len() == 20 && first.chars().all(|c| c.is_ascii_alphanumeric()));
     for trid in [2, 4, 6] {
         c.authenticate(trid, "nobody@hotmail.com", "x").await;
         c.expect(&format!("911 {}", trid + 1)).await;
@@ -38,7 +64,10 @@ async fn the_highest_dialect_both_speak_is_chosen() {
     let server = TestServer::start().await;
     let mut c = Client::connect(server.msn()).await;
     c.send("VER 1 MSNP8 MSNP7 msnp2 CVR0").await;
-    c.expect("VER 1 MSNP2").await;
+    c.expect("VER 1 MSNP8").await;
+    let mut c = Client::connect(server.msn()).await;
+    c.send("VER 1 MSNP15 MSNP12 MSNP11 CVR0").await;
+    c.expect("VER 1 MSNP12").await;
 }
 
 #[tokio::test]

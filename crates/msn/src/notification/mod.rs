@@ -1,0 +1,349 @@
+//! The dispatch and notification roles: dialect negotiation and login (`login`), the contact
+//! lists and groups (`lists`, `groups`), presence and challenges (`presence`), switchboard
+//! referrals, and the core's events turned into commands of the connection's dialect.
+
+mod groups;
+mod lists;
+mod login;
+mod presence;
+
+use crate::conn::{Conn, ReadError};
+use crate::handles::ResolveError;
+use crate::Context;
+use msnp::{CommandError, Dialect, ErrorCode, Frame, List, MsnStatus, NsCommand, Reply, Trid};
+use presence::PendingChallenge;
+use std::sync::Arc;
+use switchyard_core::{AccountName, CoreError, Event, KickReason, Presence, Session};
+use tokio_util::sync::CancellationToken;
+
+/// What the connection does after a command.
+enum Flow {
+    Continue,
+    Close,
+}
+
+pub(crate) async fn run(
+    context: Arc<Context>,
+    mut conn: Conn,
+    first: Frame,
+    referral: Option<String>,
+    shutdown: CancellationToken,
+) {
+    let Some(login) = login::log_in(&context, &mut conn, first, referral.as_deref(), &shutdown).await else {
+        conn.close().await;
+        return;
+    };
+    let session = login.session;
+    tracing::Span::current().record("account", session.account.name.as_str());
+    tracing::info!(dialect = %login.dialect, "logged in");
+    // Switchboards live on this node, reachable where the client reached us (or as configured).
+    let switchboard_address = match conn.local_addr() {
+        Ok(local) => context.public_address(local),
+        Err(e) => {
+            tracing::warn!(error = %e, "connection has no local address");
+            let _ = context.core.logout(&session).await;
+            conn.close().await;
+            return;
+        }
+    };
+    let friendly = context.config.domains.friendly_of(&session.account.to_ref());
+    let mut ns = Notification {
+        handle: context.config.domains.handle_of(&session.account.name),
+        context,
+        session,
+        dialect: login.dialect,
+        presence: Presence::new(switchyard_core::Status::Offline, friendly),
+        status: MsnStatus::Offline,
+        switchboard_address,
+        challenge: PendingChallenge::NotYet,
+    };
+    ns.serve(&mut conn, &shutdown).await;
+    if let Err(e) = ns.context.core.logout(&ns.session).await {
+        tracing::warn!(error = %e, "logout fan-out failed");
+    }
+    conn.close().await;
+}
+
+pub(super) fn send_error(conn: &mut Conn, e: CommandError) {
+    conn.send(Reply::Error { code: e.code, trid: e.trid });
+}
+
+pub(super) async fn flush(conn: &mut Conn) -> Option<()> {
+    match conn.flush().await {
+        Ok(()) => Some(()),
+        Err(e) => {
+            tracing::info!(error = %e, "write failed");
+            None
+        }
+    }
+}
+
+/// A logged-in notification connection.
+struct Notification {
+    context: Arc<Context>,
+    session: Session,
+    dialect: Dialect,
+    /// The user's own handle as clients see it.
+    handle: String,
+    /// What the user shows others once not offline: name, personal message, client details.
+    presence: Presence,
+    status: MsnStatus,
+    /// `host:port` given in `XFR SB` and `RNG`.
+    switchboard_address: String,
+    challenge: PendingChallenge,
+}
+
+enum Input {
+    Shutdown,
+    Frame(Result<Frame, ReadError>),
+    Event(Result<Event, KickReason>),
+    ChallengeExpired,
+}
+
+impl Notification {
+    async fn serve(&mut self, conn: &mut Conn, shutdown: &CancellationToken) {
+        loop {
+            let input = tokio::select! {
+                biased;
+                _ = shutdown.cancelled() => Input::Shutdown,
+                _ = self.challenge.expired() => Input::ChallengeExpired,
+                event = self.session.next_event() => Input::Event(event),
+                frame = conn.read_frame() => Input::Frame(frame),
+            };
+            let flow = match input {
+                Input::Shutdown => {
+                    conn.send(Reply::Out { reason: Some("SSD") });
+                    Flow::Close
+                }
+                Input::ChallengeExpired => {
+                    tracing::info!("challenge not answered in time");
+                    Flow::Close
+                }
+                Input::Frame(Ok(frame)) => match NsCommand::parse(&frame) {
+                    Ok(command) => self.command(conn, command).await,
+                    Err(e) => {
+                        send_error(conn, e);
+                        Flow::Continue
+                    }
+                },
+                Input::Frame(Err(e)) => {
+                    e.log();
+                    Flow::Close
+                }
+                Input::Event(Ok(event)) => {
+                    self.event(conn, event).await;
+                    Flow::Continue
+                }
+                Input::Event(Err(KickReason::LoggedInElsewhere)) => {
+                    tracing::info!("logged in elsewhere");
+                    conn.send(Reply::Out { reason: Some("OTH") });
+                    Flow::Close
+                }
+                Input::Event(Err(KickReason::TooSlow)) => Flow::Close,
+            };
+            if flush(conn).await.is_none() || matches!(flow, Flow::Close) {
+                return;
+            }
+        }
+    }
+
+    async fn command(&mut self, conn: &mut Conn, command: NsCommand) -> Flow {
+        let result = match command {
+            NsCommand::Ver { trid, .. } => {
+                conn.send(Reply::Ver { trid, dialect: Some(&self.dialect.to_string()) });
+                Ok(())
+            }
+            NsCommand::Cvr { trid, client } => {
+                login::answer_cvr(&self.context, conn, trid, &client);
+                Ok(())
+            }
+            NsCommand::Inf { trid } => login::answer_inf(conn, self.dialect, trid),
+            NsCommand::Usr { trid, .. } => Err(error(trid, ErrorCode::AlreadyLoggedIn)),
+            NsCommand::Syn { trid, version } => self.synchronize(conn, trid, version).await,
+            NsCommand::Lst { trid, list } => self.list(conn, trid, list).await,
+            NsCommand::Gtc { trid, mode } => self.set_prompt(conn, trid, mode).await,
+            NsCommand::Blp { trid, mode } => self.set_privacy(conn, trid, mode).await,
+            NsCommand::Add { trid, list, handle, name, group } => {
+                self.add(conn, trid, list, &handle, &name, group.as_deref()).await
+            }
+            NsCommand::Adc { trid, list, contact, name, group } => {
+                self.add_contact(conn, trid, list, contact, name, group.as_deref()).await
+            }
+            NsCommand::Rem { trid, list, contact, group } => {
+                self.remove(conn, trid, list, &contact, group.as_deref()).await
+            }
+            NsCommand::Lsg { trid } => self.list_groups(conn, trid).await,
+            NsCommand::Adg { trid, name } => self.add_group(conn, trid, &name).await,
+            NsCommand::Rmg { trid, group } => self.remove_group(conn, trid, &group).await,
+            NsCommand::Reg { trid, group, name } => self.rename_group(conn, trid, &group, &name).await,
+            NsCommand::Rea { trid, handle, name } => self.rename(conn, trid, &handle, &name).await,
+            NsCommand::Prp { trid, property, value } => self.set_property(conn, trid, &property, value).await,
+            NsCommand::Sbp { trid, contact, property, value } => {
+                self.set_contact_property(conn, trid, &contact, &property, &value).await
+            }
+            NsCommand::Chg { trid, status, capabilities, object } => {
+                self.change_status(conn, trid, status, capabilities, object).await
+            }
+            NsCommand::Uux { trid, payload } => self.set_personal_message(conn, trid, &payload).await,
+            NsCommand::Qry { trid, product, payload } => return self.answer_challenge(conn, trid, &product, &payload),
+            NsCommand::Url { trid, service } => self.url(conn, trid, &service),
+            NsCommand::Gcf { trid, file } => self.configuration_file(conn, trid, &file),
+            NsCommand::Png => {
+                let interval = self.dialect.qng_has_interval().then_some(self.context.config.ping_interval);
+                conn.send(Reply::Qng { interval });
+                Ok(())
+            }
+            NsCommand::XfrSb { trid } => self.refer_to_switchboard(conn, trid),
+            NsCommand::Out => {
+                conn.send(Reply::Out { reason: None });
+                return Flow::Close;
+            }
+        };
+        if let Err(e) = result {
+            send_error(conn, e);
+        }
+        Flow::Continue
+    }
+
+    /// `URL`: where the web pages of a service are. There are none here; the configured web
+    /// address with the service's name keeps clients from failing.
+    fn url(&mut self, conn: &mut Conn, trid: Trid, service: &str) -> Result<(), CommandError> {
+        let service = service.to_ascii_lowercase();
+        let url = format!("{}{service}", self.context.config.web_url);
+        conn.send(Reply::Url { trid, rru: &format!("/{service}"), url: &url, id: 2 });
+        Ok(())
+    }
+
+    /// `GCF`: MSNP11+ clients ask for `Shields.xml` (which client versions may connect) and
+    /// wait for it; it allows every version.
+    fn configuration_file(&mut self, conn: &mut Conn, trid: Trid, file: &str) -> Result<(), CommandError> {
+        const SHIELDS: &[u8] = b"<?xml version=\"1.0\" encoding=\"utf-8\" ?><config><shield><cli maj=\"7\" min=\"0\" \
+            minbld=\"0\" maxbld=\"9999\" deny=\" \" /></shield><block></block></config>";
+        if !self.dialect.has_gcf() {
+            return Err(error(trid, ErrorCode::CommandDisabled));
+        }
+        conn.send(Reply::Gcf { trid, file, payload: SHIELDS });
+        Ok(())
+    }
+
+    fn refer_to_switchboard(&mut self, conn: &mut Conn, trid: Trid) -> Result<(), CommandError> {
+        if matches!(self.status, MsnStatus::Offline | MsnStatus::Hidden) {
+            return Err(error(trid, ErrorCode::NotAllowedWhenOffline));
+        }
+        let member = crate::switchboard::Member {
+            account: self.session.account.to_ref(),
+            handle: self.handle.clone(),
+            friendly: self.presence.display_name.clone(),
+        };
+        let Some(cookie) = self.context.switchboards.ticket_to_create(member) else {
+            return Err(error(trid, ErrorCode::UserTooActive));
+        };
+        conn.send(Reply::XfrSb { trid, address: &self.switchboard_address, cookie: &cookie });
+        Ok(())
+    }
+
+    fn resolve(&self, trid: Trid, handle: &str) -> Result<AccountName, CommandError> {
+        self.context.config.domains.resolve(handle).map_err(|e| {
+            error(
+                trid,
+                match e {
+                    ResolveError::Malformed => ErrorCode::InvalidParameter,
+                    ResolveError::MissingDomain => ErrorCode::FqdnMissing,
+                    ResolveError::Foreign => ErrorCode::InvalidUser,
+                },
+            )
+        })
+    }
+
+    async fn event(&mut self, conn: &mut Conn, event: Event) {
+        let domains = &self.context.config.domains;
+        match event {
+            Event::Presence { contact, presence } => {
+                if self.status == MsnStatus::Offline {
+                    return;
+                }
+                let handle = domains.handle_of(&contact.name);
+                match presence {
+                    Some(p) => self.show_presence(conn, None, &handle, &p),
+                    None => conn.send(Reply::Fln { handle: &handle }),
+                }
+            }
+            Event::AddedBy { by, version } => {
+                let handle = domains.handle_of(&by.name);
+                let friendly = domains.friendly_of(&by);
+                if self.dialect.has_adc() {
+                    conn.send(Reply::Adc {
+                        trid: 0,
+                        list: List::Reverse,
+                        handle: Some(&handle),
+                        friendly: Some(&friendly),
+                        guid: None,
+                        group: None,
+                    });
+                } else {
+                    conn.send(Reply::Add {
+                        trid: 0,
+                        list: List::Reverse,
+                        version,
+                        handle: &handle,
+                        friendly: &friendly,
+                        group: None,
+                    });
+                }
+            }
+            Event::RemovedBy { by, version } => {
+                let handle = domains.handle_of(&by.name);
+                let version = self.dialect.replies_carry_version().then_some(version);
+                conn.send(Reply::Rem { trid: 0, list: List::Reverse, version, contact: &handle, group: None });
+            }
+            Event::Invitation(invite) => {
+                let caller = domains.handle_of(&invite.from.name);
+                conn.send(Reply::Rng {
+                    session: invite.conversation,
+                    address: &self.switchboard_address,
+                    cookie: &invite.ticket,
+                    caller: &caller,
+                    friendly: &invite.from_display_name,
+                });
+            }
+            // MSNP has no word for "someone allowed you": the grantor's allow list shows it.
+            // Broadcasts wait (unseen) until MSN sessions can be sent messages by the server.
+            Event::Authorized { .. } | Event::Broadcast { .. } => {}
+            Event::Message(message) => {
+                // MSNP receives messages only inside switchboards; opening one on the server's
+                // initiative comes with cross-protocol delivery. Until then the message goes back
+                // to the durable queue, so nothing routed here is lost.
+                tracing::warn!(from = %message.from.name, "no switchboard to deliver a routed message; queued");
+                let queued = message.queued_for(self.session.account.id);
+                if let Err(e) = self.context.core.queue_offline(&queued).await {
+                    tracing::error!(error = %e, "could not queue a routed message");
+                }
+            }
+        }
+    }
+}
+
+fn error(trid: Trid, code: ErrorCode) -> CommandError {
+    CommandError { trid: Some(trid), code }
+}
+
+/// The protocol's error for each refusal of the core.
+fn core_error(trid: Trid, e: CoreError) -> CommandError {
+    let code = match e {
+        CoreError::NoSuchAccount => ErrorCode::InvalidUser,
+        CoreError::AlreadyOnList => ErrorCode::AlreadyThere,
+        CoreError::OnOppositeList => ErrorCode::AlreadyInOppositeList,
+        CoreError::ListFull => ErrorCode::ListFull,
+        CoreError::NotOnList => ErrorCode::NotOnList,
+        CoreError::AlreadyInMode => ErrorCode::AlreadyInTheMode,
+        CoreError::NotOnline => ErrorCode::NotOnline,
+        CoreError::NotAllowed => ErrorCode::NotOnList,
+        CoreError::NoSuchGroup => ErrorCode::InvalidGroup,
+        CoreError::GroupLimit => ErrorCode::TooManyGroups,
+        CoreError::SessionGone | CoreError::QueueFull | CoreError::Store(_) => {
+            tracing::error!(error = %e, "command failed");
+            ErrorCode::InternalServer
+        }
+    };
+    error(trid, code)
+}

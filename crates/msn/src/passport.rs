@@ -1,0 +1,80 @@
+//! Passport tickets: what a client gets from the nexus for its password and gives to the
+//! notification server in `USR TWN S`. One use each, expiring, bounded in number.
+
+use crate::handles::Domains;
+use dashmap::DashMap;
+use rand::distr::{Alphanumeric, SampleString};
+use std::time::{Duration, Instant};
+use switchyard_core::{AccountName, Core};
+
+/// Tickets waiting to be used, across all accounts; a flood of logins beyond it is refused
+/// until some are used or expire.
+const MAX_OUTSTANDING: usize = 100_000;
+
+/// Why the nexus refuses a login.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// Unknown handle or wrong password: `da-status=failed`.
+    BadCredentials,
+    /// Too many tickets outstanding, or the store failed.
+    Unavailable,
+}
+
+pub struct Passport {
+    tickets: DashMap<String, (AccountName, Instant)>,
+    lifetime: Duration,
+}
+
+impl Passport {
+    pub fn new(lifetime: Duration) -> Self {
+        Passport { tickets: DashMap::new(), lifetime }
+    }
+
+    /// Checks a handle and password; on success returns a new ticket (`t=…&p=…`).
+    pub async fn sign_in(
+        &self,
+        core: &Core,
+        domains: &Domains,
+        handle: &str,
+        password: &str,
+    ) -> Result<String, Refusal> {
+        let name = domains.resolve(handle).map_err(|_| Refusal::BadCredentials)?;
+        let store = core.store();
+        let account = match store.account_by_name(&name).await {
+            Ok(Some(account)) => account,
+            Ok(None) => return Err(Refusal::BadCredentials),
+            Err(e) => {
+                tracing::error!(error = %e, "account lookup failed");
+                return Err(Refusal::Unavailable);
+            }
+        };
+        match store.secrets(account.id).await {
+            Ok(Some(secrets)) if secrets.accepts_password(password) => {}
+            Ok(_) => return Err(Refusal::BadCredentials),
+            Err(e) => {
+                tracing::error!(error = %e, "secrets lookup failed");
+                return Err(Refusal::Unavailable);
+            }
+        }
+        if self.tickets.len() >= MAX_OUTSTANDING {
+            tracing::warn!("too many Passport tickets outstanding; login refused");
+            return Err(Refusal::Unavailable);
+        }
+        let mut rng = rand::rng();
+        let ticket =
+            format!("t={}&p={}", Alphanumeric.sample_string(&mut rng, 32), Alphanumeric.sample_string(&mut rng, 16));
+        self.tickets.insert(ticket.clone(), (account.name, Instant::now() + self.lifetime));
+        Ok(ticket)
+    }
+
+    /// Takes a ticket off the table; the account it was issued for, if it is still valid.
+    pub fn redeem(&self, ticket: &str) -> Option<AccountName> {
+        let (_, (name, expires)) = self.tickets.remove(ticket)?;
+        (expires > Instant::now()).then_some(name)
+    }
+
+    pub fn sweep_expired(&self) {
+        let now = Instant::now();
+        self.tickets.retain(|_, (_, expires)| *expires > now);
+    }
+}
