@@ -24,9 +24,9 @@ pub struct Nexus {
     pub core: Core,
     pub domains: Domains,
     pub passport: Arc<Passport>,
-    /// The `DALogin` value. Official clients prefix `https://` themselves, so by default it is
-    /// `<host the client asked>/login2.srf` without a scheme; a value with `http://` serves
-    /// clients that would otherwise insist on HTTPS.
+    /// The `DALogin` value, where `{host}` stands for the host the client asked for. Official
+    /// clients prefix `https://` themselves, so the default is `{host}/login2.srf` without a
+    /// scheme; `http://{host}/login2.srf` serves clients that would otherwise insist on HTTPS.
     pub da_login: Option<String>,
 }
 
@@ -40,13 +40,8 @@ pub fn router(nexus: Nexus) -> Router {
 }
 
 async fn passport_urls(State(nexus): State<Arc<Nexus>>, headers: HeaderMap) -> Response {
-    let da_login = match &nexus.da_login {
-        Some(url) => url.clone(),
-        None => {
-            let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("localhost");
-            format!("{host}/login2.srf")
-        }
-    };
+    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("localhost");
+    let da_login = nexus.da_login.as_deref().unwrap_or("{host}/login2.srf").replace("{host}", host);
     // Only DALogin: some clients strip "DALogin=" from the whole header and use the rest.
     with_header(StatusCode::OK, "PassportURLs", &format!("DALogin={da_login}"), String::new())
 }
@@ -59,9 +54,10 @@ async fn passport_login(State(nexus): State<Arc<Nexus>>, headers: HeaderMap) -> 
     };
     match nexus.passport.sign_in(&nexus.core, &nexus.domains, &handle, &password).await {
         Ok(ticket) => {
+            // The ticket goes last: some clients take everything after `from-PP='` as the ticket.
             let info = format!(
-                "Passport1.4 da-status=success,tname=MSPAuth,tname=MSPProf,tname=MSPSec,from-PP='{ticket}',\
-                 ru=http://messenger.msn.com"
+                "Passport1.4 da-status=success,tname=MSPAuth,tname=MSPProf,tname=MSPSec,ru=http://messenger.msn.com,\
+                 from-PP='{ticket}'"
             );
             with_header(StatusCode::OK, "Authentication-Info", &info, String::new())
         }

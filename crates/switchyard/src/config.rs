@@ -28,8 +28,9 @@ pub struct HttpSection {
     /// PEM certificate chain and key for HTTPS; without them a self-signed one is made.
     pub tls_cert: Option<PathBuf>,
     pub tls_key: Option<PathBuf>,
-    /// The login URL the nexus names (`DALogin=`). Default: `<host asked>/login2.srf`, which
-    /// clients prefix with `https://`; give it with `http://` for clients that should use HTTP.
+    /// The login URL the nexus names (`DALogin=`); `{host}` stands for the host the client
+    /// asked. Default `{host}/login2.srf`, which clients prefix with `https://`; give
+    /// `http://{host}/login2.srf` for clients that should use HTTP.
     pub da_login: Option<String>,
 }
 
