@@ -91,7 +91,9 @@ impl Core {
         if self.store().count_with_flag(owner.id, kind.flag()).await? >= self.config().max_list_entries {
             return Err(CoreError::ListFull);
         }
-        let version = self.change_relation(owner, &target, flags, flags | kind.flag(), Some(display_name)).await?;
+        // An empty name leaves the one the owner gave before, if any.
+        let display_name = (!display_name.is_empty()).then_some(display_name);
+        let version = self.change_relation(owner, &target, flags, flags | kind.flag(), display_name).await?;
         Ok((target, version))
     }
 

@@ -36,13 +36,11 @@ impl User {
                 let _ = tx.send(event);
             }
         });
-        let logged_in = tokio::time::timeout(
-            PATIENCE,
-            client.login(handle.to_owned(), password, &nexus, "msnp11-sdk", "0.13"),
-        )
-        .await
-        .expect("login finishes")
-        .expect("login succeeds");
+        let logged_in =
+            tokio::time::timeout(PATIENCE, client.login(handle.to_owned(), password, &nexus, "msnp11-sdk", "0.13"))
+                .await
+                .expect("login finishes")
+                .expect("login succeeds");
         assert!(matches!(logged_in, Event::Authenticated), "{logged_in:?}");
         User { client, events }
     }

@@ -360,7 +360,8 @@ impl Notification {
         }
         match contact {
             ContactRef::Handle(handle) => {
-                let name = name.unwrap_or_else(|| handle.clone());
+                // Without `F=` (the allow and block lists) the contact keeps the name they have.
+                let name = name.unwrap_or_default();
                 let (target, _) = self.put_on_list(trid, list, &handle, &name).await?;
                 let handle = self.context.config.domains.handle_of(&target.name);
                 let forward = list == List::Forward;

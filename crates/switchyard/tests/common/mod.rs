@@ -52,6 +52,32 @@ impl TestServer {
         self.running().store().create_account(&name, password, nickname).await.unwrap()
     }
 
+    /// Signs in at the nexus (`pprdr.asp`, then Passport1.4 at the `DALogin` it names) and
+    /// returns the ticket, or the HTTP status of the refusal.
+    pub async fn passport_ticket(&self, handle: &str, password: &str) -> Result<String, u16> {
+        let http = self.running().address("http").unwrap();
+        let client = reqwest::Client::new();
+        let urls = client.get(format!("http://{http}/rdr/pprdr.asp")).send().await.unwrap();
+        let urls = urls.headers()["PassportURLs"].to_str().unwrap().to_owned();
+        let da_login = urls.strip_prefix("DALogin=").expect("DALogin first");
+        assert_eq!(da_login, format!("{http}/login2.srf"), "no scheme: clients add https://");
+        let authorization = format!(
+            "Passport1.4 OrgVerb=GET,OrgURL=http%3A%2F%2Fmessenger%2Emsn%2Ecom,sign-in={},pwd={},lc=1033,id=507",
+            handle.replace('@', "%40"),
+            password.replace(' ', "%20")
+        );
+        let login =
+            client.get(format!("http://{da_login}")).header("Authorization", authorization).send().await.unwrap();
+        if login.status() != 200 {
+            assert!(login.headers()["WWW-Authenticate"].to_str().unwrap().contains("da-status=failed"));
+            return Err(login.status().as_u16());
+        }
+        let info = login.headers()["Authentication-Info"].to_str().unwrap();
+        assert!(info.starts_with("Passport1.4 da-status=success,"), "{info}");
+        let ticket = info.split("from-PP='").nth(1).unwrap().trim_end_matches('\'');
+        Ok(ticket.to_owned())
+    }
+
     pub async fn stop(&mut self) {
         self.server.take().expect("server is running").shutdown().await;
     }
@@ -155,6 +181,44 @@ impl Client {
         assert_eq!(String::from_utf8(payload).unwrap(), body);
     }
 
+    /// Expects a payload command whose line starts with `head` and ends with the payload's
+    /// length; returns the payload.
+    pub async fn expect_payload(&mut self, head: &str) -> String {
+        let line = self.line().await;
+        assert!(line.starts_with(head), "{line:?} does not start with {head:?}");
+        let len: usize = line.rsplit(' ').next().unwrap().parse().expect("a payload length");
+        let mut payload = vec![0; len];
+        tokio::time::timeout(PATIENCE, self.reader.read_exact(&mut payload)).await.unwrap().unwrap();
+        String::from_utf8(payload).unwrap()
+    }
+
+    /// Logs in with MD5 in `dialect` (MSNP2–7), expecting `ok` and, from MSNP5, the profile.
+    pub async fn login_md5(addr: SocketAddr, dialect: u8, handle: &str, password: &str, ok: &str) -> Client {
+        let mut c = Client::connect(addr).await;
+        c.exchange(&[(&format!("VER 1 MSNP{dialect} CVR0"), &format!("VER 1 MSNP{dialect}"))]).await;
+        c.authenticate(2, handle, password).await;
+        c.expect(ok).await;
+        if dialect >= 5 {
+            c.expect_payload("MSG Hotmail Hotmail ").await;
+        }
+        c
+    }
+
+    /// Logs in with TWN in `dialect` (MSNP8+), fetching the ticket from the nexus over HTTP.
+    pub async fn login_twn(server: &TestServer, dialect: u8, handle: &str, password: &str, ok: &str) -> Client {
+        let mut c = Client::connect(server.msn()).await;
+        c.exchange(&[(&format!("VER 1 MSNP{dialect} CVR0"), &format!("VER 1 MSNP{dialect}"))]).await;
+        c.send(&format!("USR 2 TWN I {handle}")).await;
+        let policy = c.line().await;
+        assert!(policy.starts_with("USR 2 TWN S lc=1033,id=507,"), "{policy}");
+        let ticket = server.passport_ticket(handle, password).await.expect("the nexus gives a ticket");
+        c.send(&format!("USR 3 TWN S {ticket}")).await;
+        c.expect(ok).await;
+        let profile = c.expect_payload("MSG Hotmail Hotmail ").await;
+        assert!(profile.contains("Content-Type: text/x-msmsgsprofile"), "{profile}");
+        c
+    }
+
     /// Proves nothing else is queued for this client: the server answers commands and pushes
     /// events in order, so an unknown command's `200` must be the very next line.
     pub async fn expect_nothing_pending(&mut self, trid: u32) {
@@ -163,8 +227,12 @@ impl Client {
     }
 
     pub async fn expect_closed(&mut self) {
+        self.expect_closed_within(PATIENCE).await;
+    }
+
+    pub async fn expect_closed_within(&mut self, wait: Duration) {
         let mut rest = Vec::new();
-        let read = tokio::time::timeout(PATIENCE, self.reader.read_to_end(&mut rest)).await;
+        let read = tokio::time::timeout(wait, self.reader.read_to_end(&mut rest)).await;
         let read = read.expect("connection still open");
         // A reset is as closed as a FIN.
         if read.is_ok() {

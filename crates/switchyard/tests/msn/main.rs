@@ -1,8 +1,9 @@
-//! Byte-exact transcripts of MSNP2 against a running server over loopback sockets.
+//! Byte-exact transcripts of MSNP2–MSNP12 against a running server over loopback sockets.
 
 #[path = "../common/mod.rs"]
 mod common;
 
+mod dialects;
 mod lists;
 mod login;
 mod presence;
