@@ -161,3 +161,38 @@ async fn cal_honours_presence_and_privacy() {
     dave_ns.expect("913 6").await;
     alice_ns.exchange(&[("CHG 7 FLN", "CHG 7 FLN"), ("XFR 8 SB", "913 8")]).await;
 }
+
+/// Switchboards are the same in every dialect: an MSNP12 chat with typing notifications
+/// (`MSG U`, no answer) and a data message (`MSG D`, acknowledged like `A`).
+#[tokio::test]
+async fn msnp12_users_chat_with_typing_notifications() {
+    let server = three_users().await;
+    let addr = server.msn();
+    let ok = |handle: &str| format!("USR 3 OK {handle} 1 0");
+    let mut alice_ns = Client::login_twn(&server, 12, "alice@hotmail.com", "secret", &ok("alice@hotmail.com")).await;
+    let mut bob_ns = Client::login_twn(&server, 12, "bob@hotmail.com", "pw", &ok("bob@hotmail.com")).await;
+    for ns in [&mut alice_ns, &mut bob_ns] {
+        ns.exchange(&[("CHG 4 NLN 1342177280", "CHG 4 NLN 1342177280")]).await;
+        // Challenges are on by default; these sessions ignore theirs (a minute is long enough).
+        assert!(ns.line().await.starts_with("CHL 0 "));
+    }
+    let cookie = refer(&mut alice_ns, 6, addr).await;
+    let mut alice = open(addr, "alice@hotmail.com", &cookie, "Alice").await;
+    alice.send("CAL 2 bob@hotmail.com").await;
+    let session = alice.line().await.strip_prefix("CAL 2 RINGING ").unwrap().to_owned();
+    let (_, bob_cookie) = ring(&mut bob_ns, addr, "alice@hotmail.com", "Alice").await;
+    let mut bob = Client::connect(addr).await;
+    bob.send(&format!("ANS 1 bob@hotmail.com {bob_cookie} {session}")).await;
+    bob.expect("IRO 1 1 1 alice@hotmail.com Alice").await;
+    bob.expect("ANS 1 OK").await;
+    alice.expect("JOI bob@hotmail.com bob@hotmail.com").await;
+
+    let typing = "MIME-Version: 1.0\r\nContent-Type: text/x-msmsgscontrol\r\nTypingUser: alice@hotmail.com\r\n\r\n\r\n";
+    alice.send_msg(3, "U", typing).await;
+    bob.expect_msg("alice@hotmail.com", "Alice", typing).await;
+    let data = "MIME-Version: 1.0\r\nContent-Type: application/x-msnmsgrp2p\r\nP2P-Dest: bob@hotmail.com\r\n\r\nxyz";
+    alice.send_msg(4, "D", data).await;
+    bob.expect_msg("alice@hotmail.com", "Alice", data).await;
+    alice.expect("ACK 4").await;
+    alice.expect_nothing_pending(5).await;
+}
