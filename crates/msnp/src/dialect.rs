@@ -54,6 +54,11 @@ impl Dialect {
         UsrOkShape { friendly: self.0 <= 9, verified: self.0 >= 6, kids_flag: self.0 >= 8 }
     }
 
+    /// `XFR NS` names the current server too (`XFR trid NS address 0 current`) from MSNP8.
+    pub fn xfr_ns_names_current(self) -> bool {
+        self.0 >= 8
+    }
+
     /// The server may challenge the client (`CHL`/`QRY`) from MSNP6, with the answer scheme of
     /// the dialect.
     pub fn challenge_scheme(self) -> Option<Scheme> {

@@ -55,10 +55,12 @@ pub enum Reply<'a> {
         friendly: &'a str,
         shape: UsrOkShape,
     },
-    /// `XFR trid NS address`: log in at another notification server.
+    /// `XFR trid NS address [0 current]`: log in at another notification server; MSNP8+ also
+    /// name the server the client is on.
     XfrNs {
         trid: Trid,
         address: &'a str,
+        current: Option<&'a str>,
     },
     /// `XFR trid SB address CKI cookie`.
     XfrSb {
@@ -356,7 +358,10 @@ impl Reply<'_> {
                 }
                 w.write_str("\r\n")
             }
-            Reply::XfrNs { trid, address } => write!(w, "XFR {trid} NS {address}\r\n"),
+            Reply::XfrNs { trid, address, current: None } => write!(w, "XFR {trid} NS {address}\r\n"),
+            Reply::XfrNs { trid, address, current: Some(current) } => {
+                write!(w, "XFR {trid} NS {address} 0 {current}\r\n")
+            }
             Reply::XfrSb { trid, address, cookie } => write!(w, "XFR {trid} SB {address} CKI {cookie}\r\n"),
             Reply::Syn { trid, version } => write!(w, "SYN {trid} {version}\r\n"),
             Reply::SynCounts { trid, version, settings_version, contacts, groups } => {

@@ -57,6 +57,15 @@ pub struct MsnSection {
     /// Whether MSNP6+ clients must answer a `CHL` challenge (official clients do; some client
     /// libraries never answer one and are disconnected after a minute).
     pub challenges: bool,
+    /// The client version `CVR` recommends; by default the one the client has (no nagging).
+    pub recommended_version: Option<String>,
+    /// The oldest client version `CVR` accepts.
+    pub minimum_version: String,
+    /// The download and information pages `CVR` names.
+    pub download_url: String,
+    pub info_url: String,
+    /// Base of the addresses `URL` answers with (`<web_url><service>`).
+    pub web_url: String,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -117,6 +126,7 @@ impl Default for Config {
 
 impl Default for MsnSection {
     fn default() -> Self {
+        let front = switchyard_msn::MsnConfig::default();
         MsnSection {
             port: 1863,
             dispatch_port: None,
@@ -125,6 +135,11 @@ impl Default for MsnSection {
             public_address: None,
             login_timeout_secs: 60,
             challenges: true,
+            recommended_version: front.client_versions.recommended,
+            minimum_version: front.client_versions.minimum,
+            download_url: front.client_versions.download_url,
+            info_url: front.client_versions.info_url,
+            web_url: front.web_url,
         }
     }
 }
@@ -196,6 +211,13 @@ impl Config {
             login_timeout: Duration::from_secs(self.msn.login_timeout_secs),
             max_connections: self.limits.max_connections,
             challenges: self.msn.challenges,
+            client_versions: switchyard_msn::ClientVersions {
+                recommended: self.msn.recommended_version.clone(),
+                minimum: self.msn.minimum_version.clone(),
+                download_url: self.msn.download_url.clone(),
+                info_url: self.msn.info_url.clone(),
+            },
+            web_url: self.msn.web_url.clone(),
             ..switchyard_msn::MsnConfig::default()
         }
     }

@@ -145,7 +145,9 @@ impl Login<'_> {
             }
             NsCommand::Usr { trid, stage: AuthStage::Initiate, value: handle, .. } => {
                 if let Some(address) = self.referral {
-                    conn.send(Reply::XfrNs { trid, address });
+                    let current = conn.local_addr().ok().filter(|_| self.dialect.xfr_ns_names_current());
+                    let current = current.map(|a| a.to_string());
+                    conn.send(Reply::XfrNs { trid, address, current: current.as_deref() });
                     return Step::Close;
                 }
                 let name = match context.config.domains.resolve(&handle) {

@@ -337,3 +337,25 @@ async fn the_soap_login_of_msn_7_5_works_over_https() {
     c.line().await;
     c.exchange(&[(&format!("USR 3 TWN S {token}"), "USR 3 OK alice@hotmail.com 1 0")]).await;
 }
+
+#[tokio::test]
+async fn cvr_answers_with_the_configured_versions_and_pages() {
+    let server = TestServer::start_with(|config| {
+        config.msn.recommended_version = Some("7.5.0324".into());
+        config.msn.minimum_version = "5.0.0540".into();
+        config.msn.download_url = "http://example.invalid/get".into();
+        config.msn.info_url = "http://example.invalid/about".into();
+    })
+    .await;
+    let mut c = Client::connect(server.msn()).await;
+    c.exchange(&[
+        ("CVR 1 0x0409 winnt 5.1 i386 MSNMSGR 6.0.0602 MSMSGS", "715 1"),
+        ("VER 2 MSNP9 CVR0", "VER 2 MSNP9"),
+        (
+            "CVR 3 0x0409 winnt 5.1 i386 MSNMSGR 6.0.0602 MSMSGS alice@hotmail.com",
+            "CVR 3 7.5.0324 7.5.0324 5.0.0540 http://example.invalid/get http://example.invalid/about",
+        ),
+        ("CVR 4 0x0409 winnt", "200 4"),
+    ])
+    .await;
+}

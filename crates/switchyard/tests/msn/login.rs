@@ -156,6 +156,13 @@ async fn dispatch_port_refers_logins_to_the_notification_server() {
     c.expect(&format!("XFR 3 NS {}", server.msn())).await;
     c.expect_closed().await;
     Client::login(server.msn(), "alice@hotmail.com", "secret", "Alice").await;
+
+    // From MSNP8 the referral also names the dispatch server the client is on.
+    let dispatch = server.running().address("msn-dispatch").unwrap();
+    let mut c = Client::connect(dispatch).await;
+    c.exchange(&[("VER 1 MSNP8 CVR0", "VER 1 MSNP8")]).await;
+    c.exchange(&[("USR 2 TWN I alice@hotmail.com", &format!("XFR 2 NS {} 0 {dispatch}", server.msn()))]).await;
+    c.expect_closed().await;
 }
 
 #[tokio::test]
