@@ -75,6 +75,19 @@ struct Online {
     control: Arc<Control>,
     presence: Presence,
     privacy: Privacy,
+    /// Whether the session joins conversations it is invited to (MSN switchboards); others
+    /// are reached with messages.
+    takes_invitations: bool,
+}
+
+/// How an invited account is reached.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Invitation {
+    /// Its session got the invitation and may join the conversation.
+    Sent,
+    /// Its session does not join conversations (another protocol): the conversation reaches it
+    /// through [`Core::deliver`].
+    ByMessage,
 }
 
 #[derive(Default)]
@@ -127,6 +140,7 @@ impl Core {
             control: control.clone(),
             presence: Presence::new(Status::Offline, display_name),
             privacy: settings.privacy,
+            takes_invitations: false,
         };
         if let Some(previous) = self.hub().online.insert(account.id, entry) {
             previous.control.kick(KickReason::LoggedInElsewhere);
@@ -183,11 +197,17 @@ impl Core {
         shown(&entry.presence, entry.privacy, flags_toward_viewer)
     }
 
+    /// Marks the session as one that joins the conversations it is invited to.
+    pub fn take_invitations(&self, session: &Session) -> Result<(), CoreError> {
+        self.current_entry(session)?.takes_invitations = true;
+        Ok(())
+    }
+
     /// Asks `to` to join a conversation, if they are reachable and let the inviter reach them.
-    pub async fn invite(&self, to: AccountId, invite: ConversationInvite) -> Result<(), CoreError> {
-        let (privacy, presence) = {
+    pub async fn invite(&self, to: AccountId, invite: ConversationInvite) -> Result<Invitation, CoreError> {
+        let (privacy, presence, takes_invitations) = {
             let entry = self.hub().online.get(&to).ok_or(CoreError::NotOnline)?;
-            (entry.privacy, entry.presence.clone())
+            (entry.privacy, entry.presence.clone(), entry.takes_invitations)
         };
         let flags = self.store().relation_flags(to, invite.from.id).await?;
         if !allows(privacy, flags) {
@@ -196,8 +216,11 @@ impl Core {
         if shown(&presence, privacy, flags).is_none() {
             return Err(CoreError::NotOnline);
         }
+        if !takes_invitations {
+            return Ok(Invitation::ByMessage);
+        }
         if self.notify(to, Event::Invitation(invite)) {
-            Ok(())
+            Ok(Invitation::Sent)
         } else {
             Err(CoreError::NotOnline)
         }

@@ -19,7 +19,7 @@ pub mod store_suite;
 
 pub use account::{Account, AccountId, AccountName, AccountRef};
 pub use error::CoreError;
-pub use hub::{ConversationInvite, Event, KickReason, Session};
+pub use hub::{ConversationInvite, Event, Invitation, KickReason, Session};
 pub use lists::{ContactList, ListEntry, ListKind};
 pub use presence::{ClientDetails, Presence, Status};
 pub use privacy::{AddPolicy, Privacy, RelationFlags, ReverseListPrompt};

@@ -225,8 +225,13 @@ impl MsnFront {
                 tokio::select! {
                     _ = shutdown.cancelled() => return,
                     _ = tick.tick() => {
-                        context.switchboards.sweep_expired();
                         context.passport.sweep_expired();
+                        // Messages that waited for an MSN user who never answered the ring.
+                        for message in context.switchboards.sweep_expired() {
+                            if let Err(e) = context.core.queue_offline(&message).await {
+                                tracing::error!(error = %e, "could not queue an undelivered message");
+                            }
+                        }
                     }
                 }
             }

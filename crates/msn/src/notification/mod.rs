@@ -5,6 +5,7 @@
 mod groups;
 mod lists;
 mod login;
+mod messages;
 mod presence;
 
 use crate::conn::{Conn, ReadError};
@@ -35,6 +36,10 @@ pub(crate) async fn run(
     };
     let session = login.session;
     tracing::Span::current().record("account", session.account.name.as_str());
+    // MSN users join the conversations they are invited to (switchboards).
+    if let Err(e) = context.core.take_invitations(&session) {
+        tracing::warn!(error = %e, "session ended before it started");
+    }
     tracing::info!(dialect = %login.dialect, "logged in");
     // Switchboards live on this node, reachable where the client reached us (or as configured).
     let switchboard_address = match conn.local_addr() {
@@ -307,18 +312,11 @@ impl Notification {
                 });
             }
             // MSNP has no word for "someone allowed you": the grantor's allow list shows it.
-            // Broadcasts wait (unseen) until MSN sessions can be sent messages by the server.
-            Event::Authorized { .. } | Event::Broadcast { .. } => {}
-            Event::Message(message) => {
-                // MSNP receives messages only inside switchboards; opening one on the server's
-                // initiative comes with cross-protocol delivery. Until then the message goes back
-                // to the durable queue, so nothing routed here is lost.
-                tracing::warn!(from = %message.from.name, "no switchboard to deliver a routed message; queued");
-                let queued = message.queued_for(self.session.account.id);
-                if let Err(e) = self.context.core.queue_offline(&queued).await {
-                    tracing::error!(error = %e, "could not queue a routed message");
-                }
+            Event::Authorized { .. } => {}
+            Event::Broadcast { id, message } => {
+                self.receive_message(conn, message, Some(crate::switchboard::Receipt::Broadcast(id))).await
             }
+            Event::Message(message) => self.receive_message(conn, message, None).await,
         }
     }
 }

@@ -93,6 +93,7 @@ impl Notification {
                 self.show_presence(conn, Some(trid), &handle, &presence);
             }
             self.challenge_once(conn);
+            self.deliver_waiting_messages(conn).await;
         }
         Ok(())
     }

@@ -1,0 +1,113 @@
+//! Messages from users of other protocols. MSN clients receive messages only in switchboards,
+//! so the server opens one (it rings the user, with the sender as a member) or uses the one
+//! their conversation is in. Messages that waited in the durable queue, and unseen broadcasts,
+//! are delivered the same way once the user is online, marked with the time they were sent.
+
+use super::Notification;
+use crate::conn::Conn;
+use crate::switchboard::{to_msn, Member, Receipt, RemoteDelivery, Waiting};
+use msnp::{MsnStatus, Reply};
+use std::collections::HashMap;
+use std::time::{Duration, UNIX_EPOCH};
+use switchyard_core::store::{OfflineMessage, StoredMessage};
+use switchyard_core::{AccountId, AccountRef, Message};
+
+/// Unseen broadcasts delivered at login.
+const BROADCASTS_AT_LOGIN: usize = 20;
+
+impl Notification {
+    fn me(&self) -> Member {
+        Member {
+            account: self.session.account.to_ref(),
+            handle: self.handle.clone(),
+            friendly: self.presence.display_name.clone(),
+        }
+    }
+
+    fn member(&self, account: AccountRef, friendly: String) -> Member {
+        Member { handle: self.context.config.domains.handle_of(&account.name), account, friendly }
+    }
+
+    /// A live message routed here by the core.
+    pub(super) async fn receive_message(&mut self, conn: &mut Conn, message: Message, receipt: Option<Receipt>) {
+        let from = self.member(message.from.clone(), message.from_display_name.clone());
+        let live_only = message.kind.is_live_only();
+        let durable = message.queued_for(self.session.account.id);
+        let Some(body) = to_msn(message.kind, &message.text, message.font.as_ref(), &from.handle) else {
+            tracing::debug!(kind = ?message.kind, "message kind MSN cannot show; dropped");
+            return;
+        };
+        // A broadcast stays unseen (and comes back) rather than being queued twice.
+        let fallback = (!live_only && receipt.is_none()).then(|| durable.clone());
+        // Before its first CHG the client cannot be rung: the queue keeps the message until then.
+        let delivered = self.status != MsnStatus::Offline
+            && self.offer(conn, &from, Waiting { body: body.into(), receipt, fallback }, live_only);
+        if !delivered && !live_only && receipt.is_none() {
+            self.requeue(&durable).await;
+        }
+    }
+
+    /// Puts a message into a switchboard for this user, ringing them when a room was opened;
+    /// false when it could not be placed.
+    fn offer(&self, conn: &mut Conn, from: &Member, waiting: Waiting, live_only: bool) -> bool {
+        match self.context.switchboards.deliver_from_remote(&self.me(), from, waiting, live_only) {
+            RemoteDelivery::Delivered => true,
+            RemoteDelivery::Ring { session, cookie } => {
+                conn.send(Reply::Rng {
+                    session,
+                    address: &self.switchboard_address,
+                    cookie: &cookie,
+                    caller: &from.handle,
+                    friendly: &from.friendly,
+                });
+                true
+            }
+            RemoteDelivery::Refused => false,
+        }
+    }
+
+    async fn requeue(&self, message: &OfflineMessage) {
+        if let Err(e) = self.context.core.queue_offline(message).await {
+            tracing::error!(error = %e, "could not queue a message for this MSN user");
+        }
+    }
+
+    /// Once the user is online: what waited in the durable queue, then unseen broadcasts.
+    pub(super) async fn deliver_waiting_messages(&mut self, conn: &mut Conn) {
+        let me = self.session.account.id;
+        let store = self.context.core.store();
+        let pending = match self.context.core.pending_offline(me).await {
+            Ok(pending) => pending,
+            Err(e) => return tracing::error!(error = %e, "could not read the offline queue"),
+        };
+        let broadcasts = store.unseen_broadcasts(me, BROADCASTS_AT_LOGIN).await.unwrap_or_else(|e| {
+            tracing::error!(error = %e, "could not read broadcasts");
+            Vec::new()
+        });
+        let mut senders: HashMap<AccountId, Option<AccountRef>> = HashMap::new();
+        let queued = pending.into_iter().map(|m| (m, Receipt::Offline as fn(i64) -> Receipt));
+        let broadcast = broadcasts.into_iter().map(|m| (m, Receipt::Broadcast as fn(i64) -> Receipt));
+        for (StoredMessage { id, message }, receipt) in queued.chain(broadcast) {
+            let sender = match senders.get(&message.sender) {
+                Some(sender) => sender.clone(),
+                None => {
+                    let sender = store.account_by_id(message.sender).await.ok().flatten().map(|a| a.to_ref());
+                    senders.insert(message.sender, sender.clone());
+                    sender
+                }
+            };
+            // The sender's account is gone: its messages stay for the protocols that show them.
+            let Some(sender) = sender else { continue };
+            let friendly = self.context.config.domains.friendly_of(&sender);
+            let from = self.member(sender, friendly);
+            let text = format!("(sent {}) {}", sent_time(message.sent_at), message.text);
+            let Some(body) = to_msn(message.kind, &text, None, &from.handle) else { continue };
+            self.offer(conn, &from, Waiting { body: body.into(), receipt: Some(receipt(id)), fallback: None }, false);
+        }
+    }
+}
+
+/// `Sun, 22 Nov 2026 10:15:00 GMT`.
+fn sent_time(unix_seconds: i64) -> String {
+    httpdate::fmt_http_date(UNIX_EPOCH + Duration::from_secs(unix_seconds.max(0) as u64))
+}

@@ -1,0 +1,305 @@
+//! One participant's switchboard connection: `USR`/`ANS` with a cookie, then `CAL`, `MSG`, `OUT`.
+
+use super::content::{from_msn, Content};
+use super::{lock, Member, Participant, Purpose, Receipt, Room, RoomEvent, PARTICIPANT_QUEUE};
+use crate::conn::{Conn, ReadError};
+use crate::Context;
+use bytes::Bytes;
+use msnp::command::AckMode;
+use msnp::{ErrorCode, Frame, Reply, SbCommand, Trid};
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use switchyard_core::{ConversationInvite, CoreError, Invitation, Message, MessageKind};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+/// The switchboard's `USR OK` names the user in every dialect: `USR trid OK handle friendly`.
+const SWITCHBOARD_USR_OK: msnp::UsrOkShape = msnp::UsrOkShape { friendly: true, verified: false, kids_flag: false };
+
+/// A participant's place in a room, and its queue of room events.
+struct Seat {
+    room_id: u64,
+    room: Arc<Mutex<Room>>,
+    member: Member,
+    connection: u64,
+    events: mpsc::Receiver<RoomEvent>,
+}
+
+pub(crate) async fn run(context: Arc<Context>, mut conn: Conn, first: Frame, shutdown: CancellationToken) {
+    let Some(mut seat) = enter(&context, &mut conn, &first) else {
+        conn.send(Reply::Error { code: ErrorCode::AuthenticationFailed, trid: first.trid() });
+        conn.close().await;
+        return;
+    };
+    tracing::Span::current().record("account", seat.member.account.name.as_str());
+    serve(&context, &mut conn, &mut seat, &shutdown).await;
+    leave(&context, &seat);
+    conn.close().await;
+}
+
+/// `USR` (creating a room) or `ANS` (joining one) with a valid cookie.
+fn enter(context: &Context, conn: &mut Conn, first: &Frame) -> Option<Seat> {
+    let boards = &context.switchboards;
+    let (trid, handle, cookie, session) = match SbCommand::parse(first).ok()? {
+        SbCommand::Usr { trid, handle, cookie } => (trid, handle, cookie, None),
+        SbCommand::Ans { trid, handle, cookie, session } => (trid, handle, cookie, Some(session)),
+        _ => return None,
+    };
+    let name = context.config.domains.resolve(&handle).ok()?;
+    let ticket = boards.redeem(&cookie, &name)?;
+    let connection = boards.next_connection.fetch_add(1, Ordering::Relaxed);
+    let (events_tx, events) = mpsc::channel(PARTICIPANT_QUEUE);
+    let participant = Participant { member: ticket.member.clone(), connection, events: events_tx };
+    let member = ticket.member;
+    let (room_id, room) = match (ticket.purpose, session) {
+        (Purpose::Create, None) => {
+            let id = boards.next_room.fetch_add(1, Ordering::Relaxed);
+            let room = Arc::new(Mutex::new(Room { participants: vec![participant], ..Room::default() }));
+            boards.rooms.insert(id, room.clone());
+            conn.send(Reply::UsrOk { trid, handle: &handle, friendly: &member.friendly, shape: SWITCHBOARD_USR_OK });
+            (id, room)
+        }
+        (Purpose::Join(id), Some(session)) if id == session => {
+            let room = boards.room(id)?;
+            let mut guard = lock(&room);
+            guard.ringing.remove(&member.account.id);
+            let present = guard.participants.iter().map(|p| &p.member).chain(guard.remote.iter());
+            let present: Vec<&Member> = present.collect();
+            let total = present.len();
+            for (i, other) in present.into_iter().enumerate() {
+                let (handle, friendly) = (&other.handle, &other.friendly);
+                conn.send(Reply::Iro { trid, index: i + 1, total, handle, friendly });
+            }
+            guard.broadcast(connection, |_| RoomEvent::Joined {
+                handle: member.handle.clone(),
+                friendly: member.friendly.clone(),
+            });
+            conn.send(Reply::AnsOk { trid });
+            // What waited for this user (the room was opened for them) follows the answer.
+            if let Some(from) = guard.remote.first().cloned() {
+                for waiting in std::mem::take(&mut guard.waiting) {
+                    let (handle, friendly) = (&from.handle, &from.friendly);
+                    conn.send(Reply::Msg { handle, friendly, body: &waiting.body });
+                    if let Some(receipt) = waiting.receipt {
+                        // Acknowledged once written; see `serve`.
+                        let _ = participant.events.try_send(RoomEvent::Receipt(receipt));
+                    }
+                }
+            }
+            guard.participants.push(participant);
+            drop(guard);
+            (id, room)
+        }
+        _ => return None,
+    };
+    Some(Seat { room_id, room, member, connection, events })
+}
+
+enum Input {
+    Shutdown,
+    Frame(Result<Frame, ReadError>),
+    Room(Option<RoomEvent>),
+}
+
+async fn serve(context: &Context, conn: &mut Conn, seat: &mut Seat, shutdown: &CancellationToken) {
+    // Durable messages written to the client but not yet flushed: forgotten once they are.
+    let mut written: Vec<Receipt> = Vec::new();
+    loop {
+        if let Err(e) = conn.flush().await {
+            tracing::info!(error = %e, "write failed");
+            return;
+        }
+        for receipt in written.drain(..) {
+            acknowledge(context, seat, receipt).await;
+        }
+        let input = tokio::select! {
+            biased;
+            _ = shutdown.cancelled() => Input::Shutdown,
+            event = seat.events.recv() => Input::Room(event),
+            frame = conn.read_frame() => Input::Frame(frame),
+        };
+        match input {
+            Input::Shutdown | Input::Room(None) => return,
+            Input::Room(Some(event)) => written.extend(relay(conn, event)),
+            Input::Frame(Err(e)) => {
+                e.log();
+                return;
+            }
+            Input::Frame(Ok(frame)) => match SbCommand::parse(&frame) {
+                Ok(SbCommand::Out) => return,
+                Ok(SbCommand::Cal { trid, handle }) => call(context, conn, seat, trid, &handle).await,
+                Ok(SbCommand::Msg { trid, ack, body }) => send_message(context, conn, seat, trid, ack, body).await,
+                Ok(SbCommand::Usr { trid, .. } | SbCommand::Ans { trid, .. }) => {
+                    conn.send(Reply::Error { code: ErrorCode::AlreadyLoggedIn, trid: Some(trid) })
+                }
+                Err(e) => conn.send(Reply::Error { code: e.code, trid: e.trid }),
+            },
+        }
+    }
+}
+
+/// Writes a room event; returns the receipt to settle once it is on its way.
+fn relay(conn: &mut Conn, event: RoomEvent) -> Option<Receipt> {
+    match event {
+        RoomEvent::Joined { handle, friendly } => conn.send(Reply::Joi { handle: &handle, friendly: &friendly }),
+        RoomEvent::Left { handle } => conn.send(Reply::Bye { handle: &handle }),
+        RoomEvent::Message { handle, friendly, body, receipt } => {
+            conn.send(Reply::Msg { handle: &handle, friendly: &friendly, body: &body });
+            return receipt;
+        }
+        RoomEvent::Receipt(receipt) => return Some(receipt),
+    }
+    None
+}
+
+/// A message from the durable queue reached the client: it is deleted (a broadcast is marked
+/// seen). Failing that, it is shown again at the next login, which beats losing it.
+async fn acknowledge(context: &Context, seat: &Seat, receipt: Receipt) {
+    let me = seat.member.account.id;
+    let done = match receipt {
+        Receipt::Offline(id) => context.core.acknowledge_offline(me, id).await.map(|_| ()),
+        Receipt::Broadcast(id) => context.core.store().mark_broadcasts_seen(me, id).await.map_err(CoreError::from),
+    };
+    if let Err(e) = done {
+        tracing::warn!(error = %e, "could not settle a delivered message");
+    }
+}
+
+async fn call(context: &Context, conn: &mut Conn, seat: &Seat, trid: Trid, handle: &str) {
+    let error = |conn: &mut Conn, code| conn.send(Reply::Error { code, trid: Some(trid) });
+    let Ok(name) = context.config.domains.resolve(handle) else {
+        return error(conn, ErrorCode::InvalidUsername);
+    };
+    let callee = match context.core.store().account_by_name(&name).await {
+        Ok(Some(account)) => account,
+        Ok(None) => return error(conn, ErrorCode::InvalidUsername),
+        Err(e) => {
+            tracing::error!(error = %e, "account lookup failed");
+            return error(conn, ErrorCode::InternalServer);
+        }
+    };
+    let boards = &context.switchboards;
+    let expires = Instant::now() + boards.lifetime;
+    {
+        let mut room = lock(&seat.room);
+        if callee.id == seat.member.account.id || room.is_present_or_ringing(callee.id, Instant::now()) {
+            return error(conn, ErrorCode::AlreadyThere);
+        }
+        room.ringing.insert(callee.id, expires);
+    }
+    let friendly = context
+        .core
+        .online_presence(callee.id)
+        .map(|p| p.display_name)
+        .unwrap_or_else(|| context.config.domains.friendly_of(&callee.to_ref()));
+    let member = Member { handle: context.config.domains.handle_of(&callee.name), account: callee.to_ref(), friendly };
+    let Some(ticket) = boards.issue(member.clone(), Purpose::Join(seat.room_id), seat.member.account.id) else {
+        lock(&seat.room).ringing.remove(&callee.id);
+        return error(conn, ErrorCode::UserTooActive);
+    };
+    let invite = ConversationInvite {
+        from: seat.member.account.clone(),
+        from_display_name: seat.member.friendly.clone(),
+        conversation: seat.room_id,
+        ticket: ticket.clone(),
+    };
+    let invited = context.core.invite(callee.id, invite).await;
+    if !matches!(invited, Ok(Invitation::Sent)) {
+        boards.withdraw(&ticket);
+        lock(&seat.room).ringing.remove(&callee.id);
+    }
+    match invited {
+        Ok(Invitation::Sent) => conn.send(Reply::Cal { trid, session: seat.room_id }),
+        Ok(Invitation::ByMessage) => {
+            // Online on another protocol: a member at once, reached through the core.
+            conn.send(Reply::Cal { trid, session: seat.room_id });
+            let mut room = lock(&seat.room);
+            room.broadcast(0, |_| RoomEvent::Joined {
+                handle: member.handle.clone(),
+                friendly: member.friendly.clone(),
+            });
+            boards.add_remote(seat.room_id, &mut room, seat.member.account.id, member);
+        }
+        Err(e) => {
+            let code = match e {
+                CoreError::NotOnline => ErrorCode::NotOnline,
+                CoreError::NotAllowed => ErrorCode::NotOnList,
+                _ => {
+                    tracing::error!(error = %e, "invitation failed");
+                    ErrorCode::InternalServer
+                }
+            };
+            error(conn, code);
+        }
+    }
+}
+
+/// Relays a `MSG` to the room's other participants and, through the core, to its members on
+/// other protocols; `ACK` only when every one of them got it (or it was stored for them).
+async fn send_message(context: &Context, conn: &mut Conn, seat: &Seat, trid: Trid, ack: AckMode, body: Bytes) {
+    let (local, remote) = {
+        let mut room = lock(&seat.room);
+        let alone = room.participants.len() <= 1;
+        let reached = room.broadcast(seat.connection, |_| RoomEvent::Message {
+            handle: seat.member.handle.clone(),
+            friendly: seat.member.friendly.clone(),
+            body: body.clone(),
+            receipt: None,
+        });
+        (if alone { None } else { Some(reached) }, room.remote.clone())
+    };
+    let mut delivered = local.unwrap_or(true) && (local.is_some() || !remote.is_empty());
+    if !remote.is_empty() {
+        let content = from_msn(&body);
+        for member in &remote {
+            let ok = match &content {
+                Some(content) => deliver_remote(context, seat, member, content).await,
+                None => false,
+            };
+            delivered &= ok;
+        }
+    }
+    match (ack, delivered) {
+        (AckMode::Acknowledged, true) => conn.send(Reply::Ack { trid }),
+        (AckMode::Acknowledged | AckMode::NegativeOnly, false) => conn.send(Reply::Nak { trid }),
+        _ => {}
+    }
+}
+
+/// Hands a message to a member on another protocol; true when it was delivered or stored.
+async fn deliver_remote(context: &Context, seat: &Seat, member: &Member, content: &Content) -> bool {
+    let (kind, text, font) = match content {
+        Content::Text { text, font } => (MessageKind::Text, text.clone(), font.clone()),
+        Content::Typing => (MessageKind::Typing, String::new(), None),
+    };
+    let message = Message {
+        from: seat.member.account.clone(),
+        from_display_name: seat.member.friendly.clone(),
+        kind,
+        text,
+        formatted: None,
+        font,
+        wants_receipt: false,
+        sent_at: SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0),
+    };
+    match context.core.deliver(member.account.id, message).await {
+        Ok(_) => true,
+        // Nobody to show a typing notice to is no failure.
+        Err(CoreError::NotOnline) if kind == MessageKind::Typing => true,
+        Err(e) => {
+            tracing::info!(to = %member.handle, error = %e, "message to another protocol refused");
+            false
+        }
+    }
+}
+
+/// Takes the participant out of its room, telling the others; an empty room is closed.
+fn leave(context: &Context, seat: &Seat) {
+    {
+        let mut room = lock(&seat.room);
+        room.participants.retain(|p| p.connection != seat.connection);
+        room.broadcast(seat.connection, |_| RoomEvent::Left { handle: seat.member.handle.clone() });
+    }
+    context.switchboards.close_if_empty(seat.room_id);
+}
