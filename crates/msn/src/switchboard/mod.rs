@@ -401,4 +401,39 @@ mod tests {
         assert!(expiring.tickets.is_empty() && expiring.outstanding.is_empty());
         assert!(expiring.ticket_to_create(member(1, "alice")).is_some());
     }
+
+    fn offline_message(text: &str) -> OfflineMessage {
+        OfflineMessage {
+            sender: AccountId(2),
+            recipient: AccountId(1),
+            kind: switchyard_core::MessageKind::Text,
+            text: text.into(),
+            sent_at: 0,
+        }
+    }
+
+    fn waiting(text: &str) -> Waiting {
+        Waiting { body: Bytes::from(text.to_owned()), receipt: None, fallback: Some(offline_message(text)) }
+    }
+
+    #[test]
+    fn a_remote_message_rings_once_and_what_nobody_answers_goes_back_to_the_queue() {
+        let boards = Switchboards::new(Duration::ZERO);
+        let (alice, bob) = (member(1, "alice"), member(2, "bob"));
+        assert!(matches!(boards.deliver_from_remote(&alice, &bob, waiting("typing"), true), RemoteDelivery::Refused));
+        let RemoteDelivery::Ring { .. } = boards.deliver_from_remote(&alice, &bob, waiting("one"), false) else {
+            panic!("the first message opens a room")
+        };
+        // The ring has expired already (lifetime zero): the room is swept and its live message requeued.
+        let requeued = boards.sweep_expired();
+        assert_eq!(requeued, vec![offline_message("one")]);
+        assert!(boards.rooms.is_empty() && boards.conversations.is_empty() && boards.tickets.is_empty());
+
+        let boards = Switchboards::new(Duration::from_secs(60));
+        assert!(matches!(boards.deliver_from_remote(&alice, &bob, waiting("one"), false), RemoteDelivery::Ring { .. }));
+        assert!(matches!(boards.deliver_from_remote(&alice, &bob, waiting("two"), false), RemoteDelivery::Delivered));
+        assert!(boards.sweep_expired().is_empty(), "still ringing");
+        let room = boards.rooms.iter().next().unwrap().value().clone();
+        assert_eq!(lock(&room).waiting.len(), 2);
+    }
 }
