@@ -4,8 +4,9 @@ use crate::codes::{message_flag, msg, wp};
 use crate::dialect::Dialect;
 use crate::frame::Packet;
 use crate::text::{from_cp1251, from_utf16le};
-use crate::wire::Reader;
-use bytes::Bytes;
+use crate::text::{to_cp1251, to_utf16le};
+use crate::wire::{put_lps, Reader, Writer};
+use bytes::{Bytes, BytesMut};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ClientPacket {
@@ -145,6 +146,128 @@ impl ClientPacket {
             msg::STARTTLS => ClientPacket::StartTls,
             other => ClientPacket::Unknown { msg: other },
         }
+    }
+}
+
+impl ClientPacket {
+    pub fn code(&self) -> u32 {
+        match self {
+            ClientPacket::Hello => msg::HELLO,
+            ClientPacket::Ping => msg::PING,
+            ClientPacket::Login(Login { password: Password::Md5(_), .. }) => msg::LOGIN3,
+            ClientPacket::Login(_) => msg::LOGIN2,
+            ClientPacket::Message(_) => msg::MESSAGE,
+            ClientPacket::MessageRecv { .. } => msg::MESSAGE_RECV,
+            ClientPacket::AddContact(_) => msg::ADD_CONTACT,
+            ClientPacket::ModifyContact(_) => msg::MODIFY_CONTACT,
+            ClientPacket::DeleteOfflineMessage { .. } => msg::DELETE_OFFLINE_MESSAGE,
+            ClientPacket::Authorize { .. } => msg::AUTHORIZE,
+            ClientPacket::ChangeStatus(_) => msg::CHANGE_STATUS,
+            ClientPacket::GetMpopSession => msg::GET_MPOP_SESSION,
+            ClientPacket::WpRequest { .. } => msg::WP_REQUEST,
+            ClientPacket::StartTls => msg::STARTTLS,
+            ClientPacket::Unknown { msg } => *msg,
+        }
+    }
+
+    /// Appends the packet, header included, to `out` (what clients and the load generator send).
+    /// A plain-password login is written as `LOGIN2`, an MD5 one as `LOGIN3`.
+    pub fn encode(&self, dialect: Dialect, seq: u32, out: &mut BytesMut) {
+        let mut b = Writer::new(dialect);
+        self.write_body(&mut b);
+        b.finish(self.code(), seq, out);
+    }
+
+    pub fn to_vec(&self, dialect: Dialect, seq: u32) -> Vec<u8> {
+        let mut out = BytesMut::new();
+        self.encode(dialect, seq, &mut out);
+        out.to_vec()
+    }
+
+    fn write_body(&self, b: &mut Writer) {
+        match self {
+            ClientPacket::Hello
+            | ClientPacket::Ping
+            | ClientPacket::GetMpopSession
+            | ClientPacket::StartTls
+            | ClientPacket::Unknown { .. } => {}
+            ClientPacket::Login(login) => match &login.password {
+                Password::Plain(password) => {
+                    b.ansi(&login.login);
+                    b.ansi(password);
+                    write_status_info(b, &login.status);
+                    b.ansi(&login.user_agent);
+                    if b.dialect.login_has_language() {
+                        b.ansi(&login.language);
+                    }
+                }
+                Password::Md5(md5) => {
+                    b.ansi(&login.login);
+                    b.raw(md5);
+                    b.u32(login.status.features);
+                    b.ansi(&login.user_agent);
+                    b.ansi(&login.language);
+                }
+            },
+            ClientPacket::Message(m) => {
+                b.u32(m.flags);
+                if m.flags & message_flag::MULTICAST != 0 {
+                    b.ansi(&m.to.join(","));
+                } else {
+                    b.ansi(m.to.first().map(String::as_str).unwrap_or(""));
+                }
+                if m.flags & message_flag::UNICODE != 0 {
+                    put_lps(&mut b.out, &to_utf16le(&m.text));
+                } else if m.flags & message_flag::CP1251 != 0 {
+                    put_lps(&mut b.out, &to_cp1251(&m.text));
+                } else {
+                    b.text(&m.text);
+                }
+                b.raw(&m.rtf);
+            }
+            ClientPacket::MessageRecv { from, msg_id } => {
+                b.ansi(from);
+                b.u32(*msg_id);
+            }
+            ClientPacket::AddContact(a) => {
+                b.u32(a.flags);
+                b.u32(a.group_id);
+                b.ansi(&a.email);
+                b.text(&a.name);
+                b.ansi(&a.phones);
+                b.raw(&a.auth_text);
+            }
+            ClientPacket::ModifyContact(m) => {
+                b.u32(m.id);
+                b.u32(m.flags);
+                b.u32(m.group_id);
+                b.ansi(&m.contact);
+                b.text(&m.name);
+                b.ansi(&m.phones);
+            }
+            ClientPacket::DeleteOfflineMessage { uidl } => b.out.extend_from_slice(uidl),
+            ClientPacket::Authorize { user } => b.ansi(user),
+            ClientPacket::ChangeStatus(status) => write_status_info(b, status),
+            ClientPacket::WpRequest { params } => {
+                for (field, value) in params {
+                    b.u32(*field);
+                    match *field {
+                        wp::NICKNAME | wp::FIRSTNAME | wp::LASTNAME => b.text(value),
+                        _ => b.ansi(value),
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn write_status_info(b: &mut Writer, status: &StatusInfo) {
+    b.u32(status.status);
+    if b.dialect.extended_status() {
+        b.ansi(&status.uri);
+        b.text(&status.title);
+        b.text(&status.description);
+        b.u32(status.features);
     }
 }
 

@@ -3,10 +3,9 @@
 use crate::client::StatusInfo;
 use crate::codes::{message_flag, msg};
 use crate::dialect::Dialect;
-use crate::header::{Header, HEADER_LEN};
-use crate::text::{to_cp1251, to_utf16le};
-use crate::wire::{put_lps, put_u32};
-use bytes::{BufMut, BytesMut};
+use crate::frame::Packet;
+use crate::wire::{decode_text, Reader, Writer as Body};
+use bytes::BytesMut;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ServerPacket {
@@ -70,6 +69,11 @@ pub enum ServerPacket {
         reason: String,
         method: u32,
     },
+    /// A packet this codec does not know (decoding only), its body kept.
+    Unknown {
+        msg: u32,
+        body: Vec<u8>,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -114,39 +118,13 @@ pub struct Anketa {
     pub status: u32,
     pub max_rows: u32,
     pub server_time: u32,
-    pub fields: Vec<&'static str>,
+    pub fields: Vec<String>,
     pub rows: Vec<Vec<String>>,
 }
 
 /// Anketa columns whose values are user-written text (UTF-16LE from 1.16).
 const UNICODE_ANKETA_FIELDS: [&str; 6] =
     ["Nickname", "FirstName", "LastName", "Location", "status_title", "status_desc"];
-
-/// Writes fields in one dialect's encodings.
-struct Body {
-    out: Vec<u8>,
-    dialect: Dialect,
-}
-
-impl Body {
-    fn u32(&mut self, value: u32) {
-        put_u32(&mut self.out, value);
-    }
-
-    fn ansi(&mut self, text: &str) {
-        put_lps(&mut self.out, &to_cp1251(text));
-    }
-
-    /// A "UNICODE" field: UTF-16LE from 1.16, CP1251 before.
-    fn text(&mut self, text: &str) {
-        let bytes = if self.dialect.unicode_text() { to_utf16le(text) } else { to_cp1251(text) };
-        put_lps(&mut self.out, &bytes);
-    }
-
-    fn raw(&mut self, bytes: &[u8]) {
-        put_lps(&mut self.out, bytes);
-    }
-}
 
 impl ServerPacket {
     pub fn code(&self) -> u32 {
@@ -170,17 +148,97 @@ impl ServerPacket {
             ServerPacket::ContactList2(_) => msg::CONTACT_LIST2,
             ServerPacket::Ok => msg::OK,
             ServerPacket::Failure { .. } => msg::FAILURE,
+            ServerPacket::Unknown { msg, .. } => *msg,
         }
     }
 
     /// Appends the packet, header included, to `out`.
     pub fn encode(&self, dialect: Dialect, seq: u32, out: &mut BytesMut) {
-        let mut body = Body { out: Vec::new(), dialect };
+        let mut body = Body::new(dialect);
         self.write_body(&mut body);
-        let header = Header { proto: dialect.proto(), seq, msg: self.code(), dlen: body.out.len() as u32 };
-        out.reserve(HEADER_LEN + body.out.len());
-        header.encode(out);
-        out.put_slice(&body.out);
+        body.finish(self.code(), seq, out);
+    }
+
+    /// Reads a packet the server sent (what clients and the load generator need).
+    pub fn decode(packet: &Packet, dialect: Dialect) -> ServerPacket {
+        let mut r = Reader::new(packet.body.clone());
+        match packet.header.msg {
+            msg::HELLO_ACK => {
+                let ping_period = r.u32();
+                ServerPacket::HelloAck { ping_period, server_time: r.u32() }
+            }
+            msg::LOGIN_ACK => ServerPacket::LoginAck,
+            msg::OK => ServerPacket::Ok,
+            msg::LOGIN_REJ => ServerPacket::LoginRej { reason: r.ansi() },
+            msg::MESSAGE_ACK => {
+                let msg_id = r.u32();
+                let flags = r.u32();
+                let from = r.ansi();
+                let bytes = r.lps();
+                let text = if flags & message_flag::UNICODE != 0 {
+                    crate::text::from_utf16le(&bytes)
+                } else if flags & message_flag::CP1251 != 0 {
+                    crate::text::from_cp1251(&bytes)
+                } else {
+                    decode_text(&bytes, dialect)
+                };
+                ServerPacket::MessageAck(MessageAck { msg_id, flags, from, text, rtf: r.lps().to_vec() })
+            }
+            msg::MESSAGE_STATUS => ServerPacket::MessageStatus { status: r.u32() },
+            msg::USER_STATUS => {
+                let status = r.u32();
+                if dialect.extended_status() {
+                    let uri = r.ansi();
+                    let title = r.text(dialect);
+                    let description = r.text(dialect);
+                    let email = r.ansi();
+                    let features = r.u32();
+                    let status = StatusInfo { status, uri, title, description, features };
+                    ServerPacket::UserStatus { status, email, user_agent: r.ansi() }
+                } else {
+                    let status = StatusInfo { status, ..StatusInfo::default() };
+                    ServerPacket::UserStatus { status, email: r.ansi(), user_agent: String::new() }
+                }
+            }
+            msg::LOGOUT => ServerPacket::Logout { reason: r.u32() },
+            msg::CONNECTION_PARAMS => ServerPacket::ConnectionParams { ping_period: r.u32() },
+            msg::USER_INFO => {
+                let (mut nickname, mut total, mut unread, mut endpoint) = (String::new(), 0, 0, String::new());
+                while !r.is_empty() {
+                    match r.ansi().as_str() {
+                        "MRIM.NICKNAME" => nickname = r.text(dialect),
+                        "MESSAGES.TOTAL" => total = r.ansi().parse().unwrap_or(0),
+                        "MESSAGES.UNREAD" => unread = r.ansi().parse().unwrap_or(0),
+                        "client.endpoint" => endpoint = r.ansi(),
+                        _ => drop(r.lps()),
+                    }
+                }
+                ServerPacket::UserInfo { nickname, total, unread, endpoint }
+            }
+            msg::ADD_CONTACT_ACK => {
+                let status = r.u32();
+                ServerPacket::AddContactAck { status, contact_id: r.u32() }
+            }
+            msg::MODIFY_CONTACT_ACK => ServerPacket::ModifyContactAck { status: r.u32() },
+            msg::OFFLINE_MESSAGE_ACK => {
+                let uidl = r.uidl();
+                ServerPacket::OfflineMessageAck { uidl, message: r.lps().to_vec() }
+            }
+            msg::AUTHORIZE_ACK => ServerPacket::AuthorizeAck { user: r.ansi() },
+            msg::MPOP_SESSION => {
+                let status = r.u32();
+                ServerPacket::MpopSession { status, key: r.ansi() }
+            }
+            msg::ANKETA_INFO => ServerPacket::AnketaInfo(read_anketa(&mut r, dialect)),
+            msg::MAILBOX_STATUS => ServerPacket::MailboxStatus { unread: r.u32() },
+            msg::CONTACT_LIST2 => ServerPacket::ContactList2(read_contact_list(&mut r, dialect)),
+            msg::FAILURE => {
+                let code = r.u32();
+                let reason = r.ansi();
+                ServerPacket::Failure { code, reason, method: r.u32() }
+            }
+            other => ServerPacket::Unknown { msg: other, body: packet.body.to_vec() },
+        }
     }
 
     pub fn to_vec(&self, dialect: Dialect, seq: u32) -> Vec<u8> {
@@ -262,7 +320,7 @@ impl ServerPacket {
                 }
                 for row in &anketa.rows {
                     for (field, value) in anketa.fields.iter().zip(row) {
-                        if UNICODE_ANKETA_FIELDS.contains(field) {
+                        if UNICODE_ANKETA_FIELDS.contains(&field.as_str()) {
                             b.text(value);
                         } else {
                             b.ansi(value);
@@ -277,6 +335,7 @@ impl ServerPacket {
                 b.ansi(reason);
                 b.u32(*method);
             }
+            ServerPacket::Unknown { body, .. } => b.out.extend_from_slice(body),
         }
     }
 }
@@ -315,4 +374,75 @@ fn write_contact_list(b: &mut Body, list: &ContactList) {
             }
         }
     }
+}
+
+/// Search results: a bounded number of columns; rows until the body ends.
+fn read_anketa(r: &mut Reader, dialect: Dialect) -> Anketa {
+    const MAX_FIELDS: u32 = 64;
+    let status = r.u32();
+    let count = r.u32().min(MAX_FIELDS);
+    let max_rows = r.u32();
+    let server_time = r.u32();
+    let fields: Vec<String> = (0..count).map(|_| r.ansi()).collect();
+    let mut rows = Vec::new();
+    while !r.is_empty() && !fields.is_empty() {
+        let row = fields
+            .iter()
+            .map(|field| if UNICODE_ANKETA_FIELDS.contains(&field.as_str()) { r.text(dialect) } else { r.ansi() })
+            .collect();
+        rows.push(row);
+    }
+    Anketa { status, max_rows, server_time, fields, rows }
+}
+
+/// Groups and contacts by the masks the packet announces, whatever they are; fields past the
+/// twelve this codec knows are skipped by their mask letter.
+fn read_contact_list(r: &mut Reader, dialect: Dialect) -> ContactList {
+    const MAX_GROUPS: u32 = 1024;
+    let status = r.u32();
+    let group_count = r.u32().min(MAX_GROUPS);
+    let group_mask = r.ansi();
+    let contact_mask = r.ansi();
+    let skip = |r: &mut Reader, letter: u8| {
+        if letter == b'u' {
+            r.u32();
+        } else {
+            r.lps();
+        }
+    };
+    let mut groups = Vec::new();
+    for _ in 0..group_count {
+        let mut group = Group { flags: 0, name: String::new() };
+        for (i, letter) in group_mask.bytes().enumerate() {
+            match i {
+                0 => group.flags = r.u32(),
+                1 => group.name = r.text(dialect),
+                _ => skip(r, letter),
+            }
+        }
+        groups.push(group);
+    }
+    let mut contacts = Vec::new();
+    while !r.is_empty() && !contact_mask.is_empty() {
+        let mut c = Contact::default();
+        for (i, letter) in contact_mask.bytes().enumerate() {
+            match i {
+                0 => c.flags = r.u32(),
+                1 => c.group = r.u32(),
+                2 => c.email = r.ansi(),
+                3 => c.nickname = r.text(dialect),
+                4 => c.server_flags = r.u32(),
+                5 => c.status.status = r.u32(),
+                6 => c.phones = r.ansi(),
+                7 => c.status.uri = r.ansi(),
+                8 => c.status.title = r.text(dialect),
+                9 => c.status.description = r.text(dialect),
+                10 => c.status.features = r.u32(),
+                11 => c.user_agent = r.ansi(),
+                _ => skip(r, letter),
+            }
+        }
+        contacts.push(c);
+    }
+    ContactList { status, groups, contacts }
 }

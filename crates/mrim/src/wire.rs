@@ -2,7 +2,10 @@
 //! a field past the end of the body reads as 0 or empty, as later protocol versions append
 //! fields and older clients leave them out.
 
-use bytes::{Buf, BufMut, Bytes};
+use crate::dialect::Dialect;
+use crate::header::{Header, HEADER_LEN};
+use crate::text::{from_cp1251, from_utf16le, to_cp1251, to_utf16le};
+use bytes::{Buf, BufMut, Bytes, BytesMut};
 
 /// Reads fields off a packet body.
 #[derive(Debug, Clone)]
@@ -48,6 +51,63 @@ impl Reader {
     /// Everything not read yet.
     pub fn rest(&mut self) -> Bytes {
         std::mem::take(&mut self.body)
+    }
+
+    /// An `LPS` of CP1251 text (addresses, keys, and text before 1.16).
+    pub fn ansi(&mut self) -> String {
+        from_cp1251(&self.lps())
+    }
+
+    /// A "UNICODE" `LPS`: UTF-16LE from 1.16, CP1251 before.
+    pub fn text(&mut self, dialect: Dialect) -> String {
+        decode_text(&self.lps(), dialect)
+    }
+}
+
+/// A "UNICODE" field's bytes: UTF-16LE from 1.16, CP1251 before.
+pub fn decode_text(bytes: &[u8], dialect: Dialect) -> String {
+    if dialect.unicode_text() {
+        from_utf16le(bytes)
+    } else {
+        from_cp1251(bytes)
+    }
+}
+
+/// Writes a packet body in one dialect's encodings.
+pub struct Writer {
+    pub(crate) out: Vec<u8>,
+    pub(crate) dialect: Dialect,
+}
+
+impl Writer {
+    pub fn new(dialect: Dialect) -> Self {
+        Writer { out: Vec::new(), dialect }
+    }
+
+    pub fn u32(&mut self, value: u32) {
+        put_u32(&mut self.out, value);
+    }
+
+    pub fn ansi(&mut self, text: &str) {
+        put_lps(&mut self.out, &to_cp1251(text));
+    }
+
+    /// A "UNICODE" field: UTF-16LE from 1.16, CP1251 before.
+    pub fn text(&mut self, text: &str) {
+        let bytes = if self.dialect.unicode_text() { to_utf16le(text) } else { to_cp1251(text) };
+        put_lps(&mut self.out, &bytes);
+    }
+
+    pub fn raw(&mut self, bytes: &[u8]) {
+        put_lps(&mut self.out, bytes);
+    }
+
+    /// Appends the header and this body to `out`.
+    pub fn finish(self, msg: u32, seq: u32, out: &mut BytesMut) {
+        let header = Header { proto: self.dialect.proto(), seq, msg, dlen: self.out.len() as u32 };
+        out.reserve(HEADER_LEN + self.out.len());
+        header.encode(out);
+        out.put_slice(&self.out);
     }
 }
 

@@ -18,7 +18,7 @@ impl MrimSession {
             status: wp::ANKETA_NOUSER,
             max_rows: MAX_SEARCH_ROWS as u32,
             server_time: now_secs(),
-            fields: ANKETA_FIELDS.to_vec(),
+            fields: ANKETA_FIELDS.iter().map(|f| f.to_string()).collect(),
             rows: Vec::new(),
         };
         if self.searches.len() >= MAX_SEARCHES {
