@@ -4,7 +4,7 @@
 //! pidgin-mra cuts the text there and shows nothing when the header is missing.
 
 use crate::dialect::Dialect;
-use crate::text::{to_cp1251, to_utf16le};
+use crate::text::{from_cp1251, from_utf16le, to_cp1251, to_utf16le};
 use base64::Engine;
 use std::time::SystemTime;
 
@@ -25,6 +25,53 @@ pub fn compose(from: &str, sent_at: SystemTime, flags: u32, text: &str, dialect:
     }
     out.extend_from_slice(format!("\n--{boundary}--\n").as_bytes());
     out
+}
+
+/// A stored message as a client reads it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OfflineText {
+    pub from: String,
+    pub sent_at: Option<SystemTime>,
+    pub flags: u32,
+    pub text: String,
+}
+
+/// Reads what [`compose`] (or another server) wrote: headers up to a blank line (LF or CRLF),
+/// then the text, up to the boundary, in the charset and transfer encoding named.
+pub fn parse(message: &[u8]) -> Option<OfflineText> {
+    let split = message.windows(2).position(|w| w == b"\n\n").map(|i| (i, 2));
+    let split = split.or_else(|| message.windows(4).position(|w| w == b"\r\n\r\n").map(|i| (i, 4)));
+    let (at, len) = split?;
+    let head = String::from_utf8_lossy(&message[..at]);
+    let header = |name: &str| {
+        head.lines().find_map(|line| {
+            let (key, value) = line.split_once(':')?;
+            key.trim().eq_ignore_ascii_case(name).then(|| value.trim().to_owned())
+        })
+    };
+    let mut body = &message[at + len..];
+    if let Some(boundary) = header("Boundary") {
+        let end = format!("\n--{boundary}--");
+        if let Some(cut) = body.windows(end.len()).position(|w| w == end.as_bytes()) {
+            body = &body[..cut];
+        }
+    }
+    let body = body.strip_suffix(b"\r").unwrap_or(body);
+    let base64 = header("Content-Transfer-Encoding").is_some_and(|e| e.eq_ignore_ascii_case("base64"));
+    let bytes = if base64 {
+        let compact: Vec<u8> = body.iter().copied().filter(|b| !b.is_ascii_whitespace()).collect();
+        base64::engine::general_purpose::STANDARD.decode(compact).ok()?
+    } else {
+        body.to_vec()
+    };
+    let utf16 = header("Content-Type").is_some_and(|t| t.to_ascii_uppercase().contains("UTF-16"));
+    let text = if utf16 { from_utf16le(&bytes) } else { from_cp1251(&bytes) };
+    Some(OfflineText {
+        from: header("From")?,
+        sent_at: header("Date").and_then(|d| httpdate::parse_http_date(&d).ok()),
+        flags: header("X-MRIM-Flags").and_then(|f| u32::from_str_radix(&f, 16).ok()).unwrap_or(0),
+        text,
+    })
 }
 
 #[cfg(test)]
@@ -50,5 +97,16 @@ Content-Type: text/plain; charset=CP-1251\nContent-Transfer-Encoding: 8bit\n\n\x
         let text = String::from_utf8(text).unwrap();
         assert!(text.contains("X-MRIM-Flags: 00000008\nBoundary: B2\n"));
         assert!(text.ends_with("charset=UTF-16LE\nContent-Transfer-Encoding: base64\n\nSABpAA==\n--B2--\n"), "{text}");
+    }
+
+    #[test]
+    fn what_is_composed_parses_back_in_both_encodings() {
+        let at = UNIX_EPOCH + Duration::from_secs(1_000_000_000);
+        for dialect in [Dialect::V1_7, Dialect { major: 1, minor: 16 }] {
+            let text = compose("bob@mail.ru", at, 8, "Привет\nмир", dialect, "B9");
+            let parsed = parse(&text).unwrap();
+            assert_eq!(parsed, OfflineText { from: "bob@mail.ru".into(), sent_at: Some(at), flags: 8, text: "Привет\nмир".into() });
+        }
+        assert_eq!(parse(b"no blank line"), None);
     }
 }

@@ -4,6 +4,7 @@
 //! * [`command`]: typed client commands of the notification and switchboard roles.
 //! * [`reply`]: typed server messages and their encoding.
 //! * [`text`]: URL-encoding of friendly names and handle syntax checks.
+//! * [`message`]: the text and typing bodies of switchboard messages.
 //! * [`auth`]: the MD5 challenge response of MSNP2–MSNP7.
 //! * [`challenge`]: `CHL`/`QRY` answers (MSNP6+) and the known client products.
 //! * [`dialect`]: MSNP2–MSNP12 and what each has.
@@ -16,6 +17,7 @@ pub mod command;
 pub mod dialect;
 pub mod error_code;
 pub mod frame;
+pub mod message;
 pub mod reply;
 pub mod status;
 pub mod text;
