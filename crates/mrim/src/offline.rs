@@ -105,7 +105,12 @@ Content-Type: text/plain; charset=CP-1251\nContent-Transfer-Encoding: 8bit\n\n\x
         for dialect in [Dialect::V1_7, Dialect { major: 1, minor: 16 }] {
             let text = compose("bob@mail.ru", at, 8, "Привет\nмир", dialect, "B9");
             let parsed = parse(&text).unwrap();
-            assert_eq!(parsed, OfflineText { from: "bob@mail.ru".into(), sent_at: Some(at), flags: 8, text: "Привет\nмир".into() });
+            assert_eq!(
+                parsed,
+                OfflineText {
+                    from: "bob@mail.ru".into(), sent_at: Some(at), flags: 8, text: "Привет\nмир".into()
+                }
+            );
         }
         assert_eq!(parse(b"no blank line"), None);
     }

@@ -20,8 +20,13 @@ pub struct TextFormat {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Body {
     /// Text with LF line ends (the wire has CRLF).
-    Text { text: String, format: Option<TextFormat> },
-    Typing { user: String },
+    Text {
+        text: String,
+        format: Option<TextFormat>,
+    },
+    Typing {
+        user: String,
+    },
 }
 
 /// Reads a `MSG` body; `None` for anything but text and typing notifications.
@@ -91,8 +96,14 @@ mod tests {
 
     #[test]
     fn text_and_format_survive_the_round_trip() {
-        let format =
-            TextFormat { font: "Comic Sans MS".into(), bold: true, italic: false, underline: true, strikeout: false, color: 0x12_34_56 };
+        let format = TextFormat {
+            font: "Comic Sans MS".into(),
+            bold: true,
+            italic: false,
+            underline: true,
+            strikeout: false,
+            color: 0x12_34_56,
+        };
         let body = text("two\nlines", Some(&format));
         assert!(body.contains("X-MMS-IM-Format: FN=Comic%20Sans%20MS; EF=BU; CO=563412;"), "{body}");
         assert!(body.ends_with("\r\n\r\ntwo\r\nlines"));

@@ -117,19 +117,42 @@ pub enum Event {
     /// Logged in (again, after a reconnect).
     LoggedIn,
     /// An entry of the contact list as the server keeps it, after login.
-    Contact { handle: String, name: String },
-    Presence { handle: String, status: Status, name: String },
-    Message { from: String, text: String },
-    Typing { from: String },
+    Contact {
+        handle: String,
+        name: String,
+    },
+    Presence {
+        handle: String,
+        status: Status,
+        name: String,
+    },
+    Message {
+        from: String,
+        text: String,
+    },
+    Typing {
+        from: String,
+    },
     /// Someone asks to add the user (and see their presence).
-    AuthorizationRequest { from: String, text: String },
+    AuthorizationRequest {
+        from: String,
+        text: String,
+    },
     /// Someone let the user add them.
-    Authorized { by: String },
+    Authorized {
+        by: String,
+    },
     /// Someone put the user on their contact list.
-    AddedBy { handle: String },
-    Disconnected { reason: Disconnect },
+    AddedBy {
+        handle: String,
+    },
+    Disconnected {
+        reason: Disconnect,
+    },
     /// Reconnecting after this many milliseconds.
-    Reconnecting { after_ms: u64 },
+    Reconnecting {
+        after_ms: u64,
+    },
 }
 
 /// Why a connection ended.

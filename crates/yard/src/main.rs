@@ -61,8 +61,12 @@ async fn main() -> anyhow::Result<()> {
     });
     let account = Account { protocol: args.protocol, server, handle: args.handle, password: args.password };
     let reconnect = !matches!(args.command, Mode::Send { .. });
-    let options =
-        Options { msn_dialect: args.msn_dialect, mrim_redirector: args.mrim_redirector, reconnect, ..Options::default() };
+    let options = Options {
+        msn_dialect: args.msn_dialect,
+        mrim_redirector: args.mrim_redirector,
+        reconnect,
+        ..Options::default()
+    };
     let client = Client::connect(account, options).await.context("cannot log in")?;
     match args.command {
         Mode::Send { to, text } => send(client, &to, &text.join(" ")).await,

@@ -83,7 +83,9 @@ impl Connection {
         conn.send(&ClientPacket::Hello).await.map_err(|e| unreachable(format!("{e:?}")))?;
         let deadline = Instant::now() + options.timeout;
         match conn.expect(deadline).await? {
-            ServerPacket::HelloAck { ping_period, .. } => conn.ping_period = Duration::from_secs(ping_period.max(1).into()),
+            ServerPacket::HelloAck { ping_period, .. } => {
+                conn.ping_period = Duration::from_secs(ping_period.max(1).into())
+            }
             other => return Err(Error::Protocol(format!("expected HELLO_ACK, got {other:?}"))),
         }
         let login = Login {
@@ -284,8 +286,12 @@ impl Connection {
                 }
             }
             ServerPacket::AuthorizeAck { user } => events.emit(Event::Authorized { by: user }),
-            ServerPacket::ConnectionParams { ping_period } => self.ping_period = Duration::from_secs(ping_period.max(1).into()),
-            ServerPacket::Logout { reason } if reason & logout::NO_RELOGIN != 0 => return Some(Disconnect::LoggedInElsewhere),
+            ServerPacket::ConnectionParams { ping_period } => {
+                self.ping_period = Duration::from_secs(ping_period.max(1).into())
+            }
+            ServerPacket::Logout { reason } if reason & logout::NO_RELOGIN != 0 => {
+                return Some(Disconnect::LoggedInElsewhere)
+            }
             ServerPacket::Logout { .. } => return Some(Disconnect::ServerClosed),
             other => tracing::debug!(?other, "ignored"),
         }

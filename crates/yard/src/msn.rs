@@ -120,7 +120,10 @@ fn from_msn(code: &str) -> Status {
 enum Waiting {
     Reply(Reply),
     /// An `XFR SB` for a switchboard with `to`, whose queued commands are in `commands`.
-    Switchboard { to: String, commands: mpsc::Receiver<SbCommand> },
+    Switchboard {
+        to: String,
+        commands: mpsc::Receiver<SbCommand>,
+    },
 }
 
 pub(crate) struct Connection {
@@ -330,10 +333,10 @@ impl Connection {
         let (line, reply) = match command {
             Command::SetStatus(status, reply) => (format!("CHG {trid} {}", to_msn(status)), reply),
             Command::SendMessage { to, text, reply } => {
-                return self.to_switchboard(to.to_ascii_lowercase(), SbCommand::Message { text, reply }).await
+                return self.via_switchboard(to.to_ascii_lowercase(), SbCommand::Message { text, reply }).await
             }
             Command::SendTyping { to, reply } => {
-                return self.to_switchboard(to.to_ascii_lowercase(), SbCommand::Typing { reply }).await
+                return self.via_switchboard(to.to_ascii_lowercase(), SbCommand::Typing { reply }).await
             }
             Command::AddContact { handle, name, reply } => {
                 // Watching someone also lets them see the user, as MSN clients did.
@@ -353,7 +356,7 @@ impl Connection {
     }
 
     /// Hands a command to the switchboard with `to`, asking for one (`XFR SB`) if there is none.
-    async fn to_switchboard(&mut self, to: String, command: SbCommand) -> Result<(), Disconnect> {
+    async fn via_switchboard(&mut self, to: String, command: SbCommand) -> Result<(), Disconnect> {
         let command = match self.switchboards.get(&to) {
             Some(sb) => match sb.try_send(command) {
                 Ok(()) => return Ok(()),
@@ -542,11 +545,8 @@ async fn relay(
                 }
                 "ACK" | "NAK" => {
                     if let Some(reply) = frame.trid().and_then(|t| acks.remove(&t)) {
-                        let result = if frame.verb.as_str() == "ACK" {
-                            Ok(())
-                        } else {
-                            Err(Error::NotDelivered("NAK".into()))
-                        };
+                        let result =
+                            if frame.verb.as_str() == "ACK" { Ok(()) } else { Err(Error::NotDelivered("NAK".into())) };
                         let _ = reply.send(result);
                     }
                 }

@@ -27,7 +27,11 @@ enum Then {
     Nothing,
     Reply(Reply),
     /// `ADD_FRIEND`: the reply says whether authorization must be asked for.
-    AddFriend { uin: u32, reason: String, reply: Reply },
+    AddFriend {
+        uin: u32,
+        reason: String,
+        reply: Reply,
+    },
 }
 
 struct Sent {
@@ -120,7 +124,9 @@ impl Connection {
         }
         conn.sent.remove(&seq);
         conn.events.emit(Event::LoggedIn);
-        conn.request(&Request::GetContactList, Then::Nothing).await.map_err(|e| Error::Unreachable(format!("{e:?}")))?;
+        conn.request(&Request::GetContactList, Then::Nothing)
+            .await
+            .map_err(|e| Error::Unreachable(format!("{e:?}")))?;
         Ok(conn)
     }
 
@@ -135,7 +141,11 @@ impl Connection {
     }
 
     async fn transmit(&self, datagram: &[u8]) -> Result<(), Disconnect> {
-        self.socket.send_to(datagram, self.server).await.map(|_| ()).map_err(|e| Disconnect::Lost(format!("send failed: {e}")))
+        self.socket
+            .send_to(datagram, self.server)
+            .await
+            .map(|_| ())
+            .map_err(|e| Disconnect::Lost(format!("send failed: {e}")))
     }
 
     async fn acknowledge(&self, seq: u16) -> Result<(), Disconnect> {
@@ -315,8 +325,11 @@ impl Connection {
                     }
                     add_friend::AUTH_REQUIRED => {
                         let text = AuthRequest { face: 0, nick: String::new(), reason }.compose();
-                        self.request(&Request::SendMessage { kind: msg::AUTH_REQUEST, to: uin, text }, Then::Reply(reply))
-                            .await?;
+                        self.request(
+                            &Request::SendMessage { kind: msg::AUTH_REQUEST, to: uin, text },
+                            Then::Reply(reply),
+                        )
+                        .await?;
                     }
                     _ => {
                         let _ = reply.send(Err(Error::Refused("the user does not take contacts".into())));
@@ -340,13 +353,17 @@ impl Connection {
             ServerPacket::UserOffline { uin } => {
                 events.emit(Event::Presence { handle: uin.to_string(), status: Status::Offline, name: String::new() })
             }
-            ServerPacket::StatusChanged { uin, status } => {
-                events.emit(Event::Presence { handle: uin.to_string(), status: from_myicq(status), name: String::new() })
-            }
+            ServerPacket::StatusChanged { uin, status } => events.emit(Event::Presence {
+                handle: uin.to_string(),
+                status: from_myicq(status),
+                name: String::new(),
+            }),
             ServerPacket::Message { kind, from, text, .. } => {
                 let from = from.to_string();
                 match kind {
-                    msg::TEXT | msg::AUTO_REPLY => events.emit(Event::Message { from, text: TextMessage::parse(&text).text }),
+                    msg::TEXT | msg::AUTO_REPLY => {
+                        events.emit(Event::Message { from, text: TextMessage::parse(&text).text })
+                    }
                     msg::AUTH_REQUEST => {
                         events.emit(Event::AuthorizationRequest { from, text: AuthRequest::parse(&text).reason })
                     }

@@ -10,7 +10,7 @@ use mrim::server::{ContactList, MessageAck};
 use mrim::{ClientPacket, Dialect, Packet, ServerPacket};
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
-use switchyard_core::{Account, Event, KickReason, Presence, Session, Status};
+use switchyard_core::{Account, Event, KickReason, MessageKind, Presence, Session, Status};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
@@ -291,8 +291,10 @@ impl MrimSession {
                 let info = StatusInfo { status, ..StatusInfo::default() };
                 conn.send(&ServerPacket::UserStatus { status: info, email, user_agent: String::new() }, 0);
             }
-            // Another protocol's peer-to-peer offers mean nothing to an MRIM client.
-            Event::Message(message) if message.kind.is_direct_connection() => {}
+            // Another protocol's peer-to-peer offers mean nothing to an MRIM client, and a
+            // granted authorization reaches it as `AUTHORIZE_ACK` (`Event::Authorized`).
+            Event::Message(message)
+                if message.kind.is_direct_connection() || message.kind == MessageKind::AuthorizationGranted => {}
             Event::Message(message) => self.show_message(conn, message),
             Event::Broadcast { id, message } => {
                 self.show_message(conn, message);
@@ -311,7 +313,15 @@ impl MrimSession {
         }
     }
 
-    fn show_message(&mut self, conn: &mut Conn, message: switchyard_core::Message) {
+    fn show_message(&mut self, conn: &mut Conn, mut message: switchyard_core::Message) {
+        // Notices other protocols send without words get the words MRIM clients would show.
+        if message.text.is_empty() {
+            message.text = match message.kind {
+                MessageKind::ContactAdded => "added you to their contact list".into(),
+                MessageKind::AuthorizationDenied => "declined your authorization request".into(),
+                _ => message.text,
+            };
+        }
         let flags = messages::flags_of(message.kind);
         let flags = if message.wants_receipt { flags } else { flags | message_flag::NORECV };
         let (flags, rtf) = match message.formatted {

@@ -64,12 +64,15 @@ mod tests {
 
     #[test]
     fn fonts_cross_and_kinds_msn_cannot_show_do_not() {
-        let font = Font { name: "Arial".into(), size: 10, color: 0xFF0000, bold: true, italic: false, underline: false };
+        let font =
+            Font { name: "Arial".into(), size: 10, color: 0xFF0000, bold: true, italic: false, underline: false };
         let body = to_msn(MessageKind::Text, "hi", Some(&font), "a@hotmail.com").unwrap();
         assert_eq!(from_msn(body.as_bytes()), Some(Content::Text { text: "hi".into(), font: Some(font) }));
         let typing = to_msn(MessageKind::Typing, "", None, "a@hotmail.com").unwrap();
         assert_eq!(from_msn(typing.as_bytes()), Some(Content::Typing));
         assert_eq!(to_msn(MessageKind::DirectConnectionRequest, "", None, "a@hotmail.com"), None);
-        assert!(to_msn(MessageKind::AuthorizationRequest, "me?", None, "a").unwrap().ends_with("their contact list) me?"));
+        assert!(to_msn(MessageKind::AuthorizationRequest, "me?", None, "a")
+            .unwrap()
+            .ends_with("their contact list) me?"));
     }
 }
