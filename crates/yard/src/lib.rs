@@ -12,6 +12,7 @@ mod mrim;
 mod msn;
 mod myicq;
 mod supervisor;
+mod tcp;
 
 use std::fmt;
 use std::time::Duration;

@@ -34,8 +34,7 @@ struct Line {
 
 impl Line {
     async fn connect(address: &str) -> Result<Line, Error> {
-        let stream = TcpStream::connect(address).await.map_err(|e| Error::Unreachable(format!("{address}: {e}")))?;
-        let _ = stream.set_nodelay(true);
+        let stream = crate::tcp::connect(address).await?;
         let decoder = FrameDecoder::new(Direction::ServerToClient, Limits::default());
         Ok(Line { stream, decoder, input: BytesMut::with_capacity(4096) })
     }

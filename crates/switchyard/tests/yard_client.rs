@@ -1,0 +1,86 @@
+//! The `yard` client library against the server: refused logins, "logged in elsewhere"
+//! ending a client for good, and reconnecting after the server restarts.
+
+mod common;
+
+use common::TestServer;
+use std::time::Duration;
+use yard::{Account, Client, Disconnect, Error, Event, Options, Protocol};
+
+const PATIENCE: Duration = Duration::from_secs(15);
+
+fn account(server: &TestServer, protocol: Protocol, handle: &str, password: &str) -> Account {
+    let role = match protocol {
+        Protocol::Msn => "msn",
+        Protocol::Mrim => "mrim",
+        Protocol::MyIcq => "myicq",
+    };
+    let server = server.running().address(role).unwrap().to_string();
+    Account { protocol, server, handle: handle.into(), password: password.into() }
+}
+
+fn quick() -> Options {
+    Options { first_backoff: Duration::from_millis(100), ..Options::default() }
+}
+
+async fn next(client: &mut Client) -> Option<Event> {
+    tokio::time::timeout(PATIENCE, client.next_event()).await.expect("an event in time")
+}
+
+/// Skips events until one matches.
+async fn until(client: &mut Client, wanted: impl Fn(&Event) -> bool) -> Event {
+    loop {
+        let event = next(client).await.expect("the client is still running");
+        if wanted(&event) {
+            return event;
+        }
+    }
+}
+
+#[tokio::test]
+async fn wrong_passwords_are_refused_at_connect() {
+    let server = TestServer::start().await;
+    server.add_user("alice", "secret", None).await;
+    for (protocol, handle) in [(Protocol::Msn, "alice@hotmail.com"), (Protocol::Mrim, "alice@mail.ru"), (Protocol::MyIcq, "10001")] {
+        let refused = Client::connect(account(&server, protocol, handle, "wrong"), quick()).await;
+        assert!(matches!(refused, Err(Error::LoginRefused(_))), "{protocol}: {:?}", refused.err());
+        let ok = Client::connect(account(&server, protocol, handle, "secret"), quick()).await;
+        assert!(ok.is_ok(), "{protocol}");
+    }
+}
+
+#[tokio::test]
+async fn a_login_elsewhere_ends_a_client_for_good() {
+    let server = TestServer::start().await;
+    server.add_user("alice", "secret", None).await;
+    for (protocol, handle) in [(Protocol::Msn, "alice@hotmail.com"), (Protocol::Mrim, "alice@mail.ru")] {
+        let mut first = Client::connect(account(&server, protocol, handle, "secret"), quick()).await.unwrap();
+        let _second = Client::connect(account(&server, protocol, handle, "secret"), quick()).await.unwrap();
+        let ended = until(&mut first, |e| matches!(e, Event::Disconnected { .. })).await;
+        assert_eq!(ended, Event::Disconnected { reason: Disconnect::LoggedInElsewhere }, "{protocol}");
+        assert_eq!(next(&mut first).await, None, "{protocol}: no reconnect after a login elsewhere");
+        assert!(matches!(first.send_message("x@mail.ru", "x").await, Err(Error::NotConnected)));
+    }
+}
+
+#[tokio::test]
+async fn clients_reconnect_when_the_server_comes_back() {
+    let mut server = TestServer::start().await;
+    server.add_user("alice", "secret", None).await;
+    server.add_user("bob", "secret", None).await;
+    // The same ports after the restart.
+    server.config.msn.port = server.msn().port();
+    server.config.mrim.port = server.running().address("mrim").unwrap().port();
+    let mut msn = Client::connect(account(&server, Protocol::Msn, "alice@hotmail.com", "secret"), quick()).await.unwrap();
+    // One session per account: Bob is the MRIM user.
+    let mut mrim = Client::connect(account(&server, Protocol::Mrim, "bob@mail.ru", "secret"), quick()).await.unwrap();
+    server.restart().await;
+    for client in [&mut msn, &mut mrim] {
+        let lost = until(client, |e| matches!(e, Event::Disconnected { .. })).await;
+        assert_eq!(lost, Event::Disconnected { reason: Disconnect::ServerClosed });
+        until(client, |e| matches!(e, Event::Reconnecting { .. })).await;
+        until(client, |e| *e == Event::LoggedIn).await;
+    }
+    msn.set_status(yard::Status::Away).await.expect("the new connection works");
+    mrim.set_status(yard::Status::Away).await.expect("the new connection works");
+}
