@@ -41,7 +41,9 @@ async fn until(client: &mut Client, wanted: impl Fn(&Event) -> bool) -> Event {
 async fn wrong_passwords_are_refused_at_connect() {
     let server = TestServer::start().await;
     server.add_user("alice", "secret", None).await;
-    for (protocol, handle) in [(Protocol::Msn, "alice@hotmail.com"), (Protocol::Mrim, "alice@mail.ru"), (Protocol::MyIcq, "10001")] {
+    for (protocol, handle) in
+        [(Protocol::Msn, "alice@hotmail.com"), (Protocol::Mrim, "alice@mail.ru"), (Protocol::MyIcq, "10001")]
+    {
         let refused = Client::connect(account(&server, protocol, handle, "wrong"), quick()).await;
         assert!(matches!(refused, Err(Error::LoginRefused(_))), "{protocol}: {:?}", refused.err());
         let ok = Client::connect(account(&server, protocol, handle, "secret"), quick()).await;
@@ -71,7 +73,8 @@ async fn clients_reconnect_when_the_server_comes_back() {
     // The same ports after the restart.
     server.config.msn.port = server.msn().port();
     server.config.mrim.port = server.running().address("mrim").unwrap().port();
-    let mut msn = Client::connect(account(&server, Protocol::Msn, "alice@hotmail.com", "secret"), quick()).await.unwrap();
+    let mut msn =
+        Client::connect(account(&server, Protocol::Msn, "alice@hotmail.com", "secret"), quick()).await.unwrap();
     // One session per account: Bob is the MRIM user.
     let mut mrim = Client::connect(account(&server, Protocol::Mrim, "bob@mail.ru", "secret"), quick()).await.unwrap();
     server.restart().await;
@@ -83,4 +86,23 @@ async fn clients_reconnect_when_the_server_comes_back() {
     }
     msn.set_status(yard::Status::Away).await.expect("the new connection works");
     mrim.set_status(yard::Status::Away).await.expect("the new connection works");
+}
+
+#[tokio::test]
+async fn the_mrim_redirector_and_the_msn_dispatch_server_are_followed() {
+    let server = TestServer::start_with(|config| config.msn.dispatch_port = Some(0)).await;
+    server.add_user("alice", "secret", None).await;
+    server.add_user("bob", "secret", None).await;
+    let redirector = server.running().address("mrim-redirect").unwrap().to_string();
+    let mrim = Account { server: redirector, ..account(&server, Protocol::Mrim, "bob@mail.ru", "secret") };
+    let mut mrim = Client::connect(mrim, Options { mrim_redirector: true, ..quick() }).await.expect("redirected");
+    assert_eq!(next(&mut mrim).await, Some(Event::LoggedIn));
+
+    let dispatch = server.running().address("msn-dispatch").unwrap().to_string();
+    let msn = Account { server: dispatch, ..account(&server, Protocol::Msn, "alice@hotmail.com", "secret") };
+    let mut msn = Client::connect(msn, quick()).await.expect("referred");
+    assert_eq!(next(&mut msn).await, Some(Event::LoggedIn));
+    msn.send_message("bob@hotmail.com", "via the dispatch server").await.expect("delivered");
+    let got = until(&mut mrim, |e| matches!(e, Event::Message { .. })).await;
+    assert_eq!(got, Event::Message { from: "alice@mail.ru".into(), text: "via the dispatch server".into() });
 }

@@ -8,6 +8,7 @@
 
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
+use std::collections::BTreeMap;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use yard::{Account, Client, Event, Options, Protocol, Status};
 
@@ -41,8 +42,8 @@ enum Mode {
     Send { to: String, text: Vec<String> },
     /// Prints presence changes and messages as JSON lines until the connection ends for good.
     Watch,
-    /// Interactive chat: type `handle: text` to send, `/status away`, `/add handle [name]`,
-    /// `/auth handle`, `/typing handle`, `/quit`.
+    /// Interactive chat: type `handle: text` to send, `/contacts`, `/status away`,
+    /// `/add handle [name]`, `/auth handle`, `/typing handle`, `/quit`.
     Chat,
 }
 
@@ -88,16 +89,29 @@ async fn watch(mut client: Client) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The contact list as `chat` shows it: handle → (name, status).
+type Contacts = BTreeMap<String, (String, Status)>;
+
 async fn chat(mut client: Client) -> anyhow::Result<()> {
     let mut input = BufReader::new(tokio::io::stdin()).lines();
+    let mut contacts = Contacts::new();
     loop {
         tokio::select! {
             event = client.next_event() => match event {
-                Some(event) => show(&event),
+                Some(event) => {
+                    remember(&mut contacts, &event);
+                    show(&event);
+                }
                 None => return Ok(()),
             },
             line = input.next_line() => {
                 let Some(line) = line? else { break };
+                if line.trim() == "/contacts" {
+                    for (handle, (name, status)) in &contacts {
+                        println!("  {handle:<32} {:<10} {name}", format!("{status:?}"));
+                    }
+                    continue;
+                }
                 match chat_command(&client, line.trim()).await {
                     Ok(true) => break,
                     Ok(false) => {}
@@ -134,6 +148,22 @@ async fn chat_command(client: &Client, line: &str) -> anyhow::Result<bool> {
         }
     }
     Ok(false)
+}
+
+fn remember(contacts: &mut Contacts, event: &Event) {
+    match event {
+        Event::Contact { handle, name } => {
+            contacts.entry(handle.clone()).or_insert_with(|| (name.clone(), Status::Offline)).0 = name.clone();
+        }
+        Event::Presence { handle, status, name } => {
+            let entry = contacts.entry(handle.clone()).or_insert_with(|| (name.clone(), *status));
+            entry.1 = *status;
+            if !name.is_empty() {
+                entry.0 = name.clone();
+            }
+        }
+        _ => {}
+    }
 }
 
 fn show(event: &Event) {
