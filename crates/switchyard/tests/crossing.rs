@@ -95,6 +95,12 @@ async fn an_mrim_user_and_an_msn_user_chat_in_a_switchboard_the_server_opens() {
     alice.send_msg(3, "U", typing).await;
     assert_eq!(mrim_received(&mut bob).await.0 & message_flag::NOTIFY, message_flag::NOTIFY);
 
+    // Bob's typing notice shows in the switchboard Alice is in.
+    bob.send(msg::MESSAGE, mrim_message("alice@mail.ru", " ", message_flag::NOTIFY)).await;
+    bob.expect(msg::MESSAGE_STATUS).await;
+    let typing = message_from(&mut alice, "bob@hotmail.com Bob").await;
+    assert!(typing.contains("Content-Type: text/x-msmsgscontrol") && typing.contains("TypingUser: bob@hotmail.com"), "{typing}");
+
     // Bob's next message finds the same switchboard: no second ring.
     bob.send(msg::MESSAGE, mrim_message("alice@mail.ru", "how are you?", 0)).await;
     bob.expect(msg::MESSAGE_STATUS).await;
