@@ -99,7 +99,10 @@ async fn an_mrim_user_and_an_msn_user_chat_in_a_switchboard_the_server_opens() {
     bob.send(msg::MESSAGE, mrim_message("alice@mail.ru", " ", message_flag::NOTIFY)).await;
     bob.expect(msg::MESSAGE_STATUS).await;
     let typing = message_from(&mut alice, "bob@hotmail.com Bob").await;
-    assert!(typing.contains("Content-Type: text/x-msmsgscontrol") && typing.contains("TypingUser: bob@hotmail.com"), "{typing}");
+    assert!(
+        typing.contains("Content-Type: text/x-msmsgscontrol") && typing.contains("TypingUser: bob@hotmail.com"),
+        "{typing}"
+    );
 
     // Bob's next message finds the same switchboard: no second ring.
     bob.send(msg::MESSAGE, mrim_message("alice@mail.ru", "how are you?", 0)).await;
@@ -115,6 +118,8 @@ async fn an_msn_user_calls_a_myicq_user_into_a_switchboard() {
     let mut alice_ns = online(msn, "alice@hotmail.com", "secret", "Alice").await;
     let mut carol = myicq_client::Client::new(server.running().address("myicq").unwrap()).await;
     carol.login_online(CAROL_UIN, "pw").await;
+    // The login's status is set once the session has taken its next request.
+    carol.request(&Request::GetContactList).await;
 
     alice_ns.send("XFR 6 SB").await;
     let line = alice_ns.line().await;

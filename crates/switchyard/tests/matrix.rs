@@ -1,6 +1,6 @@
 //! The one network, protocol pair by protocol pair, with the `yard` client on every side: for
 //! each ordered pair of different protocols, a user of the first adds a user of the second,
-//! who authorizes them; presence is seen across; a message goes each way; and a message sent
+//! who is told and authorizes them; presence is seen across; a message goes each way; and a message sent
 //! while the other is away arrives at their next login (from an MSN sender, through the
 //! switchboard the conversation was in: MSN itself has no offline messages, and a `CAL` to an
 //! offline user is answered 217).
@@ -73,8 +73,16 @@ async fn pair(p: Protocol, q: Protocol) {
     let mut xc = connect(&server, p, &x).await;
     let mut yc = connect(&server, q, &y).await;
 
-    // X adds Y; Y lets X in; X sees Y, and Y's change of status.
+    // X adds Y, and Y is told in their protocol's way (MSN: the reverse list; MRIM: a request
+    // to authorize or a notice; MyICQ: the request or "added you"); Y lets X in.
     xc.add_contact(&y_as_seen_by_x, "Yvonne").await.expect("the contact is added");
+    wait_for(&mut yc, "word of being added", |e| match e {
+        Event::AddedBy { handle } if *handle == x_as_seen_by_y => Some(()),
+        Event::AuthorizationRequest { from, .. } if *from == x_as_seen_by_y => Some(()),
+        Event::Message { from, text } if *from == x_as_seen_by_y && text.contains("added you") => Some(()),
+        _ => None,
+    })
+    .await;
     yc.authorize(&x_as_seen_by_y).await.expect("authorized");
     yc.set_status(Status::Away).await.unwrap();
     let seen = wait_for(&mut xc, "Y away", |e| match e {

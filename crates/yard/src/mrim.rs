@@ -183,6 +183,12 @@ impl Connection {
                 (self.message(to, " ".into(), message_flag::NOTIFY | message_flag::NORECV), reply, true)
             }
             Command::AddContact { handle, name, reply } => {
+                // As Mail.Ru Agent does: the request to authorize is a message of its own.
+                let ask = self.message(handle.clone(), "Please authorize me".into(), message_flag::AUTHORIZE);
+                if let Err(reason) = self.send(&ask).await {
+                    let _ = reply.send(Err(Error::NotConnected));
+                    return Some(reason);
+                }
                 let add = AddContact {
                     flags: 0,
                     group_id: 0,

@@ -7,9 +7,11 @@ use crate::guid;
 use msnp::command::{ContactRef, PrivacyMode, PromptMode};
 use msnp::dialect::ListFormat;
 use msnp::{CommandError, ErrorCode, GroupRef, List, Reply, Trid};
+use std::time::{SystemTime, UNIX_EPOCH};
 use switchyard_core::store::Relation;
 use switchyard_core::{
-    AccountRef, ContactGroup, ContactList, GroupId, ListKind, Privacy, RelationFlags, ReverseListPrompt,
+    AccountRef, ContactGroup, ContactList, GroupId, ListKind, Message, MessageKind, Privacy, RelationFlags,
+    ReverseListPrompt,
 };
 
 /// The name MSNP7–9 clients see for group 0, which holds the contacts in no other group.
@@ -261,8 +263,23 @@ impl Notification {
         Ok((target, version))
     }
 
-    /// After a contact joins the forward list, the client is told their presence at once.
+    /// After a contact joins the forward list: they are told (users of protocols without a
+    /// reverse list get a notice; it waits for them if they are offline), and the client is
+    /// told their presence at once.
     async fn show_new_contact(&mut self, conn: &mut Conn, trid: Trid, target: &AccountRef) {
+        let notice = Message {
+            from: self.session.account.to_ref(),
+            from_display_name: self.presence.display_name.clone(),
+            kind: MessageKind::ContactAdded,
+            text: String::new(),
+            formatted: None,
+            font: None,
+            wants_receipt: false,
+            sent_at: SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0),
+        };
+        if let Err(e) = self.context.core.deliver(target.id, notice).await {
+            tracing::debug!(error = %e, "could not tell the contact they were added");
+        }
         if self.status == msnp::MsnStatus::Offline {
             return;
         }

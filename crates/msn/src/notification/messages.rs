@@ -101,7 +101,12 @@ impl Notification {
             let friendly = self.context.config.domains.friendly_of(&sender);
             let from = self.member(sender, friendly);
             let text = format!("(sent {}) {}", sent_time(message.sent_at), message.text);
-            let Some(body) = to_msn(message.kind, &text, None, &from.handle) else { continue };
+            let Some(body) = to_msn(message.kind, &text, None, &from.handle) else {
+                // A notice MSN shows otherwise (someone added the user: the reverse list) or
+                // not at all: done with, so it does not wait forever.
+                receipt(id).settle(&self.context.core, me).await;
+                continue;
+            };
             self.offer(conn, &from, Waiting { body: body.into(), receipt: Some(receipt(id)), fallback: None }, false);
         }
     }

@@ -60,6 +60,21 @@ pub(crate) enum Receipt {
     Broadcast(i64),
 }
 
+impl Receipt {
+    /// The message reached the client (or was done with): the queued copy is deleted, the
+    /// broadcast marked seen. Failing that, it comes again at the next login, which beats
+    /// losing it.
+    pub(crate) async fn settle(self, core: &switchyard_core::Core, recipient: AccountId) {
+        let done = match self {
+            Receipt::Offline(id) => core.acknowledge_offline(recipient, id).await.map(|_| ()),
+            Receipt::Broadcast(id) => core.store().mark_broadcasts_seen(recipient, id).await.map_err(Into::into),
+        };
+        if let Err(e) = done {
+            tracing::warn!(error = %e, "could not settle a delivered message");
+        }
+    }
+}
+
 /// What one participant's connection is told about the others.
 enum RoomEvent {
     Joined {

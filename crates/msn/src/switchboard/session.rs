@@ -111,7 +111,7 @@ async fn serve(context: &Context, conn: &mut Conn, seat: &mut Seat, shutdown: &C
             return;
         }
         for receipt in written.drain(..) {
-            acknowledge(context, seat, receipt).await;
+            receipt.settle(&context.core, seat.member.account.id).await;
         }
         let input = tokio::select! {
             biased;
@@ -151,19 +151,6 @@ fn relay(conn: &mut Conn, event: RoomEvent) -> Option<Receipt> {
         RoomEvent::Receipt(receipt) => return Some(receipt),
     }
     None
-}
-
-/// A message from the durable queue reached the client: it is deleted (a broadcast is marked
-/// seen). Failing that, it is shown again at the next login, which beats losing it.
-async fn acknowledge(context: &Context, seat: &Seat, receipt: Receipt) {
-    let me = seat.member.account.id;
-    let done = match receipt {
-        Receipt::Offline(id) => context.core.acknowledge_offline(me, id).await.map(|_| ()),
-        Receipt::Broadcast(id) => context.core.store().mark_broadcasts_seen(me, id).await.map_err(CoreError::from),
-    };
-    if let Err(e) = done {
-        tracing::warn!(error = %e, "could not settle a delivered message");
-    }
 }
 
 async fn call(context: &Context, conn: &mut Conn, seat: &Seat, trid: Trid, handle: &str) {
