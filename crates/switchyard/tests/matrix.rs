@@ -10,6 +10,7 @@ mod common;
 use common::TestServer;
 use std::time::Duration;
 use switchyard_core::Account as Stored;
+use switchyard_core::Store;
 use yard::{Account, Client, Event, Options, Protocol, Status};
 
 const PATIENCE: Duration = Duration::from_secs(15);
@@ -108,6 +109,19 @@ async fn pair(p: Protocol, q: Protocol) {
     xc.send_message(&y_as_seen_by_x, "while you were out").await.expect("stored for later");
     let mut yc = connect(&server, q, &y).await;
     message_from(&mut yc, &x_as_seen_by_y, "while you were out").await;
+
+    // And X takes Y off the list again.
+    xc.remove_contact(&y_as_seen_by_x).await.expect("removed");
+    // MyICQ acknowledges DEL_FRIEND before doing it: wait for it to be done.
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    loop {
+        let flags = server.running().store().relation_flags(x.id, y.id).await.unwrap();
+        if !flags.contains(switchyard_core::RelationFlags::FORWARD) {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "still on the list: {flags:?}");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
 }
 
 macro_rules! pairs {

@@ -197,6 +197,7 @@ enum Command {
     SendMessage { to: String, text: String, reply: Reply },
     SendTyping { to: String, reply: Reply },
     AddContact { handle: String, name: String, reply: Reply },
+    RemoveContact { handle: String, reply: Reply },
     Authorize { handle: String, reply: Reply },
     Logout(Reply),
 }
@@ -210,6 +211,7 @@ impl Command {
             | Command::SendMessage { reply, .. }
             | Command::SendTyping { reply, .. }
             | Command::AddContact { reply, .. }
+            | Command::RemoveContact { reply, .. }
             | Command::Authorize { reply, .. }
             | Command::Logout(reply) => reply,
         };

@@ -43,7 +43,7 @@ enum Mode {
     /// Prints presence changes and messages as JSON lines until the connection ends for good.
     Watch,
     /// Interactive chat: type `handle: text` to send, `/contacts`, `/status away`,
-    /// `/add handle [name]`, `/auth handle`, `/typing handle`, `/quit`.
+    /// `/add handle [name]`, `/remove handle`, `/auth handle`, `/typing handle`, `/quit`.
     Chat,
 }
 
@@ -140,6 +140,7 @@ async fn chat_command(client: &Client, line: &str) -> anyhow::Result<bool> {
             client.add_contact(handle, if name.is_empty() { handle } else { &name }).await?;
             println!("* added {handle}");
         }
+        Some("/remove") => client.remove_contact(words.next().context("/remove handle")?).await?,
         Some("/auth") => client.authorize(words.next().context("/auth handle")?).await?,
         Some("/typing") => client.send_typing(words.next().context("/typing handle")?).await?,
         Some(_) => {

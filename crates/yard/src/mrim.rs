@@ -3,7 +3,7 @@
 
 use crate::{Account, Command, Disconnect, Error, Event, Events, Options, Reply, Status};
 use bytes::BytesMut;
-use mrim::client::{AddContact, Login, Message, Password, StatusInfo};
+use mrim::client::{AddContact, Login, Message, ModifyContact, Password, StatusInfo};
 use mrim::codes::{contact_flag, contact_oper, logout, message_flag, message_status, status};
 use mrim::server::ServerPacket;
 use mrim::{ClientPacket, Dialect, Packet, PacketDecoder};
@@ -198,6 +198,18 @@ impl Connection {
                     auth_text: bytes::Bytes::new(),
                 };
                 (ClientPacket::AddContact(add), reply, true)
+            }
+            Command::RemoveContact { handle, reply } => {
+                // The server finds the contact by address; the id is not needed.
+                let remove = ModifyContact {
+                    id: 0,
+                    flags: contact_flag::REMOVED,
+                    group_id: 0,
+                    contact: handle,
+                    name: String::new(),
+                    phones: String::new(),
+                };
+                (ClientPacket::ModifyContact(remove), reply, true)
             }
             Command::Authorize { handle, reply } => (ClientPacket::Authorize { user: handle }, reply, false),
             Command::Logout(reply) => {

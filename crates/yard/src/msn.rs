@@ -343,6 +343,7 @@ impl Connection {
                 self.ns.line(&format!("ADD {allow} AL {handle} {handle}")).await?;
                 (format!("ADD {trid} FL {handle} {}", msnp::text::url_encode(&name)), reply)
             }
+            Command::RemoveContact { handle, reply } => (format!("REM {trid} FL {handle}"), reply),
             Command::Authorize { handle, reply } => (format!("ADD {trid} AL {handle} {handle}"), reply),
             Command::Logout(reply) => {
                 let _ = self.ns.line("OUT").await;

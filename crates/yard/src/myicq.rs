@@ -286,6 +286,13 @@ impl Connection {
                     return Ok(());
                 }
             },
+            Command::RemoveContact { handle, reply } => match uin_of(&handle) {
+                Ok(uin) => (Request::DelFriend { uin }, Then::Reply(reply)),
+                Err(e) => {
+                    let _ = reply.send(Err(e));
+                    return Ok(());
+                }
+            },
             Command::Authorize { handle, reply } => match uin_of(&handle) {
                 Ok(to) => (Request::SendMessage { kind: msg::AUTH_ACCEPTED, to, text: Vec::new() }, Then::Reply(reply)),
                 Err(e) => {

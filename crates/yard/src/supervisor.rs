@@ -85,6 +85,11 @@ impl Client {
         self.ask(|reply| Command::AddContact { handle: handle.to_owned(), name: name.to_owned(), reply }).await
     }
 
+    /// Takes someone off the contact list.
+    pub async fn remove_contact(&self, handle: &str) -> Result<(), Error> {
+        self.ask(|reply| Command::RemoveContact { handle: handle.to_owned(), reply }).await
+    }
+
     /// Lets someone who asked add the user and see their presence.
     pub async fn authorize(&self, handle: &str) -> Result<(), Error> {
         self.ask(|reply| Command::Authorize { handle: handle.to_owned(), reply }).await
