@@ -12,6 +12,7 @@ mod notification;
 mod passport;
 mod status;
 mod switchboard;
+mod xml;
 
 pub use handles::Domains;
 pub use passport::{Passport, Refusal};

@@ -8,6 +8,7 @@
 //!   with the ticket as the `BinarySecurityToken` of every address asked for.
 
 use crate::passport::{Passport, Refusal};
+use crate::xml;
 use crate::Domains;
 use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
@@ -136,8 +137,8 @@ fn token_collection(addresses: &[String], ticket: &str) -> String {
              <wsp:AppliesTo><wsa:EndpointReference><wsa:Address>{}</wsa:Address></wsa:EndpointReference></wsp:AppliesTo>\
              <wst:RequestedSecurityToken><wsse:BinarySecurityToken Id=\"PPToken{i}\">{}</wsse:BinarySecurityToken>\
              </wst:RequestedSecurityToken></wst:RequestSecurityTokenResponse>",
-            xml_escape(address),
-            xml_escape(ticket),
+            xml::escape(address),
+            xml::escape(ticket),
         ));
     }
     format!(
@@ -168,20 +169,12 @@ fn all_element_texts(xml: &str, name: &str) -> Vec<String> {
         if local == name && !tag.starts_with('/') && !tag.ends_with('/') {
             let body = &rest[end + 1..];
             if let Some(close) = body.find(&format!("</{tag_name}>")) {
-                found.push(xml_unescape(&body[..close]));
+                found.push(xml::unescape(&body[..close]));
             }
         }
         rest = &rest[end + 1..];
     }
     found
-}
-
-fn xml_escape(text: &str) -> String {
-    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
-}
-
-fn xml_unescape(text: &str) -> String {
-    text.replace("&lt;", "<").replace("&gt;", ">").replace("&quot;", "\"").replace("&apos;", "'").replace("&amp;", "&")
 }
 
 #[cfg(test)]

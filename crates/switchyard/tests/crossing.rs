@@ -61,16 +61,6 @@ fn mrim_message(to: &str, text: &str, flags: u32) -> Body {
     Body::default().u32(flags | message_flag::UNICODE).lps(to.as_bytes()).text(text, 16).lps(b"")
 }
 
-/// Reads a MESSAGE_ACK: (flags, from, text).
-async fn mrim_received(c: &mut MrimClient) -> (u32, String, String) {
-    let (_, mut r) = c.expect(msg::MESSAGE_ACK).await;
-    let _id = r.u32();
-    let flags = r.u32();
-    let from = String::from_utf8(r.lps().to_vec()).unwrap();
-    let text = c.text(&mut r);
-    (flags, from, text)
-}
-
 #[tokio::test]
 async fn an_mrim_user_and_an_msn_user_chat_in_a_switchboard_the_server_opens() {
     let server = server().await;
@@ -89,11 +79,11 @@ async fn an_mrim_user_and_an_msn_user_chat_in_a_switchboard_the_server_opens() {
     // The reply reaches Bob, with its colour; ACK only once it did.
     alice.send_msg(2, "A", &plain("Hi Bob")).await;
     alice.expect("ACK 2").await;
-    let (_, from, text) = mrim_received(&mut bob).await;
+    let (_, from, text) = bob.receive_message().await;
     assert_eq!((from.as_str(), text.as_str()), ("alice@mail.ru", "Hi Bob"));
     let typing = "MIME-Version: 1.0\r\nContent-Type: text/x-msmsgscontrol\r\nTypingUser: alice@hotmail.com\r\n\r\n\r\n";
     alice.send_msg(3, "U", typing).await;
-    assert_eq!(mrim_received(&mut bob).await.0 & message_flag::NOTIFY, message_flag::NOTIFY);
+    assert_eq!(bob.receive_message().await.0 & message_flag::NOTIFY, message_flag::NOTIFY);
 
     // Bob's typing notice shows in the switchboard Alice is in.
     bob.send(msg::MESSAGE, mrim_message("alice@mail.ru", " ", message_flag::NOTIFY)).await;

@@ -33,16 +33,6 @@ async fn send_message(c: &mut MrimClient, flags: u32, to: &str, text: &str) -> u
     status.u32()
 }
 
-/// Reads a MESSAGE_ACK: (flags, from, text).
-async fn receive_message(c: &mut MrimClient) -> (u32, String, String) {
-    let (_, mut r) = c.expect(msg::MESSAGE_ACK).await;
-    let _msg_id = r.u32();
-    let flags = r.u32();
-    let from = String::from_utf8(r.lps().to_vec()).unwrap();
-    let text = c.text(&mut r);
-    (flags, from, text)
-}
-
 async fn user_status(c: &mut MrimClient) -> (u32, String) {
     let (_, mut r) = c.expect(msg::USER_STATUS).await;
     let value = r.u32();
@@ -108,12 +98,12 @@ async fn messages_cross_versions_with_their_encodings_and_rejections() {
     let (mut bob, _) = MrimClient::login(addr, 16, "bob@mail.ru", "hunter2").await;
 
     assert_eq!(send_message(&mut alice, 0, "bob@mail.ru", "Привет, Bob!").await, message_status::DELIVERED);
-    let (flags, from, text) = receive_message(&mut bob).await;
+    let (flags, from, text) = bob.receive_message().await;
     assert_eq!((flags, from.as_str(), text.as_str()), (message_flag::UNICODE, "alice@mail.ru", "Привет, Bob!"));
 
     let reply = "Здравствуй 😀";
     assert_eq!(send_message(&mut bob, message_flag::UNICODE, "alice@mail.ru", reply).await, message_status::DELIVERED);
-    let (flags, from, text) = receive_message(&mut alice).await;
+    let (flags, from, text) = alice.receive_message().await;
     assert_eq!((flags, from.as_str()), (0, "bob@mail.ru"));
     assert_eq!(text, "Здравствуй ?", "CP1251 cannot carry the emoji: replaced visibly");
 
@@ -131,7 +121,7 @@ async fn messages_cross_versions_with_their_encodings_and_rejections() {
     // A forwarded contact list keeps its flag; NORECV tells the recipient not to confirm.
     let flags = message_flag::CONTACT | message_flag::NORECV;
     assert_eq!(send_message(&mut alice, flags, "bob@mail.ru", "carol@mail.ru;Carol;").await, message_status::DELIVERED);
-    let (flags, _, text) = receive_message(&mut bob).await;
+    let (flags, _, text) = bob.receive_message().await;
     assert_eq!(
         (flags, text.as_str()),
         (message_flag::CONTACT | message_flag::NORECV | message_flag::UNICODE, "carol@mail.ru;Carol;")
@@ -145,7 +135,7 @@ async fn messages_cross_versions_with_their_encodings_and_rejections() {
 
     // Typing notices go to online users only.
     assert_eq!(send_message(&mut alice, message_flag::NOTIFY, "bob@mail.ru", " ").await, message_status::DELIVERED);
-    assert_eq!(receive_message(&mut bob).await.0, message_flag::NOTIFY | message_flag::UNICODE);
+    assert_eq!(bob.receive_message().await.0, message_flag::NOTIFY | message_flag::UNICODE);
     assert_eq!(
         send_message(&mut alice, message_flag::NOTIFY, "carol@mail.ru", " ").await,
         message_status::REJECTED_DENY_OFFMSG
@@ -157,7 +147,7 @@ async fn messages_cross_versions_with_their_encodings_and_rejections() {
         send_message(&mut alice, flags, "bob@mail.ru,carol@mail.ru", "to both").await,
         message_status::DELIVERED
     );
-    assert_eq!(receive_message(&mut bob).await.2, "to both");
+    assert_eq!(bob.receive_message().await.2, "to both");
     let (mut carol, _) = MrimClient::login(addr, 7, "carol@mail.ru", "pw").await;
     let (_, mut offline) = carol.expect(msg::OFFLINE_MESSAGE_ACK).await;
     offline.uidl();
@@ -311,7 +301,7 @@ async fn authorization_request_and_grant() {
     assert_eq!(send_message(&mut alice, 0, "bob@mail.ru", "hi").await, message_status::REJECTED_PERMISSION);
     let flags = message_flag::AUTHORIZE;
     assert_eq!(send_message(&mut alice, flags, "bob@mail.ru", "Please add me").await, message_status::DELIVERED);
-    let (flags, from, text) = receive_message(&mut bob).await;
+    let (flags, from, text) = bob.receive_message().await;
     assert_eq!((flags, from.as_str(), text.as_str()), (message_flag::AUTHORIZE, "alice@mail.ru", "Please add me"));
 
     bob.send(msg::AUTHORIZE, Body::default().lps(b"alice@mail.ru")).await;

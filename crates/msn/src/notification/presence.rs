@@ -5,6 +5,7 @@
 use super::{core_error, error, Flow, Notification};
 use crate::conn::Conn;
 use crate::status;
+use crate::xml;
 use msnp::dialect::PresenceExtras as Extras;
 use msnp::{CommandError, ErrorCode, MsnStatus, PresenceExtras, Reply, Trid};
 use rand::Rng;
@@ -154,31 +155,12 @@ impl Notification {
 fn personal_message_of(xml: &str) -> String {
     let Some(start) = xml.find("<PSM>").map(|i| i + "<PSM>".len()) else { return String::new() };
     let Some(len) = xml[start..].find("</PSM>") else { return String::new() };
-    xml_unescape(&xml[start..start + len])
+    xml::unescape(&xml[start..start + len])
 }
 
 /// The `UBX` payload for a personal message.
 fn personal_message_xml(text: &str) -> String {
-    format!("<Data><PSM>{}</PSM><CurrentMedia></CurrentMedia></Data>", xml_escape(text))
-}
-
-fn xml_escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
-fn xml_unescape(text: &str) -> String {
-    text.replace("&lt;", "<").replace("&gt;", ">").replace("&quot;", "\"").replace("&apos;", "'").replace("&amp;", "&")
+    format!("<Data><PSM>{}</PSM><CurrentMedia></CurrentMedia></Data>", xml::escape(text))
 }
 
 #[cfg(test)]

@@ -150,6 +150,16 @@ impl MrimClient {
     }
 
     /// HELLO and LOGIN2 in this version's layout; returns the login's seq.
+    /// Reads a MESSAGE_ACK: (flags, from, text).
+    pub async fn receive_message(&mut self) -> (u32, String, String) {
+        let (_, mut r) = self.expect(msg::MESSAGE_ACK).await;
+        let _msg_id = r.u32();
+        let flags = r.u32();
+        let from = String::from_utf8(r.lps().to_vec()).unwrap();
+        let text = self.text(&mut r);
+        (flags, from, text)
+    }
+
     pub async fn hello_and_login(&mut self, email: &str, password: &str, status: u32) -> u32 {
         self.send(msg::HELLO, Body::default()).await;
         let (_, mut hello_ack) = self.expect(msg::HELLO_ACK).await;
