@@ -1,12 +1,13 @@
-//! Arbitrary bytes through the MRIM packet decoder in chunks, and every packet through the
-//! client packet decoder for the version its header claims. Nothing may panic; buffering stays
-//! within one header plus the body cap.
+//! Arbitrary bytes through the MRIM packet decoder in chunks, and every packet through both
+//! packet decoders (what the server reads, what clients read) for the version its header claims,
+//! and its body through the offline message reader. Nothing may panic; buffering stays within
+//! one header plus the body cap.
 #![no_main]
 
 use bytes::BytesMut;
 use libfuzzer_sys::fuzz_target;
 use mrim::header::HEADER_LEN;
-use mrim::{ClientPacket, Dialect, PacketDecoder};
+use mrim::{ClientPacket, Dialect, PacketDecoder, ServerPacket};
 
 const MAX_BODY: u32 = 64 * 1024;
 
@@ -21,7 +22,10 @@ fuzz_target!(|data: &[u8]| {
             match decoder.decode(&mut buf) {
                 Ok(Some(packet)) => {
                     assert!(packet.body.len() <= MAX_BODY as usize);
-                    let _ = ClientPacket::decode(&packet, Dialect::from_proto(packet.header.proto));
+                    let dialect = Dialect::from_proto(packet.header.proto);
+                    let _ = ClientPacket::decode(&packet, dialect);
+                    let _ = ServerPacket::decode(&packet, dialect);
+                    let _ = mrim::offline::parse(&packet.body);
                 }
                 Ok(None) => break,
                 Err(_) => return,

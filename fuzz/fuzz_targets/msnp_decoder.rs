@@ -1,5 +1,6 @@
-//! Arbitrary bytes through the MSNP frame decoder, in chunks, in both directions, and every
-//! frame through the typed command parsers. Nothing may panic, and every limit must hold.
+//! Arbitrary bytes through the MSNP frame decoder, in chunks, in both directions, every frame
+//! through the typed command parsers and every payload through the message body reader.
+//! Nothing may panic, and every limit must hold.
 #![no_main]
 
 use bytes::BytesMut;
@@ -22,6 +23,9 @@ fuzz_target!(|data: &[u8]| {
                         assert!(frame.payload.as_ref().map_or(0, |p| p.len()) <= limits.max_payload);
                         let _ = NsCommand::parse(&frame);
                         let _ = SbCommand::parse(&frame);
+                        if let Some(payload) = &frame.payload {
+                            let _ = msnp::message::parse(payload);
+                        }
                     }
                     Ok(None) => break,
                     Err(e) if e.is_fatal() => break 'feed,
