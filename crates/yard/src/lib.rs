@@ -18,7 +18,7 @@ use std::fmt;
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 
-pub use supervisor::Client;
+pub use supervisor::{Client, Handle};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Protocol {
@@ -68,6 +68,9 @@ pub struct Options {
     pub first_backoff: Duration,
     /// How long to wait for the server's answer to a command.
     pub timeout: Duration,
+    /// The local address to connect from (a load generator spreads connections over several
+    /// 127.0.0.x addresses: one gives only about 28,000 ports).
+    pub local_address: Option<std::net::IpAddr>,
 }
 
 impl Default for Options {
@@ -80,6 +83,7 @@ impl Default for Options {
             reconnect: true,
             first_backoff: Duration::from_secs(1),
             timeout: Duration::from_secs(20),
+            local_address: None,
         }
     }
 }

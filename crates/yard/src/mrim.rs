@@ -66,7 +66,7 @@ fn unreachable(e: impl std::fmt::Display) -> Error {
 impl Connection {
     pub(crate) async fn open(account: &Account, options: &Options, events: Events) -> Result<Connection, Error> {
         let address = if options.mrim_redirector { redirect(&account.server).await? } else { account.server.clone() };
-        let stream = crate::tcp::connect(&address).await?;
+        let stream = crate::tcp::connect(&address, options.local_address).await?;
         let dialect = Dialect { major: 1, minor: options.mrim_minor };
         let mut conn = Connection {
             stream,

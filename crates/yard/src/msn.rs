@@ -33,8 +33,8 @@ struct Line {
 }
 
 impl Line {
-    async fn connect(address: &str) -> Result<Line, Error> {
-        let stream = crate::tcp::connect(address).await?;
+    async fn connect(address: &str, local: Option<std::net::IpAddr>) -> Result<Line, Error> {
+        let stream = crate::tcp::connect(address, local).await?;
         let decoder = FrameDecoder::new(Direction::ServerToClient, Limits::default());
         Ok(Line { stream, decoder, input: BytesMut::with_capacity(4096) })
     }
@@ -137,6 +137,8 @@ pub(crate) struct Connection {
     sb_events_rx: mpsc::Receiver<SbEvent>,
     /// When the unanswered `PNG` went out.
     pinged: Option<Instant>,
+    /// Where switchboard connections are made from.
+    local: Option<std::net::IpAddr>,
 }
 
 enum Input {
@@ -151,7 +153,7 @@ impl Connection {
         let deadline = Instant::now() + options.timeout;
         let mut address = account.server.clone();
         for _ in 0..=MAX_REFERRALS {
-            let mut ns = Line::connect(&address).await?;
+            let mut ns = Line::connect(&address, options.local_address).await?;
             match log_in(&mut ns, account, options.msn_dialect, deadline).await? {
                 Login::ReferredTo(next) => address = next,
                 Login::Done => {
@@ -166,6 +168,7 @@ impl Connection {
                         sb_events,
                         sb_events_rx,
                         pinged: None,
+                        local: options.local_address,
                     };
                     conn.events.emit(Event::LoggedIn);
                     conn.synchronize(deadline).await?;
@@ -294,7 +297,15 @@ impl Connection {
                 self.switchboards.insert(caller.clone(), tx);
                 let start = Start::Answer { cookie: param(&frame, 3).to_owned(), session: param(&frame, 0).to_owned() };
                 let address = param(&frame, 1).to_owned();
-                tokio::spawn(switchboard(address, self.me.clone(), caller, start, rx, self.sb_events.clone()));
+                tokio::spawn(switchboard(
+                    address,
+                    self.local,
+                    self.me.clone(),
+                    caller,
+                    start,
+                    rx,
+                    self.sb_events.clone(),
+                ));
             }
             "XFR" if param(&frame, 1) == "SB" => {
                 let Some(Waiting::Switchboard { to, commands }) = frame.trid().and_then(|t| self.waiting.remove(&t))
@@ -303,7 +314,15 @@ impl Connection {
                 };
                 let start = Start::Call { cookie: param(&frame, 4).to_owned() };
                 let address = param(&frame, 2).to_owned();
-                tokio::spawn(switchboard(address, self.me.clone(), to, start, commands, self.sb_events.clone()));
+                tokio::spawn(switchboard(
+                    address,
+                    self.local,
+                    self.me.clone(),
+                    to,
+                    start,
+                    commands,
+                    self.sb_events.clone(),
+                ));
             }
             "CHL" => {
                 let answer = msnp::challenge::product_by_id(CHALLENGE_PRODUCT)
@@ -460,13 +479,14 @@ enum Start {
 /// until the other side leaves or it falls idle.
 async fn switchboard(
     address: String,
+    local: Option<std::net::IpAddr>,
     me: String,
     with: String,
     start: Start,
     mut commands: mpsc::Receiver<SbCommand>,
     events: mpsc::Sender<SbEvent>,
 ) {
-    let result = match Line::connect(&address).await {
+    let result = match Line::connect(&address, local).await {
         Ok(mut sb) => match enter(&mut sb, &me, &with, start).await {
             Ok(()) => relay(&mut sb, &me, &mut commands, &events).await,
             Err(e) => Err(e),

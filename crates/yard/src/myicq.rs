@@ -89,7 +89,9 @@ impl Connection {
             .map_err(|e| Error::Unreachable(e.to_string()))?
             .next()
             .ok_or_else(|| Error::Unreachable(format!("{} has no address", account.server)))?;
-        let bind: SocketAddr = if server.is_ipv4() { "0.0.0.0:0" } else { "[::]:0" }.parse().expect("literal");
+        let any: std::net::IpAddr =
+            if server.is_ipv4() { [0, 0, 0, 0].into() } else { std::net::Ipv6Addr::UNSPECIFIED.into() };
+        let bind = SocketAddr::new(options.local_address.unwrap_or(any), 0);
         let socket = UdpSocket::bind(bind).await.map_err(|e| Error::Unreachable(e.to_string()))?;
         let uin = uin_of(&account.handle)?;
         let mut conn = Connection {

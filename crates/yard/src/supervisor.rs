@@ -9,11 +9,26 @@ use tokio::sync::{mpsc, oneshot};
 const EVENT_QUEUE: usize = 4096;
 const LONGEST_BACKOFF: Duration = Duration::from_secs(60);
 
-/// A logged-in client of one protocol.
+/// A logged-in client of one protocol: its events, and (through `Deref`) its [`Handle`].
 pub struct Client {
-    commands: mpsc::Sender<Command>,
+    handle: Handle,
     events: mpsc::Receiver<Event>,
+}
+
+/// What sends commands to a client; cloned freely, so several tasks can send while one reads
+/// the events.
+#[derive(Clone)]
+pub struct Handle {
+    commands: mpsc::Sender<Command>,
     timeout: Duration,
+}
+
+impl std::ops::Deref for Client {
+    type Target = Handle;
+
+    fn deref(&self) -> &Handle {
+        &self.handle
+    }
 }
 
 /// One protocol's live connection.
@@ -53,9 +68,26 @@ impl Client {
         let (commands, commands_rx) = mpsc::channel(64);
         let timeout = options.timeout;
         tokio::spawn(supervise(account, options, connection, commands_rx, events_tx));
-        Ok(Client { commands, events, timeout })
+        Ok(Client { handle: Handle { commands, timeout }, events })
     }
 
+    /// A handle for sending commands from elsewhere.
+    pub fn handle(&self) -> Handle {
+        self.handle.clone()
+    }
+
+    /// The next event; `None` once the client has ended for good.
+    pub async fn next_event(&mut self) -> Option<Event> {
+        self.events.recv().await
+    }
+
+    /// Logs out; the client ends.
+    pub async fn logout(self) -> Result<(), Error> {
+        self.handle.ask(Command::Logout).await
+    }
+}
+
+impl Handle {
     async fn ask(&self, command: impl FnOnce(Reply) -> Command) -> Result<(), Error> {
         let (reply, answer) = oneshot::channel();
         self.commands.send(command(reply)).await.map_err(|_| Error::NotConnected)?;
@@ -93,16 +125,6 @@ impl Client {
     /// Lets someone who asked add the user and see their presence.
     pub async fn authorize(&self, handle: &str) -> Result<(), Error> {
         self.ask(|reply| Command::Authorize { handle: handle.to_owned(), reply }).await
-    }
-
-    /// Logs out; the client ends.
-    pub async fn logout(self) -> Result<(), Error> {
-        self.ask(Command::Logout).await
-    }
-
-    /// The next event; `None` once the client has ended for good.
-    pub async fn next_event(&mut self) -> Option<Event> {
-        self.events.recv().await
     }
 }
 

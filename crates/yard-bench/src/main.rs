@@ -1,0 +1,418 @@
+//! `yard-bench`: load for an MSN, MRIM or MyICQ server, built on the `yard` client.
+//!
+//! ```sh
+//! switchyard serve --data-dir /tmp/bench &
+//! yard-bench --data-dir /tmp/bench --server-pid $(pgrep -n switchyard) --protocol msn --users 5000 login
+//! yard-bench --data-dir /tmp/bench --server-pid $(pgrep -n switchyard) --protocol mrim --users 2000 pairs --window 8
+//! ```
+//!
+//! Scenarios: `login` (log N users in, at a rate or as fast as the concurrency allows), `idle`
+//! (hold them for a while: server memory per session), `pairs` (N/2 senders each write to their
+//! partner, keeping a window of unconfirmed messages or at an open-loop rate). With `--protocol
+//! mixed`, users take the three protocols in turn, so pairs cross protocols. Latencies go into
+//! HdrHistograms, one per thread; open-loop latencies are measured from the intended send time.
+
+mod measure;
+
+use anyhow::Context as _;
+use clap::{Parser, Subcommand, ValueEnum};
+use measure::{ms, usage, Latencies, Usage};
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use switchyard_core::{AccountName, Store};
+use switchyard_store_sqlite::SqliteStore;
+use tokio::sync::Semaphore;
+use yard::{Account, Client, Event, Options, Protocol};
+
+#[derive(Parser)]
+#[command(version, about)]
+struct Args {
+    /// Which clients: msn (MD5 login), mrim, myicq, or mixed (the three in turn).
+    #[arg(long, default_value = "msn")]
+    protocol: Which,
+    /// The server's data directory: the bench's accounts are created in its database.
+    #[arg(long)]
+    data_dir: PathBuf,
+    /// The server's process id, for its memory and CPU time.
+    #[arg(long)]
+    server_pid: Option<u32>,
+    #[arg(long, default_value = "127.0.0.1:1863")]
+    msn: String,
+    #[arg(long, default_value = "127.0.0.1:2041")]
+    mrim: String,
+    #[arg(long, default_value = "127.0.0.1:8000")]
+    myicq: String,
+    /// The MSN dialect (2 is MSN Messenger 1.0's, which every MSN server speaks).
+    #[arg(long, default_value_t = 2)]
+    msn_dialect: u8,
+    /// Users (sessions); `pairs` makes half of them senders.
+    #[arg(long, default_value_t = 1000)]
+    users: usize,
+    /// Logins started per second; 0: as fast as `--concurrency` allows.
+    #[arg(long, default_value_t = 0)]
+    rate: u32,
+    /// Logins in progress at once.
+    #[arg(long, default_value_t = 200)]
+    concurrency: usize,
+    /// Source addresses 127.0.0.1 … 127.0.0.N the connections are spread over.
+    #[arg(long, default_value_t = 4)]
+    sources: u8,
+    /// Account names are this prefix and a number.
+    #[arg(long, default_value = "bench")]
+    prefix: String,
+    /// Print the report as JSON instead of a table.
+    #[arg(long)]
+    json: bool,
+    #[command(subcommand)]
+    scenario: Scenario,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum Which {
+    Msn,
+    Mrim,
+    Myicq,
+    Mixed,
+}
+
+#[derive(Subcommand)]
+enum Scenario {
+    /// Log every user in, then out.
+    Login,
+    /// Log every user in and hold the sessions for `--seconds`.
+    Idle {
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+    },
+    /// Pairs of users chat for `--seconds`.
+    Pairs {
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+        /// Unconfirmed messages each sender keeps in flight (closed loop).
+        #[arg(long, default_value_t = 4)]
+        window: usize,
+        /// Messages per second over all pairs (open loop); 0: closed loop with the window.
+        #[arg(long, default_value_t = 0)]
+        message_rate: u32,
+    },
+}
+
+const PASSWORD: &str = "bench-pw";
+
+/// One bench user: their protocol and handle in it.
+#[derive(Clone)]
+struct User {
+    protocol: Protocol,
+    name: String,
+    uin: u32,
+}
+
+impl User {
+    fn handle(&self, protocol: Protocol) -> String {
+        match protocol {
+            Protocol::Msn => format!("{}@hotmail.com", self.name),
+            Protocol::Mrim => format!("{}@mail.ru", self.name),
+            Protocol::MyIcq => self.uin.to_string(),
+        }
+    }
+}
+
+#[derive(Default, serde::Serialize)]
+struct Report {
+    scenario: String,
+    protocol: String,
+    users: usize,
+    logins: u64,
+    login_errors: u64,
+    logins_per_second: f64,
+    login_p50_ms: f64,
+    login_p99_ms: f64,
+    messages: u64,
+    message_errors: u64,
+    messages_per_second: f64,
+    delivery_p50_ms: f64,
+    delivery_p99_ms: f64,
+    delivery_p999_ms: f64,
+    server_rss_kib_before: u64,
+    server_rss_kib_after: u64,
+    server_kib_per_session: f64,
+    server_cpu_seconds: f64,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt().with_env_filter(std::env::var("YARD_LOG").unwrap_or_else(|_| "error".into())).init();
+    let args = Args::parse();
+    let users = accounts(&args).await?;
+    let before = args.server_pid.and_then(usage).unwrap_or_default();
+    let mut report = Report {
+        scenario: scenario_name(&args.scenario).into(),
+        protocol: format!("{:?}", args.protocol).to_lowercase(),
+        users: users.len(),
+        server_rss_kib_before: before.rss_kib,
+        ..Report::default()
+    };
+    let mut clients = log_in(&args, &users, &mut report).await;
+    match args.scenario {
+        Scenario::Login => {}
+        Scenario::Idle { seconds } => tokio::time::sleep(Duration::from_secs(seconds)).await,
+        Scenario::Pairs { seconds, window, message_rate } => {
+            clients = pairs(&users, clients, Duration::from_secs(seconds), window, message_rate, &mut report).await
+        }
+    }
+    let after = args.server_pid.and_then(usage).unwrap_or_default();
+    finish_usage(&mut report, before, after, clients.len());
+    for (_, client) in clients {
+        let _ = client.logout().await;
+    }
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print_table(&report);
+    }
+    Ok(())
+}
+
+fn scenario_name(s: &Scenario) -> &'static str {
+    match s {
+        Scenario::Login => "login",
+        Scenario::Idle { .. } => "idle",
+        Scenario::Pairs { .. } => "pairs",
+    }
+}
+
+/// The bench's accounts, created in the server's database where missing.
+async fn accounts(args: &Args) -> anyhow::Result<Vec<User>> {
+    let path = args.data_dir.join("switchyard.db");
+    let store = SqliteStore::open(&path).await.with_context(|| format!("cannot open {}", path.display()))?;
+    let mut users = Vec::with_capacity(args.users);
+    for i in 0..args.users {
+        let name = AccountName::new(&format!("{}{i}", args.prefix)).context("bad --prefix")?;
+        let account = match store.account_by_name(&name).await? {
+            Some(account) => account,
+            None => store.create_account(&name, PASSWORD, None).await?,
+        };
+        let protocol = match args.protocol {
+            Which::Msn => Protocol::Msn,
+            Which::Mrim => Protocol::Mrim,
+            Which::Myicq => Protocol::MyIcq,
+            Which::Mixed => [Protocol::Msn, Protocol::Mrim, Protocol::MyIcq][i % 3],
+        };
+        users.push(User { protocol, name: name.to_string(), uin: account.uin });
+    }
+    store.close().await;
+    Ok(users)
+}
+
+/// Logs every user in; returns the clients by user index.
+async fn log_in(args: &Args, users: &[User], report: &mut Report) -> Vec<(usize, Client)> {
+    let latencies = Latencies::default();
+    let gate = Arc::new(Semaphore::new(args.concurrency.max(1)));
+    let errors = Arc::new(AtomicU64::new(0));
+    let started = Instant::now();
+    let mut tasks = tokio::task::JoinSet::new();
+    for (i, user) in users.iter().cloned().enumerate() {
+        let server = match user.protocol {
+            Protocol::Msn => args.msn.clone(),
+            Protocol::Mrim => args.mrim.clone(),
+            Protocol::MyIcq => args.myicq.clone(),
+        };
+        let source: IpAddr = [127, 0, 0, 1 + (i % usize::from(args.sources.max(1))) as u8].into();
+        let options = Options {
+            msn_dialect: args.msn_dialect,
+            reconnect: false,
+            local_address: Some(source),
+            timeout: Duration::from_secs(60),
+            ..Options::default()
+        };
+        let account =
+            Account { protocol: user.protocol, server, handle: user.handle(user.protocol), password: PASSWORD.into() };
+        // Open loop: each login has its intended start, and its latency counts from there.
+        let intended = (args.rate > 0).then(|| started + Duration::from_secs_f64(i as f64 / f64::from(args.rate)));
+        let (gate, latencies, errors) = (gate.clone(), latencies.clone(), errors.clone());
+        tasks.spawn(async move {
+            if let Some(at) = intended {
+                tokio::time::sleep_until(at.into()).await;
+            }
+            let _slot = gate.acquire_owned().await.expect("never closed");
+            let from = intended.unwrap_or_else(Instant::now);
+            match Client::connect(account, options).await {
+                Ok(client) => {
+                    latencies.record(from.elapsed());
+                    Some((i, client))
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "login failed");
+                    errors.fetch_add(1, Ordering::Relaxed);
+                    None
+                }
+            }
+        });
+    }
+    let mut clients = Vec::with_capacity(users.len());
+    while let Some(done) = tasks.join_next().await {
+        if let Ok(Some(client)) = done {
+            clients.push(client);
+        }
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    let h = latencies.merged();
+    report.logins = clients.len() as u64;
+    report.login_errors = errors.load(Ordering::Relaxed);
+    report.logins_per_second = clients.len() as f64 / elapsed;
+    report.login_p50_ms = ms(&h, 50.0);
+    report.login_p99_ms = ms(&h, 99.0);
+    clients.sort_by_key(|(i, _)| *i);
+    clients
+}
+
+/// Users 2k send to users 2k+1 for `length`; receivers measure delivery from the send time
+/// written into each message (`t=<µs since the start>`): the actual send in a closed loop, the
+/// intended one in an open loop. Returns the clients.
+async fn pairs(
+    users: &[User],
+    clients: Vec<(usize, Client)>,
+    length: Duration,
+    window: usize,
+    message_rate: u32,
+    report: &mut Report,
+) -> Vec<(usize, Client)> {
+    let mut by_index: std::collections::HashMap<usize, Client> = clients.into_iter().collect();
+    let pairs: Vec<(usize, usize)> = (0..users.len() / 2)
+        .map(|k| (2 * k, 2 * k + 1))
+        .filter(|(s, r)| by_index.contains_key(s) && by_index.contains_key(r))
+        .collect();
+    // Warm-up: the first message of each pair opens what it needs (an MSN switchboard).
+    let mut warmups = tokio::task::JoinSet::new();
+    for &(s, r) in &pairs {
+        let (handle, to) = (by_index[&s].handle(), users[r].handle(users[s].protocol));
+        warmups.spawn(async move { handle.send_message(&to, "warm-up").await.is_ok() });
+    }
+    while warmups.join_next().await.is_some() {}
+
+    let sending: Vec<(yard::Handle, String)> =
+        pairs.iter().map(|&(s, r)| (by_index[&s].handle(), users[r].handle(users[s].protocol))).collect();
+    let latencies = Latencies::default();
+    let delivered = Arc::new(AtomicU64::new(0));
+    let errors = Arc::new(AtomicU64::new(0));
+    let start = Instant::now();
+    let deadline = start + length;
+    // Receivers count until a little after the senders stop, to collect what is in flight.
+    let collect_until = deadline + Duration::from_secs(2);
+    let mut receivers = tokio::task::JoinSet::new();
+    for (i, mut client) in by_index.drain() {
+        let (latencies, delivered) = (latencies.clone(), delivered.clone());
+        let receiving = i % 2 == 1;
+        receivers.spawn(async move {
+            loop {
+                let event = tokio::select! {
+                    event = client.next_event() => event,
+                    _ = tokio::time::sleep_until(collect_until.into()) => break,
+                };
+                let Some(event) = event else { break };
+                if let (true, Event::Message { text, .. }) = (receiving, event) {
+                    if let Some(sent) = text.strip_prefix("t=").and_then(|t| t.split(' ').next()?.parse::<u64>().ok()) {
+                        let now = start.elapsed().as_micros() as u64;
+                        latencies.record(Duration::from_micros(now.saturating_sub(sent)));
+                        delivered.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+            }
+            (i, client)
+        });
+    }
+    let mut senders = tokio::task::JoinSet::new();
+    let per_pair_interval =
+        (message_rate > 0).then(|| Duration::from_secs_f64(pairs.len() as f64 / f64::from(message_rate)));
+    let spread = sending.len().max(1) as f64;
+    for (k, (handle, to)) in sending.into_iter().enumerate() {
+        match per_pair_interval {
+            None => {
+                for _ in 0..window.max(1) {
+                    let (handle, to, errors) = (handle.clone(), to.clone(), errors.clone());
+                    senders.spawn(async move {
+                        while Instant::now() < deadline {
+                            let text = format!("t={} hello", start.elapsed().as_micros());
+                            if handle.send_message(&to, &text).await.is_err() {
+                                errors.fetch_add(1, Ordering::Relaxed);
+                            }
+                        }
+                    });
+                }
+            }
+            Some(interval) => {
+                let errors = errors.clone();
+                senders.spawn(async move {
+                    let in_flight = Arc::new(Semaphore::new(window.max(1) * 64));
+                    // Pairs start spread over one interval, not all at once.
+                    let mut intended = start + interval.mul_f64(k as f64 / spread);
+                    while intended < deadline {
+                        tokio::time::sleep_until(intended.into()).await;
+                        let text = format!("t={} hello", intended.duration_since(start).as_micros());
+                        let (handle, to, errors) = (handle.clone(), to.clone(), errors.clone());
+                        let Ok(slot) = in_flight.clone().acquire_owned().await else { break };
+                        tokio::spawn(async move {
+                            if handle.send_message(&to, &text).await.is_err() {
+                                errors.fetch_add(1, Ordering::Relaxed);
+                            }
+                            drop(slot);
+                        });
+                        intended += interval;
+                    }
+                });
+            }
+        }
+    }
+    while senders.join_next().await.is_some() {}
+    let mut clients = Vec::new();
+    while let Some(done) = receivers.join_next().await {
+        if let Ok(client) = done {
+            clients.push(client);
+        }
+    }
+    let h = latencies.merged();
+    report.messages = delivered.load(Ordering::Relaxed);
+    report.message_errors = errors.load(Ordering::Relaxed);
+    report.messages_per_second = report.messages as f64 / length.as_secs_f64();
+    report.delivery_p50_ms = ms(&h, 50.0);
+    report.delivery_p99_ms = ms(&h, 99.0);
+    report.delivery_p999_ms = ms(&h, 99.9);
+    clients.sort_by_key(|(i, _)| *i);
+    clients
+}
+
+fn finish_usage(report: &mut Report, before: Usage, after: Usage, sessions: usize) {
+    report.server_rss_kib_after = after.rss_kib;
+    report.server_cpu_seconds = after.cpu.saturating_sub(before.cpu).as_secs_f64();
+    if sessions > 0 && after.rss_kib > 0 {
+        report.server_kib_per_session = after.rss_kib.saturating_sub(before.rss_kib) as f64 / sessions as f64;
+    }
+}
+
+fn print_table(r: &Report) {
+    println!("scenario {}  protocol {}  users {}", r.scenario, r.protocol, r.users);
+    println!(
+        "logins      {:>8} ok {:>6} errors  {:>9.0}/s   p50 {:>8.2} ms  p99 {:>8.2} ms",
+        r.logins, r.login_errors, r.logins_per_second, r.login_p50_ms, r.login_p99_ms
+    );
+    if r.scenario == "pairs" {
+        println!(
+            "messages    {:>8} ok {:>6} errors  {:>9.0}/s   p50 {:>8.2} ms  p99 {:>8.2} ms  p99.9 {:>8.2} ms",
+            r.messages,
+            r.message_errors,
+            r.messages_per_second,
+            r.delivery_p50_ms,
+            r.delivery_p99_ms,
+            r.delivery_p999_ms
+        );
+    }
+    if r.server_rss_kib_after > 0 {
+        println!(
+            "server      RSS {} KiB -> {} KiB ({:.1} KiB per session), CPU {:.2} s",
+            r.server_rss_kib_before, r.server_rss_kib_after, r.server_kib_per_session, r.server_cpu_seconds
+        );
+    }
+}

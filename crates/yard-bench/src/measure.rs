@@ -1,0 +1,81 @@
+//! Latency histograms (one per thread, merged at the end) and the server's resident memory and
+//! CPU time, read from `/proc`.
+
+use hdrhistogram::Histogram;
+use std::cell::RefCell;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// Latencies from one kind of operation, recorded without contention: each thread writes its
+/// own histogram, registered here the first time it records.
+#[derive(Clone, Default)]
+pub struct Latencies {
+    threads: Arc<Mutex<Vec<Arc<Mutex<Histogram<u64>>>>>>,
+}
+
+thread_local! {
+    /// The histograms of this thread, by the address of the `Latencies` they belong to.
+    static MINE: RefCell<Vec<(usize, Arc<Mutex<Histogram<u64>>>)>> = const { RefCell::new(Vec::new()) };
+}
+
+fn histogram() -> Histogram<u64> {
+    // Microseconds, up to an hour, three significant digits.
+    Histogram::new_with_bounds(1, 3_600_000_000, 3).expect("valid bounds")
+}
+
+impl Latencies {
+    pub fn record(&self, latency: Duration) {
+        let key = Arc::as_ptr(&self.threads) as usize;
+        let micros = (latency.as_micros() as u64).clamp(1, 3_600_000_000);
+        MINE.with(|mine| {
+            let mut mine = mine.borrow_mut();
+            let slot = match mine.iter().find(|(k, _)| *k == key) {
+                Some((_, h)) => h.clone(),
+                None => {
+                    let h = Arc::new(Mutex::new(histogram()));
+                    self.threads.lock().expect("not poisoned").push(h.clone());
+                    mine.push((key, h.clone()));
+                    h
+                }
+            };
+            // Only this thread writes it; the lock is uncontended until the final merge.
+            let _ = slot.lock().expect("not poisoned").record(micros);
+        });
+    }
+
+    pub fn merged(&self) -> Histogram<u64> {
+        let mut all = histogram();
+        for h in self.threads.lock().expect("not poisoned").iter() {
+            let _ = all.add(&*h.lock().expect("not poisoned"));
+        }
+        all
+    }
+}
+
+/// A percentile in milliseconds.
+pub fn ms(h: &Histogram<u64>, percentile: f64) -> f64 {
+    if h.is_empty() {
+        return 0.0;
+    }
+    h.value_at_quantile(percentile / 100.0) as f64 / 1000.0
+}
+
+/// Resident memory (KiB) and CPU time (user + system) of a process.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Usage {
+    pub rss_kib: u64,
+    pub cpu: Duration,
+}
+
+/// `None` when there is no such process (or no `/proc`).
+pub fn usage(pid: u32) -> Option<Usage> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let rss_kib = status.lines().find_map(|l| l.strip_prefix("VmRSS:"))?.split_whitespace().next()?.parse().ok()?;
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the parenthesised command name; utime and stime are the 14th and 15th.
+    let after = stat.rsplit_once(')')?.1;
+    let fields: Vec<&str> = after.split_whitespace().collect();
+    let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+    // Linux reports in USER_HZ, which is 100 on every architecture it runs on.
+    Some(Usage { rss_kib, cpu: Duration::from_millis(ticks * 10) })
+}
