@@ -10,6 +10,8 @@ use tokio::net::TcpStream;
 
 /// Lines that fail to parse in a row before the connection is considered garbage and closed.
 const MAX_CONSECUTIVE_BAD_LINES: u32 = 8;
+/// The largest output buffer an idle connection keeps.
+const RETAINED_BUFFER: usize = 4096;
 /// A client that does not take our bytes within this time is gone or hostile.
 const WRITE_DEADLINE: Duration = Duration::from_secs(30);
 
@@ -94,6 +96,10 @@ impl Conn {
             Err(_) => return Err(io::Error::new(io::ErrorKind::TimedOut, "client stopped reading")),
         }
         self.output.clear();
+        // A big write (a long contact list) must not pin its buffer to an idle session.
+        if self.output.capacity() > RETAINED_BUFFER {
+            self.output = BytesMut::new();
+        }
         Ok(())
     }
 
