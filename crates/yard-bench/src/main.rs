@@ -22,7 +22,7 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use switchyard_core::{AccountName, Store};
+use switchyard_core::{AccountName, RelationFlags, Store};
 use switchyard_store_sqlite::SqliteStore;
 use tokio::sync::Semaphore;
 use yard::{Account, Client, Event, Options, Protocol};
@@ -98,6 +98,13 @@ enum Scenario {
         #[arg(long, default_value_t = 0)]
         message_rate: u32,
     },
+    /// User 0 has every other user watching it (on their lists) and changes status `--changes`
+    /// times, each once every watcher saw the last: presence notifications per second and how
+    /// long they take.
+    Fanout {
+        #[arg(long, default_value_t = 20)]
+        changes: u32,
+    },
 }
 
 const PASSWORD: &str = "bench-pw";
@@ -162,6 +169,7 @@ async fn main() -> anyhow::Result<()> {
         Scenario::Pairs { seconds, window, message_rate } => {
             clients = pairs(&users, clients, Duration::from_secs(seconds), window, message_rate, &mut report).await
         }
+        Scenario::Fanout { changes } => clients = fanout(&users, clients, changes, &mut report).await,
     }
     let after = args.server_pid.and_then(usage).unwrap_or_default();
     finish_usage(&mut report, before, after, clients.len());
@@ -181,6 +189,7 @@ fn scenario_name(s: &Scenario) -> &'static str {
         Scenario::Login => "login",
         Scenario::Idle { .. } => "idle",
         Scenario::Pairs { .. } => "pairs",
+        Scenario::Fanout { .. } => "fanout",
     }
 }
 
@@ -202,6 +211,14 @@ async fn accounts(args: &Args) -> anyhow::Result<Vec<User>> {
             Which::Mixed => [Protocol::Msn, Protocol::Mrim, Protocol::MyIcq][i % 3],
         };
         users.push(User { protocol, name: name.to_string(), uin: account.uin });
+        // For `fanout`, everyone watches user 0 (and lets it see them).
+        if matches!(args.scenario, Scenario::Fanout { .. }) && i > 0 {
+            let star =
+                store.account_by_name(&AccountName::new(&format!("{}0", args.prefix))?).await?.context("user 0")?;
+            let both = RelationFlags::FORWARD | RelationFlags::ALLOW;
+            store.set_relation(account.id, star.id, both, Some("star")).await?;
+            store.set_relation(star.id, account.id, RelationFlags::ALLOW, None).await?;
+        }
     }
     store.close().await;
     Ok(users)
@@ -384,6 +401,72 @@ async fn pairs(
     clients
 }
 
+async fn fanout(
+    users: &[User],
+    clients: Vec<(usize, Client)>,
+    changes: u32,
+    report: &mut Report,
+) -> Vec<(usize, Client)> {
+    let mut clients = clients.into_iter();
+    let Some((0, star)) = clients.next() else {
+        tracing::error!("user 0 did not log in");
+        return Vec::new();
+    };
+    let latencies = Latencies::default();
+    let seen = Arc::new(AtomicU64::new(0));
+    // The change in progress: (its status, when it was made).
+    let (changed, _) = tokio::sync::watch::channel((yard::Status::Online, Instant::now()));
+    let mut watchers = tokio::task::JoinSet::new();
+    let mut watching = 0u64;
+    for (i, mut client) in clients {
+        let star_handle = users[0].handle(users[i].protocol);
+        let (latencies, seen, mut changed) = (latencies.clone(), seen.clone(), changed.subscribe());
+        watching += 1;
+        watchers.spawn(async move {
+            while let Some(event) = client.next_event().await {
+                if let Event::Presence { handle, status, .. } = event {
+                    let (expected, at) = *changed.borrow_and_update();
+                    if handle == star_handle && status == expected {
+                        latencies.record(at.elapsed());
+                        seen.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+            }
+            (i, client)
+        });
+    }
+    let start = Instant::now();
+    for k in 0..changes {
+        let status = if k % 2 == 0 { yard::Status::Away } else { yard::Status::Online };
+        let before = seen.load(Ordering::Relaxed);
+        changed.send_replace((status, Instant::now()));
+        if star.set_status(status).await.is_err() {
+            report.message_errors += 1;
+        }
+        // The next change waits until every watcher saw this one (or ten seconds passed).
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while seen.load(Ordering::Relaxed) < before + watching && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+    }
+    let elapsed = start.elapsed().as_secs_f64();
+    let h = latencies.merged();
+    report.messages = seen.load(Ordering::Relaxed);
+    report.messages_per_second = report.messages as f64 / elapsed;
+    report.delivery_p50_ms = ms(&h, 50.0);
+    report.delivery_p99_ms = ms(&h, 99.0);
+    report.delivery_p999_ms = ms(&h, 99.9);
+    // The watchers stop here; their clients close as they are dropped.
+    let mut all = vec![(0, star)];
+    watchers.abort_all();
+    while let Some(done) = watchers.join_next().await {
+        if let Ok(client) = done {
+            all.push(client);
+        }
+    }
+    all
+}
+
 fn finish_usage(report: &mut Report, before: Usage, after: Usage, sessions: usize) {
     report.server_rss_kib_after = after.rss_kib;
     report.server_cpu_seconds = after.cpu.saturating_sub(before.cpu).as_secs_f64();
@@ -398,6 +481,17 @@ fn print_table(r: &Report) {
         "logins      {:>8} ok {:>6} errors  {:>9.0}/s   p50 {:>8.2} ms  p99 {:>8.2} ms",
         r.logins, r.login_errors, r.logins_per_second, r.login_p50_ms, r.login_p99_ms
     );
+    if r.scenario == "fanout" {
+        println!(
+            "presence    {:>8} seen {:>4} errors  {:>9.0}/s   p50 {:>8.2} ms  p99 {:>8.2} ms  p99.9 {:>8.2} ms",
+            r.messages,
+            r.message_errors,
+            r.messages_per_second,
+            r.delivery_p50_ms,
+            r.delivery_p99_ms,
+            r.delivery_p999_ms
+        );
+    }
     if r.scenario == "pairs" {
         println!(
             "messages    {:>8} ok {:>6} errors  {:>9.0}/s   p50 {:>8.2} ms  p99 {:>8.2} ms  p99.9 {:>8.2} ms",

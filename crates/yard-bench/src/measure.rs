@@ -6,16 +6,20 @@ use std::cell::RefCell;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+/// One thread's histogram: only that thread writes it, so its lock is uncontended until the
+/// final merge.
+type Shared = Arc<Mutex<Histogram<u64>>>;
+
 /// Latencies from one kind of operation, recorded without contention: each thread writes its
 /// own histogram, registered here the first time it records.
 #[derive(Clone, Default)]
 pub struct Latencies {
-    threads: Arc<Mutex<Vec<Arc<Mutex<Histogram<u64>>>>>>,
+    threads: Arc<Mutex<Vec<Shared>>>,
 }
 
 thread_local! {
     /// The histograms of this thread, by the address of the `Latencies` they belong to.
-    static MINE: RefCell<Vec<(usize, Arc<Mutex<Histogram<u64>>>)>> = const { RefCell::new(Vec::new()) };
+    static MINE: RefCell<Vec<(usize, Shared)>> = const { RefCell::new(Vec::new()) };
 }
 
 fn histogram() -> Histogram<u64> {
@@ -38,7 +42,6 @@ impl Latencies {
                     h
                 }
             };
-            // Only this thread writes it; the lock is uncontended until the final merge.
             let _ = slot.lock().expect("not poisoned").record(micros);
         });
     }
