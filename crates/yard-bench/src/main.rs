@@ -172,7 +172,8 @@ async fn main() -> anyhow::Result<()> {
         Scenario::Fanout { changes } => clients = fanout(&users, clients, changes, &mut report).await,
     }
     let after = args.server_pid.and_then(usage).unwrap_or_default();
-    finish_usage(&mut report, before, after, clients.len());
+    let sessions = report.logins as usize;
+    finish_usage(&mut report, before, after, sessions);
     for (_, client) in clients {
         let _ = client.logout().await;
     }
