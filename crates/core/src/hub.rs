@@ -8,6 +8,7 @@ use crate::privacy::{allows, shown, Privacy, RelationFlags};
 use crate::store::Relation;
 use crate::Core;
 use dashmap::DashMap;
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use tokio::sync::mpsc;
@@ -78,7 +79,13 @@ struct Online {
     /// Whether the session joins conversations it is invited to (MSN switchboards); others
     /// are reached with messages.
     takes_invitations: bool,
+    /// This account's flags toward accounts that wrote to it lately: every message checks
+    /// them, and only the core changes them (`Core::change_relation` forgets the entry).
+    flags_toward: std::sync::Mutex<HashMap<AccountId, RelationFlags>>,
 }
+
+/// Entries of a session's flag cache before it starts over.
+const FLAG_CACHE: usize = 256;
 
 /// How an invited account is reached.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -141,6 +148,7 @@ impl Core {
             presence: Presence::new(Status::Offline, display_name),
             privacy: settings.privacy,
             takes_invitations: false,
+            flags_toward: Default::default(),
         };
         if let Some(previous) = self.hub().online.insert(account.id, entry) {
             previous.control.kick(KickReason::LoggedInElsewhere);
@@ -209,7 +217,7 @@ impl Core {
             let entry = self.hub().online.get(&to).ok_or(CoreError::NotOnline)?;
             (entry.privacy, entry.presence.clone(), entry.takes_invitations)
         };
-        let flags = self.store().relation_flags(to, invite.from.id).await?;
+        let flags = self.flags_toward(to, invite.from.id).await?;
         if !allows(privacy, flags) {
             return Err(CoreError::NotAllowed);
         }
@@ -306,6 +314,30 @@ impl Core {
         };
         let view = |(privacy, flags): (Privacy, RelationFlags)| shown(&presence, privacy, flags);
         self.announce(&account, |w| view(rule_before(w)), |w| view(rule_now(w))).await
+    }
+
+    /// `owner`'s flags toward `other`, from the owner's session when it is online.
+    pub(crate) async fn flags_toward(&self, owner: AccountId, other: AccountId) -> Result<RelationFlags, CoreError> {
+        let cached = |entry: &Online| entry.flags_toward.lock().unwrap_or_else(|p| p.into_inner()).get(&other).copied();
+        if let Some(flags) = self.hub().online.get(&owner).and_then(|e| cached(&e)) {
+            return Ok(flags);
+        }
+        let flags = self.store().relation_flags(owner, other).await?;
+        if let Some(entry) = self.hub().online.get(&owner) {
+            let mut cache = entry.flags_toward.lock().unwrap_or_else(|p| p.into_inner());
+            if cache.len() >= FLAG_CACHE {
+                cache.clear();
+            }
+            cache.insert(other, flags);
+        }
+        Ok(flags)
+    }
+
+    /// Drops a cached relation after it changed.
+    pub(crate) fn forget_flags(&self, owner: AccountId, other: AccountId) {
+        if let Some(entry) = self.hub().online.get(&owner) {
+            entry.flags_toward.lock().unwrap_or_else(|p| p.into_inner()).remove(&other);
+        }
     }
 
     pub(crate) fn online_privacy(&self, id: AccountId) -> Option<Privacy> {

@@ -145,6 +145,7 @@ impl Core {
         display_name: Option<&str>,
     ) -> Result<u32, CoreError> {
         let versions = self.store().set_relation(owner.id, target.id, after, display_name).await?;
+        self.forget_flags(owner.id, target.id);
         if let Some(version) = versions.target {
             let by = owner.to_ref();
             let event = if after.contains(RelationFlags::FORWARD) {

@@ -69,12 +69,15 @@ impl Core {
     /// session cannot take it. Refused when the recipient does not let the sender reach them,
     /// when their queue is full, and for typing notices nobody is there to see.
     pub async fn deliver(&self, to: AccountId, message: Message) -> Result<Delivery, CoreError> {
-        self.store().account_by_id(to).await?.ok_or(CoreError::NoSuchAccount)?;
+        // An online recipient exists and carries its privacy mode; only others need the store.
         let privacy = match self.online_privacy(to) {
             Some(privacy) => privacy,
-            None => self.store().list_settings(to).await?.privacy,
+            None => {
+                self.store().account_by_id(to).await?.ok_or(CoreError::NoSuchAccount)?;
+                self.store().list_settings(to).await?.privacy
+            }
         };
-        let flags = self.store().relation_flags(to, message.from.id).await?;
+        let flags = self.flags_toward(to, message.from.id).await?;
         if flags.contains(RelationFlags::IGNORE) {
             return Ok(Delivery::Ignored);
         }

@@ -71,6 +71,13 @@ impl SqliteStore {
         Ok(store)
     }
 
+    /// A transaction that takes the write lock at once (`BEGIN IMMEDIATE`). A deferred one that
+    /// reads first and writes later fails with `SQLITE_BUSY_SNAPSHOT` when another connection
+    /// wrote in between, which no busy timeout waits out; an immediate one waits its turn.
+    async fn write_transaction(&self) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>, sqlx::Error> {
+        self.pool.begin_with("BEGIN IMMEDIATE").await
+    }
+
     /// Turns the passwords of accounts created before migration 5 into secrets.
     async fn replace_stored_passwords(&self) -> Result<(), StoreError> {
         let rows: Vec<(i64, String)> = sqlx::query_as("SELECT id, password FROM accounts WHERE password != ''")
@@ -93,7 +100,7 @@ impl SqliteStore {
         owner: AccountId,
         change: sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments<'q>>,
     ) -> Result<Option<u32>, StoreError> {
-        let mut tx = self.pool.begin().await.map_err(backend)?;
+        let mut tx = self.write_transaction().await.map_err(backend)?;
         if change.execute(&mut *tx).await.map_err(backend)?.rows_affected() == 0 {
             return Ok(None);
         }
@@ -304,7 +311,7 @@ impl Store for SqliteStore {
 
     async fn create_numbered_account(&self, password: &str) -> Result<Account, StoreError> {
         let secrets = Secrets::new(password);
-        let mut tx = self.pool.begin().await.map_err(backend)?;
+        let mut tx = self.write_transaction().await.map_err(backend)?;
         // The name depends on the id, known only once inserted: a placeholder no valid name can
         // equal holds the row until then, inside the one transaction.
         let id: i64 = sqlx::query_scalar(
@@ -490,7 +497,7 @@ impl Store for SqliteStore {
         flags: RelationFlags,
         display_name: Option<&str>,
     ) -> Result<VersionsAfterChange, StoreError> {
-        let mut tx = self.pool.begin().await.map_err(backend)?;
+        let mut tx = self.write_transaction().await.map_err(backend)?;
         let before: Option<i64> = sqlx::query_scalar("SELECT flags FROM contacts WHERE owner_id = ? AND target_id = ?")
             .bind(owner.0)
             .bind(target.0)
@@ -655,7 +662,7 @@ impl Store for SqliteStore {
     }
 
     async fn create_group(&self, owner: AccountId, name: &str) -> Result<(ContactGroup, u32), StoreError> {
-        let mut tx = self.pool.begin().await.map_err(backend)?;
+        let mut tx = self.write_transaction().await.map_err(backend)?;
         let id: i64 = sqlx::query_scalar("INSERT INTO contact_groups (owner_id, name) VALUES (?, ?) RETURNING id")
             .bind(owner.0)
             .bind(name)
@@ -686,7 +693,7 @@ impl Store for SqliteStore {
         target: AccountId,
         groups: &[GroupId],
     ) -> Result<u32, StoreError> {
-        let mut tx = self.pool.begin().await.map_err(backend)?;
+        let mut tx = self.write_transaction().await.map_err(backend)?;
         sqlx::query("DELETE FROM group_members WHERE owner_id = ? AND target_id = ?")
             .bind(owner.0)
             .bind(target.0)

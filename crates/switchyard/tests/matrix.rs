@@ -67,6 +67,7 @@ async fn message_from(client: &mut Client, from: &str, ending: &str) -> String {
 }
 
 async fn pair(p: Protocol, q: Protocol) {
+    let _ = tracing_subscriber::fmt().with_env_filter("warn").with_test_writer().try_init();
     let server = TestServer::start().await;
     let x = server.add_user("xavier", "pw", Some("Xavier")).await;
     let y = server.add_user("yvonne", "pw", Some("Yvonne")).await;
