@@ -1,7 +1,7 @@
 //! Live sessions: one per account, each with a bounded event channel. Events go to exactly the
 //! session that needs them; a session whose channel is full is closed rather than waited on.
 
-use crate::account::{Account, AccountId, AccountRef};
+use crate::account::{Account, AccountId, AccountName, AccountRef};
 use crate::error::CoreError;
 use crate::presence::{Presence, Status};
 use crate::privacy::{allows, shown, Privacy, RelationFlags};
@@ -100,6 +100,9 @@ pub enum Invitation {
 #[derive(Default)]
 pub(crate) struct Hub {
     online: DashMap<AccountId, Online>,
+    /// Online accounts by name and by UIN, so messages to them need no store lookup.
+    names: DashMap<AccountName, AccountId>,
+    uins: DashMap<u32, AccountId>,
     next_session: AtomicU64,
 }
 
@@ -150,6 +153,8 @@ impl Core {
             takes_invitations: false,
             flags_toward: Default::default(),
         };
+        self.hub().names.insert(account.name.clone(), account.id);
+        self.hub().uins.insert(account.uin, account.id);
         if let Some(previous) = self.hub().online.insert(account.id, entry) {
             previous.control.kick(KickReason::LoggedInElsewhere);
             // The new session is registered already: a failed fan-out must not undo the login.
@@ -164,9 +169,40 @@ impl Core {
     pub async fn logout(&self, session: &Session) -> Result<(), CoreError> {
         let removed = self.hub().online.remove_if(&session.account.id, |_, o| o.session_id == session.id);
         if let Some((_, gone)) = removed {
+            let id = gone.account.id;
+            // Unless a new session of the account came in meanwhile.
+            if !self.hub().online.contains_key(&id) {
+                self.hub().names.remove_if(&gone.account.name, |_, v| *v == id);
+                self.hub().uins.remove_if(&gone.account.uin, |_, v| *v == id);
+            }
             self.announce_leaving(&gone).await?;
         }
         Ok(())
+    }
+
+    /// An account by name: from the live sessions when it has one, else from the store. For
+    /// routing: the nickname of an online account is the one it had when it logged in.
+    pub async fn account_by_name(&self, name: &AccountName) -> Result<Option<Account>, CoreError> {
+        let online = self.hub().names.get(name).map(|id| *id).and_then(|id| self.online_account(id));
+        match online {
+            Some(account) => Ok(Some(account)),
+            None => Ok(self.store().account_by_name(name).await?),
+        }
+    }
+
+    /// An account by UIN, like [`Core::account_by_name`].
+    pub async fn account_by_uin(&self, uin: u32) -> Result<Option<Account>, CoreError> {
+        let online = self.hub().uins.get(&uin).map(|id| *id).and_then(|id| self.online_account(id));
+        match online {
+            Some(account) => Ok(Some(account)),
+            None => Ok(self.store().account_by_uin(uin).await?),
+        }
+    }
+
+    fn online_account(&self, id: AccountId) -> Option<Account> {
+        let entry = self.hub().online.get(&id)?;
+        let a = &entry.account;
+        Some(Account { id: a.id, name: a.name.clone(), uin: a.uin, nickname: a.nickname.clone() })
     }
 
     async fn announce_leaving(&self, gone: &Online) -> Result<(), CoreError> {

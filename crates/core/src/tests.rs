@@ -275,3 +275,20 @@ async fn direct_connection_offers_are_never_queued() {
     assert_eq!(core.deliver(bob.id, offer.clone()).await.unwrap(), Delivery::Live);
     assert_eq!(next(&mut bob_session).await, Ok(Event::Message(offer)));
 }
+
+#[tokio::test]
+async fn accounts_are_found_by_name_and_uin_online_or_not() {
+    let core = core_with(CoreConfig::default());
+    let alice = account(&core, "alice").await;
+    let found = |core: Core| async move {
+        let by_name = core.account_by_name(&AccountName::new("alice").unwrap()).await.unwrap();
+        let by_uin = core.account_by_uin(10001).await.unwrap();
+        (by_name, by_uin)
+    };
+    assert_eq!(found(core.clone()).await, (Some(alice.clone()), Some(alice.clone())));
+    let session = online(&core, &alice).await;
+    assert_eq!(found(core.clone()).await, (Some(alice.clone()), Some(alice.clone())));
+    core.logout(&session).await.unwrap();
+    assert_eq!(found(core.clone()).await, (Some(alice.clone()), Some(alice)));
+    assert_eq!(core.account_by_uin(99999).await.unwrap(), None);
+}

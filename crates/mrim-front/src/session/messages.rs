@@ -83,7 +83,7 @@ impl MrimSession {
     async fn deliver_one(&self, to: &str, kind: MessageKind, sent: &Message) -> u32 {
         let core = &self.context.core;
         let Some(name) = self.context.config.resolve(to) else { return message_status::REJECTED_NOUSER };
-        let recipient = match core.store().account_by_name(&name).await {
+        let recipient = match core.account_by_name(&name).await {
             Ok(Some(account)) => account,
             Ok(None) => return message_status::REJECTED_NOUSER,
             Err(e) => {

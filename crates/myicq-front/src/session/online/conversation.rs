@@ -82,9 +82,17 @@ impl Online {
             tracing::info!(len = text.len(), "message longer than 450 bytes dropped");
             return;
         }
-        let Some(recipient) = self.account_by_uin(to).await else {
-            tracing::info!(to, "message to a UIN that does not exist dropped");
-            return;
+        // Messages need only the recipient's identity: the core knows online ones without the store.
+        let recipient = match self.link.context.core.account_by_uin(to).await {
+            Ok(Some(recipient)) => recipient,
+            Ok(None) => {
+                tracing::info!(to, "message to a UIN that does not exist dropped");
+                return;
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "recipient lookup failed");
+                return;
+            }
         };
         let from = self.me().to_ref();
         let Some(message) = messages::from_client(kind, text, from, &self.display_name, unix_now()) else {
