@@ -149,6 +149,18 @@ struct Report {
     server_cpu_seconds: f64,
 }
 
+impl Report {
+    /// What was delivered (messages or notifications) in `seconds`, and how long it took.
+    fn deliveries(&mut self, count: u64, seconds: f64, latencies: &Latencies) {
+        let h = latencies.merged();
+        self.messages = count;
+        self.messages_per_second = count as f64 / seconds;
+        self.delivery_p50_ms = ms(&h, 50.0);
+        self.delivery_p99_ms = ms(&h, 99.0);
+        self.delivery_p999_ms = ms(&h, 99.9);
+    }
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt().with_env_filter(std::env::var("YARD_LOG").unwrap_or_else(|_| "error".into())).init();
@@ -391,13 +403,8 @@ async fn pairs(
             clients.push(client);
         }
     }
-    let h = latencies.merged();
-    report.messages = delivered.load(Ordering::Relaxed);
     report.message_errors = errors.load(Ordering::Relaxed);
-    report.messages_per_second = report.messages as f64 / length.as_secs_f64();
-    report.delivery_p50_ms = ms(&h, 50.0);
-    report.delivery_p99_ms = ms(&h, 99.0);
-    report.delivery_p999_ms = ms(&h, 99.9);
+    report.deliveries(delivered.load(Ordering::Relaxed), length.as_secs_f64(), &latencies);
     clients.sort_by_key(|(i, _)| *i);
     clients
 }
@@ -450,13 +457,7 @@ async fn fanout(
             tokio::time::sleep(Duration::from_millis(1)).await;
         }
     }
-    let elapsed = start.elapsed().as_secs_f64();
-    let h = latencies.merged();
-    report.messages = seen.load(Ordering::Relaxed);
-    report.messages_per_second = report.messages as f64 / elapsed;
-    report.delivery_p50_ms = ms(&h, 50.0);
-    report.delivery_p99_ms = ms(&h, 99.0);
-    report.delivery_p999_ms = ms(&h, 99.9);
+    report.deliveries(seen.load(Ordering::Relaxed), start.elapsed().as_secs_f64(), &latencies);
     // The watchers stop here; their clients close as they are dropped.
     let mut all = vec![(0, star)];
     watchers.abort_all();
