@@ -359,3 +359,28 @@ async fn cvr_answers_with_the_configured_versions_and_pages() {
     ])
     .await;
 }
+
+#[tokio::test]
+async fn malformed_later_commands_get_errors_and_oversized_payloads_close() {
+    let f = fixture(false).await;
+    let mut c = Client::login_twn(&f.server, 11, "alice@hotmail.com", "secret", "USR 3 OK alice@hotmail.com 1 0").await;
+    c.exchange(&[
+        ("ADC 4 FL X=alice", "201 4"),
+        ("ADC 5 FL N=nobody@hotmail.com F=Nobody", "205 5"),
+        ("ADC 6 XL N=bob@hotmail.com", "201 6"),
+        ("REM 7 FL not-a-guid", "216 7"),
+        ("ADG 8", "200 8"),
+        ("RMG 9 00000000-0000-0000-0002-00000000ffff", "224 9"),
+        ("SBP 10 00000000-0000-0000-0001-000000000001", "200 10"),
+        ("PRP 11 XYZ value", "201 11"),
+        ("CHG 12 NLN notanumber", "201 12"),
+        ("URL 13", "200 13"),
+    ])
+    .await;
+    c.send_raw(b"UUX 14 7\r\n<Dat").await;
+    c.send_raw(b"a/>").await;
+    c.expect("UUX 14 0").await;
+    // A payload length over the limit is a framing error: the connection is closed.
+    c.send_raw(b"UUX 15 999999\r\n").await;
+    c.expect_closed().await;
+}
