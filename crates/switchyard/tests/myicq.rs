@@ -46,6 +46,8 @@ async fn registration_login_authorization_message_and_offline_message() {
     let ask_first =
         ModifyUser { info: UserInfo { nick: "Alice".into(), ..UserInfo::default() }, auth: 1, new_password: None };
     alice.acked(&Request::ModifyUser(Box::new(ask_first))).await;
+    // MODIFY_USER is acknowledged before it is done; the next request's answer comes after it.
+    alice.request(&Request::UpdateUser).await;
 
     // A newcomer registers, logs in and introduces themselves.
     let mut newcomer = Client::new(addr).await;
