@@ -24,7 +24,7 @@ pub use lists::{ContactList, ListEntry, ListKind};
 pub use presence::{ClientDetails, Presence, Status};
 pub use privacy::{AddPolicy, Privacy, RelationFlags, ReverseListPrompt};
 pub use profile::{Date, Profile, SearchQuery, Sex, TextMatch};
-pub use routing::{Delivery, Font, Message};
+pub use routing::{unix_now, Delivery, Font, Message};
 pub use secrets::Secrets;
 pub use store::{ContactGroup, GroupId, MessageKind, Store, StoreError};
 

@@ -53,6 +53,11 @@ impl Message {
     }
 }
 
+/// Seconds since the Unix epoch: what [`Message::sent_at`] holds.
+pub fn unix_now() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
+}
+
 /// Where a message went. In every case the sender may be told it was delivered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Delivery {

@@ -7,7 +7,6 @@ use crate::guid;
 use msnp::command::{ContactRef, PrivacyMode, PromptMode};
 use msnp::dialect::ListFormat;
 use msnp::{CommandError, ErrorCode, GroupRef, List, Reply, Trid};
-use std::time::{SystemTime, UNIX_EPOCH};
 use switchyard_core::store::Relation;
 use switchyard_core::{
     AccountRef, ContactGroup, ContactList, GroupId, ListKind, Message, MessageKind, Privacy, RelationFlags,
@@ -275,7 +274,7 @@ impl Notification {
             formatted: None,
             font: None,
             wants_receipt: false,
-            sent_at: SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0),
+            sent_at: switchyard_core::unix_now(),
         };
         if let Err(e) = self.context.core.deliver(target.id, notice).await {
             tracing::debug!(error = %e, "could not tell the contact they were added");

@@ -13,7 +13,6 @@ use rand::distr::{Alphanumeric, SampleString};
 use rand::SeedableRng;
 use std::hash::BuildHasher;
 use std::sync::OnceLock;
-use std::time::{SystemTime, UNIX_EPOCH};
 use switchyard_core::{Account, AccountName, Secrets, Session};
 use tokio_util::sync::CancellationToken;
 
@@ -281,7 +280,7 @@ pub(super) fn answer_inf(conn: &mut Conn, dialect: Dialect, trid: Trid) -> Resul
 
 /// The `text/x-msmsgsprofile` message clients expect right after login (MSNP5+).
 fn profile_message(conn: &Conn, member_id: i64, credential: &str) -> String {
-    let now = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+    let now = switchyard_core::unix_now();
     let (ip, port) = conn.peer_addr().map(|a| (a.ip().to_string(), a.port())).unwrap_or_default();
     // The ticket's `t=` part doubles as the Hotmail cookie; MD5 logins have none.
     let auth = credential.strip_prefix("t=").and_then(|t| t.split('&').next()).unwrap_or("");

@@ -9,7 +9,7 @@ use msnp::command::AckMode;
 use msnp::{ErrorCode, Frame, Reply, SbCommand, Trid};
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::Instant;
 use switchyard_core::{ConversationInvite, CoreError, Invitation, Message, MessageKind};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
@@ -268,7 +268,7 @@ async fn deliver_remote(context: &Context, seat: &Seat, member: &Member, content
         formatted: None,
         font,
         wants_receipt: false,
-        sent_at: SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0),
+        sent_at: switchyard_core::unix_now(),
     };
     match context.core.deliver(member.account.id, message).await {
         Ok(_) => true,

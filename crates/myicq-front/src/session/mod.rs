@@ -171,10 +171,7 @@ impl Pending {
     }
 }
 
-/// Seconds since the Unix epoch.
-pub(crate) fn unix_now() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
-}
+pub(crate) use switchyard_core::unix_now;
 
 /// Ends of a session, for the log.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
