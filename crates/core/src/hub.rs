@@ -31,6 +31,10 @@ pub enum Event {
     Authorized { by: AccountRef },
     /// A message to everyone, stored under `id`: mark it seen once the client has it.
     Broadcast { id: i64, message: crate::Message },
+    /// A message went to this user's offline queue while the session was starting (the
+    /// sender saw no session yet, or it was not reading the queue yet): read the queue again.
+    /// [`crate::ShownQueue`] keeps what the session showed already from coming twice.
+    OfflineWaiting,
 }
 
 /// An invitation to a conversation held by a front (an MSN switchboard session).
@@ -212,22 +216,51 @@ impl Core {
 
     /// Changes the session's status (and shown name) and tells every watcher allowed to see it.
     pub async fn set_presence(&self, session: &Session, presence: Presence) -> Result<(), CoreError> {
+        let relations = self.store().relations(session.account.id).await?;
+        self.set_presence_among(session, presence, &relations)
+    }
+
+    /// [`Core::set_presence`] for a session's first status, returning the current presence of
+    /// every forward-list contact who is online and lets the user see them: its contacts and
+    /// its watchers come from one read of its relations.
+    pub async fn come_online(
+        &self,
+        session: &Session,
+        presence: Presence,
+    ) -> Result<Vec<(AccountRef, Presence)>, CoreError> {
+        let relations = self.store().relations(session.account.id).await?;
+        self.set_presence_among(session, presence, &relations)?;
+        Ok(self.visible_among(&relations))
+    }
+
+    /// [`Core::set_presence`] with the session's relations just read by the caller (for a
+    /// login that needs them anyway).
+    pub fn set_presence_among(
+        &self,
+        session: &Session,
+        presence: Presence,
+        relations: &[Relation],
+    ) -> Result<(), CoreError> {
         let (account, privacy, before) = {
             let mut entry = self.current_entry(session)?;
             let before = std::mem::replace(&mut entry.presence, presence.clone());
             (entry.account.clone(), entry.privacy, before)
         };
-        self.announce(&account, |w| shown(&before, privacy, w.flags), |w| shown(&presence, privacy, w.flags)).await
+        self.announce_to(
+            &account,
+            relations,
+            |w| shown(&before, privacy, w.flags),
+            |w| shown(&presence, privacy, w.flags),
+        );
+        Ok(())
     }
 
-    /// The current presence of every forward-list contact who is online and lets `viewer` see them.
-    pub async fn visible_contacts(&self, viewer: AccountId) -> Result<Vec<(AccountRef, Presence)>, CoreError> {
-        let relations = self.store().relations(viewer).await?;
-        Ok(relations
+    fn visible_among(&self, relations: &[Relation]) -> Vec<(AccountRef, Presence)> {
+        relations
             .iter()
             .filter(|r| r.flags.contains(RelationFlags::FORWARD))
             .filter_map(|r| self.seen_through(r).map(|p| (r.other.clone(), p)))
-            .collect())
+            .collect()
     }
 
     /// What the owner of `relation` sees of the related account right now.
@@ -327,13 +360,24 @@ impl Core {
         seen_now: impl Fn(&Relation) -> Option<Presence>,
     ) -> Result<(), CoreError> {
         let relations = self.store().relations(who.id).await?;
+        self.announce_to(who, &relations, seen_before, seen_now);
+        Ok(())
+    }
+
+    /// [`Core::announce`] with `who`'s relations at hand.
+    fn announce_to(
+        &self,
+        who: &AccountRef,
+        relations: &[Relation],
+        seen_before: impl Fn(&Relation) -> Option<Presence>,
+        seen_now: impl Fn(&Relation) -> Option<Presence>,
+    ) {
         for watcher in relations.iter().filter(|r| r.their_flags.contains(RelationFlags::FORWARD)) {
             let now = seen_now(watcher);
             if seen_before(watcher) != now {
                 self.notify(watcher.other.id, Event::Presence { contact: who.clone(), presence: now });
             }
         }
-        Ok(())
     }
 
     /// After `owner` changed whom they let see them (flags or privacy mode), tells each watcher

@@ -21,6 +21,7 @@ pub use account::{Account, AccountId, AccountName, AccountRef};
 pub use error::CoreError;
 pub use hub::{ConversationInvite, Event, Invitation, KickReason, Session};
 pub use lists::{ContactList, ListEntry, ListKind};
+pub use offline::ShownQueue;
 pub use presence::{ClientDetails, Presence, Status};
 pub use privacy::{AddPolicy, Privacy, RelationFlags, ReverseListPrompt};
 pub use profile::{Date, Profile, SearchQuery, Sex, TextMatch};

@@ -191,6 +191,11 @@ impl Store for MemoryStore {
         Ok(self.with(|s| s.accounts.get(&id).map(|a| a.secrets.clone())))
     }
 
+    async fn account_with_secrets(&self, name: &AccountName) -> Result<Option<(Account, Secrets)>, StoreError> {
+        let Some(account) = self.account_by_name(name).await? else { return Ok(None) };
+        Ok(self.secrets(account.id).await?.map(|secrets| (account, secrets)))
+    }
+
     async fn list_settings(&self, id: AccountId) -> Result<ListSettings, StoreError> {
         self.with(|s| Ok(s.account(id)?.settings))
     }

@@ -5,6 +5,15 @@ use crate::account::AccountId;
 use crate::error::CoreError;
 use crate::store::{OfflineMessage, StoredMessage};
 use crate::Core;
+use std::collections::HashSet;
+
+/// The queued messages a session has shown its client, so that reading the queue again (on
+/// [`crate::Event::OfflineWaiting`]) brings only what is new. It holds only ids still queued
+/// at the last read, so it never outgrows the queue.
+#[derive(Debug, Default)]
+pub struct ShownQueue {
+    ids: HashSet<i64>,
+}
 
 impl Core {
     /// Stores a message durably; once this returns, the sender may be told it was delivered.
@@ -12,9 +21,16 @@ impl Core {
         Ok(self.store().enqueue_offline(message).await?)
     }
 
-    /// Messages waiting for `recipient`, oldest first.
-    pub async fn pending_offline(&self, recipient: AccountId) -> Result<Vec<StoredMessage>, CoreError> {
-        Ok(self.store().offline_messages(recipient).await?)
+    /// Messages waiting for `recipient` that `shown` does not hold, oldest first; from now on
+    /// they count as shown.
+    pub async fn pending_offline(
+        &self,
+        recipient: AccountId,
+        shown: &mut ShownQueue,
+    ) -> Result<Vec<StoredMessage>, CoreError> {
+        let queued = self.store().offline_messages(recipient).await?;
+        let before = std::mem::replace(&mut shown.ids, queued.iter().map(|m| m.id).collect());
+        Ok(queued.into_iter().filter(|m| !before.contains(&m.id)).collect())
     }
 
     /// Removes a delivered message; false when it was not queued for this recipient.

@@ -165,6 +165,8 @@ pub trait Store: Send + Sync + 'static {
     async fn set_password(&self, id: AccountId, password: &str) -> Result<(), StoreError>;
     /// What logins are checked against; the password itself is never stored.
     async fn secrets(&self, id: AccountId) -> Result<Option<Secrets>, StoreError>;
+    /// The account named `name` and its secrets, in one lookup: what a login by name needs.
+    async fn account_with_secrets(&self, name: &AccountName) -> Result<Option<(Account, Secrets)>, StoreError>;
 
     async fn list_settings(&self, id: AccountId) -> Result<ListSettings, StoreError>;
     /// Sets the privacy mode and returns the new list version.

@@ -44,6 +44,9 @@ async fn accounts(store: &dyn Store) {
     assert!(after.accepts_password("new") && !after.accepts_password("pw-a"));
     assert_ne!(after.salt, before.salt, "a new password gets a new salt");
     assert_eq!(store.secrets(AccountId(i64::MAX)).await.unwrap(), None);
+    let (account, secrets) = store.account_with_secrets(&name("alice")).await.unwrap().unwrap();
+    assert_eq!((account, secrets), (alice.clone(), after));
+    assert_eq!(store.account_with_secrets(&name("nobody")).await.unwrap(), None);
     let names: Vec<_> = store.accounts().await.unwrap().into_iter().map(|a| a.name).collect();
     assert_eq!(names, vec![name("alice"), name("bob")]);
 }

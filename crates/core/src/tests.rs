@@ -3,7 +3,7 @@
 use crate::memory::MemoryStore;
 use crate::{
     Account, AccountName, Core, CoreConfig, CoreError, Delivery, Event, KickReason, ListKind, Message, MessageKind,
-    Presence, Privacy, Session, Status,
+    Presence, Privacy, Session, ShownQueue, Status,
 };
 use std::sync::Arc;
 
@@ -91,11 +91,11 @@ async fn messages_go_live_or_to_the_durable_queue_and_respect_blocks() {
     assert_eq!(core.deliver(bob.id, message(&alice, "now")).await.unwrap(), Delivery::Live);
     assert_eq!(next(&mut bob_session).await, Ok(Event::Message(message(&alice, "now"))));
 
-    let queued = core.pending_offline(bob.id).await.unwrap();
+    let queued = core.pending_offline(bob.id, &mut ShownQueue::default()).await.unwrap();
     assert_eq!(queued.len(), 1);
     assert_eq!(queued[0].message.text, "later");
     assert!(core.acknowledge_offline(bob.id, queued[0].id).await.unwrap());
-    assert!(core.pending_offline(bob.id).await.unwrap().is_empty());
+    assert!(core.pending_offline(bob.id, &mut ShownQueue::default()).await.unwrap().is_empty());
 
     core.add_to_list(&bob, ListKind::Block, &eve.name, "eve").await.unwrap();
     assert!(matches!(core.deliver(bob.id, message(&eve, "hi")).await, Err(CoreError::NotAllowed)));
@@ -104,6 +104,22 @@ async fn messages_go_live_or_to_the_durable_queue_and_respect_blocks() {
     core.add_to_list(&bob, ListKind::Allow, &alice.name, "alice").await.unwrap();
     assert_eq!(core.deliver(bob.id, message(&alice, "hi")).await.unwrap(), Delivery::Live);
     assert_eq!(next(&mut bob_session).await, Ok(Event::Message(message(&alice, "hi"))));
+}
+
+#[tokio::test]
+async fn reading_the_queue_again_brings_only_what_was_not_shown() {
+    let core = core_with(CoreConfig::default());
+    let (alice, bob) = (account(&core, "alice").await, account(&core, "bob").await);
+    core.deliver(bob.id, message(&alice, "first")).await.unwrap();
+    let mut shown = ShownQueue::default();
+    let texts =
+        |queued: Vec<crate::store::StoredMessage>| queued.into_iter().map(|m| m.message.text).collect::<Vec<_>>();
+    assert_eq!(texts(core.pending_offline(bob.id, &mut shown).await.unwrap()), ["first"]);
+    core.deliver(bob.id, message(&alice, "second")).await.unwrap();
+    assert_eq!(texts(core.pending_offline(bob.id, &mut shown).await.unwrap()), ["second"], "first was shown");
+    assert!(core.pending_offline(bob.id, &mut shown).await.unwrap().is_empty());
+    // Shown but never acknowledged: a new session (a new `ShownQueue`) gets both again.
+    assert_eq!(texts(core.pending_offline(bob.id, &mut ShownQueue::default()).await.unwrap()), ["first", "second"]);
 }
 
 #[tokio::test]
@@ -116,7 +132,11 @@ async fn a_session_that_does_not_read_is_closed_and_nothing_is_lost() {
         deliveries.push(core.deliver(bob.id, message(&alice, &i.to_string())).await.unwrap());
     }
     assert_eq!(deliveries.iter().filter(|d| **d == Delivery::Live).count(), 4);
-    assert_eq!(core.pending_offline(bob.id).await.unwrap().len(), 2, "what did not fit was queued");
+    assert_eq!(
+        core.pending_offline(bob.id, &mut ShownQueue::default()).await.unwrap().len(),
+        2,
+        "what did not fit was queued"
+    );
     assert_eq!(next(&mut bob_session).await, Err(KickReason::TooSlow));
 }
 
@@ -141,8 +161,14 @@ async fn presence_reaches_only_watchers_who_are_allowed() {
     core.set_presence(&alice_session, presence(&alice, Status::Invisible)).await.unwrap();
     assert_eq!(next(&mut bob_session).await, Ok(Event::Presence { contact: alice.to_ref(), presence: None }));
     nothing_queued(&mut carol_session);
-    let visible = core.visible_contacts(bob.id).await.unwrap();
+    // What a new session of Bob's sees as it comes online.
+    let again = core.login(bob.clone(), "bob".into()).await.unwrap();
+    let visible = core.come_online(&again, presence(&bob, Status::Online)).await.unwrap();
     assert!(visible.is_empty(), "invisible users are not listed");
+    core.set_presence(&alice_session, presence(&alice, Status::Away)).await.unwrap();
+    let again = core.login(bob.clone(), "bob".into()).await.unwrap();
+    let visible = core.come_online(&again, presence(&bob, Status::Online)).await.unwrap();
+    assert_eq!(visible, vec![(alice.to_ref(), presence(&alice, Status::Away))]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

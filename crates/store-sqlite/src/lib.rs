@@ -447,6 +447,21 @@ impl Store for SqliteStore {
         row.map(|(salt, md5_response, verifier)| secrets_from(id, salt, md5_response, verifier)).transpose()
     }
 
+    async fn account_with_secrets(&self, name: &AccountName) -> Result<Option<(Account, Secrets)>, StoreError> {
+        let row: Option<(Account, (String, String, Vec<u8>))> = self.connections.read(|db| {
+            db.prepare_cached("SELECT id, name, nickname, salt, md5_response, verifier FROM accounts WHERE name = ?")?
+                .query_row([name.as_str()], |row| {
+                    Ok((account_from_row(row)?, (row.get("salt")?, row.get("md5_response")?, row.get("verifier")?)))
+                })
+                .optional()
+        })?;
+        row.map(|(account, (salt, md5_response, verifier))| {
+            let id = account.id;
+            Ok((account, secrets_from(id, salt, md5_response, verifier)?))
+        })
+        .transpose()
+    }
+
     async fn list_settings(&self, id: AccountId) -> Result<ListSettings, StoreError> {
         let settings = self.connections.read(|db| {
             db.prepare_cached("SELECT list_version, privacy, prompt, add_policy FROM accounts WHERE id = ?")?
@@ -777,15 +792,18 @@ impl Store for SqliteStore {
     }
 
     async fn unseen_broadcasts(&self, recipient: AccountId, limit: usize) -> Result<Vec<StoredMessage>, StoreError> {
-        self.connections.read(|db| {
+        // Newest first in SQL, turned around here: a subquery with a bound `LIMIT` would be
+        // compiled again on every run.
+        let mut newest_first: Vec<StoredMessage> = self.connections.read(|db| {
             db.prepare_cached(
-                "SELECT * FROM (SELECT b.id, b.sender_id, b.kind, b.text, b.sent_at FROM broadcasts b, accounts a
-                                WHERE a.id = ? AND b.id > a.broadcasts_seen ORDER BY b.id DESC LIMIT ?)
-                 ORDER BY id",
+                "SELECT id, sender_id, kind, text, sent_at FROM broadcasts
+                 WHERE id > (SELECT broadcasts_seen FROM accounts WHERE id = ?) ORDER BY id DESC LIMIT ?",
             )?
             .query_map([recipient.0, limit as i64], |row| stored_message(row, recipient))?
             .collect()
-        })
+        })?;
+        newest_first.reverse();
+        Ok(newest_first)
     }
 
     async fn mark_broadcasts_seen(&self, recipient: AccountId, id: i64) -> Result<(), StoreError> {

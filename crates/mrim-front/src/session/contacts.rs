@@ -9,6 +9,7 @@ use mrim::codes::{contact_flag, contact_oper};
 use mrim::server::{Contact, ContactList, Group};
 use mrim::Dialect;
 use switchyard_core::privacy::allows;
+use switchyard_core::store::Relation;
 use switchyard_core::{ContactGroup, CoreError, GroupId, ListKind, RelationFlags};
 
 /// The group an account without groups gets, as on the real service.
@@ -17,16 +18,18 @@ const DEFAULT_GROUP: &str = "General";
 const FIRST_CONTACT_ID: u32 = contact_flag::MAX_GROUPS as u32;
 
 impl MrimSession {
-    /// The list in the client's dialect: one group, the forward-list contacts with the
-    /// visibility flags, whether each has authorized the user, and what the user sees of them.
-    pub(super) async fn contact_list(&self, dialect: Dialect) -> Result<ContactList, CoreError> {
+    /// The list in the client's dialect, from the user's `relations`: the groups, the
+    /// forward-list contacts with the visibility flags, whether each has authorized the user,
+    /// and what the user sees of them.
+    pub(super) async fn contact_list(
+        &self,
+        dialect: Dialect,
+        relations: &[Relation],
+    ) -> Result<ContactList, CoreError> {
         let core = &self.context.core;
-        let me = self.session.account.id;
         let groups = self.groups().await?;
-        let lists = core.contact_list(me).await?;
         let unicode = if dialect.unicode_text() { contact_flag::UNICODE_NAME } else { 0 };
-        let contacts = lists
-            .relations
+        let contacts = relations
             .iter()
             .filter(|r| listed(r.flags))
             .map(|r| {

@@ -27,11 +27,11 @@ impl MrimSession {
         }
     }
 
-    /// One `OFFLINE_MESSAGE_ACK` per queued message, oldest first; each stays queued until the
-    /// client deletes it, so a dropped connection gets it again.
-    pub(super) async fn send_offline_messages(&self, conn: &mut Conn) {
-        let core = &self.context.core;
-        let queued = match core.pending_offline(self.session.account.id).await {
+    /// One `OFFLINE_MESSAGE_ACK` per queued message not sent in this session yet, oldest first;
+    /// each stays queued until the client deletes it, so a dropped connection gets it again.
+    pub(super) async fn send_offline_messages(&mut self, conn: &mut Conn) {
+        let core = self.context.core.clone();
+        let queued = match core.pending_offline(self.session.account.id, &mut self.shown_queue).await {
             Ok(queued) => queued,
             Err(e) => {
                 tracing::error!(error = %e, "cannot read offline messages");

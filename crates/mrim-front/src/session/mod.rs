@@ -10,7 +10,7 @@ use mrim::server::{ContactList, MessageAck};
 use mrim::{ClientPacket, Dialect, Packet, ServerPacket};
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
-use switchyard_core::{Account, Event, KickReason, MessageKind, Presence, Session, Status};
+use switchyard_core::{Account, Event, KickReason, MessageKind, Presence, Session, ShownQueue, Status};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
@@ -35,7 +35,15 @@ pub(crate) async fn run(context: Arc<Context>, mut conn: Conn, shutdown: Cancell
     };
     tracing::Span::current().record("account", session.account.name.as_str());
     tracing::info!(version = ?conn.dialect, "logged in");
-    let mut mrim = MrimSession { context, session, nickname, next_msg_id: 1, closing: false, searches: Vec::new() };
+    let mut mrim = MrimSession {
+        context,
+        session,
+        nickname,
+        next_msg_id: 1,
+        closing: false,
+        searches: Vec::new(),
+        shown_queue: ShownQueue::default(),
+    };
     if mrim.welcome(&mut conn, &login, seq).await.is_ok() {
         mrim.serve(&mut conn, &shutdown).await;
     }
@@ -105,8 +113,7 @@ async fn log_in(context: &Context, conn: &mut Conn, shutdown: &CancellationToken
 
 async fn authenticate(context: &Context, login: &Login) -> Option<Account> {
     let name = context.config.resolve(&login.login)?;
-    let account = context.core.store().account_by_name(&name).await.ok()??;
-    let secrets = context.core.store().secrets(account.id).await.ok()??;
+    let (account, secrets) = context.core.store().account_with_secrets(&name).await.ok()??;
     let matches = match &login.password {
         Password::Plain(given) => secrets.accepts_password(given),
         Password::Md5(digest) => secrets.accepts_password_md5(digest),
@@ -153,6 +160,8 @@ struct MrimSession {
     closing: bool,
     /// When this session's recent searches were made.
     searches: Vec<Instant>,
+    /// What of the offline queue this session has sent.
+    shown_queue: ShownQueue,
 }
 
 enum Input {
@@ -169,19 +178,35 @@ impl MrimSession {
         conn.send(&ServerPacket::LoginAck, seq);
         let endpoint = conn.peer();
         conn.send(&ServerPacket::UserInfo { nickname: self.nickname.clone(), total: 0, unread: 0, endpoint }, 0);
-        let list = match self.contact_list(conn.dialect).await {
-            Ok(list) => list,
+        // One read of the relations serves the list and the first status's fan-out.
+        let relations = match self.context.core.store().relations(self.session.account.id).await {
+            Ok(relations) => Some(relations),
             Err(e) => {
-                tracing::error!(error = %e, "cannot load the contact list");
-                ContactList { status: contact_oper::INTERR, groups: Vec::new(), contacts: Vec::new() }
+                tracing::error!(error = %e, "cannot read the relations");
+                None
             }
         };
+        let list = match &relations {
+            Some(relations) => self.contact_list(conn.dialect, relations).await.map_err(|e| {
+                tracing::error!(error = %e, "cannot load the contact list");
+            }),
+            None => Err(()),
+        };
+        let list =
+            list.unwrap_or(ContactList { status: contact_oper::INTERR, groups: Vec::new(), contacts: Vec::new() });
         conn.send(&ServerPacket::ContactList2(list), 0);
         // There is no mailbox behind these accounts: it is reported empty.
         conn.send(&ServerPacket::MailboxStatus { unread: 0 }, 0);
         self.send_offline_messages(conn).await;
         let status = status::to_core(login.status.status).unwrap_or(Status::Online);
-        self.set_status(status).await;
+        let presence = Presence::new(status, self.nickname.clone());
+        let published = match &relations {
+            Some(relations) => self.context.core.set_presence_among(&self.session, presence, relations),
+            None => self.context.core.set_presence(&self.session, presence).await,
+        };
+        if let Err(e) = published {
+            tracing::warn!(error = %e, "could not set the first status");
+        }
         conn.flush().await
     }
 
@@ -225,7 +250,7 @@ impl MrimSession {
                         return;
                     }
                 }
-                Input::Event(Ok(event)) => self.event(conn, event),
+                Input::Event(Ok(event)) => self.event(conn, event).await,
                 Input::Event(Err(KickReason::LoggedInElsewhere)) => {
                     tracing::info!("logged in elsewhere");
                     conn.send(&ServerPacket::Logout { reason: logout::NO_RELOGIN }, 0);
@@ -281,7 +306,7 @@ impl MrimSession {
         }
     }
 
-    fn event(&mut self, conn: &mut Conn, event: Event) {
+    async fn event(&mut self, conn: &mut Conn, event: Event) {
         let context = self.context.clone();
         let config = &context.config;
         match event {
@@ -310,6 +335,7 @@ impl MrimSession {
             // MRIM has no reverse list and no switchboards: a request to authorize comes as a
             // MESSAGE from the adder's client, and conversations need no invitation.
             Event::AddedBy { .. } | Event::RemovedBy { .. } | Event::Invitation(_) => {}
+            Event::OfflineWaiting => self.send_offline_messages(conn).await,
         }
     }
 

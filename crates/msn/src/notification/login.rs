@@ -240,10 +240,7 @@ impl Login<'_> {
 }
 
 async fn account_with_secrets(context: &Context, name: &AccountName) -> Option<(Account, Secrets)> {
-    let store = context.core.store();
-    let account = store.account_by_name(name).await.ok()??;
-    let secrets = store.secrets(account.id).await.ok()??;
-    Some((account, secrets))
+    context.core.store().account_with_secrets(name).await.ok()?
 }
 
 /// The challenge an unknown handle gets: shaped like a salt, and the same at every attempt

@@ -74,20 +74,30 @@ impl Notification {
 
     /// Once the user is online: what waited in the durable queue, then unseen broadcasts.
     pub(super) async fn deliver_waiting_messages(&mut self, conn: &mut Conn) {
+        self.deliver_queued(conn).await;
         let me = self.session.account.id;
-        let store = self.context.core.store();
-        let pending = match self.context.core.pending_offline(me).await {
-            Ok(pending) => pending,
-            Err(e) => return tracing::error!(error = %e, "could not read the offline queue"),
-        };
-        let broadcasts = store.unseen_broadcasts(me, BROADCASTS_AT_LOGIN).await.unwrap_or_else(|e| {
+        let broadcasts = self.context.core.store().unseen_broadcasts(me, BROADCASTS_AT_LOGIN).await;
+        let broadcasts = broadcasts.unwrap_or_else(|e| {
             tracing::error!(error = %e, "could not read broadcasts");
             Vec::new()
         });
+        self.offer_stored(conn, broadcasts, Receipt::Broadcast).await;
+    }
+
+    /// What is in the durable queue and was not offered in this session yet.
+    pub(super) async fn deliver_queued(&mut self, conn: &mut Conn) {
+        let me = self.session.account.id;
+        match self.context.core.pending_offline(me, &mut self.shown_queue).await {
+            Ok(pending) => self.offer_stored(conn, pending, Receipt::Offline).await,
+            Err(e) => tracing::error!(error = %e, "could not read the offline queue"),
+        }
+    }
+
+    async fn offer_stored(&mut self, conn: &mut Conn, stored: Vec<StoredMessage>, receipt: fn(i64) -> Receipt) {
+        let me = self.session.account.id;
+        let store = self.context.core.store();
         let mut senders: HashMap<AccountId, Option<AccountRef>> = HashMap::new();
-        let queued = pending.into_iter().map(|m| (m, Receipt::Offline as fn(i64) -> Receipt));
-        let broadcast = broadcasts.into_iter().map(|m| (m, Receipt::Broadcast as fn(i64) -> Receipt));
-        for (StoredMessage { id, message }, receipt) in queued.chain(broadcast) {
+        for StoredMessage { id, message } in stored {
             let sender = match senders.get(&message.sender) {
                 Some(sender) => sender.clone(),
                 None => {

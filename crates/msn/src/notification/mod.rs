@@ -14,7 +14,7 @@ use crate::Context;
 use msnp::{CommandError, Dialect, ErrorCode, Frame, List, MsnStatus, NsCommand, Reply, Trid};
 use presence::PendingChallenge;
 use std::sync::Arc;
-use switchyard_core::{AccountName, CoreError, Event, KickReason, Presence, Session};
+use switchyard_core::{AccountName, CoreError, Event, KickReason, Presence, Session, ShownQueue};
 use tokio_util::sync::CancellationToken;
 
 /// What the connection does after a command.
@@ -61,6 +61,7 @@ pub(crate) async fn run(
         status: MsnStatus::Offline,
         switchboard_address,
         challenge: PendingChallenge::NotYet,
+        shown_queue: ShownQueue::default(),
     };
     ns.serve(&mut conn, &shutdown).await;
     if let Err(e) = ns.context.core.logout(&ns.session).await {
@@ -96,6 +97,8 @@ struct Notification {
     /// `host:port` given in `XFR SB` and `RNG`.
     switchboard_address: String,
     challenge: PendingChallenge,
+    /// What of the offline queue this session has offered.
+    shown_queue: ShownQueue,
 }
 
 enum Input {
@@ -317,6 +320,9 @@ impl Notification {
                 self.receive_message(conn, message, Some(crate::switchboard::Receipt::Broadcast(id))).await
             }
             Event::Message(message) => self.receive_message(conn, message, None).await,
+            // Before the first status the queue is read anyway, when the user comes online.
+            Event::OfflineWaiting if self.status == MsnStatus::Offline => {}
+            Event::OfflineWaiting => self.deliver_queued(conn).await,
         }
     }
 }

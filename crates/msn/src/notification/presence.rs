@@ -83,12 +83,17 @@ impl Notification {
         let was_receiving = self.status != MsnStatus::Offline;
         self.presence.status = status::to_core(new);
         self.presence.client = ClientDetails { capabilities: capabilities.unwrap_or(0), picture: object };
-        self.context.core.set_presence(&self.session, self.presence.clone()).await.map_err(|e| core_error(trid, e))?;
+        let core = &self.context.core;
+        let coming_online = !was_receiving && new != MsnStatus::Offline;
+        let contacts = if coming_online {
+            core.come_online(&self.session, self.presence.clone()).await
+        } else {
+            core.set_presence(&self.session, self.presence.clone()).await.map(|()| Vec::new())
+        }
+        .map_err(|e| core_error(trid, e))?;
         self.status = new;
         conn.send(Reply::Chg { trid, status: new, extras: self.extras(&self.presence.client) });
-        if !was_receiving && new != MsnStatus::Offline {
-            let contacts =
-                self.context.core.visible_contacts(self.session.account.id).await.map_err(|e| core_error(trid, e))?;
+        if coming_online {
             for (contact, presence) in contacts {
                 let handle = self.context.config.domains.handle_of(&contact.name);
                 self.show_presence(conn, Some(trid), &handle, &presence);

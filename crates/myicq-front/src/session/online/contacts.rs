@@ -16,12 +16,15 @@ impl Online {
         }
     }
 
-    pub(super) async fn send_contacts_online(&mut self) -> Result<(), End> {
+    /// The first status, and the contacts the user sees online (`SRV_MULTI_ONLINE`).
+    pub(super) async fn come_online(&mut self, status: Status) -> Result<(), End> {
+        self.status = status;
         let core = self.link.context.core.clone();
-        let visible = match core.visible_contacts(self.me().id).await {
+        let presence = Presence::new(status, self.display_name.clone());
+        let visible = match core.come_online(&self.session, presence).await {
             Ok(visible) => visible,
             Err(e) => {
-                tracing::error!(error = %e, "could not read contacts online");
+                tracing::error!(error = %e, "could not come online");
                 return Ok(());
             }
         };

@@ -5,11 +5,17 @@ use super::*;
 impl Online {
     /// Offline messages, then broadcasts not seen yet, each kept until acknowledged.
     pub(super) async fn send_waiting_messages(&mut self) -> Result<(), End> {
+        self.send_queued().await?;
         let (core, me) = (self.link.context.core.clone(), self.me().id);
-        let queued = core.pending_offline(me).await;
-        self.send_stored(queued, Completes::Offline).await?;
         let unseen = core.store().unseen_broadcasts(me, BROADCASTS_AT_LOGIN).await.map_err(CoreError::from);
         self.send_stored(unseen, Completes::Broadcast).await
+    }
+
+    /// Offline messages not shown in this session yet.
+    pub(super) async fn send_queued(&mut self) -> Result<(), End> {
+        let (core, me) = (self.link.context.core.clone(), self.me().id);
+        let queued = core.pending_offline(me, &mut self.shown_queue).await;
+        self.send_stored(queued, Completes::Offline).await
     }
 
     pub(super) async fn send_stored(

@@ -17,7 +17,7 @@ use std::pin::Pin;
 use switchyard_core::store::StoredMessage;
 use switchyard_core::{
     Account, AccountId, AccountRef, AddPolicy, CoreError, Date, Event, KickReason, ListKind, Message, MessageKind,
-    Presence, RelationFlags, SearchQuery, Session, Status, TextMatch,
+    Presence, RelationFlags, SearchQuery, Session, ShownQueue, Status, TextMatch,
 };
 
 /// Largest contact list one reply can carry in a 1024-byte datagram.
@@ -39,6 +39,8 @@ struct Online {
     expiry_timer: Pin<Box<tokio::time::Sleep>>,
     /// What the client was last told of each contact it sees online: their MyICQ status.
     shown: HashMap<AccountId, u32>,
+    /// What of the offline queue this session has shown.
+    shown_queue: ShownQueue,
 }
 
 enum Input {
@@ -71,6 +73,7 @@ pub(super) async fn run(link: Link, inputs: Inputs, account: Account, login: Log
         expiry,
         expiry_timer,
         shown: HashMap::new(),
+        shown_queue: ShownQueue::default(),
     };
     let end = match online.start(&login, seq, status).await {
         Ok(()) => online.serve().await,
@@ -93,8 +96,7 @@ impl Online {
         tracing::info!(status = ?status, "logged in");
         let online = context.core.online_count() as u32;
         self.send(ServerPacket::Login(LoginReply::Success { ip: address.ip, online }), seq).await?;
-        self.send_contacts_online().await?;
-        self.set_status(status).await;
+        self.come_online(status).await?;
         self.send_waiting_messages().await
     }
 
@@ -307,6 +309,7 @@ impl Online {
             // MyICQ has no reverse list (adding is told by a MSG_ADDED message) and no
             // conversations to be invited to.
             Event::AddedBy { .. } | Event::RemovedBy { .. } | Event::Invitation(_) => Ok(()),
+            Event::OfflineWaiting => self.send_queued().await,
         }
     }
 }
