@@ -127,86 +127,111 @@ impl Drop for Registration {
     }
 }
 
+/// Datagrams read in one turn of the dispatch task before it lets other tasks run. This one
+/// task is the door for every MyICQ user, while each TCP connection has a task of its own: at
+/// tokio's usual budget (128 operations a turn) it falls behind under load, its socket's
+/// buffer fills and datagrams are dropped (and resent by clients only after 10 s).
+const DATAGRAMS_PER_TURN: usize = 2048;
+
 /// Reads datagrams until `shutdown`.
 pub(crate) async fn run(context: Arc<Context>, clock: Clock, sessions: &TaskTracker, shutdown: CancellationToken) {
     let table = Table::default();
     // One byte more than the largest datagram tells an oversized one from one that fits.
     let mut buf = vec![0u8; MAX_DATAGRAM + 1];
     loop {
-        let received = tokio::select! {
+        tokio::select! {
             _ = shutdown.cancelled() => return,
-            received = context.socket.recv_from(&mut buf) => received,
+            readable = context.socket.readable() => {
+                if let Err(e) = readable {
+                    tracing::error!(error = %e, "the MyICQ socket failed");
+                    return;
+                }
+            }
         };
-        let (len, from) = match received {
-            Ok(received) => received,
-            Err(e) => {
+        for _ in 0..DATAGRAMS_PER_TURN {
+            match context.socket.try_recv_from(&mut buf) {
+                Ok((len, from)) => dispatch(&context, &clock, sessions, &shutdown, &table, &buf[..len], from),
+                // Drained: wait for readiness again.
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
                 // ICMP "port unreachable" from an earlier send surfaces here on some systems.
-                tracing::debug!(error = %e, "receive failed");
-                continue;
+                Err(e) => tracing::debug!(error = %e, "receive failed"),
             }
-        };
-        let datagram = &buf[..len];
-        let header = match split_client(datagram) {
-            Ok((header, _)) => header,
-            Err(e) => {
-                tracing::debug!(%from, error = %e, "datagram dropped");
-                let stats = &context.stats;
-                Stats::count(match e {
-                    DatagramError::TooShort => &stats.too_short,
-                    DatagramError::TooLong => &stats.too_long,
-                    DatagramError::BadVersion(_) => &stats.bad_version,
-                });
-                continue;
-            }
-        };
-        let inbound = Box::new(Inbound { from, datagram: Bytes::copy_from_slice(datagram) });
-        let starts_session = matches!(header.cmd, cmd::LOGIN | cmd::NEW_UIN);
-        let mut routes = table.lock();
-        let addr = match routes.by_addr.get(&from) {
-            Some(route) if starts_session && route.sid != header.sid => {
-                // The client started over (a new session id): the old session ends with its route.
-                routes.remove(from);
-                None
-            }
-            Some(route) if route.sid != header.sid || (route.uin != 0 && route.uin != header.uin) => {
-                tracing::debug!(%from, uin = header.uin, "uin or session id does not match; dropped");
-                Stats::count(&context.stats.spoofed);
-                continue;
-            }
-            Some(_) => Some(from),
-            None if starts_session => None,
-            None => match routes.by_uin.get(&header.uin) {
-                Some(addr) if routes.by_addr[addr].sid == header.sid => Some(*addr),
-                found => {
-                    tracing::debug!(%from, uin = header.uin, "no session; dropped");
-                    Stats::count(if found.is_some() { &context.stats.spoofed } else { &context.stats.no_session });
-                    continue;
-                }
-            },
-        };
-        let inbox = match addr {
-            Some(addr) => routes.by_addr[&addr].inbox.clone(),
-            None => {
-                let config = &context.config;
-                if routes.by_addr.len() >= config.max_sessions || routes.pending >= config.max_pending {
-                    tracing::debug!(%from, "too many sessions; dropped");
-                    Stats::count(&context.stats.overloaded);
-                    continue;
-                }
-                let (inbox, datagrams) = mpsc::channel(INBOX);
-                routes.next_generation += 1;
-                let generation = routes.next_generation;
-                routes.by_addr.insert(from, Route { sid: header.sid, uin: 0, generation, inbox: inbox.clone() });
-                routes.pending += 1;
-                let registration = Registration { table: table.clone(), addr: from, generation };
-                let link = session::Link::new(context.clone(), header, from, clock.now());
-                sessions.spawn(session::run(link, registration, datagrams, clock.clone(), shutdown.clone()));
-                inbox
-            }
-        };
-        drop(routes);
-        if inbox.try_send(inbound).is_err() {
-            Stats::count(&context.stats.overloaded);
         }
+        // A full turn: others run before the next one (after a drained one this costs a turn).
+        tokio::task::yield_now().await;
+    }
+}
+
+/// Hands one datagram to its session, starting one for a login or registration.
+fn dispatch(
+    context: &Arc<Context>,
+    clock: &Clock,
+    sessions: &TaskTracker,
+    shutdown: &CancellationToken,
+    table: &Table,
+    datagram: &[u8],
+    from: SocketAddr,
+) {
+    let header = match split_client(datagram) {
+        Ok((header, _)) => header,
+        Err(e) => {
+            tracing::debug!(%from, error = %e, "datagram dropped");
+            let stats = &context.stats;
+            Stats::count(match e {
+                DatagramError::TooShort => &stats.too_short,
+                DatagramError::TooLong => &stats.too_long,
+                DatagramError::BadVersion(_) => &stats.bad_version,
+            });
+            return;
+        }
+    };
+    let inbound = Box::new(Inbound { from, datagram: Bytes::copy_from_slice(datagram) });
+    let starts_session = matches!(header.cmd, cmd::LOGIN | cmd::NEW_UIN);
+    let mut routes = table.lock();
+    let addr = match routes.by_addr.get(&from) {
+        Some(route) if starts_session && route.sid != header.sid => {
+            // The client started over (a new session id): the old session ends with its route.
+            routes.remove(from);
+            None
+        }
+        Some(route) if route.sid != header.sid || (route.uin != 0 && route.uin != header.uin) => {
+            tracing::debug!(%from, uin = header.uin, "uin or session id does not match; dropped");
+            Stats::count(&context.stats.spoofed);
+            return;
+        }
+        Some(_) => Some(from),
+        None if starts_session => None,
+        None => match routes.by_uin.get(&header.uin) {
+            Some(addr) if routes.by_addr[addr].sid == header.sid => Some(*addr),
+            found => {
+                tracing::debug!(%from, uin = header.uin, "no session; dropped");
+                Stats::count(if found.is_some() { &context.stats.spoofed } else { &context.stats.no_session });
+                return;
+            }
+        },
+    };
+    let inbox = match addr {
+        Some(addr) => routes.by_addr[&addr].inbox.clone(),
+        None => {
+            let config = &context.config;
+            if routes.by_addr.len() >= config.max_sessions || routes.pending >= config.max_pending {
+                tracing::debug!(%from, "too many sessions; dropped");
+                Stats::count(&context.stats.overloaded);
+                return;
+            }
+            let (inbox, datagrams) = mpsc::channel(INBOX);
+            routes.next_generation += 1;
+            let generation = routes.next_generation;
+            routes.by_addr.insert(from, Route { sid: header.sid, uin: 0, generation, inbox: inbox.clone() });
+            routes.pending += 1;
+            let registration = Registration { table: table.clone(), addr: from, generation };
+            let link = session::Link::new(context.clone(), header, from, clock.now());
+            sessions.spawn(session::run(link, registration, datagrams, clock.clone(), shutdown.clone()));
+            inbox
+        }
+    };
+    drop(routes);
+    if inbox.try_send(inbound).is_err() {
+        Stats::count(&context.stats.overloaded);
     }
 }

@@ -8,7 +8,7 @@
 //!
 //! Scenarios: `login` (log N users in, at a rate or as fast as the concurrency allows), `idle`
 //! (hold them for a while: server memory per session), `pairs` (N/2 senders each write to their
-//! partner, keeping a window of unconfirmed messages or at an open-loop rate). With `--protocol
+//! partner, keeping a window of messages not yet received or at an open-loop rate). With `--protocol
 //! mixed`, users take the three protocols in turn, so pairs cross protocols. Latencies go into
 //! HdrHistograms, one per thread; open-loop latencies are measured from the intended send time.
 
@@ -17,6 +17,7 @@ mod measure;
 use anyhow::Context as _;
 use clap::{Parser, Subcommand, ValueEnum};
 use measure::{ms, usage, Latencies, Usage};
+use std::collections::HashMap;
 use std::net::IpAddr;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -91,7 +92,8 @@ enum Scenario {
     Pairs {
         #[arg(long, default_value_t = 10)]
         seconds: u64,
-        /// Unconfirmed messages each sender keeps in flight (closed loop).
+        /// Messages each sender keeps in flight, sent but not yet received by its partner
+        /// (closed loop).
         #[arg(long, default_value_t = 4)]
         window: usize,
         /// Messages per second over all pairs (open loop); 0: closed loop with the window.
@@ -300,7 +302,7 @@ async fn log_in(args: &Args, users: &[User], report: &mut Report) -> Vec<(usize,
 }
 
 /// Users 2k send to users 2k+1 for `length`; receivers measure delivery from the send time
-/// written into each message (`t=<µs since the start>`): the actual send in a closed loop, the
+/// written into each message (`t=<µs since the start> <run>`): the actual send in a closed loop, the
 /// intended one in an open loop. Returns the clients.
 async fn pairs(
     users: &[User],
@@ -310,7 +312,7 @@ async fn pairs(
     message_rate: u32,
     report: &mut Report,
 ) -> Vec<(usize, Client)> {
-    let mut by_index: std::collections::HashMap<usize, Client> = clients.into_iter().collect();
+    let mut by_index: HashMap<usize, Client> = clients.into_iter().collect();
     let pairs: Vec<(usize, usize)> = (0..users.len() / 2)
         .map(|k| (2 * k, 2 * k + 1))
         .filter(|(s, r)| by_index.contains_key(s) && by_index.contains_key(r))
@@ -325,6 +327,15 @@ async fn pairs(
 
     let sending: Vec<(yard::Handle, String)> =
         pairs.iter().map(|&(s, r)| (by_index[&s].handle(), users[r].handle(users[s].protocol))).collect();
+    // The closed loop's window is end to end: a sender takes a slot per message and its
+    // receiver gives it back on arrival. A server's acknowledgement alone means the message
+    // is in the recipient's queue, which across protocols may be far from its client.
+    let windows: HashMap<usize, Arc<Semaphore>> =
+        pairs.iter().map(|&(_, r)| (r, Arc::new(Semaphore::new(window.max(1))))).collect();
+    // Messages of an earlier run still in flight when it ended wait in the server's queue and
+    // arrive at this run's logins: the run's mark tells them apart.
+    let started_at = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    let run: Arc<str> = format!("r{}.{}", std::process::id(), started_at.as_millis()).into();
     let latencies = Latencies::default();
     let delivered = Arc::new(AtomicU64::new(0));
     let errors = Arc::new(AtomicU64::new(0));
@@ -336,6 +347,8 @@ async fn pairs(
     for (i, mut client) in by_index.drain() {
         let (latencies, delivered) = (latencies.clone(), delivered.clone());
         let receiving = i % 2 == 1;
+        let window = windows.get(&i).cloned();
+        let run = run.clone();
         receivers.spawn(async move {
             loop {
                 let event = tokio::select! {
@@ -344,10 +357,13 @@ async fn pairs(
                 };
                 let Some(event) = event else { break };
                 if let (true, Event::Message { text, .. }) = (receiving, event) {
-                    if let Some(sent) = text.strip_prefix("t=").and_then(|t| t.split(' ').next()?.parse::<u64>().ok()) {
+                    if let Some(sent) = sent_in_this_run(&text, &run) {
                         let now = start.elapsed().as_micros() as u64;
                         latencies.record(Duration::from_micros(now.saturating_sub(sent)));
                         delivered.fetch_add(1, Ordering::Relaxed);
+                        if let Some(window) = &window {
+                            window.add_permits(1);
+                        }
                     }
                 }
             }
@@ -361,11 +377,16 @@ async fn pairs(
     for (k, (handle, to)) in sending.into_iter().enumerate() {
         match per_pair_interval {
             None => {
+                let slots = windows[&pairs[k].1].clone();
                 for _ in 0..window.max(1) {
-                    let (handle, to, errors) = (handle.clone(), to.clone(), errors.clone());
+                    let (handle, to, errors, slots) = (handle.clone(), to.clone(), errors.clone(), slots.clone());
+                    let run = run.clone();
                     senders.spawn(async move {
                         while Instant::now() < deadline {
-                            let text = format!("t={} hello", start.elapsed().as_micros());
+                            let slot = tokio::time::timeout_at(deadline.into(), slots.acquire()).await;
+                            let Ok(Ok(slot)) = slot else { break };
+                            slot.forget();
+                            let text = format!("t={} {run} hello", start.elapsed().as_micros());
                             if handle.send_message(&to, &text).await.is_err() {
                                 errors.fetch_add(1, Ordering::Relaxed);
                             }
@@ -374,14 +395,14 @@ async fn pairs(
                 }
             }
             Some(interval) => {
-                let errors = errors.clone();
+                let (errors, run) = (errors.clone(), run.clone());
                 senders.spawn(async move {
                     let in_flight = Arc::new(Semaphore::new(window.max(1) * 64));
                     // Pairs start spread over one interval, not all at once.
                     let mut intended = start + interval.mul_f64(k as f64 / spread);
                     while intended < deadline {
                         tokio::time::sleep_until(intended.into()).await;
-                        let text = format!("t={} hello", intended.duration_since(start).as_micros());
+                        let text = format!("t={} {run} hello", intended.duration_since(start).as_micros());
                         let (handle, to, errors) = (handle.clone(), to.clone(), errors.clone());
                         let Ok(slot) = in_flight.clone().acquire_owned().await else { break };
                         tokio::spawn(async move {
@@ -407,6 +428,13 @@ async fn pairs(
     report.deliveries(delivered.load(Ordering::Relaxed), length.as_secs_f64(), &latencies);
     clients.sort_by_key(|(i, _)| *i);
     clients
+}
+
+/// The send time in a message of this run (`t=<µs> <run> …`).
+fn sent_in_this_run(text: &str, run: &str) -> Option<u64> {
+    let mut words = text.strip_prefix("t=")?.split(' ');
+    let sent = words.next()?.parse().ok()?;
+    (words.next()? == run).then_some(sent)
 }
 
 async fn fanout(
