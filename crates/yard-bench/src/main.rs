@@ -16,7 +16,7 @@ mod measure;
 
 use anyhow::Context as _;
 use clap::{Parser, Subcommand, ValueEnum};
-use measure::{ms, usage, Latencies, Usage};
+use measure::{ms, udp_counters, usage, Latencies, Usage};
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::path::PathBuf;
@@ -149,6 +149,12 @@ struct Report {
     server_rss_kib_after: u64,
     server_kib_per_session: f64,
     server_cpu_seconds: f64,
+    /// UDP datagrams delivered on this machine during the scenario: with MyICQ clients, each
+    /// has the server at one end (it sent or received it).
+    udp_datagrams: u64,
+    udp_datagrams_per_second: f64,
+    /// Datagrams dropped on this machine for a full socket buffer during the scenario.
+    udp_buffer_drops: u64,
 }
 
 impl Report {
@@ -177,6 +183,7 @@ async fn main() -> anyhow::Result<()> {
         ..Report::default()
     };
     let mut clients = log_in(&args, &users, &mut report).await;
+    let (udp_before, scenario_start) = (udp_counters(), Instant::now());
     match args.scenario {
         Scenario::Login => {}
         Scenario::Idle { seconds } => tokio::time::sleep(Duration::from_secs(seconds)).await,
@@ -184,6 +191,11 @@ async fn main() -> anyhow::Result<()> {
             clients = pairs(&users, clients, Duration::from_secs(seconds), window, message_rate, &mut report).await
         }
         Scenario::Fanout { changes } => clients = fanout(&users, clients, changes, &mut report).await,
+    }
+    if let (Some(before), Some(after)) = (udp_before, udp_counters()) {
+        report.udp_datagrams = after.delivered.saturating_sub(before.delivered);
+        report.udp_datagrams_per_second = report.udp_datagrams as f64 / scenario_start.elapsed().as_secs_f64();
+        report.udp_buffer_drops = after.dropped.saturating_sub(before.dropped);
     }
     let after = args.server_pid.and_then(usage).unwrap_or_default();
     let sessions = report.logins as usize;
@@ -531,6 +543,12 @@ fn print_table(r: &Report) {
             r.delivery_p50_ms,
             r.delivery_p99_ms,
             r.delivery_p999_ms
+        );
+    }
+    if matches!(r.protocol.as_str(), "myicq" | "mixed") && r.scenario != "login" {
+        println!(
+            "udp         {:>8} datagrams        {:>9.0}/s   {} dropped for a full buffer",
+            r.udp_datagrams, r.udp_datagrams_per_second, r.udp_buffer_drops
         );
     }
     if r.server_rss_kib_after > 0 {

@@ -1,5 +1,5 @@
-//! Latency histograms (one per thread, merged at the end) and the server's resident memory and
-//! CPU time, read from `/proc`.
+//! Latency histograms (one per thread, merged at the end), the server's resident memory and
+//! CPU time, and the machine's UDP counters, read from `/proc`.
 
 use hdrhistogram::Histogram;
 use std::cell::RefCell;
@@ -81,4 +81,36 @@ pub fn usage(pid: u32) -> Option<Usage> {
     let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
     // Linux reports in USER_HZ, which is 100 on every architecture it runs on.
     Some(Usage { rss_kib, cpu: Duration::from_millis(ticks * 10) })
+}
+
+/// The machine's UDP counters (`/proc/net/snmp`).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct UdpCounters {
+    /// Datagrams delivered to a socket.
+    pub delivered: u64,
+    /// Datagrams dropped because the receiving socket's buffer was full.
+    pub dropped: u64,
+}
+
+pub fn udp_counters() -> Option<UdpCounters> {
+    let snmp = std::fs::read_to_string("/proc/net/snmp").ok()?;
+    let mut udp = snmp.lines().filter(|l| l.starts_with("Udp: "));
+    let (names, values) = (udp.next()?, udp.next()?);
+    let field = |name: &str| -> Option<u64> {
+        let at = names.split_whitespace().position(|n| n == name)?;
+        values.split_whitespace().nth(at)?.parse().ok()
+    };
+    Some(UdpCounters { delivered: field("InDatagrams")?, dropped: field("RcvbufErrors")? })
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_machine_has_udp_counters() {
+        let counters = super::udp_counters().expect("/proc/net/snmp has a Udp line");
+        let socket = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        socket.send_to(b"x", socket.local_addr().unwrap()).unwrap();
+        socket.recv(&mut [0; 1]).unwrap();
+        assert!(super::udp_counters().unwrap().delivered > counters.delivered);
+    }
 }
