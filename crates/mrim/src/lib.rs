@@ -10,6 +10,9 @@ pub mod client;
 pub mod codes;
 pub mod dialect;
 pub mod frame;
+#[cfg(any(test, feature = "fuzzing"))]
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod header;
 pub mod offline;
 pub mod server;

@@ -17,6 +17,9 @@ pub mod command;
 pub mod dialect;
 pub mod error_code;
 pub mod frame;
+#[cfg(any(test, feature = "fuzzing"))]
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod message;
 pub mod reply;
 pub mod status;

@@ -16,6 +16,9 @@ pub mod client;
 pub mod codes;
 pub mod crypto;
 pub mod datagram;
+#[cfg(any(test, feature = "fuzzing"))]
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod header;
 pub mod info;
 pub mod msgtext;
