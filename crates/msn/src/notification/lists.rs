@@ -97,18 +97,24 @@ impl Notification {
         trid: Trid,
         client_version: u32,
     ) -> Result<(), CommandError> {
-        let lists = self.contact_list(trid).await?;
-        let groups = if self.dialect.has_groups() { self.groups(trid).await? } else { Vec::new() };
-        let settings = lists.settings;
+        let store = self.context.core.store();
+        let me = self.session.account.id;
+        let settings = store.list_settings(me).await.map_err(|e| core_error(trid, e.into()))?;
         let version = settings.version;
+        let format = self.dialect.list_format();
+        // MSNP2–7 clients keep their lists: one that is up to date gets the version alone, and
+        // the relations (the costly read) are not needed.
+        if format == ListFormat::PerList && client_version == version {
+            conn.send(Reply::Syn { trid, version });
+            return Ok(());
+        }
+        let relations = store.relations(me).await.map_err(|e| core_error(trid, e.into()))?;
+        let lists = ContactList { settings, relations };
+        let groups = if self.dialect.has_groups() { self.groups(trid).await? } else { Vec::new() };
         let prompt = prompt_to_msn(settings.prompt);
         let privacy = privacy_to_msn(settings.privacy);
-        let format = self.dialect.list_format();
         if format == ListFormat::PerList {
             conn.send(Reply::Syn { trid, version });
-            if client_version == version {
-                return Ok(());
-            }
             conn.send(Reply::Gtc { trid: Some(trid), version: Some(version), mode: prompt });
             conn.send(Reply::Blp { trid: Some(trid), version: Some(version), mode: privacy });
             if self.dialect.has_groups() {
