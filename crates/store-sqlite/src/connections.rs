@@ -1,10 +1,11 @@
-//! The store's SQLite connections: several for reads, one for writes.
+//! The store's SQLite connections: four for short reads, one for long reads, one for writes.
 //!
 //! A read by primary key or index takes a few microseconds once its pages are cached, less than
 //! handing it to another thread and back, so short reads run on the calling task's thread.
 //! Writes (and long reads such as a search) run on tokio's blocking threads: a write may wait
 //! for the write lock or for a WAL checkpoint's disk flush, and must not hold up the runtime
-//! while it does. WAL mode lets the readers go on beside the writer.
+//! while it does; a long read has its own connection, so short reads never wait behind it. WAL
+//! mode lets the readers go on beside the writer.
 
 use rusqlite::{Connection, OpenFlags};
 use std::path::Path;
@@ -13,7 +14,8 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 use switchyard_core::store::StoreError;
 
-/// Read connections: enough that the runtime's threads and a few blocking reads rarely wait.
+/// Connections for short reads: more than the runtime has threads, so a short read never
+/// waits for a connection.
 const READERS: usize = 4;
 /// Distinct statements the store prepares; each connection keeps them all prepared.
 const STATEMENT_CACHE: usize = 64;
@@ -24,6 +26,8 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 pub(crate) struct Connections {
     readers: Vec<Mutex<Connection>>,
     next_reader: AtomicUsize,
+    /// Long reads queue for this one, on blocking threads, never for a short reader.
+    long_reader: Mutex<Connection>,
     writer: Mutex<Connection>,
 }
 
@@ -59,19 +63,22 @@ impl Connections {
             return Err(StoreError::Backend(format!("{} cannot use WAL mode (got {mode})", path.display())));
         }
         prepare(&mut writer)?;
-        let readers = (0..READERS)
-            .map(|_| {
-                let reader = Connection::open_with_flags(
-                    path,
-                    OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX | OpenFlags::SQLITE_OPEN_URI,
-                )?;
-                configure(&reader)?;
-                reader.pragma_update(None, "query_only", true)?;
-                Ok(Mutex::new(reader))
-            })
-            .collect::<rusqlite::Result<_>>()
-            .map_err(backend)?;
-        Ok(Connections { readers, next_reader: AtomicUsize::new(0), writer: Mutex::new(writer) })
+        let open_reader = || {
+            let reader = Connection::open_with_flags(
+                path,
+                OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX | OpenFlags::SQLITE_OPEN_URI,
+            )?;
+            configure(&reader)?;
+            reader.pragma_update(None, "query_only", true)?;
+            Ok(Mutex::new(reader))
+        };
+        let readers = (0..READERS).map(|_| open_reader()).collect::<rusqlite::Result<_>>().map_err(backend)?;
+        Ok(Connections {
+            readers,
+            next_reader: AtomicUsize::new(0),
+            long_reader: open_reader().map_err(backend)?,
+            writer: Mutex::new(writer),
+        })
     }
 
     /// Runs a short read here, on a free reader (or waits for one, briefly).
@@ -83,24 +90,31 @@ impl Connections {
         query(&reader).map_err(backend)
     }
 
-    /// Runs a write (or a long read) on a blocking thread, with the write connection.
+    /// Runs a write on a blocking thread, with the write connection.
     pub(crate) async fn write<T: Send + 'static>(
         self: &Arc<Self>,
         work: impl FnOnce(&mut Connection) -> rusqlite::Result<T> + Send + 'static,
     ) -> Result<T, StoreError> {
-        let connections = self.clone();
-        tokio::task::spawn_blocking(move || work(&mut locked(&connections.writer)))
-            .await
-            .map_err(backend)?
-            .map_err(backend)
+        self.on_blocking_thread(|c| &c.writer, work).await
     }
 
-    /// Runs a long read on a blocking thread, with a reader.
+    /// Runs a long read on a blocking thread, with the long-read connection.
     pub(crate) async fn long_read<T: Send + 'static>(
         self: &Arc<Self>,
         query: impl FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
     ) -> Result<T, StoreError> {
+        self.on_blocking_thread(|c| &c.long_reader, |db| query(db)).await
+    }
+
+    async fn on_blocking_thread<T: Send + 'static>(
+        self: &Arc<Self>,
+        connection: fn(&Connections) -> &Mutex<Connection>,
+        work: impl FnOnce(&mut Connection) -> rusqlite::Result<T> + Send + 'static,
+    ) -> Result<T, StoreError> {
         let connections = self.clone();
-        tokio::task::spawn_blocking(move || connections.read(query)).await.map_err(backend)?
+        tokio::task::spawn_blocking(move || work(&mut locked(connection(&connections))))
+            .await
+            .map_err(backend)?
+            .map_err(backend)
     }
 }
