@@ -31,9 +31,10 @@ pub enum Event {
     Authorized { by: AccountRef },
     /// A message to everyone, stored under `id`: mark it seen once the client has it.
     Broadcast { id: i64, message: crate::Message },
-    /// A message went to this user's offline queue while the session was starting (the
-    /// sender saw no session yet, or it was not reading the queue yet): read the queue again.
-    /// [`crate::ShownQueue`] keeps what the session showed already from coming twice.
+    /// A message went to this user's offline queue while this session existed (it logged in
+    /// after the sender found no session, or a front gave back a message it could not hand
+    /// over): read the queue again. [`crate::ShownQueue`] keeps what the session showed
+    /// already from coming twice.
     OfflineWaiting,
 }
 

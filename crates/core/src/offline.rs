@@ -18,7 +18,12 @@ pub struct ShownQueue {
 impl Core {
     /// Stores a message durably; once this returns, the sender may be told it was delivered.
     pub async fn queue_offline(&self, message: &OfflineMessage) -> Result<i64, CoreError> {
-        Ok(self.store().enqueue_offline(message).await?)
+        let id = self.store().enqueue_offline(message).await?;
+        // A session of the recipient's may have read the queue before this message was in it
+        // (it logged in meanwhile): have it read again, or the message would wait for the next
+        // login.
+        self.notify(message.recipient, crate::Event::OfflineWaiting);
+        Ok(id)
     }
 
     /// Messages waiting for `recipient` that `shown` does not hold, oldest first; from now on

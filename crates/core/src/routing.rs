@@ -103,10 +103,6 @@ impl Core {
         if self.store().offline_count(to).await? >= self.config().max_offline_messages {
             return Err(CoreError::QueueFull);
         }
-        let id = self.store().enqueue_offline(&queued).await?;
-        // A session that started meanwhile may have read the queue before this message was in
-        // it: have it read again, or the message would wait for the next login.
-        self.notify(to, Event::OfflineWaiting);
-        Ok(Delivery::Queued(id))
+        Ok(Delivery::Queued(self.queue_offline(&queued).await?))
     }
 }

@@ -122,6 +122,21 @@ async fn reading_the_queue_again_brings_only_what_was_not_shown() {
     assert_eq!(texts(core.pending_offline(bob.id, &mut ShownQueue::default()).await.unwrap()), ["first", "second"]);
 }
 
+/// The sender found Bob offline, Bob logged in and read his queue, then the message was
+/// stored: his session is told to read the queue again.
+#[tokio::test]
+async fn a_message_queued_after_the_recipient_logged_in_is_announced() {
+    let core = core_with(CoreConfig::default());
+    let (alice, bob) = (account(&core, "alice").await, account(&core, "bob").await);
+    let mut bob_session = online(&core, &bob).await;
+    let mut shown = ShownQueue::default();
+    assert!(core.pending_offline(bob.id, &mut shown).await.unwrap().is_empty());
+    core.queue_offline(&message(&alice, "late").queued_for(bob.id)).await.unwrap();
+    assert_eq!(next(&mut bob_session).await, Ok(Event::OfflineWaiting));
+    let queued = core.pending_offline(bob.id, &mut shown).await.unwrap();
+    assert_eq!(queued.iter().map(|m| m.message.text.as_str()).collect::<Vec<_>>(), ["late"]);
+}
+
 #[tokio::test]
 async fn a_session_that_does_not_read_is_closed_and_nothing_is_lost() {
     let core = core_with(CoreConfig { session_queue: 4, ..CoreConfig::default() });
