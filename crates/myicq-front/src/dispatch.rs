@@ -135,7 +135,8 @@ const DATAGRAMS_PER_TURN: usize = 2048;
 
 /// Reads datagrams until `shutdown`.
 pub(crate) async fn run(context: Arc<Context>, clock: Clock, sessions: &TaskTracker, shutdown: CancellationToken) {
-    let table = Table::default();
+    let dispatcher = Dispatcher { context, clock, sessions, shutdown, table: Table::default() };
+    let (context, shutdown) = (&dispatcher.context, &dispatcher.shutdown);
     // One byte more than the largest datagram tells an oversized one from one that fits.
     let mut buf = vec![0u8; MAX_DATAGRAM + 1];
     loop {
@@ -150,7 +151,7 @@ pub(crate) async fn run(context: Arc<Context>, clock: Clock, sessions: &TaskTrac
         };
         for _ in 0..DATAGRAMS_PER_TURN {
             match context.socket.try_recv_from(&mut buf) {
-                Ok((len, from)) => dispatch(&context, &clock, sessions, &shutdown, &table, &buf[..len], from),
+                Ok((len, from)) => dispatcher.dispatch(&buf[..len], from),
                 // Drained: wait for readiness again.
                 Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
                 // ICMP "port unreachable" from an earlier send surfaces here on some systems.
@@ -162,76 +163,80 @@ pub(crate) async fn run(context: Arc<Context>, clock: Clock, sessions: &TaskTrac
     }
 }
 
-/// Hands one datagram to its session, starting one for a login or registration.
-fn dispatch(
-    context: &Arc<Context>,
-    clock: &Clock,
-    sessions: &TaskTracker,
-    shutdown: &CancellationToken,
-    table: &Table,
-    datagram: &[u8],
-    from: SocketAddr,
-) {
-    let header = match split_client(datagram) {
-        Ok((header, _)) => header,
-        Err(e) => {
-            tracing::debug!(%from, error = %e, "datagram dropped");
-            let stats = &context.stats;
-            Stats::count(match e {
-                DatagramError::TooShort => &stats.too_short,
-                DatagramError::TooLong => &stats.too_long,
-                DatagramError::BadVersion(_) => &stats.bad_version,
-            });
-            return;
-        }
-    };
-    let inbound = Box::new(Inbound { from, datagram: Bytes::copy_from_slice(datagram) });
-    let starts_session = matches!(header.cmd, cmd::LOGIN | cmd::NEW_UIN);
-    let mut routes = table.lock();
-    let addr = match routes.by_addr.get(&from) {
-        Some(route) if starts_session && route.sid != header.sid => {
-            // The client started over (a new session id): the old session ends with its route.
-            routes.remove(from);
-            None
-        }
-        Some(route) if route.sid != header.sid || (route.uin != 0 && route.uin != header.uin) => {
-            tracing::debug!(%from, uin = header.uin, "uin or session id does not match; dropped");
-            Stats::count(&context.stats.spoofed);
-            return;
-        }
-        Some(_) => Some(from),
-        None if starts_session => None,
-        None => match routes.by_uin.get(&header.uin) {
-            Some(addr) if routes.by_addr[addr].sid == header.sid => Some(*addr),
-            found => {
-                tracing::debug!(%from, uin = header.uin, "no session; dropped");
-                Stats::count(if found.is_some() { &context.stats.spoofed } else { &context.stats.no_session });
+/// What routing a datagram to its session needs.
+struct Dispatcher<'a> {
+    context: Arc<Context>,
+    clock: Clock,
+    sessions: &'a TaskTracker,
+    shutdown: CancellationToken,
+    table: Table,
+}
+
+impl Dispatcher<'_> {
+    /// Hands one datagram to its session, starting one for a login or registration.
+    fn dispatch(&self, datagram: &[u8], from: SocketAddr) {
+        let Dispatcher { context, clock, sessions, shutdown, table } = self;
+        let header = match split_client(datagram) {
+            Ok((header, _)) => header,
+            Err(e) => {
+                tracing::debug!(%from, error = %e, "datagram dropped");
+                let stats = &context.stats;
+                Stats::count(match e {
+                    DatagramError::TooShort => &stats.too_short,
+                    DatagramError::TooLong => &stats.too_long,
+                    DatagramError::BadVersion(_) => &stats.bad_version,
+                });
                 return;
             }
-        },
-    };
-    let inbox = match addr {
-        Some(addr) => routes.by_addr[&addr].inbox.clone(),
-        None => {
-            let config = &context.config;
-            if routes.by_addr.len() >= config.max_sessions || routes.pending >= config.max_pending {
-                tracing::debug!(%from, "too many sessions; dropped");
-                Stats::count(&context.stats.overloaded);
+        };
+        let inbound = Box::new(Inbound { from, datagram: Bytes::copy_from_slice(datagram) });
+        let starts_session = matches!(header.cmd, cmd::LOGIN | cmd::NEW_UIN);
+        let mut routes = table.lock();
+        let addr = match routes.by_addr.get(&from) {
+            Some(route) if starts_session && route.sid != header.sid => {
+                // The client started over (a new session id): the old session ends with its route.
+                routes.remove(from);
+                None
+            }
+            Some(route) if route.sid != header.sid || (route.uin != 0 && route.uin != header.uin) => {
+                tracing::debug!(%from, uin = header.uin, "uin or session id does not match; dropped");
+                Stats::count(&context.stats.spoofed);
                 return;
             }
-            let (inbox, datagrams) = mpsc::channel(INBOX);
-            routes.next_generation += 1;
-            let generation = routes.next_generation;
-            routes.by_addr.insert(from, Route { sid: header.sid, uin: 0, generation, inbox: inbox.clone() });
-            routes.pending += 1;
-            let registration = Registration { table: table.clone(), addr: from, generation };
-            let link = session::Link::new(context.clone(), header, from, clock.now());
-            sessions.spawn(session::run(link, registration, datagrams, clock.clone(), shutdown.clone()));
-            inbox
+            Some(_) => Some(from),
+            None if starts_session => None,
+            None => match routes.by_uin.get(&header.uin) {
+                Some(addr) if routes.by_addr[addr].sid == header.sid => Some(*addr),
+                found => {
+                    tracing::debug!(%from, uin = header.uin, "no session; dropped");
+                    Stats::count(if found.is_some() { &context.stats.spoofed } else { &context.stats.no_session });
+                    return;
+                }
+            },
+        };
+        let inbox = match addr {
+            Some(addr) => routes.by_addr[&addr].inbox.clone(),
+            None => {
+                let config = &context.config;
+                if routes.by_addr.len() >= config.max_sessions || routes.pending >= config.max_pending {
+                    tracing::debug!(%from, "too many sessions; dropped");
+                    Stats::count(&context.stats.overloaded);
+                    return;
+                }
+                let (inbox, datagrams) = mpsc::channel(INBOX);
+                routes.next_generation += 1;
+                let generation = routes.next_generation;
+                routes.by_addr.insert(from, Route { sid: header.sid, uin: 0, generation, inbox: inbox.clone() });
+                routes.pending += 1;
+                let registration = Registration { table: table.clone(), addr: from, generation };
+                let link = session::Link::new(context.clone(), header, from, clock.now());
+                sessions.spawn(session::run(link, registration, datagrams, clock.clone(), shutdown.clone()));
+                inbox
+            }
+        };
+        drop(routes);
+        if inbox.try_send(inbound).is_err() {
+            Stats::count(&context.stats.overloaded);
         }
-    };
-    drop(routes);
-    if inbox.try_send(inbound).is_err() {
-        Stats::count(&context.stats.overloaded);
     }
 }
