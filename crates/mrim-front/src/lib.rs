@@ -9,11 +9,10 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 use switchyard_core::{AccountName, Core};
+use switchyard_net::Connections;
 use tokio::io::AsyncWriteExt;
-use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
-use tokio_util::task::TaskTracker;
 use tracing::Instrument;
 
 #[derive(Clone)]
@@ -68,17 +67,16 @@ pub(crate) struct Context {
 #[derive(Clone)]
 pub struct MrimFront {
     context: Arc<Context>,
-    connections: TaskTracker,
-    slots: Arc<Semaphore>,
+    connections: Connections,
 }
 
 impl MrimFront {
     /// `config.domains` must not be empty.
     pub fn new(core: Core, config: MrimConfig) -> Self {
         assert!(!config.domains.is_empty(), "at least one MRIM domain");
-        let slots = Arc::new(Semaphore::new(config.max_connections));
+        let connections = Connections::new(config.max_connections);
         let ping_period = tokio::sync::watch::Sender::new(config.ping_period);
-        MrimFront { context: Arc::new(Context { core, config, ping_period }), connections: TaskTracker::new(), slots }
+        MrimFront { context: Arc::new(Context { core, config, ping_period }), connections }
     }
 
     /// Changes the ping period: new sessions get it in `HELLO_ACK`, logged-in ones in
@@ -89,26 +87,20 @@ impl MrimFront {
 
     /// Accepts MRIM connections until `shutdown`.
     pub async fn serve(&self, listener: TcpListener, shutdown: CancellationToken) {
-        while let Some((stream, peer, slot)) = self.accept(&listener, &shutdown).await {
-            let _ = stream.set_nodelay(true);
+        while let Some((stream, peer, slot)) = self.connections.accept(&listener, &shutdown).await {
             let context = self.context.clone();
-            let token = shutdown.clone();
             let span = tracing::info_span!("mrim", %peer, account = tracing::field::Empty);
-            let connection = async move {
-                let conn = conn::Conn::new(stream, context.config.max_body);
-                session::run(context, conn, token).await;
-                drop(slot);
-            };
-            self.connections.spawn(connection.instrument(span));
+            let conn = conn::Conn::new(stream, context.config.max_body);
+            self.connections.spawn(slot, session::run(context, conn, shutdown.clone()).instrument(span));
         }
     }
 
     /// Answers every connection with `ip:port\n` of the MRIM listener and closes it. When no
     /// address is configured, the one the client reached the redirector on is used.
     pub async fn serve_redirector(&self, listener: TcpListener, target: RedirectTarget, shutdown: CancellationToken) {
-        while let Some((mut stream, _, slot)) = self.accept(&listener, &shutdown).await {
+        while let Some((mut stream, _, slot)) = self.connections.accept(&listener, &shutdown).await {
             let target = target.clone();
-            self.connections.spawn(async move {
+            self.connections.spawn(slot, async move {
                 let address = match &target {
                     RedirectTarget::Fixed(address) => address.clone(),
                     RedirectTarget::SameHost { port } => match stream.local_addr() {
@@ -119,38 +111,13 @@ impl MrimFront {
                 let reply = format!("{address}\n");
                 let _ = tokio::time::timeout(Duration::from_secs(10), stream.write_all(reply.as_bytes())).await;
                 let _ = stream.shutdown().await;
-                drop(slot);
             });
-        }
-    }
-
-    async fn accept(
-        &self,
-        listener: &TcpListener,
-        shutdown: &CancellationToken,
-    ) -> Option<(TcpStream, SocketAddr, OwnedSemaphorePermit)> {
-        loop {
-            let slot = tokio::select! {
-                _ = shutdown.cancelled() => return None,
-                slot = self.slots.clone().acquire_owned() => slot.expect("never closed"),
-            };
-            tokio::select! {
-                _ = shutdown.cancelled() => return None,
-                accepted = listener.accept() => match accepted {
-                    Ok((stream, peer)) => return Some((stream, peer, slot)),
-                    Err(e) => {
-                        tracing::warn!(error = %e, "accept failed");
-                        tokio::time::sleep(Duration::from_millis(50)).await;
-                    }
-                },
-            }
         }
     }
 
     /// Waits until every connection has ended (after shutdown).
     pub async fn closed(&self) {
-        self.connections.close();
-        self.connections.wait().await;
+        self.connections.closed().await;
     }
 }
 

@@ -21,10 +21,9 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 use switchyard_core::Core;
-use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use switchyard_net::Connections;
+use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
-use tokio_util::task::TaskTracker;
 use tracing::Instrument;
 
 #[derive(Debug, Clone)]
@@ -149,73 +148,29 @@ async fn route(context: Arc<Context>, mut conn: conn::Conn, role: Role, shutdown
 #[derive(Clone)]
 pub struct MsnFront {
     context: Arc<Context>,
-    connections: TaskTracker,
-    connection_slots: Arc<Semaphore>,
+    connections: Connections,
 }
 
 impl MsnFront {
     /// `passport` is shared with the nexus that issues its tickets.
     pub fn new(core: Core, config: MsnConfig, passport: Arc<Passport>) -> Self {
         let switchboards = switchboard::Switchboards::new(config.ticket_lifetime);
-        let connection_slots = Arc::new(Semaphore::new(config.max_connections));
-        MsnFront {
-            context: Arc::new(Context { core, config, switchboards, passport }),
-            connections: TaskTracker::new(),
-            connection_slots,
-        }
+        let connections = Connections::new(config.max_connections);
+        MsnFront { context: Arc::new(Context { core, config, switchboards, passport }), connections }
     }
 
     /// Accepts connections until `shutdown` fires; connections then end themselves
     /// (notification clients get `OUT SSD`). Await [`MsnFront::closed`] to wait for them.
     pub async fn serve(&self, listener: TcpListener, role: Role, shutdown: CancellationToken) {
         let sweeper = self.spawn_ticket_sweeper(shutdown.clone());
-        loop {
-            let slot = match self.connection_slots.clone().try_acquire_owned() {
-                Ok(slot) => slot,
-                Err(_) => {
-                    tracing::warn!("connection limit reached; new connections wait");
-                    tokio::select! {
-                        _ = shutdown.cancelled() => break,
-                        slot = self.connection_slots.clone().acquire_owned() => slot.expect("never closed"),
-                    }
-                }
-            };
-            let accepted = tokio::select! {
-                _ = shutdown.cancelled() => break,
-                accepted = listener.accept() => accepted,
-            };
-            match accepted {
-                Ok((stream, peer)) => self.spawn_connection(stream, peer, role.clone(), shutdown.clone(), slot),
-                Err(e) => {
-                    // Running out of file descriptors must not spin or kill the listener.
-                    tracing::warn!(error = %e, "accept failed");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                }
-            }
+        while let Some((stream, peer, slot)) = self.connections.accept(&listener, &shutdown).await {
+            let context = self.context.clone();
+            let (role, shutdown) = (role.clone(), shutdown.clone());
+            let span = tracing::info_span!("msn", %peer, account = tracing::field::Empty);
+            let connection = route(context, conn::Conn::new(stream), role, shutdown);
+            self.connections.spawn(slot, connection.instrument(span));
         }
         sweeper.abort();
-    }
-
-    fn spawn_connection(
-        &self,
-        stream: TcpStream,
-        peer: SocketAddr,
-        role: Role,
-        shutdown: CancellationToken,
-        slot: OwnedSemaphorePermit,
-    ) {
-        let _ = stream.set_nodelay(true);
-        // Half-open connections of clients that vanished are found by TCP keepalive.
-        let keepalive =
-            socket2::TcpKeepalive::new().with_time(Duration::from_secs(120)).with_interval(Duration::from_secs(20));
-        let _ = socket2::SockRef::from(&stream).set_tcp_keepalive(&keepalive);
-        let context = self.context.clone();
-        let span = tracing::info_span!("msn", %peer, account = tracing::field::Empty);
-        let connection = async move {
-            route(context, conn::Conn::new(stream), role, shutdown).await;
-            drop(slot);
-        };
-        self.connections.spawn(connection.instrument(span));
     }
 
     fn spawn_ticket_sweeper(&self, shutdown: CancellationToken) -> tokio::task::JoinHandle<()> {
@@ -241,7 +196,6 @@ impl MsnFront {
 
     /// Waits until every connection has ended (after shutdown).
     pub async fn closed(&self) {
-        self.connections.close();
-        self.connections.wait().await;
+        self.connections.closed().await;
     }
 }

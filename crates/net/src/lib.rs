@@ -1,0 +1,9 @@
+//! What the TCP fronts (MSN, MRIM, the HTTPS nexus) share: [`Connections`] accepts under a
+//! limit and tracks every connection task for shutdown; [`BufferedStream`] is one client
+//! connection with buffered replies, a write deadline and the switch to TLS.
+
+mod accept;
+mod stream;
+
+pub use accept::{Connections, Slot};
+pub use stream::{BufferedStream, ReadError};

@@ -1,0 +1,171 @@
+//! One client connection: bytes read so far, replies queued, a write deadline, and the switch
+//! to TLS on the same socket.
+
+use bytes::BytesMut;
+use std::fmt;
+use std::io;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio_rustls::server::TlsStream;
+use tokio_rustls::TlsAcceptor;
+
+/// A client that does not take our bytes within this time is gone or hostile.
+const WRITE_DEADLINE: Duration = Duration::from_secs(30);
+/// A TLS handshake takes a few round trips; a client that stalls in it is dropped.
+const HANDSHAKE_DEADLINE: Duration = Duration::from_secs(15);
+/// Idle sessions dominate memory: buffers start this small and grow only for what arrives.
+const INITIAL_INPUT: usize = 256;
+/// The largest output buffer an idle connection keeps after a big write (a long contact list).
+const RETAINED_OUTPUT: usize = 4096;
+
+/// Why a connection stopped giving input. `E` is what the protocol's decoder found wrong.
+#[derive(Debug)]
+pub enum ReadError<E> {
+    Closed,
+    Io(io::Error),
+    Protocol(E),
+}
+
+impl<E: fmt::Display> ReadError<E> {
+    /// A client closing is routine; anything else is worth a warning.
+    pub fn log(&self) {
+        match self {
+            ReadError::Closed => tracing::debug!("{self}"),
+            _ => tracing::warn!("{self}"),
+        }
+    }
+}
+
+impl<E: fmt::Display> fmt::Display for ReadError<E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ReadError::Closed => f.write_str("client closed the connection"),
+            ReadError::Io(e) => write!(f, "read failed: {e}"),
+            ReadError::Protocol(e) => write!(f, "bad input: {e}"),
+        }
+    }
+}
+
+enum Transport {
+    Plain(TcpStream),
+    Tls(Box<TlsStream<TcpStream>>),
+    /// Only while a handshake is running; a failed one leaves the connection unusable.
+    Gone,
+}
+
+/// A TCP connection, or the TLS one it turned into, with its input and output buffers.
+pub struct BufferedStream {
+    transport: Transport,
+    /// Bytes read and not yet taken by the decoder.
+    pub input: BytesMut,
+    /// Bytes queued for the next [`BufferedStream::flush`].
+    pub output: BytesMut,
+}
+
+fn gone() -> io::Error {
+    io::Error::new(io::ErrorKind::NotConnected, "connection lost in a TLS handshake")
+}
+
+impl BufferedStream {
+    pub fn new(stream: TcpStream) -> Self {
+        BufferedStream {
+            transport: Transport::Plain(stream),
+            input: BytesMut::with_capacity(INITIAL_INPUT),
+            output: BytesMut::new(),
+        }
+    }
+
+    fn tcp(&self) -> io::Result<&TcpStream> {
+        match &self.transport {
+            Transport::Plain(tcp) => Ok(tcp),
+            Transport::Tls(tls) => Ok(tls.get_ref().0),
+            Transport::Gone => Err(gone()),
+        }
+    }
+
+    /// The address the client reached us on.
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.tcp()?.local_addr()
+    }
+
+    pub fn peer_addr(&self) -> io::Result<SocketAddr> {
+        self.tcp()?.peer_addr()
+    }
+
+    pub fn is_tls(&self) -> bool {
+        matches!(self.transport, Transport::Tls(_))
+    }
+
+    /// Reads what has arrived into `input`, waiting for at least one byte. Cancellation-safe:
+    /// nothing read is lost when the future is dropped.
+    pub async fn read_more<E>(&mut self) -> Result<(), ReadError<E>> {
+        let read = match &mut self.transport {
+            Transport::Plain(tcp) => tcp.read_buf(&mut self.input).await,
+            Transport::Tls(tls) => tls.read_buf(&mut self.input).await,
+            Transport::Gone => Err(gone()),
+        };
+        match read {
+            Ok(0) => Err(ReadError::Closed),
+            Ok(_) => Ok(()),
+            Err(e) => Err(ReadError::Io(e)),
+        }
+    }
+
+    /// Writes everything queued; a client that stalls past the deadline is an error.
+    pub async fn flush(&mut self) -> io::Result<()> {
+        if self.output.is_empty() {
+            return Ok(());
+        }
+        let write = async {
+            match &mut self.transport {
+                Transport::Plain(tcp) => tcp.write_all(&self.output).await,
+                Transport::Tls(tls) => {
+                    tls.write_all(&self.output).await?;
+                    tls.flush().await
+                }
+                Transport::Gone => Err(gone()),
+            }
+        };
+        match tokio::time::timeout(WRITE_DEADLINE, write).await {
+            Ok(result) => result?,
+            Err(_) => return Err(io::Error::new(io::ErrorKind::TimedOut, "client stopped reading")),
+        }
+        self.output.clear();
+        if self.output.capacity() > RETAINED_OUTPUT {
+            self.output = BytesMut::new();
+        }
+        Ok(())
+    }
+
+    /// Sends what is queued (the protocol's "go ahead"), then runs the TLS handshake on the same
+    /// socket. The client must wait for that answer before its handshake, so nothing may be
+    /// buffered from it.
+    pub async fn start_tls(&mut self, config: Arc<rustls::ServerConfig>) -> io::Result<()> {
+        self.flush().await?;
+        if !self.input.is_empty() {
+            return Err(io::Error::new(io::ErrorKind::InvalidData, "client sent data before the TLS handshake"));
+        }
+        let Transport::Plain(tcp) = std::mem::replace(&mut self.transport, Transport::Gone) else {
+            return Err(io::Error::new(io::ErrorKind::InvalidInput, "already TLS"));
+        };
+        let tls = tokio::time::timeout(HANDSHAKE_DEADLINE, TlsAcceptor::from(config).accept(tcp))
+            .await
+            .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "TLS handshake timed out"))??;
+        self.transport = Transport::Tls(Box::new(tls));
+        Ok(())
+    }
+
+    /// Sends what is queued and closes our side.
+    pub async fn close(mut self) {
+        if self.flush().await.is_ok() {
+            let _ = match &mut self.transport {
+                Transport::Plain(tcp) => tcp.shutdown().await,
+                Transport::Tls(tls) => tls.shutdown().await,
+                Transport::Gone => Ok(()),
+            };
+        }
+    }
+}

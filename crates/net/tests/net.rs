@@ -1,0 +1,121 @@
+use std::sync::Arc;
+use std::time::Duration;
+use switchyard_net::{BufferedStream, Connections, ReadError};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio_util::sync::CancellationToken;
+
+async fn listener() -> TcpListener {
+    TcpListener::bind("127.0.0.1:0").await.unwrap()
+}
+
+/// A connected pair: (client side, server side).
+async fn pair() -> (TcpStream, BufferedStream) {
+    let listener = listener().await;
+    let client = TcpStream::connect(listener.local_addr().unwrap()).await.unwrap();
+    let (server, _) = listener.accept().await.unwrap();
+    (client, BufferedStream::new(server))
+}
+
+#[tokio::test]
+async fn a_full_front_accepts_again_once_a_connection_ends() {
+    let listener = listener().await;
+    let address = listener.local_addr().unwrap();
+    let connections = Connections::new(1);
+    let shutdown = CancellationToken::new();
+    let _first = TcpStream::connect(address).await.unwrap();
+    let _second = TcpStream::connect(address).await.unwrap();
+
+    let (_, _, slot) = connections.accept(&listener, &shutdown).await.unwrap();
+    let waiting = tokio::time::timeout(Duration::from_millis(200), connections.accept(&listener, &shutdown)).await;
+    assert!(waiting.is_err(), "a second connection was accepted while the only slot was taken");
+
+    let (finish, finished) = tokio::sync::oneshot::channel::<()>();
+    connections.spawn(slot, async move {
+        let _ = finished.await;
+    });
+    let still_waiting =
+        tokio::time::timeout(Duration::from_millis(200), connections.accept(&listener, &shutdown)).await;
+    assert!(still_waiting.is_err(), "the slot was given back before its connection ended");
+
+    finish.send(()).unwrap();
+    let accepted = tokio::time::timeout(Duration::from_secs(10), connections.accept(&listener, &shutdown)).await;
+    assert!(matches!(accepted, Ok(Some(_))), "the freed slot was not used");
+}
+
+#[tokio::test]
+async fn accept_ends_at_shutdown_and_closed_waits_for_connections() {
+    let listener = listener().await;
+    let address = listener.local_addr().unwrap();
+    let connections = Connections::new(4);
+    let shutdown = CancellationToken::new();
+    let _client = TcpStream::connect(address).await.unwrap();
+    let (_, _, slot) = connections.accept(&listener, &shutdown).await.unwrap();
+    let (finish, finished) = tokio::sync::oneshot::channel::<()>();
+    connections.spawn(slot, async move {
+        let _ = finished.await;
+    });
+
+    shutdown.cancel();
+    assert!(connections.accept(&listener, &shutdown).await.is_none());
+    let closed = connections.clone();
+    let mut closing = tokio::spawn(async move { closed.closed().await });
+    assert!(
+        tokio::time::timeout(Duration::from_millis(200), &mut closing).await.is_err(),
+        "closed() returned while a connection was still running"
+    );
+    finish.send(()).unwrap();
+    tokio::time::timeout(Duration::from_secs(10), closing).await.unwrap().unwrap();
+}
+
+#[tokio::test]
+async fn reads_append_and_end_with_closed() {
+    let (mut client, mut server) = pair().await;
+    client.write_all(b"hello").await.unwrap();
+    while server.input.len() < 5 {
+        server.read_more::<()>().await.unwrap();
+    }
+    assert_eq!(&server.input[..], b"hello");
+    drop(client);
+    assert!(matches!(server.read_more::<()>().await, Err(ReadError::Closed)));
+}
+
+#[tokio::test]
+async fn flush_sends_everything_and_a_big_buffer_is_not_kept() {
+    let (mut client, mut server) = pair().await;
+    let big = vec![7u8; 1 << 20];
+    server.output.extend_from_slice(&big);
+    let reader = tokio::spawn(async move {
+        let mut received = vec![0u8; 1 << 20];
+        client.read_exact(&mut received).await.unwrap();
+        received
+    });
+    server.flush().await.unwrap();
+    assert!(server.output.is_empty());
+    assert!(server.output.capacity() <= 4096, "an idle connection kept {} bytes", server.output.capacity());
+    assert_eq!(reader.await.unwrap(), big);
+}
+
+#[tokio::test]
+async fn starttls_refuses_bytes_sent_before_the_go_ahead() {
+    // Plain-text bytes read before the handshake would be taken as if they came over TLS.
+    let (mut client, mut server) = pair().await;
+    client.write_all(b"injected").await.unwrap();
+    server.read_more::<()>().await.unwrap();
+    let config = rustls_config();
+    let error = server.start_tls(config).await.unwrap_err();
+    assert_eq!(error.kind(), std::io::ErrorKind::InvalidData);
+    assert!(!server.is_tls());
+}
+
+fn rustls_config() -> Arc<rustls::ServerConfig> {
+    let certified = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+    let key = rustls::pki_types::PrivateKeyDer::Pkcs8(certified.signing_key.serialize_der().into());
+    let config = rustls::ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(vec![certified.cert.der().clone()], key)
+        .unwrap();
+    Arc::new(config)
+}
