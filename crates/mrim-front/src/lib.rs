@@ -90,8 +90,11 @@ impl MrimFront {
         while let Some((stream, peer, slot)) = self.connections.accept(&listener, &shutdown).await {
             let context = self.context.clone();
             let span = tracing::info_span!("mrim", %peer, account = tracing::field::Empty);
-            let conn = conn::Conn::new(stream, context.config.max_body);
-            self.connections.spawn(slot, session::run(context, conn, shutdown.clone()).instrument(span));
+            let shutdown = shutdown.clone();
+            self.connections.spawn(slot, move || {
+                let conn = conn::Conn::new(stream, context.config.max_body);
+                session::run(context, conn, shutdown).instrument(span)
+            });
         }
     }
 
@@ -100,7 +103,7 @@ impl MrimFront {
     pub async fn serve_redirector(&self, listener: TcpListener, target: RedirectTarget, shutdown: CancellationToken) {
         while let Some((mut stream, _, slot)) = self.connections.accept(&listener, &shutdown).await {
             let target = target.clone();
-            self.connections.spawn(slot, async move {
+            self.connections.spawn(slot, move || async move {
                 let address = match &target {
                     RedirectTarget::Fixed(address) => address.clone(),
                     RedirectTarget::SameHost { port } => match stream.local_addr() {

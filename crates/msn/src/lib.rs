@@ -167,8 +167,8 @@ impl MsnFront {
             let context = self.context.clone();
             let (role, shutdown) = (role.clone(), shutdown.clone());
             let span = tracing::info_span!("msn", %peer, account = tracing::field::Empty);
-            let connection = route(context, conn::Conn::new(stream), role, shutdown);
-            self.connections.spawn(slot, connection.instrument(span));
+            self.connections
+                .spawn(slot, move || route(context, conn::Conn::new(stream), role, shutdown).instrument(span));
         }
         sweeper.abort();
     }

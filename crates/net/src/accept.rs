@@ -67,10 +67,16 @@ impl Connections {
         }
     }
 
-    /// Runs `connection` as a task of this front; `slot` stays taken until it ends.
-    pub fn spawn(&self, slot: Slot, connection: impl Future<Output = ()> + Send + 'static) {
+    /// Runs the future `connection` makes as a task of this front; `slot` stays taken until it
+    /// ends. The future is made inside the task: an async block that awaits a future it was
+    /// given keeps room for it twice (rustc #62958), and a session's future is most of an idle
+    /// session's memory.
+    pub fn spawn<F>(&self, slot: Slot, connection: impl FnOnce() -> F + Send + 'static)
+    where
+        F: Future<Output = ()> + Send + 'static,
+    {
         self.tasks.spawn(async move {
-            connection.await;
+            connection().await;
             drop(slot);
         });
     }

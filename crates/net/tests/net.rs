@@ -31,7 +31,7 @@ async fn a_full_front_accepts_again_once_a_connection_ends() {
     assert!(waiting.is_err(), "a second connection was accepted while the only slot was taken");
 
     let (finish, finished) = tokio::sync::oneshot::channel::<()>();
-    connections.spawn(slot, async move {
+    connections.spawn(slot, move || async move {
         let _ = finished.await;
     });
     let still_waiting =
@@ -52,7 +52,7 @@ async fn accept_ends_at_shutdown_and_closed_waits_for_connections() {
     let _client = TcpStream::connect(address).await.unwrap();
     let (_, _, slot) = connections.accept(&listener, &shutdown).await.unwrap();
     let (finish, finished) = tokio::sync::oneshot::channel::<()>();
-    connections.spawn(slot, async move {
+    connections.spawn(slot, move || async move {
         let _ = finished.await;
     });
 

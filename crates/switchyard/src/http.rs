@@ -56,7 +56,7 @@ async fn accept_tls(
     let handshakes = Connections::new(MAX_HANDSHAKES);
     while let Some((stream, peer, slot)) = handshakes.accept(&listener, &shutdown).await {
         let (acceptor, handshaken) = (acceptor.clone(), handshaken.clone());
-        handshakes.spawn(slot, async move {
+        handshakes.spawn(slot, move || async move {
             match tokio::time::timeout(HANDSHAKE_DEADLINE, acceptor.accept(stream)).await {
                 Ok(Ok(tls)) => {
                     let _ = handshaken.send((tls, peer)).await;
