@@ -22,7 +22,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use switchyard_core::Core;
 use switchyard_net::Connections;
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpStream};
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
@@ -115,7 +115,10 @@ impl Context {
 }
 
 /// Reads the first command and hands the connection to the role it starts.
-async fn route(context: Arc<Context>, mut conn: conn::Conn, role: Role, shutdown: CancellationToken) {
+async fn route(context: Arc<Context>, stream: TcpStream, role: Role, shutdown: CancellationToken) {
+    // Made here rather than passed in: a future keeps room for its arguments as well as for
+    // its locals, and this is one of the larger parts of an idle session.
+    let mut conn = conn::Conn::new(stream);
     let first = tokio::select! {
         _ = shutdown.cancelled() => None,
         read = tokio::time::timeout(context.config.login_timeout, conn.read_frame()) => match read {
@@ -130,18 +133,17 @@ async fn route(context: Arc<Context>, mut conn: conn::Conn, role: Role, shutdown
             }
         },
     };
-    let Some(first) = first else {
-        conn.close().await;
-        return;
-    };
-    let starts_switchboard = matches!(first.verb.as_str(), "USR" | "ANS");
-    match role {
-        Role::Notification if starts_switchboard => switchboard::run(context, conn, first, shutdown).await,
-        Role::Notification => notification::run(context, conn, first, None, shutdown).await,
-        Role::Dispatch { notification_address } => {
-            notification::run(context, conn, first, Some(notification_address), shutdown).await
+    if let Some(first) = first {
+        let starts_switchboard = matches!(first.verb.as_str(), "USR" | "ANS");
+        match &role {
+            Role::Notification if starts_switchboard => switchboard::run(&context, &mut conn, first, &shutdown).await,
+            Role::Notification => notification::run(context, &mut conn, first, None, &shutdown).await,
+            Role::Dispatch { notification_address } => {
+                notification::run(context, &mut conn, first, Some(notification_address), &shutdown).await
+            }
         }
     }
+    conn.close().await;
 }
 
 /// A running MSN front; `serve` drives one listener of it.
@@ -167,8 +169,7 @@ impl MsnFront {
             let context = self.context.clone();
             let (role, shutdown) = (role.clone(), shutdown.clone());
             let span = tracing::info_span!("msn", %peer, account = tracing::field::Empty);
-            self.connections
-                .spawn(slot, move || route(context, conn::Conn::new(stream), role, shutdown).instrument(span));
+            self.connections.spawn(slot, move || route(context, stream, role, shutdown).instrument(span));
         }
         sweeper.abort();
     }

@@ -23,15 +23,17 @@ enum Flow {
     Close,
 }
 
+/// Logs the client in and serves it until it leaves; the caller closes `conn`. The login runs in
+/// a box of its own: it is over once the session starts, so idle sessions need not keep room
+/// for it.
 pub(crate) async fn run(
     context: Arc<Context>,
-    mut conn: Conn,
+    conn: &mut Conn,
     first: Frame,
-    referral: Option<String>,
-    shutdown: CancellationToken,
+    referral: Option<&str>,
+    shutdown: &CancellationToken,
 ) {
-    let Some(login) = login::log_in(&context, &mut conn, first, referral.as_deref(), &shutdown).await else {
-        conn.close().await;
+    let Some(login) = Box::pin(login::log_in(&context, conn, first, referral, shutdown)).await else {
         return;
     };
     let session = login.session;
@@ -47,7 +49,6 @@ pub(crate) async fn run(
         Err(e) => {
             tracing::warn!(error = %e, "connection has no local address");
             let _ = context.core.logout(&session).await;
-            conn.close().await;
             return;
         }
     };
@@ -63,11 +64,10 @@ pub(crate) async fn run(
         challenge: PendingChallenge::NotYet,
         shown_queue: ShownQueue::default(),
     };
-    ns.serve(&mut conn, &shutdown).await;
+    ns.serve(conn, shutdown).await;
     if let Err(e) = ns.context.core.logout(&ns.session).await {
         tracing::warn!(error = %e, "logout fan-out failed");
     }
-    conn.close().await;
 }
 
 pub(super) fn send_error(conn: &mut Conn, e: CommandError) {
@@ -128,7 +128,7 @@ impl Notification {
                     Flow::Close
                 }
                 Input::Frame(Ok(frame)) => match NsCommand::parse(&frame) {
-                    Ok(command) => self.command(conn, command).await,
+                    Ok(command) => Box::pin(self.command(conn, command)).await,
                     Err(e) => {
                         send_error(conn, e);
                         Flow::Continue
@@ -139,7 +139,7 @@ impl Notification {
                     Flow::Close
                 }
                 Input::Event(Ok(event)) => {
-                    self.event(conn, event).await;
+                    Box::pin(self.event(conn, event)).await;
                     Flow::Continue
                 }
                 Input::Event(Err(KickReason::LoggedInElsewhere)) => {

@@ -26,16 +26,15 @@ struct Seat {
     events: mpsc::Receiver<RoomEvent>,
 }
 
-pub(crate) async fn run(context: Arc<Context>, mut conn: Conn, first: Frame, shutdown: CancellationToken) {
-    let Some(mut seat) = enter(&context, &mut conn, &first) else {
+/// Serves a switchboard connection until it leaves; the caller closes `conn`.
+pub(crate) async fn run(context: &Context, conn: &mut Conn, first: Frame, shutdown: &CancellationToken) {
+    let Some(mut seat) = enter(context, conn, &first) else {
         conn.send(Reply::Error { code: ErrorCode::AuthenticationFailed, trid: first.trid() });
-        conn.close().await;
         return;
     };
     tracing::Span::current().record("account", seat.member.account.name.as_str());
-    serve(&context, &mut conn, &mut seat, &shutdown).await;
-    leave(&context, &seat);
-    conn.close().await;
+    serve(context, conn, &mut seat, shutdown).await;
+    leave(context, &seat);
 }
 
 /// `USR` (creating a room) or `ANS` (joining one) with a valid cookie.
@@ -128,8 +127,10 @@ async fn serve(context: &Context, conn: &mut Conn, seat: &mut Seat, shutdown: &C
             }
             Input::Frame(Ok(frame)) => match SbCommand::parse(&frame) {
                 Ok(SbCommand::Out) => return,
-                Ok(SbCommand::Cal { trid, handle }) => call(context, conn, seat, trid, &handle).await,
-                Ok(SbCommand::Msg { trid, ack, body }) => send_message(context, conn, seat, trid, ack, body).await,
+                Ok(SbCommand::Cal { trid, handle }) => Box::pin(call(context, conn, seat, trid, &handle)).await,
+                Ok(SbCommand::Msg { trid, ack, body }) => {
+                    Box::pin(send_message(context, conn, seat, trid, ack, body)).await
+                }
                 Ok(SbCommand::Usr { trid, .. } | SbCommand::Ans { trid, .. }) => {
                     conn.send(Reply::Error { code: ErrorCode::AlreadyLoggedIn, trid: Some(trid) })
                 }
