@@ -91,10 +91,7 @@ impl MrimFront {
             let context = self.context.clone();
             let span = tracing::info_span!("mrim", %peer, account = tracing::field::Empty);
             let shutdown = shutdown.clone();
-            self.connections.spawn(slot, move || {
-                let conn = conn::Conn::new(stream, context.config.max_body);
-                session::run(context, conn, shutdown).instrument(span)
-            });
+            self.connections.spawn(slot, move || session::run(context, stream, shutdown).instrument(span));
         }
     }
 

@@ -11,6 +11,7 @@ use mrim::{ClientPacket, Dialect, Packet, ServerPacket};
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 use switchyard_core::{Account, Event, KickReason, MessageKind, Presence, Session, ShownQueue, Status};
+use tokio::net::TcpStream;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
@@ -18,9 +19,18 @@ mod contacts;
 mod messages;
 mod search;
 
-pub(crate) async fn run(context: Arc<Context>, mut conn: Conn, shutdown: CancellationToken) {
-    let Some((account, login, seq)) = log_in(&context, &mut conn, &shutdown).await else {
-        conn.close().await;
+/// Serves one connection from `HELLO` to its end. The connection is made here rather than passed
+/// in (a future keeps room for its arguments as well as for its locals), and the login and each
+/// packet and event run in boxes of their own, so an idle session holds little more than what
+/// it waits on.
+pub(crate) async fn run(context: Arc<Context>, stream: TcpStream, shutdown: CancellationToken) {
+    let mut conn = Conn::new(stream, context.config.max_body);
+    serve_connection(context, &mut conn, &shutdown).await;
+    conn.close().await;
+}
+
+async fn serve_connection(context: Arc<Context>, conn: &mut Conn, shutdown: &CancellationToken) {
+    let Some((account, login, seq)) = Box::pin(log_in(&context, conn, shutdown)).await else {
         return;
     };
     let nickname = account.display_name();
@@ -29,7 +39,6 @@ pub(crate) async fn run(context: Arc<Context>, mut conn: Conn, shutdown: Cancell
         Err(e) => {
             tracing::error!(error = %e, "login failed in the core");
             conn.send(&ServerPacket::LoginRej { reason: "Service unavailable".into() }, seq);
-            conn.close().await;
             return;
         }
     };
@@ -44,13 +53,12 @@ pub(crate) async fn run(context: Arc<Context>, mut conn: Conn, shutdown: Cancell
         searches: Vec::new(),
         shown_queue: ShownQueue::default(),
     };
-    if mrim.welcome(&mut conn, &login, seq).await.is_ok() {
-        mrim.serve(&mut conn, &shutdown).await;
+    if Box::pin(mrim.welcome(conn, &login, seq)).await.is_ok() {
+        mrim.serve(conn, shutdown).await;
     }
     if let Err(e) = mrim.context.core.logout(&mrim.session).await {
         tracing::warn!(error = %e, "logout fan-out failed");
     }
-    conn.close().await;
 }
 
 fn now_secs() -> u32 {
@@ -245,12 +253,12 @@ impl MrimSession {
                     if packet.header.msg == msg::PING {
                         silence.as_mut().reset(Instant::now() + allowed_silence);
                     }
-                    self.packet(conn, packet).await;
+                    Box::pin(self.packet(conn, packet)).await;
                     if self.closing {
                         return;
                     }
                 }
-                Input::Event(Ok(event)) => self.event(conn, event).await,
+                Input::Event(Ok(event)) => Box::pin(self.event(conn, event)).await,
                 Input::Event(Err(KickReason::LoggedInElsewhere)) => {
                     tracing::info!("logged in elsewhere");
                     conn.send(&ServerPacket::Logout { reason: logout::NO_RELOGIN }, 0);
