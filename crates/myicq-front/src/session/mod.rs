@@ -30,23 +30,28 @@ pub(crate) struct Inputs {
 }
 
 /// Runs a session from its first datagram (a `LOGIN` or `NEW_UIN`, already in `datagrams`).
-pub(crate) async fn run(
+pub(crate) fn run(
     link: Link,
     registration: Registration,
     datagrams: mpsc::Receiver<InboundBox>,
     clock: Clock,
     shutdown: CancellationToken,
-) {
+) -> impl std::future::Future<Output = ()> + Send {
     let span = tracing::info_span!("myicq", peer = %link.peer, uin = tracing::field::Empty);
-    async move {
-        let mut pending = Pending { link, inputs: Inputs { registration, datagrams, clock, shutdown } };
-        if let Some((account, login, seq)) = pending.until_logged_in().await {
-            tracing::Span::current().record("uin", account.uin);
-            online::run(pending.link, pending.inputs, account, login, seq).await;
-        }
+    let pending = Box::new(Pending { link, inputs: Inputs { registration, datagrams, clock, shutdown } });
+    serve(pending).instrument(span)
+}
+
+/// The session's state is boxed and logging in runs in boxes of its own (it is over once the
+/// session is online): an idle session's future holds little more than what it waits on. A
+/// future keeps room for its arguments as well as for its locals, so large ones are passed boxed.
+async fn serve(mut pending: Box<Pending>) {
+    let Some((account, login, seq)) = Box::pin(pending.until_logged_in()).await else { return };
+    tracing::Span::current().record("uin", account.uin);
+    let Pending { link, inputs } = *pending;
+    if let Some(online) = Box::pin(online::start(link, inputs, account, &login, seq)).await {
+        online.run().await;
     }
-    .instrument(span)
-    .await
 }
 
 struct Pending {

@@ -27,7 +27,7 @@ const BROADCASTS_AT_LOGIN: usize = 8;
 /// `GROUP_ERROR_NOT_EXIST`: this server runs no chat-room groups.
 const GROUP_NOT_EXIST: u16 = 1;
 
-struct Online {
+pub(super) struct Online {
     link: Link,
     inputs: Inputs,
     session: Session,
@@ -51,20 +51,28 @@ enum Input {
     Event(Result<Event, KickReason>),
 }
 
-pub(super) async fn run(link: Link, inputs: Inputs, account: Account, login: Login, seq: u16) {
+/// Starts the logged-in session: its reply to `LOGIN` and what follows it. `None` when the session
+/// ended on the way (it has been finished then).
+pub(super) async fn start(
+    link: Link,
+    inputs: Inputs,
+    account: Account,
+    login: &Login,
+    seq: u16,
+) -> Option<Box<Online>> {
     let core = link.context.core.clone();
     let display_name = account.display_name();
     let session = match core.login(account, display_name.clone()).await {
         Ok(session) => session,
         Err(e) => {
             tracing::error!(error = %e, "could not start the session");
-            return;
+            return None;
         }
     };
     let expiry = Expiry::new(link.now);
     let expiry_timer = Box::pin(tokio::time::sleep_until(tokio::time::Instant::from_std(expiry.at())));
     let status = status::from_myicq(login.status);
-    let mut online = Online {
+    let mut online = Box::new(Online {
         link,
         inputs,
         session,
@@ -74,12 +82,14 @@ pub(super) async fn run(link: Link, inputs: Inputs, account: Account, login: Log
         expiry_timer,
         shown: HashMap::new(),
         shown_queue: ShownQueue::default(),
-    };
-    let end = match online.start(&login, seq, status).await {
-        Ok(()) => online.serve().await,
-        Err(end) => end,
-    };
-    online.finish(end).await;
+    });
+    match online.welcome(login, seq, status).await {
+        Ok(()) => Some(online),
+        Err(end) => {
+            online.finish(end).await;
+            None
+        }
+    }
 }
 
 impl Online {
@@ -87,8 +97,15 @@ impl Online {
         &self.session.account
     }
 
+    /// Serves the session until it ends, then finishes it. Each request, event and resend runs
+    /// in a box of its own, so an idle session holds little more than what it waits on.
+    pub(super) async fn run(mut self: Box<Self>) {
+        let end = self.serve().await;
+        Box::pin(self.finish(end)).await;
+    }
+
     /// The reply to `LOGIN` and what follows it, in the original server's order.
-    async fn start(&mut self, login: &Login, seq: u16, status: Status) -> Result<(), End> {
+    async fn welcome(&mut self, login: &Login, seq: u16, status: Status) -> Result<(), End> {
         let context = self.link.context.clone();
         self.inputs.registration.logged_in(self.me().uin);
         let address = PeerAddress { ip: self.link.public_ip(), port: login.msg_port, real_ip: login.real_ip };
@@ -115,7 +132,7 @@ impl Online {
             let outcome = match input {
                 Input::Shutdown => Err(End::Shutdown),
                 Input::Expired => Err(End::Expired),
-                Input::Tick => self.resend().await,
+                Input::Tick => Box::pin(self.resend()).await,
                 Input::Datagram(None) | Input::Event(Err(KickReason::LoggedInElsewhere)) => Err(End::Replaced),
                 Input::Event(Err(KickReason::TooSlow)) => Err(End::Unresponsive),
                 Input::Datagram(Some(inbound)) => {
@@ -123,11 +140,11 @@ impl Online {
                         self.moved(inbound.from);
                     }
                     match self.link.accept(&inbound.datagram).await {
-                        Some(accepted) => self.request(accepted).await,
+                        Some(accepted) => Box::pin(self.request(accepted)).await,
                         None => Ok(()),
                     }
                 }
-                Input::Event(Ok(event)) => self.event(event).await,
+                Input::Event(Ok(event)) => Box::pin(self.event(event)).await,
             };
             if let Err(end) = outcome {
                 return end;
@@ -158,7 +175,7 @@ impl Online {
         }
     }
 
-    async fn finish(mut self, end: End) {
+    async fn finish(mut self: Box<Self>, end: End) {
         let context = self.link.context.clone();
         let unacknowledged: Vec<Completes> = self.link.unacknowledged().collect();
         for completes in unacknowledged {
