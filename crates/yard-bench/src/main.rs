@@ -34,9 +34,23 @@ struct Args {
     /// Which clients: msn (MD5 login), mrim, myicq, or mixed (the three in turn).
     #[arg(long, default_value = "msn")]
     protocol: Which,
-    /// The server's data directory: the bench's accounts are created in its database.
+    /// A Switchyard server's data directory: the bench's accounts are created in its database
+    /// where missing. Without it (another server, or one elsewhere) the accounts must exist:
+    /// `<prefix>N` with `--password`, and for MyICQ the UINs from `--myicq-first-uin` on.
     #[arg(long)]
-    data_dir: PathBuf,
+    data_dir: Option<PathBuf>,
+    /// The bench accounts' password.
+    #[arg(long, default_value = "bench-pw")]
+    password: String,
+    /// MSN handles are `<prefix>N@` this domain.
+    #[arg(long, default_value = "hotmail.com")]
+    msn_domain: String,
+    /// MRIM addresses are `<prefix>N@` this domain.
+    #[arg(long, default_value = "mail.ru")]
+    mrim_domain: String,
+    /// Without `--data-dir`: user N's MyICQ UIN is this plus N.
+    #[arg(long)]
+    myicq_first_uin: Option<u32>,
     /// The server's process id, for its memory and CPU time.
     #[arg(long)]
     server_pid: Option<u32>,
@@ -109,21 +123,32 @@ enum Scenario {
     },
 }
 
-const PASSWORD: &str = "bench-pw";
-
-/// One bench user: their protocol and handle in it.
+/// One bench user: the protocol they log in with, and how each protocol names them (on one
+/// Switchyard directory an MSN user writes to an MRIM user by their MSN handle).
 #[derive(Clone)]
 struct User {
     protocol: Protocol,
-    name: String,
+    msn: String,
+    mrim: String,
     uin: u32,
 }
 
 impl User {
+    fn new(args: &Args, index: usize, uin: u32) -> User {
+        let protocol = match args.protocol {
+            Which::Msn => Protocol::Msn,
+            Which::Mrim => Protocol::Mrim,
+            Which::Myicq => Protocol::MyIcq,
+            Which::Mixed => [Protocol::Msn, Protocol::Mrim, Protocol::MyIcq][index % 3],
+        };
+        let name = format!("{}{index}", args.prefix);
+        User { protocol, msn: format!("{name}@{}", args.msn_domain), mrim: format!("{name}@{}", args.mrim_domain), uin }
+    }
+
     fn handle(&self, protocol: Protocol) -> String {
         match protocol {
-            Protocol::Msn => format!("{}@hotmail.com", self.name),
-            Protocol::Mrim => format!("{}@mail.ru", self.name),
+            Protocol::Msn => self.msn.clone(),
+            Protocol::Mrim => self.mrim.clone(),
             Protocol::MyIcq => self.uin.to_string(),
         }
     }
@@ -220,24 +245,32 @@ fn scenario_name(s: &Scenario) -> &'static str {
     }
 }
 
-/// The bench's accounts, created in the server's database where missing.
+/// The bench's users: created in the server's database where missing, or, without
+/// `--data-dir`, named by the options and assumed to exist.
 async fn accounts(args: &Args) -> anyhow::Result<Vec<User>> {
-    let path = args.data_dir.join("switchyard.db");
+    let Some(data_dir) = &args.data_dir else {
+        anyhow::ensure!(
+            !matches!(args.scenario, Scenario::Fanout { .. }),
+            "fanout sets up its contact lists in the server's database: it needs --data-dir"
+        );
+        let first_uin = match (args.protocol, args.myicq_first_uin) {
+            (Which::Msn | Which::Mrim, first) => first.unwrap_or(0),
+            (_, Some(first)) => first,
+            (_, None) => anyhow::bail!("MyICQ users without --data-dir need --myicq-first-uin"),
+        };
+        let uin = |i: usize| u32::try_from(i).ok().and_then(|i| first_uin.checked_add(i)).context("UIN out of range");
+        return (0..args.users).map(|i| Ok(User::new(args, i, uin(i)?))).collect();
+    };
+    let path = data_dir.join("switchyard.db");
     let store = SqliteStore::open(&path).await.with_context(|| format!("cannot open {}", path.display()))?;
     let mut users = Vec::with_capacity(args.users);
     for i in 0..args.users {
         let name = AccountName::new(&format!("{}{i}", args.prefix)).context("bad --prefix")?;
         let account = match store.account_by_name(&name).await? {
             Some(account) => account,
-            None => store.create_account(&name, PASSWORD, None).await?,
+            None => store.create_account(&name, &args.password, None).await?,
         };
-        let protocol = match args.protocol {
-            Which::Msn => Protocol::Msn,
-            Which::Mrim => Protocol::Mrim,
-            Which::Myicq => Protocol::MyIcq,
-            Which::Mixed => [Protocol::Msn, Protocol::Mrim, Protocol::MyIcq][i % 3],
-        };
-        users.push(User { protocol, name: name.to_string(), uin: account.uin });
+        users.push(User::new(args, i, account.uin));
         // For `fanout`, everyone watches user 0 (and lets it see them).
         if matches!(args.scenario, Scenario::Fanout { .. }) && i > 0 {
             let star =
@@ -272,8 +305,8 @@ async fn log_in(args: &Args, users: &[User], report: &mut Report) -> Vec<(usize,
             timeout: Duration::from_secs(60),
             ..Options::default()
         };
-        let account =
-            Account { protocol: user.protocol, server, handle: user.handle(user.protocol), password: PASSWORD.into() };
+        let handle = user.handle(user.protocol);
+        let account = Account { protocol: user.protocol, server, handle, password: args.password.clone() };
         // Open loop: each login has its intended start, and its latency counts from there.
         let intended = (args.rate > 0).then(|| started + Duration::from_secs_f64(i as f64 / f64::from(args.rate)));
         let (gate, latencies, errors) = (gate.clone(), latencies.clone(), errors.clone());

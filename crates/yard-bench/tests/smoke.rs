@@ -28,3 +28,49 @@ async fn mixed_pairs_log_in_and_deliver() {
     assert!(report["server_rss_kib_after"].as_u64().unwrap() > 0, "{report}");
     server.shutdown().await;
 }
+
+/// Without `--data-dir` the bench creates nothing: it logs in to accounts that exist, named by
+/// its options, as it would on another server.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_a_data_dir_it_uses_existing_accounts_named_by_its_options() {
+    use switchyard_core::{AccountName, Store};
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = Config { data_dir: dir.path().to_path_buf(), ..Config::default() };
+    (config.msn.port, config.mrim.port, config.mrim.redirect_port, config.myicq.port) = (0, 0, 0, 0);
+    (config.http.port, config.http.https_port) = (0, None);
+    (config.msn.domains, config.mrim.domains) = (vec!["example.net".into()], vec!["example.ru".into()]);
+    let server = RunningServer::start(&config).await.unwrap();
+    let store = switchyard_store_sqlite::SqliteStore::open(&dir.path().join("switchyard.db")).await.unwrap();
+    let mut uins = Vec::new();
+    for i in 0..6 {
+        let name = AccountName::new(&format!("load{i}")).unwrap();
+        uins.push(store.create_account(&name, "s3cret", None).await.unwrap().uin);
+    }
+    store.close().await;
+    assert!(uins.windows(2).all(|w| w[1] == w[0] + 1), "UINs not consecutive: {uins:?}");
+
+    let address = |role| server.address(role).unwrap().to_string();
+    let run = |password: &'static str| {
+        let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_yard-bench"));
+        command
+            .args(["--protocol", "mixed", "--users", "6", "--prefix", "load", "--password", password, "--json"])
+            .args(["--msn-domain", "example.net", "--mrim-domain", "example.ru"])
+            .args(["--myicq-first-uin", &uins[0].to_string()])
+            .args(["--msn", &address("msn"), "--mrim", &address("mrim"), "--myicq", &address("myicq")])
+            .args(["pairs", "--seconds", "1", "--window", "2"]);
+        async move {
+            let output = command.output().await.unwrap();
+            assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+            serde_json::from_slice::<serde_json::Value>(&output.stdout).unwrap()
+        }
+    };
+    let report = run("s3cret").await;
+    assert_eq!(report["logins"], 6, "{report}");
+    assert_eq!(report["message_errors"], 0, "{report}");
+    assert!(report["messages"].as_u64().unwrap() > 0, "{report}");
+
+    let refused = run("wrong").await;
+    assert_eq!(refused["logins"], 0, "{refused}");
+    assert_eq!(refused["login_errors"], 6, "{refused}");
+    server.shutdown().await;
+}
