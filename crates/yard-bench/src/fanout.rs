@@ -1,0 +1,71 @@
+//! The `fanout` scenario: one user's status changes seen by everyone watching them.
+
+use crate::measure::Latencies;
+use crate::report::Report;
+use crate::users::User;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use yard::{Client, Event};
+
+/// User 0 changes status `changes` times, each once every watcher saw the last; every watcher
+/// records how long each change took to reach it. Returns the clients.
+pub(crate) async fn fanout(
+    users: &[User],
+    clients: Vec<(usize, Client)>,
+    changes: u32,
+    report: &mut Report,
+) -> Vec<(usize, Client)> {
+    let mut clients = clients.into_iter();
+    let Some((0, star)) = clients.next() else {
+        tracing::error!("user 0 did not log in");
+        return Vec::new();
+    };
+    let latencies = Latencies::default();
+    let seen = Arc::new(AtomicU64::new(0));
+    // The change in progress: (its status, when it was made).
+    let (changed, _) = tokio::sync::watch::channel((yard::Status::Online, Instant::now()));
+    let mut watchers = tokio::task::JoinSet::new();
+    let mut watching = 0u64;
+    for (i, mut client) in clients {
+        let star_handle = users[0].handle(users[i].protocol);
+        let (latencies, seen, mut changed) = (latencies.clone(), seen.clone(), changed.subscribe());
+        watching += 1;
+        watchers.spawn(async move {
+            while let Some(event) = client.next_event().await {
+                if let Event::Presence { handle, status, .. } = event {
+                    let (expected, at) = *changed.borrow_and_update();
+                    if handle == star_handle && status == expected {
+                        latencies.record(at.elapsed());
+                        seen.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+            }
+            (i, client)
+        });
+    }
+    let start = Instant::now();
+    for k in 0..changes {
+        let status = if k % 2 == 0 { yard::Status::Away } else { yard::Status::Online };
+        let before = seen.load(Ordering::Relaxed);
+        changed.send_replace((status, Instant::now()));
+        if star.set_status(status).await.is_err() {
+            report.message_errors += 1;
+        }
+        // The next change waits until every watcher saw this one (or ten seconds passed).
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while seen.load(Ordering::Relaxed) < before + watching && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+    }
+    report.deliveries(seen.load(Ordering::Relaxed), start.elapsed().as_secs_f64(), &latencies);
+    // The watchers stop here; their clients close as they are dropped.
+    let mut all = vec![(0, star)];
+    watchers.abort_all();
+    while let Some(done) = watchers.join_next().await {
+        if let Ok(client) = done {
+            all.push(client);
+        }
+    }
+    all
+}

@@ -1,0 +1,93 @@
+//! What a run measured, as a table or JSON.
+
+use crate::measure::{ms, Latencies, Usage};
+
+#[derive(Default, serde::Serialize)]
+pub(crate) struct Report {
+    pub(crate) scenario: String,
+    pub(crate) protocol: String,
+    pub(crate) users: usize,
+    pub(crate) logins: u64,
+    pub(crate) login_errors: u64,
+    pub(crate) logins_per_second: f64,
+    pub(crate) login_p50_ms: f64,
+    pub(crate) login_p99_ms: f64,
+    pub(crate) messages: u64,
+    pub(crate) message_errors: u64,
+    pub(crate) messages_per_second: f64,
+    pub(crate) delivery_p50_ms: f64,
+    pub(crate) delivery_p99_ms: f64,
+    pub(crate) delivery_p999_ms: f64,
+    pub(crate) server_rss_kib_before: u64,
+    pub(crate) server_rss_kib_after: u64,
+    pub(crate) server_kib_per_session: f64,
+    pub(crate) server_cpu_seconds: f64,
+    /// UDP datagrams delivered on this machine during the scenario: with MyICQ clients, each
+    /// has the server at one end (it sent or received it).
+    pub(crate) udp_datagrams: u64,
+    pub(crate) udp_datagrams_per_second: f64,
+    /// Datagrams dropped on this machine for a full socket buffer during the scenario.
+    pub(crate) udp_buffer_drops: u64,
+}
+
+impl Report {
+    /// What was delivered (messages or notifications) in `seconds`, and how long it took.
+    pub(crate) fn deliveries(&mut self, count: u64, seconds: f64, latencies: &Latencies) {
+        let h = latencies.merged();
+        self.messages = count;
+        self.messages_per_second = count as f64 / seconds;
+        self.delivery_p50_ms = ms(&h, 50.0);
+        self.delivery_p99_ms = ms(&h, 99.0);
+        self.delivery_p999_ms = ms(&h, 99.9);
+    }
+}
+
+pub(crate) fn finish_usage(report: &mut Report, before: Usage, after: Usage, sessions: usize) {
+    report.server_rss_kib_after = after.rss_kib;
+    report.server_cpu_seconds = after.cpu.saturating_sub(before.cpu).as_secs_f64();
+    if sessions > 0 && after.rss_kib > 0 {
+        report.server_kib_per_session = after.rss_kib.saturating_sub(before.rss_kib) as f64 / sessions as f64;
+    }
+}
+
+pub(crate) fn print_table(r: &Report) {
+    println!("scenario {}  protocol {}  users {}", r.scenario, r.protocol, r.users);
+    println!(
+        "logins      {:>8} ok {:>6} errors  {:>9.0}/s   p50 {:>8.2} ms  p99 {:>8.2} ms",
+        r.logins, r.login_errors, r.logins_per_second, r.login_p50_ms, r.login_p99_ms
+    );
+    if r.scenario == "fanout" {
+        println!(
+            "presence    {:>8} seen {:>4} errors  {:>9.0}/s   p50 {:>8.2} ms  p99 {:>8.2} ms  p99.9 {:>8.2} ms",
+            r.messages,
+            r.message_errors,
+            r.messages_per_second,
+            r.delivery_p50_ms,
+            r.delivery_p99_ms,
+            r.delivery_p999_ms
+        );
+    }
+    if r.scenario == "pairs" {
+        println!(
+            "messages    {:>8} ok {:>6} errors  {:>9.0}/s   p50 {:>8.2} ms  p99 {:>8.2} ms  p99.9 {:>8.2} ms",
+            r.messages,
+            r.message_errors,
+            r.messages_per_second,
+            r.delivery_p50_ms,
+            r.delivery_p99_ms,
+            r.delivery_p999_ms
+        );
+    }
+    if matches!(r.protocol.as_str(), "myicq" | "mixed") && r.scenario != "login" {
+        println!(
+            "udp         {:>8} datagrams        {:>9.0}/s   {} dropped for a full buffer",
+            r.udp_datagrams, r.udp_datagrams_per_second, r.udp_buffer_drops
+        );
+    }
+    if r.server_rss_kib_after > 0 {
+        println!(
+            "server      RSS {} KiB -> {} KiB ({:.1} KiB per session), CPU {:.2} s",
+            r.server_rss_kib_before, r.server_rss_kib_after, r.server_kib_per_session, r.server_cpu_seconds
+        );
+    }
+}
