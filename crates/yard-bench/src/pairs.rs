@@ -145,3 +145,16 @@ fn sent_in_this_run(text: &str, run: &str) -> Option<u64> {
     let sent = words.next()?.parse().ok()?;
     (words.next()? == run).then_some(sent)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::sent_in_this_run;
+
+    #[test]
+    fn only_messages_of_this_run_are_timed() {
+        assert_eq!(sent_in_this_run("t=1500 r7.42 hello", "r7.42"), Some(1500));
+        assert_eq!(sent_in_this_run("t=1500 r7.41 hello", "r7.42"), None, "a message of an earlier run");
+        assert_eq!(sent_in_this_run("warm-up", "r7.42"), None);
+        assert_eq!(sent_in_this_run("t=soon r7.42 hello", "r7.42"), None);
+    }
+}
