@@ -2,6 +2,7 @@
 
 use std::future::Future;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::{TcpListener, TcpStream};
@@ -23,11 +24,13 @@ pub struct Slot {
 pub struct Connections {
     slots: Arc<Semaphore>,
     tasks: TaskTracker,
+    /// Set while every slot is taken, so that a flood at the limit logs once, not per connection.
+    full: Arc<AtomicBool>,
 }
 
 impl Connections {
     pub fn new(max: usize) -> Self {
-        Connections { slots: Arc::new(Semaphore::new(max)), tasks: TaskTracker::new() }
+        Connections { slots: Arc::new(Semaphore::new(max)), tasks: TaskTracker::new(), full: Arc::default() }
     }
 
     /// Waits for a free slot, then for the next connection on `listener`; `None` once `shutdown`
@@ -41,9 +44,16 @@ impl Connections {
     ) -> Option<(TcpStream, SocketAddr, Slot)> {
         loop {
             let permit = match self.slots.clone().try_acquire_owned() {
-                Ok(permit) => permit,
+                Ok(permit) => {
+                    if self.full.swap(false, Ordering::Relaxed) {
+                        tracing::info!("below the connection limit again");
+                    }
+                    permit
+                }
                 Err(_) => {
-                    tracing::warn!("connection limit reached; new connections wait");
+                    if !self.full.swap(true, Ordering::Relaxed) {
+                        tracing::warn!("connection limit reached; new connections wait");
+                    }
                     tokio::select! {
                         _ = shutdown.cancelled() => return None,
                         permit = self.slots.clone().acquire_owned() => permit.expect("the semaphore is never closed"),
