@@ -32,11 +32,24 @@ pub struct HttpSection {
     /// asked. Default `{host}/login2.srf`, which clients prefix with `https://`; give
     /// `http://{host}/login2.srf` for clients that should use HTTP.
     pub da_login: Option<String>,
+    /// Open HTTP and HTTPS connections at once, each; more wait to be accepted.
+    pub max_connections: usize,
+    /// A connection that moves no byte either way for this long is closed (idle keep-alive, a
+    /// client that stalls mid-request or stops reading the answer).
+    pub idle_timeout_secs: u64,
 }
 
 impl Default for HttpSection {
     fn default() -> Self {
-        HttpSection { port: 8080, https_port: Some(8443), tls_cert: None, tls_key: None, da_login: None }
+        HttpSection {
+            port: 8080,
+            https_port: Some(8443),
+            tls_cert: None,
+            tls_key: None,
+            da_login: None,
+            max_connections: 1024,
+            idle_timeout_secs: 30,
+        }
     }
 }
 

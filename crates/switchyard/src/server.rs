@@ -89,14 +89,18 @@ impl RunningServer {
 
         let http = bind(config, config.http.port).await?;
         listeners.push(("http", http.local_addr()?));
-        listener_tasks.spawn(crate::http::serve(http, nexus.clone(), shutdown.clone()));
+        let limits = crate::http::HttpLimits {
+            max_connections: config.http.max_connections,
+            idle_timeout: std::time::Duration::from_secs(config.http.idle_timeout_secs.max(1)),
+        };
+        listener_tasks.spawn(crate::http::serve(http, None, limits, nexus.clone(), shutdown.clone()));
         if let Some(port) = config.http.https_port {
             let https = bind(config, port).await?;
             listeners.push(("https", https.local_addr()?));
             let names = ["nexus.passport.com", "login.passport.com", "loginnet.passport.com", "localhost"];
             let tls =
                 crate::tls::server_config(config.http.tls_cert.as_deref(), config.http.tls_key.as_deref(), &names)?;
-            listener_tasks.spawn(crate::http::serve_tls(https, tls, nexus, shutdown.clone()));
+            listener_tasks.spawn(crate::http::serve(https, Some(tls), limits, nexus, shutdown.clone()));
         }
 
         let myicq_addr = SocketAddr::new(config.bind, config.myicq.port);

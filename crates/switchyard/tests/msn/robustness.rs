@@ -99,3 +99,35 @@ async fn connections_past_the_limit_wait_for_a_free_slot() {
     drop(alice);
     third.expect("VER 1 MSNP2").await;
 }
+
+/// The nexus holds at most `http.max_connections` connections and closes those that stay idle:
+/// a flood of silent connections cannot take the file descriptors the messaging ports need.
+#[tokio::test]
+async fn the_nexus_keeps_few_connections_and_closes_idle_ones() {
+    use std::time::Duration;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::TcpStream;
+    let server = TestServer::start_with(|c| {
+        c.http.max_connections = 2;
+        c.http.idle_timeout_secs = 1;
+    })
+    .await;
+    let http = server.running().address("http").unwrap();
+    let mut silent = [TcpStream::connect(http).await.unwrap(), TcpStream::connect(http).await.unwrap()];
+    // Both places are taken before the third connection asks.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let mut asking = TcpStream::connect(http).await.unwrap();
+    asking.write_all(b"GET /rdr/pprdr.asp HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").await.unwrap();
+    let mut answer = Vec::new();
+    let early = tokio::time::timeout(Duration::from_millis(300), asking.read_to_end(&mut answer)).await;
+    assert!(early.is_err() && answer.is_empty(), "answered beyond the limit: {answer:?}");
+
+    for idle in &mut silent {
+        let closed = tokio::time::timeout(Duration::from_secs(10), idle.read(&mut [0u8; 64])).await;
+        assert!(matches!(closed, Ok(Ok(0)) | Ok(Err(_))), "an idle connection was kept: {closed:?}");
+    }
+    tokio::time::timeout(Duration::from_secs(10), asking.read_to_end(&mut answer)).await.unwrap().unwrap();
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert!(answer.to_ascii_lowercase().contains("passporturls: dalogin="), "{answer}");
+}
