@@ -23,8 +23,9 @@ pub(crate) async fn fanout(
     };
     let latencies = Latencies::default();
     let seen = Arc::new(AtomicU64::new(0));
-    // The change in progress: (its status, when it was made).
-    let (changed, _) = tokio::sync::watch::channel((yard::Status::Online, Instant::now()));
+    // The change in progress: (its status, when it was made). None before the first, so that
+    // the star's coming online at login, seen late, is not counted as a change.
+    let (changed, _) = tokio::sync::watch::channel(None::<(yard::Status, Instant)>);
     let mut watchers = tokio::task::JoinSet::new();
     let mut watching = 0u64;
     for (i, mut client) in clients {
@@ -34,10 +35,12 @@ pub(crate) async fn fanout(
         watchers.spawn(async move {
             while let Some(event) = client.next_event().await {
                 if let Event::Presence { handle, status, .. } = event {
-                    let (expected, at) = *changed.borrow_and_update();
-                    if handle == star_handle && status == expected {
-                        latencies.record(at.elapsed());
-                        seen.fetch_add(1, Ordering::Relaxed);
+                    let change = *changed.borrow_and_update();
+                    if let Some((expected, at)) = change {
+                        if handle == star_handle && status == expected {
+                            latencies.record(at.elapsed());
+                            seen.fetch_add(1, Ordering::Relaxed);
+                        }
                     }
                 }
             }
@@ -48,7 +51,7 @@ pub(crate) async fn fanout(
     for k in 0..changes {
         let status = if k % 2 == 0 { yard::Status::Away } else { yard::Status::Online };
         let before = seen.load(Ordering::Relaxed);
-        changed.send_replace((status, Instant::now()));
+        changed.send_replace(Some((status, Instant::now())));
         if star.set_status(status).await.is_err() {
             report.message_errors += 1;
         }

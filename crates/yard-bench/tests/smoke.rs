@@ -74,3 +74,27 @@ async fn without_a_data_dir_it_uses_existing_accounts_named_by_its_options() {
     assert_eq!(refused["login_errors"], 6, "{refused}");
     server.shutdown().await;
 }
+
+/// Every watcher sees each change exactly once: no change lost, none notified twice, and
+/// nothing else counted as one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fanout_counts_each_change_once_per_watcher() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = Config { data_dir: dir.path().to_path_buf(), ..Config::default() };
+    (config.msn.port, config.mrim.port, config.mrim.redirect_port, config.myicq.port) = (0, 0, 0, 0);
+    (config.http.port, config.http.https_port) = (0, None);
+    let server = RunningServer::start(&config).await.unwrap();
+    let address = |role| server.address(role).unwrap().to_string();
+    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_yard-bench"))
+        .args(["--data-dir", dir.path().to_str().unwrap(), "--protocol", "mixed", "--users", "9", "--json"])
+        .args(["--msn", &address("msn"), "--mrim", &address("mrim"), "--myicq", &address("myicq")])
+        .args(["fanout", "--changes", "4"])
+        .output()
+        .await
+        .unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(report["logins"], 9, "{report}");
+    assert_eq!(report["messages"], 8 * 4, "{report}");
+    server.shutdown().await;
+}
