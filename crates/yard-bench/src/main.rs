@@ -9,8 +9,9 @@
 //! Scenarios: `login` (log N users in, at a rate or as fast as the concurrency allows), `idle`
 //! (hold them for a while: server memory per session), `pairs` (N/2 senders each write to their
 //! partner, keeping a window of messages not yet received or at an open-loop rate), `fanout`
-//! (everyone watches user 0 change status). With `--protocol mixed`, users take the three
-//! protocols in turn, so pairs cross protocols. Latencies go into HdrHistograms, one per thread;
+//! (everyone watches user 0 change status), `mixed` (pairs over all nine routes between the
+//! three protocols while senders change status). With `--protocol mixed`, the other scenarios'
+//! users take the three protocols the same way. Latencies go into HdrHistograms, one per thread;
 //! open-loop latencies are measured from the intended send time. Without `--data-dir` the bench
 //! uses accounts that already exist, so it can load other servers too.
 
@@ -103,15 +104,18 @@ enum Scenario {
     },
     /// Pairs of users chat for `--seconds`.
     Pairs {
-        #[arg(long, default_value_t = 10)]
-        seconds: u64,
-        /// Messages each sender keeps in flight, sent but not yet received by its partner
-        /// (closed loop).
-        #[arg(long, default_value_t = 4)]
-        window: usize,
-        /// Messages per second over all pairs (open loop); 0: closed loop with the window.
-        #[arg(long, default_value_t = 0)]
-        message_rate: u32,
+        #[command(flatten)]
+        chat: Chat,
+    },
+    /// All three protocols at once: pairs chat over each of the nine routes in turn (MSN→MSN,
+    /// MSN→MRIM, … MyICQ→MyICQ) as in `pairs`, while every sender changes status each
+    /// `--status-every-ms`, seen by its partner. Messages are reported per route too.
+    Mixed {
+        #[command(flatten)]
+        chat: Chat,
+        /// How often each sender changes status (between away and online); 0: never.
+        #[arg(long, default_value_t = 1000)]
+        status_every_ms: u64,
     },
     /// User 0 has every other user watching it (on their lists) and changes status `--changes`
     /// times, each once every watcher saw the last: presence notifications per second and how
@@ -122,6 +126,53 @@ enum Scenario {
     },
 }
 
+/// How pairs chat.
+#[derive(clap::Args, Clone, Copy)]
+struct Chat {
+    #[arg(long, default_value_t = 10)]
+    seconds: u64,
+    /// Messages each sender keeps in flight, sent but not yet received by its partner
+    /// (closed loop).
+    #[arg(long, default_value_t = 4)]
+    window: usize,
+    /// Messages per second over all pairs (open loop); 0: closed loop with the window.
+    #[arg(long, default_value_t = 0)]
+    message_rate: u32,
+}
+
+impl Chat {
+    fn load(self, status_every_ms: u64) -> pairs::Load {
+        pairs::Load {
+            length: Duration::from_secs(self.seconds),
+            window: self.window.max(1),
+            message_rate: self.message_rate,
+            status_every: (status_every_ms > 0).then(|| Duration::from_millis(status_every_ms)),
+        }
+    }
+}
+
+impl Args {
+    /// The protocols the users take: `mixed` is always all three.
+    fn protocol(&self) -> Which {
+        match self.scenario {
+            Scenario::Mixed { .. } => Which::Mixed,
+            _ => self.protocol,
+        }
+    }
+}
+
+impl Scenario {
+    /// Whether the scenario's users must have each other on their contact lists, which the
+    /// bench writes into the server's database.
+    fn needs_contact_lists(&self) -> bool {
+        match self {
+            Scenario::Fanout { .. } => true,
+            Scenario::Mixed { status_every_ms, .. } => *status_every_ms > 0,
+            _ => false,
+        }
+    }
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt().with_env_filter(std::env::var("YARD_LOG").unwrap_or_else(|_| "error".into())).init();
@@ -130,7 +181,7 @@ async fn main() -> anyhow::Result<()> {
     let before = args.server_pid.and_then(usage).unwrap_or_default();
     let mut report = Report {
         scenario: scenario_name(&args.scenario).into(),
-        protocol: format!("{:?}", args.protocol).to_lowercase(),
+        protocol: format!("{:?}", args.protocol()).to_lowercase(),
         users: users.len(),
         server_rss_kib_before: before.rss_kib,
         ..Report::default()
@@ -140,9 +191,9 @@ async fn main() -> anyhow::Result<()> {
     match args.scenario {
         Scenario::Login => {}
         Scenario::Idle { seconds } => tokio::time::sleep(Duration::from_secs(seconds)).await,
-        Scenario::Pairs { seconds, window, message_rate } => {
-            clients =
-                pairs::pairs(&users, clients, Duration::from_secs(seconds), window, message_rate, &mut report).await
+        Scenario::Pairs { chat } => clients = pairs::pairs(&users, clients, &chat.load(0), &mut report).await,
+        Scenario::Mixed { chat, status_every_ms } => {
+            clients = pairs::pairs(&users, clients, &chat.load(status_every_ms), &mut report).await
         }
         Scenario::Fanout { changes } => clients = fanout::fanout(&users, clients, changes, &mut report).await,
     }
@@ -170,6 +221,7 @@ fn scenario_name(s: &Scenario) -> &'static str {
         Scenario::Login => "login",
         Scenario::Idle { .. } => "idle",
         Scenario::Pairs { .. } => "pairs",
+        Scenario::Mixed { .. } => "mixed",
         Scenario::Fanout { .. } => "fanout",
     }
 }

@@ -1,24 +1,38 @@
-//! The `pairs` scenario: messages between pairs of users, closed or open loop.
+//! The `pairs` and `mixed` scenarios: messages between pairs of users, closed or open loop,
+//! and (in `mixed`) status changes seen by the partner.
 
-use crate::measure::Latencies;
-use crate::report::Report;
+use crate::report::{Report, Tally};
 use crate::users::User;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tokio::sync::Semaphore;
-use yard::{Client, Event};
+use tokio::sync::{watch, Semaphore};
+use yard::{Client, Event, Protocol, Status};
 
-/// Users 2k send to users 2k+1 for `length`; receivers measure delivery from the send time
-/// written into each message (`t=<µs since the start> <run>`): the actual send in a closed loop, the
-/// intended one in an open loop. Returns the clients.
+/// How the pairs are loaded.
+pub(crate) struct Load {
+    pub(crate) length: Duration,
+    /// Closed loop: messages a sender has in flight, sent but not yet received.
+    pub(crate) window: usize,
+    /// Open loop: messages per second over all pairs; 0 for the closed loop.
+    pub(crate) message_rate: u32,
+    /// How often each sender changes status, if at all.
+    pub(crate) status_every: Option<Duration>,
+}
+
+/// A sender's status change in progress: the status, and when it was asked for. `None` before
+/// the first, so that presence seen at login is not counted as a change.
+type Change = Option<(Status, Instant)>;
+
+/// Users 2k send to users 2k+1 for `load.length`; receivers measure delivery from the send
+/// time written into each message (`t=<µs since the start> <run>`): the actual send in a closed
+/// loop, the intended one in an open loop. Deliveries are also counted per route (sender's and
+/// receiver's protocol). Returns the clients.
 pub(crate) async fn pairs(
     users: &[User],
     clients: Vec<(usize, Client)>,
-    length: Duration,
-    window: usize,
-    message_rate: u32,
+    load: &Load,
     report: &mut Report,
 ) -> Vec<(usize, Client)> {
     let mut by_index: HashMap<usize, Client> = clients.into_iter().collect();
@@ -36,44 +50,44 @@ pub(crate) async fn pairs(
 
     let sending: Vec<(yard::Handle, String)> =
         pairs.iter().map(|&(s, r)| (by_index[&s].handle(), users[r].handle(users[s].protocol))).collect();
+    let routes = Routes::of(users, &pairs);
     // The closed loop's window is end to end: a sender takes a slot per message and its
     // receiver gives it back on arrival. A server's acknowledgement alone means the message
     // is in the recipient's queue, which across protocols may be far from its client.
     let windows: HashMap<usize, Arc<Semaphore>> =
-        pairs.iter().map(|&(_, r)| (r, Arc::new(Semaphore::new(window.max(1))))).collect();
+        pairs.iter().map(|&(_, r)| (r, Arc::new(Semaphore::new(load.window)))).collect();
+    let changes: HashMap<usize, watch::Sender<Change>> = pairs.iter().map(|&(s, _)| (s, watch::Sender::new(None))).collect();
     // Messages of an earlier run still in flight when it ended wait in the server's queue and
     // arrive at this run's logins: the run's mark tells them apart.
     let started_at = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
     let run: Arc<str> = format!("r{}.{}", std::process::id(), started_at.as_millis()).into();
-    let latencies = Latencies::default();
-    let delivered = Arc::new(AtomicU64::new(0));
+    let (all, presence) = (Tally::default(), Tally::default());
     let errors = Arc::new(AtomicU64::new(0));
     let start = Instant::now();
-    let deadline = start + length;
+    let deadline = start + load.length;
     // Receivers count until a little after the senders stop, to collect what is in flight.
     let collect_until = deadline + Duration::from_secs(2);
     let mut receivers = tokio::task::JoinSet::new();
+    for &(s, r) in &pairs {
+        let receiving = Receiving {
+            run: run.clone(),
+            start,
+            window: windows[&r].clone(),
+            messages: [all.clone(), routes.tally(users, s, r)],
+            partner: users[s].handle(users[r].protocol),
+            partner_changes: changes[&s].subscribe(),
+            presence: presence.clone(),
+        };
+        let client = by_index.remove(&r).expect("a receiver of a pair");
+        receivers.spawn(receiving.until(client, collect_until, r));
+    }
+    // The senders' own events only need reading, so that their clients' queues never fill.
     for (i, mut client) in by_index.drain() {
-        let (latencies, delivered) = (latencies.clone(), delivered.clone());
-        let receiving = i % 2 == 1;
-        let window = windows.get(&i).cloned();
-        let run = run.clone();
         receivers.spawn(async move {
             loop {
-                let event = tokio::select! {
-                    event = client.next_event() => event,
+                tokio::select! {
+                    event = client.next_event() => if event.is_none() { break },
                     _ = tokio::time::sleep_until(collect_until.into()) => break,
-                };
-                let Some(event) = event else { break };
-                if let (true, Event::Message { text, .. }) = (receiving, event) {
-                    if let Some(sent) = sent_in_this_run(&text, &run) {
-                        let now = start.elapsed().as_micros() as u64;
-                        latencies.record(Duration::from_micros(now.saturating_sub(sent)));
-                        delivered.fetch_add(1, Ordering::Relaxed);
-                        if let Some(window) = &window {
-                            window.add_permits(1);
-                        }
-                    }
                 }
             }
             (i, client)
@@ -81,13 +95,33 @@ pub(crate) async fn pairs(
     }
     let mut senders = tokio::task::JoinSet::new();
     let per_pair_interval =
-        (message_rate > 0).then(|| Duration::from_secs_f64(pairs.len() as f64 / f64::from(message_rate)));
-    let spread = sending.len().max(1) as f64;
+        (load.message_rate > 0).then(|| Duration::from_secs_f64(pairs.len() as f64 / f64::from(load.message_rate)));
+    let spread = pairs.len().max(1) as f64;
+    let status_changes = Arc::new(AtomicU64::new(0));
+    let status_errors = Arc::new(AtomicU64::new(0));
     for (k, (handle, to)) in sending.into_iter().enumerate() {
+        // Pairs start spread over one interval, not all at once.
+        let phase = k as f64 / spread;
+        if let Some(every) = load.status_every {
+            let (handle, changes) = (handle.clone(), changes[&pairs[k].0].clone());
+            let (made, failed) = (status_changes.clone(), status_errors.clone());
+            senders.spawn(async move {
+                let mut at = start + every.mul_f64(phase);
+                let mut status = Status::Away;
+                while at < deadline {
+                    tokio::time::sleep_until(at.into()).await;
+                    changes.send_replace(Some((status, Instant::now())));
+                    let counter = if handle.set_status(status).await.is_ok() { &made } else { &failed };
+                    counter.fetch_add(1, Ordering::Relaxed);
+                    status = if status == Status::Away { Status::Online } else { Status::Away };
+                    at += every;
+                }
+            });
+        }
         match per_pair_interval {
             None => {
                 let slots = windows[&pairs[k].1].clone();
-                for _ in 0..window.max(1) {
+                for _ in 0..load.window {
                     let (handle, to, errors, slots) = (handle.clone(), to.clone(), errors.clone(), slots.clone());
                     let run = run.clone();
                     senders.spawn(async move {
@@ -105,10 +139,9 @@ pub(crate) async fn pairs(
             }
             Some(interval) => {
                 let (errors, run) = (errors.clone(), run.clone());
+                let in_flight = Arc::new(Semaphore::new(load.window * 64));
                 senders.spawn(async move {
-                    let in_flight = Arc::new(Semaphore::new(window.max(1) * 64));
-                    // Pairs start spread over one interval, not all at once.
-                    let mut intended = start + interval.mul_f64(k as f64 / spread);
+                    let mut intended = start + interval.mul_f64(phase);
                     while intended < deadline {
                         tokio::time::sleep_until(intended.into()).await;
                         let text = format!("t={} {run} hello", intended.duration_since(start).as_micros());
@@ -134,9 +167,89 @@ pub(crate) async fn pairs(
         }
     }
     report.message_errors = errors.load(Ordering::Relaxed);
-    report.deliveries(delivered.load(Ordering::Relaxed), length.as_secs_f64(), &latencies);
+    report.deliveries(all.count(), load.length.as_secs_f64(), &all.latencies);
+    report.routes = routes.summaries(load.length.as_secs_f64());
+    if load.status_every.is_some() {
+        report.presence_changes = status_changes.load(Ordering::Relaxed);
+        report.presence_errors = status_errors.load(Ordering::Relaxed);
+        report.presence(presence.count(), &presence.latencies);
+    }
     clients.sort_by_key(|(i, _)| *i);
     clients
+}
+/// What a receiver of a pair counts.
+struct Receiving {
+    run: Arc<str>,
+    start: Instant,
+    /// The closed loop's window, given back a slot per message received.
+    window: Arc<Semaphore>,
+    /// Where each message of this run is counted: all messages, and its route's.
+    messages: [Tally; 2],
+    /// The sender's handle as this receiver's protocol writes it, and its status changes.
+    partner: String,
+    partner_changes: watch::Receiver<Change>,
+    presence: Tally,
+}
+
+impl Receiving {
+    async fn until(self, mut client: Client, until: Instant, index: usize) -> (usize, Client) {
+        let mut last_counted = None;
+        loop {
+            let event = tokio::select! {
+                event = client.next_event() => event,
+                _ = tokio::time::sleep_until(until.into()) => break,
+            };
+            match event {
+                None => break,
+                Some(Event::Message { text, .. }) => {
+                    if let Some(sent) = sent_in_this_run(&text, &self.run) {
+                        let now = self.start.elapsed().as_micros() as u64;
+                        for tally in &self.messages {
+                            tally.record(Duration::from_micros(now.saturating_sub(sent)));
+                        }
+                        self.window.add_permits(1);
+                    }
+                }
+                Some(Event::Presence { handle, status, .. }) if handle == self.partner => {
+                    let change = *self.partner_changes.borrow();
+                    if let Some((expected, at)) = change {
+                        // Each change once: a repeated notification of the same one is not another.
+                        if status == expected && last_counted != Some(at) {
+                            last_counted = Some(at);
+                            self.presence.record(at.elapsed());
+                        }
+                    }
+                }
+                Some(_) => {}
+            }
+        }
+        (index, client)
+    }
+}
+
+/// The routes the pairs take (sender's protocol → receiver's), each with its tally.
+struct Routes(Vec<((Protocol, Protocol), Tally)>);
+
+impl Routes {
+    fn of(users: &[User], pairs: &[(usize, usize)]) -> Routes {
+        let mut routes: Vec<((Protocol, Protocol), Tally)> = Vec::new();
+        for &(s, r) in pairs {
+            let route = (users[s].protocol, users[r].protocol);
+            if !routes.iter().any(|(known, _)| *known == route) {
+                routes.push((route, Tally::default()));
+            }
+        }
+        Routes(routes)
+    }
+
+    fn tally(&self, users: &[User], s: usize, r: usize) -> Tally {
+        let route = (users[s].protocol, users[r].protocol);
+        self.0.iter().find(|(known, _)| *known == route).map(|(_, tally)| tally.clone()).expect("a route of the pairs")
+    }
+
+    fn summaries(&self, seconds: f64) -> Vec<crate::report::RouteReport> {
+        self.0.iter().map(|((from, to), tally)| tally.route(format!("{from}->{to}"), seconds)).collect()
+    }
 }
 
 /// The send time in a message of this run (`t=<µs> <run> …`).

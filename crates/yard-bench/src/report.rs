@@ -1,6 +1,51 @@
 //! What a run measured, as a table or JSON.
 
 use crate::measure::{ms, Latencies, Usage};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Deliveries of one kind (messages, those of one route, presence changes seen): how many, and
+/// how long each took.
+#[derive(Clone, Default)]
+pub(crate) struct Tally {
+    pub(crate) latencies: Latencies,
+    count: Arc<AtomicU64>,
+}
+
+impl Tally {
+    pub(crate) fn record(&self, latency: Duration) {
+        self.latencies.record(latency);
+        self.count.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn count(&self) -> u64 {
+        self.count.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn route(&self, route: String, seconds: f64) -> RouteReport {
+        let h = self.latencies.merged();
+        RouteReport {
+            route,
+            messages: self.count(),
+            messages_per_second: self.count() as f64 / seconds,
+            delivery_p50_ms: ms(&h, 50.0),
+            delivery_p99_ms: ms(&h, 99.0),
+            delivery_p999_ms: ms(&h, 99.9),
+        }
+    }
+}
+
+/// The messages of one route (`msn->mrim`: MSN senders, MRIM receivers).
+#[derive(serde::Serialize)]
+pub(crate) struct RouteReport {
+    pub(crate) route: String,
+    pub(crate) messages: u64,
+    pub(crate) messages_per_second: f64,
+    pub(crate) delivery_p50_ms: f64,
+    pub(crate) delivery_p99_ms: f64,
+    pub(crate) delivery_p999_ms: f64,
+}
 
 #[derive(Default, serde::Serialize)]
 pub(crate) struct Report {
@@ -18,6 +63,15 @@ pub(crate) struct Report {
     pub(crate) delivery_p50_ms: f64,
     pub(crate) delivery_p99_ms: f64,
     pub(crate) delivery_p999_ms: f64,
+    /// `pairs` and `mixed`: the messages of each route.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub(crate) routes: Vec<RouteReport>,
+    /// `mixed`: status changes made, refused, and seen by the partner (and how long that took).
+    pub(crate) presence_changes: u64,
+    pub(crate) presence_errors: u64,
+    pub(crate) presence_seen: u64,
+    pub(crate) presence_p50_ms: f64,
+    pub(crate) presence_p99_ms: f64,
     pub(crate) server_rss_kib_before: u64,
     pub(crate) server_rss_kib_after: u64,
     pub(crate) server_kib_per_session: f64,
@@ -39,6 +93,14 @@ impl Report {
         self.delivery_p50_ms = ms(&h, 50.0);
         self.delivery_p99_ms = ms(&h, 99.0);
         self.delivery_p999_ms = ms(&h, 99.9);
+    }
+
+    /// Status changes seen by the partners, and how long each took.
+    pub(crate) fn presence(&mut self, seen: u64, latencies: &Latencies) {
+        let h = latencies.merged();
+        self.presence_seen = seen;
+        self.presence_p50_ms = ms(&h, 50.0);
+        self.presence_p99_ms = ms(&h, 99.0);
     }
 }
 
@@ -67,7 +129,7 @@ pub(crate) fn print_table(r: &Report) {
             r.delivery_p999_ms
         );
     }
-    if r.scenario == "pairs" {
+    if matches!(r.scenario.as_str(), "pairs" | "mixed") {
         println!(
             "messages    {:>8} ok {:>6} errors  {:>9.0}/s   p50 {:>8.2} ms  p99 {:>8.2} ms  p99.9 {:>8.2} ms",
             r.messages,
@@ -76,6 +138,25 @@ pub(crate) fn print_table(r: &Report) {
             r.delivery_p50_ms,
             r.delivery_p99_ms,
             r.delivery_p999_ms
+        );
+        if r.routes.len() > 1 {
+            for route in &r.routes {
+                println!(
+                    "  {:<13} {:>8} ok                {:>9.0}/s   p50 {:>8.2} ms  p99 {:>8.2} ms  p99.9 {:>8.2} ms",
+                    route.route,
+                    route.messages,
+                    route.messages_per_second,
+                    route.delivery_p50_ms,
+                    route.delivery_p99_ms,
+                    route.delivery_p999_ms
+                );
+            }
+        }
+    }
+    if r.presence_changes + r.presence_errors > 0 {
+        println!(
+            "presence    {:>8} seen of {} changes, {} refused       p50 {:>8.2} ms  p99 {:>8.2} ms",
+            r.presence_seen, r.presence_changes, r.presence_errors, r.presence_p50_ms, r.presence_p99_ms
         );
     }
     if matches!(r.protocol.as_str(), "myicq" | "mixed") && r.scenario != "login" {

@@ -18,11 +18,11 @@ pub(crate) struct User {
 
 impl User {
     fn new(args: &Args, index: usize, uin: u32) -> User {
-        let protocol = match args.protocol {
+        let protocol = match args.protocol() {
             Which::Msn => Protocol::Msn,
             Which::Mrim => Protocol::Mrim,
             Which::Myicq => Protocol::MyIcq,
-            Which::Mixed => [Protocol::Msn, Protocol::Mrim, Protocol::MyIcq][index % 3],
+            Which::Mixed => mixed_protocol(index),
         };
         let name = format!("{}{index}", args.prefix);
         User { protocol, msn: format!("{name}@{}", args.msn_domain), mrim: format!("{name}@{}", args.mrim_domain), uin }
@@ -37,15 +37,28 @@ impl User {
     }
 }
 
+/// The protocol of user `index` when all three are mixed: pair k (users 2k → 2k+1) takes the
+/// k-th of the nine routes in turn (MSN→MSN, MSN→MRIM, MSN→MyICQ, MRIM→MSN, …), so that every
+/// route is loaded alike and each protocol has a third of the users.
+pub(crate) fn mixed_protocol(index: usize) -> Protocol {
+    const ALL: [Protocol; 3] = [Protocol::Msn, Protocol::Mrim, Protocol::MyIcq];
+    let route = (index / 2) % 9;
+    if index % 2 == 0 {
+        ALL[route / 3]
+    } else {
+        ALL[route % 3]
+    }
+}
+
 /// The bench's users: created in the server's database where missing, or, without
 /// `--data-dir`, named by the options and assumed to exist.
 pub(crate) async fn accounts(args: &Args) -> anyhow::Result<Vec<User>> {
     let Some(data_dir) = &args.data_dir else {
         anyhow::ensure!(
-            !matches!(args.scenario, Scenario::Fanout { .. }),
-            "fanout sets up its contact lists in the server's database: it needs --data-dir"
+            !args.scenario.needs_contact_lists(),
+            "this scenario sets up contact lists in the server's database: it needs --data-dir"
         );
-        let first_uin = match (args.protocol, args.myicq_first_uin) {
+        let first_uin = match (args.protocol(), args.myicq_first_uin) {
             (Which::Msn | Which::Mrim, first) => first.unwrap_or(0),
             (_, Some(first)) => first,
             (_, None) => anyhow::bail!("MyICQ users without --data-dir need --myicq-first-uin"),
@@ -55,23 +68,34 @@ pub(crate) async fn accounts(args: &Args) -> anyhow::Result<Vec<User>> {
     };
     let path = data_dir.join("switchyard.db");
     let store = SqliteStore::open(&path).await.with_context(|| format!("cannot open {}", path.display()))?;
-    let mut users = Vec::with_capacity(args.users);
+    let mut accounts = Vec::with_capacity(args.users);
     for i in 0..args.users {
         let name = AccountName::new(&format!("{}{i}", args.prefix)).context("bad --prefix")?;
-        let account = match store.account_by_name(&name).await? {
+        accounts.push(match store.account_by_name(&name).await? {
             Some(account) => account,
             None => store.create_account(&name, &args.password, None).await?,
-        };
-        users.push(User::new(args, i, account.uin));
-        // For `fanout`, everyone watches user 0 (and lets it see them).
-        if matches!(args.scenario, Scenario::Fanout { .. }) && i > 0 {
-            let star =
-                store.account_by_name(&AccountName::new(&format!("{}0", args.prefix))?).await?.context("user 0")?;
-            let both = RelationFlags::FORWARD | RelationFlags::ALLOW;
-            store.set_relation(account.id, star.id, both, Some("star")).await?;
-            store.set_relation(star.id, account.id, RelationFlags::ALLOW, None).await?;
+        });
+    }
+    let both = RelationFlags::FORWARD | RelationFlags::ALLOW;
+    match args.scenario {
+        // Everyone watches user 0 (and lets it see them).
+        Scenario::Fanout { .. } => {
+            if let Some((star, watchers)) = accounts.split_first() {
+                for watcher in watchers {
+                    store.set_relation(watcher.id, star.id, both, Some("star")).await?;
+                    store.set_relation(star.id, watcher.id, RelationFlags::ALLOW, None).await?;
+                }
+            }
         }
+        // Partners watch each other.
+        Scenario::Mixed { .. } if args.scenario.needs_contact_lists() => {
+            for pair in accounts.chunks_exact(2) {
+                store.set_relation(pair[0].id, pair[1].id, both, Some("partner")).await?;
+                store.set_relation(pair[1].id, pair[0].id, both, Some("partner")).await?;
+            }
+        }
+        _ => {}
     }
     store.close().await;
-    Ok(users)
+    Ok(accounts.iter().enumerate().map(|(i, account)| User::new(args, i, account.uin)).collect())
 }

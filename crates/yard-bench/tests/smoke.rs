@@ -98,3 +98,45 @@ async fn fanout_counts_each_change_once_per_watcher() {
     assert_eq!(report["messages"], 8 * 4, "{report}");
     server.shutdown().await;
 }
+
+/// `mixed` loads every route between the three protocols at once, with status changes beside
+/// the messages: each route delivers, and each change is seen at most once by the partner.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mixed_loads_all_nine_routes_with_presence() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = Config { data_dir: dir.path().to_path_buf(), ..Config::default() };
+    (config.msn.port, config.mrim.port, config.mrim.redirect_port, config.myicq.port) = (0, 0, 0, 0);
+    (config.http.port, config.http.https_port) = (0, None);
+    let server = RunningServer::start(&config).await.unwrap();
+    let address = |role| server.address(role).unwrap().to_string();
+    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_yard-bench"))
+        .args(["--data-dir", dir.path().to_str().unwrap(), "--users", "18", "--json"])
+        .args(["--msn", &address("msn"), "--mrim", &address("mrim"), "--myicq", &address("myicq")])
+        .args(["mixed", "--seconds", "2", "--window", "2", "--status-every-ms", "400"])
+        .output()
+        .await
+        .unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(report["protocol"], "mixed", "{report}");
+    assert_eq!(report["logins"], 18, "{report}");
+    assert_eq!(report["message_errors"], 0, "{report}");
+    let routes: Vec<&str> = report["routes"].as_array().unwrap().iter().map(|r| r["route"].as_str().unwrap()).collect();
+    let mut expected = Vec::new();
+    for from in ["msn", "mrim", "myicq"] {
+        for to in ["msn", "mrim", "myicq"] {
+            expected.push(format!("{from}->{to}"));
+        }
+    }
+    assert_eq!(routes, expected, "{report}");
+    for route in report["routes"].as_array().unwrap() {
+        assert!(route["messages"].as_u64().unwrap() > 0, "{route}");
+    }
+    let total: u64 = report["routes"].as_array().unwrap().iter().map(|r| r["messages"].as_u64().unwrap()).sum();
+    assert_eq!(report["messages"].as_u64().unwrap(), total, "{report}");
+    assert_eq!(report["presence_errors"], 0, "{report}");
+    let (changes, seen) = (report["presence_changes"].as_u64().unwrap(), report["presence_seen"].as_u64().unwrap());
+    assert!(changes >= 9, "{report}");
+    assert!(seen > 0 && seen <= changes, "{report}");
+    server.shutdown().await;
+}
