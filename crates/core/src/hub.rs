@@ -135,6 +135,19 @@ impl Session {
         }
     }
 
+    /// An event that is already waiting, or the reason the session was ended; `None` when
+    /// there is nothing yet. Lets a front handle what is ready before it writes.
+    pub fn try_next_event(&mut self) -> Option<Result<Event, KickReason>> {
+        if self.control.cancel.is_cancelled() {
+            return Some(Err(self.kick_reason()));
+        }
+        match self.events.try_recv() {
+            Ok(boxed) => Some(Ok(*boxed)),
+            Err(mpsc::error::TryRecvError::Empty) => None,
+            Err(mpsc::error::TryRecvError::Disconnected) => Some(Err(self.kick_reason())),
+        }
+    }
+
     fn kick_reason(&self) -> KickReason {
         self.control.reason.get().copied().unwrap_or(KickReason::LoggedInElsewhere)
     }

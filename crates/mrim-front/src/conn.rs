@@ -32,12 +32,21 @@ impl Conn {
     /// The next packet. Cancellation-safe: bytes already read stay buffered.
     pub(crate) async fn read_packet(&mut self) -> Result<Packet, ReadError> {
         loop {
-            match self.decoder.decode(&mut self.stream.input) {
-                Ok(Some(packet)) => return Ok(packet),
-                Ok(None) => self.stream.read_more().await?,
-                Err(e) => return Err(ReadError::Protocol(e)),
+            match self.buffered_packet() {
+                Some(packet) => return packet,
+                None => self.stream.read_more().await?,
             }
         }
+    }
+
+    /// A packet whose bytes have all been read already, if there is one.
+    pub(crate) fn buffered_packet(&mut self) -> Option<Result<Packet, ReadError>> {
+        self.decoder.decode(&mut self.stream.input).map_err(ReadError::Protocol).transpose()
+    }
+
+    /// Whether more input may be handled before the next flush.
+    pub(crate) fn has_room_for_more(&self) -> bool {
+        self.stream.has_room_for_more()
     }
 
     pub(crate) fn send(&mut self, packet: &ServerPacket, seq: u32) {

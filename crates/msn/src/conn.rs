@@ -56,24 +56,41 @@ impl Conn {
     /// A line that is not a command is answered with 200 here and skipped.
     pub(crate) async fn read_frame(&mut self) -> Result<Frame, ReadError> {
         loop {
+            if let Some(frame) = self.buffered_frame() {
+                return frame;
+            }
+            // A client waiting for the answer to a bad line must get it before we wait for more.
+            self.flush().await.map_err(ReadError::Io)?;
+            self.stream.read_more().await?;
+        }
+    }
+
+    /// A frame whose bytes have all been read already, if there is one; bad lines among them
+    /// are answered (queued, not yet written) and skipped.
+    pub(crate) fn buffered_frame(&mut self) -> Option<Result<Frame, ReadError>> {
+        loop {
             match self.decoder.decode(&mut self.stream.input) {
                 Ok(Some(frame)) => {
                     self.bad_lines = 0;
-                    return Ok(frame);
+                    return Some(Ok(frame));
                 }
-                Ok(None) => self.stream.read_more().await?,
-                Err(e) if e.is_fatal() => return Err(ReadError::Protocol(BadInput::Framing(e))),
+                Ok(None) => return None,
+                Err(e) if e.is_fatal() => return Some(Err(ReadError::Protocol(BadInput::Framing(e)))),
                 Err(e) => {
                     self.bad_lines += 1;
                     tracing::debug!(error = %e, "unparsable line");
                     if self.bad_lines >= MAX_CONSECUTIVE_BAD_LINES {
-                        return Err(ReadError::Protocol(BadInput::Garbage));
+                        return Some(Err(ReadError::Protocol(BadInput::Garbage)));
                     }
                     self.send(Reply::Error { code: msnp::ErrorCode::SyntaxError, trid: None });
-                    self.flush().await.map_err(ReadError::Io)?;
                 }
             }
         }
+    }
+
+    /// Whether more input may be handled before the next flush.
+    pub(crate) fn has_room_for_more(&self) -> bool {
+        self.stream.has_room_for_more()
     }
 
     pub(crate) fn send(&mut self, reply: Reply<'_>) {

@@ -6,4 +6,4 @@ mod accept;
 mod stream;
 
 pub use accept::{Connections, Slot};
-pub use stream::{BufferedStream, ReadError};
+pub use stream::{BufferedStream, ReadError, READY_BATCH};

@@ -20,6 +20,10 @@ use tokio::sync::{mpsc, oneshot};
 
 pub use supervisor::{Client, Handle};
 
+/// Inputs a connection handles between two writes while more is ready at once: under load one
+/// write carries many packets; when nothing more is ready it writes at once.
+const READY_BATCH: usize = 64;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Protocol {
     Msn,

@@ -1,7 +1,7 @@
 //! Mail.Ru Agent: the redirector, `HELLO`, `LOGIN2`, pings at the server's period, messages
 //! with `MESSAGE_STATUS`, offline messages deleted once read, contacts and authorization.
 
-use crate::{Account, Command, Disconnect, Error, Event, Events, Options, Reply, Status};
+use crate::{Account, Command, Disconnect, Error, Event, Events, Options, Reply, Status, READY_BATCH};
 use bytes::BytesMut;
 use mrim::client::{AddContact, Login, Message, ModifyContact, Password, StatusInfo};
 use mrim::codes::{contact_flag, contact_oper, logout, message_flag, message_status, status};
@@ -31,6 +31,9 @@ pub(crate) struct Connection {
     stream: TcpStream,
     decoder: PacketDecoder,
     input: BytesMut,
+    /// Packets queued for the next flush, and the commands answered once they are written.
+    output: BytesMut,
+    written: Vec<Reply>,
     dialect: Dialect,
     seq: u32,
     ping_period: Duration,
@@ -72,6 +75,8 @@ impl Connection {
             stream,
             decoder: PacketDecoder::default(),
             input: BytesMut::with_capacity(4096),
+            output: BytesMut::new(),
+            written: Vec::new(),
             dialect,
             seq: 0,
             ping_period: Duration::from_secs(30),
@@ -107,22 +112,45 @@ impl Connection {
     }
 
     async fn send(&mut self, packet: &ClientPacket) -> Result<u32, Disconnect> {
+        let seq = self.queue(packet);
+        self.flush().await.map(|()| seq)
+    }
+
+    /// Queues a packet for the next flush; returns its sequence number.
+    fn queue(&mut self, packet: &ClientPacket) -> u32 {
         self.seq = self.seq.wrapping_add(1);
-        let bytes = packet.to_vec(self.dialect, self.seq);
-        match tokio::time::timeout(WRITE_DEADLINE, self.stream.write_all(&bytes)).await {
-            Ok(Ok(())) => Ok(self.seq),
+        packet.encode(self.dialect, self.seq, &mut self.output);
+        self.seq
+    }
+
+    /// Writes what is queued, then answers the commands that waited for it.
+    async fn flush(&mut self) -> Result<(), Disconnect> {
+        let result = match tokio::time::timeout(WRITE_DEADLINE, self.stream.write_all(&self.output)).await {
+            Ok(Ok(())) => Ok(()),
             Ok(Err(e)) => Err(Disconnect::Lost(format!("write failed: {e}"))),
             Err(_) => Err(Disconnect::Lost("the server stopped reading".into())),
+        };
+        self.output.clear();
+        for reply in self.written.drain(..) {
+            let _ = reply.send(result.as_ref().map(|_| ()).map_err(|_| Error::NotConnected));
+        }
+        result
+    }
+
+    /// A packet whose bytes have all been read already, if there is one.
+    fn buffered(&mut self) -> Option<Result<(u32, ServerPacket), Disconnect>> {
+        match self.decoder.decode(&mut self.input) {
+            Ok(Some(packet)) => Some(Ok(decode(&packet, self.dialect))),
+            Ok(None) => None,
+            Err(e) => Some(Err(Disconnect::Lost(format!("bad packet: {e}")))),
         }
     }
 
     /// The next packet. Cancellation-safe: bytes read stay buffered.
     async fn read(&mut self) -> Result<(u32, ServerPacket), Disconnect> {
         loop {
-            match self.decoder.decode(&mut self.input) {
-                Ok(Some(packet)) => return Ok(decode(&packet, self.dialect)),
-                Ok(None) => {}
-                Err(e) => return Err(Disconnect::Lost(format!("bad packet: {e}"))),
+            if let Some(packet) = self.buffered() {
+                return packet;
             }
             match self.stream.read_buf(&mut self.input).await {
                 Ok(0) => return Err(Disconnect::ServerClosed),
@@ -148,16 +176,30 @@ impl Connection {
                 read = self.read() => Input::Read(read),
                 command = commands.recv() => Input::Command(command),
             };
-            let step = match input {
-                Input::Ping => {
-                    self.forget_unanswered();
-                    self.send(&ClientPacket::Ping).await.err()
+            // What else is ready is handled before the write, so one write carries it all.
+            let mut next = Some(input);
+            let mut step = None;
+            for _ in 0..READY_BATCH {
+                let Some(input) = next.take() else { break };
+                step = match input {
+                    Input::Ping => {
+                        self.forget_unanswered();
+                        self.queue(&ClientPacket::Ping);
+                        None
+                    }
+                    Input::Read(Ok((seq, packet))) => self.packet(seq, packet),
+                    Input::Read(Err(reason)) => Some(reason),
+                    Input::Command(Some(command)) => self.command(command).await,
+                    Input::Command(None) => Some(Disconnect::LoggedOut),
+                };
+                if step.is_some() {
+                    break;
                 }
-                Input::Read(Ok((seq, packet))) => self.packet(seq, packet).await,
-                Input::Read(Err(reason)) => Some(reason),
-                Input::Command(Some(command)) => self.command(command).await,
-                Input::Command(None) => Some(Disconnect::LoggedOut),
-            };
+                next = self.buffered().map(Input::Read).or_else(|| commands.try_recv().ok().map(Some).map(Input::Command));
+            }
+            if let Err(reason) = self.flush().await {
+                step.get_or_insert(reason);
+            }
             if let Some(reason) = step {
                 for (_, pending) in self.pending.drain() {
                     let _ = pending.reply.send(Err(Error::NotConnected));
@@ -185,10 +227,7 @@ impl Connection {
             Command::AddContact { handle, name, reply } => {
                 // As Mail.Ru Agent does: the request to authorize is a message of its own.
                 let ask = self.message(handle.clone(), "Please authorize me".into(), message_flag::AUTHORIZE);
-                if let Err(reason) = self.send(&ask).await {
-                    let _ = reply.send(Err(Error::NotConnected));
-                    return Some(reason);
-                }
+                self.queue(&ask);
                 let add = AddContact {
                     flags: 0,
                     group_id: 0,
@@ -213,25 +252,19 @@ impl Connection {
             }
             Command::Authorize { handle, reply } => (ClientPacket::Authorize { user: handle }, reply, false),
             Command::Logout(reply) => {
+                let _ = self.flush().await;
                 let _ = reply.send(Ok(()));
                 let _ = self.stream.shutdown().await;
                 return Some(Disconnect::LoggedOut);
             }
         };
-        match self.send(&packet).await {
-            Ok(seq) if answered_later => {
-                self.pending.insert(seq, Pending { reply, since: Instant::now() });
-                None
-            }
-            Ok(_) => {
-                let _ = reply.send(Ok(()));
-                None
-            }
-            Err(reason) => {
-                let _ = reply.send(Err(Error::NotConnected));
-                Some(reason)
-            }
+        let seq = self.queue(&packet);
+        if answered_later {
+            self.pending.insert(seq, Pending { reply, since: Instant::now() });
+        } else {
+            self.written.push(reply);
         }
+        None
     }
 
     fn message(&self, to: String, text: String, flags: u32) -> ClientPacket {
@@ -245,7 +278,7 @@ impl Connection {
         }
     }
 
-    async fn packet(&mut self, seq: u32, packet: ServerPacket) -> Option<Disconnect> {
+    fn packet(&mut self, seq: u32, packet: ServerPacket) -> Option<Disconnect> {
         let events = self.events.clone();
         match packet {
             ServerPacket::MessageAck(ack) => {
@@ -259,10 +292,7 @@ impl Connection {
                 };
                 events.emit(event);
                 if ack.flags & message_flag::NORECV == 0 {
-                    let recv = ClientPacket::MessageRecv { from: ack.from, msg_id: ack.msg_id };
-                    if let Err(reason) = self.send(&recv).await {
-                        return Some(reason);
-                    }
+                    self.queue(&ClientPacket::MessageRecv { from: ack.from, msg_id: ack.msg_id });
                 }
             }
             ServerPacket::MessageStatus { status } => {
@@ -298,9 +328,7 @@ impl Connection {
                     Some(offline) => events.emit(Event::Message { from: offline.from, text: offline.text }),
                     None => tracing::warn!("unreadable offline message; deleted"),
                 }
-                if let Err(reason) = self.send(&ClientPacket::DeleteOfflineMessage { uidl }).await {
-                    return Some(reason);
-                }
+                self.queue(&ClientPacket::DeleteOfflineMessage { uidl });
             }
             ServerPacket::AuthorizeAck { user } => events.emit(Event::Authorized { by: user }),
             ServerPacket::ConnectionParams { ping_period } => {

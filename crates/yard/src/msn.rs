@@ -30,45 +30,67 @@ struct Line {
     stream: TcpStream,
     decoder: FrameDecoder,
     input: BytesMut,
+    /// Bytes queued for the next flush.
+    output: BytesMut,
 }
 
 impl Line {
     async fn connect(address: &str, local: Option<std::net::IpAddr>) -> Result<Line, Error> {
         let stream = crate::tcp::connect(address, local).await?;
         let decoder = FrameDecoder::new(Direction::ServerToClient, Limits::default());
-        Ok(Line { stream, decoder, input: BytesMut::with_capacity(4096) })
+        Ok(Line { stream, decoder, input: BytesMut::with_capacity(4096), output: BytesMut::new() })
     }
 
-    async fn send(&mut self, bytes: &[u8]) -> Result<(), Disconnect> {
-        match tokio::time::timeout(WRITE_DEADLINE, self.stream.write_all(bytes)).await {
+    /// Writes what is queued.
+    async fn flush(&mut self) -> Result<(), Disconnect> {
+        let result = match tokio::time::timeout(WRITE_DEADLINE, self.stream.write_all(&self.output)).await {
             Ok(Ok(())) => Ok(()),
             Ok(Err(e)) => Err(Disconnect::Lost(format!("write failed: {e}"))),
             Err(_) => Err(Disconnect::Lost("the server stopped reading".into())),
-        }
+        };
+        self.output.clear();
+        result
     }
 
     async fn line(&mut self, line: &str) -> Result<(), Disconnect> {
-        self.send(format!("{line}\r\n").as_bytes()).await
+        self.queue_line(line);
+        self.flush().await
+    }
+
+    fn queue_line(&mut self, line: &str) {
+        self.output.extend_from_slice(line.as_bytes());
+        self.output.extend_from_slice(b"\r\n");
     }
 
     /// `head len\r\npayload`.
     async fn payload(&mut self, head: &str, payload: &[u8]) -> Result<(), Disconnect> {
-        let mut bytes = format!("{head} {}\r\n", payload.len()).into_bytes();
-        bytes.extend_from_slice(payload);
-        self.send(&bytes).await
+        self.queue_payload(head, payload);
+        self.flush().await
+    }
+
+    fn queue_payload(&mut self, head: &str, payload: &[u8]) {
+        self.queue_line(&format!("{head} {}", payload.len()));
+        self.output.extend_from_slice(payload);
+    }
+
+    /// A frame whose bytes have all been read already, if there is one; unparsable lines are
+    /// skipped.
+    fn buffered(&mut self) -> Option<Result<Frame, Disconnect>> {
+        loop {
+            match self.decoder.decode(&mut self.input) {
+                Ok(Some(frame)) => return Some(Ok(frame)),
+                Ok(None) => return None,
+                Err(e) if e.is_fatal() => return Some(Err(Disconnect::Lost(format!("framing: {e}")))),
+                Err(e) => tracing::debug!(error = %e, "unparsable line skipped"),
+            }
+        }
     }
 
     /// The next frame; unparsable lines are skipped. Cancellation-safe.
     async fn read(&mut self) -> Result<Frame, Disconnect> {
         loop {
-            match self.decoder.decode(&mut self.input) {
-                Ok(Some(frame)) => return Ok(frame),
-                Ok(None) => {}
-                Err(e) if e.is_fatal() => return Err(Disconnect::Lost(format!("framing: {e}"))),
-                Err(e) => {
-                    tracing::debug!(error = %e, "unparsable line skipped");
-                    continue;
-                }
+            if let Some(frame) = self.buffered() {
+                return frame;
             }
             match self.stream.read_buf(&mut self.input).await {
                 Ok(0) => return Err(Disconnect::ServerClosed),
@@ -448,6 +470,76 @@ async fn log_in(ns: &mut Line, account: &Account, dialect: u8, deadline: Instant
     }
 }
 
+enum SbInput {
+    Frame(Result<Frame, Disconnect>),
+    /// `None`: the commands ended, or the room fell idle.
+    Command(Option<SbCommand>),
+}
+
+/// A switchboard's state while it relays.
+struct Relay {
+    /// Messages waiting for their `ACK`, by trid.
+    acks: HashMap<u32, Reply>,
+    /// Typing notifications queued, answered once written.
+    typed: Vec<Reply>,
+    trid: u32,
+    present: usize,
+}
+
+impl Relay {
+    /// Handles one input; false once the room is left.
+    async fn handle(
+        &mut self,
+        sb: &mut Line,
+        me: &str,
+        input: SbInput,
+        events: &mpsc::Sender<SbEvent>,
+    ) -> Result<bool, Error> {
+        match input {
+            SbInput::Frame(Ok(frame)) => match frame.verb.as_str() {
+                "MSG" => {
+                    let from = param(&frame, 0).to_owned();
+                    let event = match frame.payload.as_deref().and_then(message::parse) {
+                        Some(Body::Text { text, .. }) => SbEvent::Message { from, text },
+                        Some(Body::Typing { .. }) => SbEvent::Typing { from },
+                        None => return Ok(true),
+                    };
+                    let _ = events.send(event).await;
+                }
+                "ACK" | "NAK" => {
+                    if let Some(reply) = frame.trid().and_then(|t| self.acks.remove(&t)) {
+                        let result =
+                            if frame.verb.as_str() == "ACK" { Ok(()) } else { Err(Error::NotDelivered("NAK".into())) };
+                        let _ = reply.send(result);
+                    }
+                }
+                "JOI" => self.present += 1,
+                "BYE" => {
+                    self.present = self.present.saturating_sub(1);
+                    return Ok(self.present > 0);
+                }
+                _ => {}
+            },
+            SbInput::Frame(Err(reason)) => return Err(Error::NotDelivered(format!("{reason:?}"))),
+            SbInput::Command(Some(SbCommand::Message { text, reply })) => {
+                self.trid += 1;
+                self.acks.insert(self.trid, reply);
+                sb.queue_payload(&format!("MSG {} A", self.trid), message::text(&text, None).as_bytes());
+            }
+            SbInput::Command(Some(SbCommand::Typing { reply })) => {
+                self.trid += 1;
+                sb.queue_payload(&format!("MSG {} U", self.trid), message::typing(me).as_bytes());
+                self.typed.push(reply);
+            }
+            SbInput::Command(None) => {
+                sb.queue_line("OUT");
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
+}
+
 /// What a switchboard connection is asked to do.
 #[derive(Debug)]
 enum SbCommand {
@@ -543,59 +635,29 @@ async fn relay(
     commands: &mut mpsc::Receiver<SbCommand>,
     events: &mpsc::Sender<SbEvent>,
 ) -> Result<(), Error> {
-    let mut acks: HashMap<u32, Reply> = HashMap::new();
-    let mut trid = 10u32;
-    let mut present = 1usize;
-    loop {
-        let input = tokio::select! {
-            frame = sb.read() => Ok(frame),
-            command = commands.recv() => Err(command),
-            _ = tokio::time::sleep(SWITCHBOARD_IDLE) => Err(None),
-        };
-        match input {
-            Ok(Ok(frame)) => match frame.verb.as_str() {
-                "MSG" => {
-                    let from = param(&frame, 0).to_owned();
-                    let event = match frame.payload.as_deref().and_then(message::parse) {
-                        Some(Body::Text { text, .. }) => SbEvent::Message { from, text },
-                        Some(Body::Typing { .. }) => SbEvent::Typing { from },
-                        None => continue,
-                    };
-                    let _ = events.send(event).await;
-                }
-                "ACK" | "NAK" => {
-                    if let Some(reply) = frame.trid().and_then(|t| acks.remove(&t)) {
-                        let result =
-                            if frame.verb.as_str() == "ACK" { Ok(()) } else { Err(Error::NotDelivered("NAK".into())) };
-                        let _ = reply.send(result);
-                    }
-                }
-                "JOI" => present += 1,
-                "BYE" => {
-                    present = present.saturating_sub(1);
-                    if present == 0 {
-                        break;
-                    }
-                }
-                _ => {}
-            },
-            Ok(Err(reason)) => return Err(Error::NotDelivered(format!("{reason:?}"))),
-            Err(Some(SbCommand::Message { text, reply })) => {
-                trid += 1;
-                acks.insert(trid, reply);
-                sb.payload(&format!("MSG {trid} A"), message::text(&text, None).as_bytes()).await.map_err(lost)?;
-            }
-            Err(Some(SbCommand::Typing { reply })) => {
-                trid += 1;
-                sb.payload(&format!("MSG {trid} U"), message::typing(me).as_bytes()).await.map_err(lost)?;
-                let _ = reply.send(Ok(()));
-            }
-            Err(None) => {
-                let _ = sb.line("OUT").await;
+    let mut room = Relay { acks: HashMap::new(), typed: Vec::new(), trid: 10, present: 1 };
+    let mut open = true;
+    while open {
+        let mut next = Some(tokio::select! {
+            frame = sb.read() => SbInput::Frame(frame),
+            command = commands.recv() => SbInput::Command(command),
+            _ = tokio::time::sleep(SWITCHBOARD_IDLE) => SbInput::Command(None),
+        });
+        // What else is ready is handled before the write, so one write carries it all.
+        for _ in 0..crate::READY_BATCH {
+            let Some(input) = next.take() else { break };
+            open = room.handle(sb, me, input, events).await?;
+            if !open {
                 break;
             }
+            next = sb.buffered().map(SbInput::Frame).or_else(|| commands.try_recv().ok().map(Some).map(SbInput::Command));
+        }
+        sb.flush().await.map_err(lost)?;
+        for reply in room.typed.drain(..) {
+            let _ = reply.send(Ok(()));
         }
     }
+    let acks = room.acks;
     for (_, reply) in acks {
         let _ = reply.send(Err(Error::NotDelivered("the switchboard closed".into())));
     }

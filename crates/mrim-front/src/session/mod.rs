@@ -11,6 +11,7 @@ use mrim::{ClientPacket, Dialect, Packet, ServerPacket};
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 use switchyard_core::{Account, Event, KickReason, MessageKind, Presence, Session, ShownQueue, Status};
+use switchyard_net::READY_BATCH;
 use tokio::net::TcpStream;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
@@ -176,6 +177,11 @@ enum Input {
     Shutdown,
     Silent,
     NewPeriod,
+    Ready(Work),
+}
+
+/// Input a session handles and answers.
+enum Work {
     Packet(Result<Packet, ReadError>),
     Event(Result<Event, KickReason>),
 }
@@ -230,10 +236,10 @@ impl MrimSession {
                 _ = shutdown.cancelled() => Input::Shutdown,
                 _ = &mut silence => Input::Silent,
                 Ok(()) = period.changed() => Input::NewPeriod,
-                event = self.session.next_event() => Input::Event(event),
-                packet = conn.read_packet() => Input::Packet(packet),
+                event = self.session.next_event() => Input::Ready(Work::Event(event)),
+                packet = conn.read_packet() => Input::Ready(Work::Packet(packet)),
             };
-            match input {
+            let mut next = match input {
                 Input::Shutdown => return,
                 Input::Silent => {
                     tracing::info!("no PING within 1.5 ping periods; closing");
@@ -244,27 +250,38 @@ impl MrimSession {
                     allowed_silence = new * 3 / 2;
                     silence.as_mut().reset(Instant::now() + allowed_silence);
                     conn.send(&ServerPacket::ConnectionParams { ping_period: new.as_secs() as u32 }, 0);
+                    None
                 }
-                Input::Packet(Err(e)) => {
-                    e.log();
-                    return;
-                }
-                Input::Packet(Ok(packet)) => {
-                    if packet.header.msg == msg::PING {
-                        silence.as_mut().reset(Instant::now() + allowed_silence);
-                    }
-                    Box::pin(self.packet(conn, packet)).await;
-                    if self.closing {
+                Input::Ready(work) => Some(work),
+            };
+            // What else is ready is handled before the write, so one write carries it all.
+            for _ in 0..READY_BATCH {
+                let Some(work) = next.take() else { break };
+                match work {
+                    Work::Packet(Err(e)) => {
+                        e.log();
                         return;
                     }
+                    Work::Packet(Ok(packet)) => {
+                        if packet.header.msg == msg::PING {
+                            silence.as_mut().reset(Instant::now() + allowed_silence);
+                        }
+                        Box::pin(self.packet(conn, packet)).await;
+                        if self.closing {
+                            return;
+                        }
+                    }
+                    Work::Event(Ok(event)) => Box::pin(self.event(conn, event)).await,
+                    Work::Event(Err(KickReason::LoggedInElsewhere)) => {
+                        tracing::info!("logged in elsewhere");
+                        conn.send(&ServerPacket::Logout { reason: logout::NO_RELOGIN }, 0);
+                        return;
+                    }
+                    Work::Event(Err(KickReason::TooSlow)) => return,
                 }
-                Input::Event(Ok(event)) => Box::pin(self.event(conn, event)).await,
-                Input::Event(Err(KickReason::LoggedInElsewhere)) => {
-                    tracing::info!("logged in elsewhere");
-                    conn.send(&ServerPacket::Logout { reason: logout::NO_RELOGIN }, 0);
-                    return;
+                if conn.has_room_for_more() {
+                    next = conn.buffered_packet().map(Work::Packet).or_else(|| self.session.try_next_event().map(Work::Event));
                 }
-                Input::Event(Err(KickReason::TooSlow)) => return,
             }
             if let Err(e) = conn.flush().await {
                 tracing::info!(error = %e, "write failed");

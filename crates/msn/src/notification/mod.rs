@@ -16,6 +16,7 @@ use presence::PendingChallenge;
 use std::sync::Arc;
 use switchyard_core::{AccountName, CoreError, Event, KickReason, Presence, Session, ShownQueue};
 use tokio_util::sync::CancellationToken;
+use switchyard_net::READY_BATCH;
 
 /// What the connection does after a command.
 enum Flow {
@@ -103,9 +104,14 @@ struct Notification {
 
 enum Input {
     Shutdown,
+    ChallengeExpired,
+    Ready(Work),
+}
+
+/// Input a session handles and answers.
+enum Work {
     Frame(Result<Frame, ReadError>),
     Event(Result<Event, KickReason>),
-    ChallengeExpired,
 }
 
 impl Notification {
@@ -115,43 +121,61 @@ impl Notification {
                 biased;
                 _ = shutdown.cancelled() => Input::Shutdown,
                 _ = self.challenge.expired() => Input::ChallengeExpired,
-                event = self.session.next_event() => Input::Event(event),
-                frame = conn.read_frame() => Input::Frame(frame),
+                event = self.session.next_event() => Input::Ready(Work::Event(event)),
+                frame = conn.read_frame() => Input::Ready(Work::Frame(frame)),
             };
-            let flow = match input {
+            let mut flow = Flow::Continue;
+            let mut next = match input {
                 Input::Shutdown => {
                     conn.send(Reply::Out { reason: Some("SSD") });
-                    Flow::Close
+                    flow = Flow::Close;
+                    None
                 }
                 Input::ChallengeExpired => {
                     tracing::info!("challenge not answered in time");
-                    Flow::Close
+                    flow = Flow::Close;
+                    None
                 }
-                Input::Frame(Ok(frame)) => match NsCommand::parse(&frame) {
-                    Ok(command) => Box::pin(self.command(conn, command)).await,
-                    Err(e) => {
-                        send_error(conn, e);
-                        Flow::Continue
-                    }
-                },
-                Input::Frame(Err(e)) => {
-                    e.log();
-                    Flow::Close
-                }
-                Input::Event(Ok(event)) => {
-                    Box::pin(self.event(conn, event)).await;
-                    Flow::Continue
-                }
-                Input::Event(Err(KickReason::LoggedInElsewhere)) => {
-                    tracing::info!("logged in elsewhere");
-                    conn.send(Reply::Out { reason: Some("OTH") });
-                    Flow::Close
-                }
-                Input::Event(Err(KickReason::TooSlow)) => Flow::Close,
+                Input::Ready(work) => Some(work),
             };
+            // What else is ready is handled before the write, so one write carries it all.
+            for _ in 0..READY_BATCH {
+                let Some(work) = next.take() else { break };
+                flow = Box::pin(self.work(conn, work)).await;
+                if matches!(flow, Flow::Close) || !conn.has_room_for_more() {
+                    break;
+                }
+                next = conn.buffered_frame().map(Work::Frame).or_else(|| self.session.try_next_event().map(Work::Event));
+            }
             if flush(conn).await.is_none() || matches!(flow, Flow::Close) {
                 return;
             }
+        }
+    }
+
+    async fn work(&mut self, conn: &mut Conn, work: Work) -> Flow {
+        match work {
+            Work::Frame(Ok(frame)) => match NsCommand::parse(&frame) {
+                Ok(command) => self.command(conn, command).await,
+                Err(e) => {
+                    send_error(conn, e);
+                    Flow::Continue
+                }
+            },
+            Work::Frame(Err(e)) => {
+                e.log();
+                Flow::Close
+            }
+            Work::Event(Ok(event)) => {
+                Box::pin(self.event(conn, event)).await;
+                Flow::Continue
+            }
+            Work::Event(Err(KickReason::LoggedInElsewhere)) => {
+                tracing::info!("logged in elsewhere");
+                conn.send(Reply::Out { reason: Some("OTH") });
+                Flow::Close
+            }
+            Work::Event(Err(KickReason::TooSlow)) => Flow::Close,
         }
     }
 

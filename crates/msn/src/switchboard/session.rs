@@ -13,6 +13,7 @@ use std::time::Instant;
 use switchyard_core::{ConversationInvite, CoreError, Invitation, Message, MessageKind};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
+use switchyard_net::READY_BATCH;
 
 /// The switchboard's `USR OK` names the user in every dialect: `USR trid OK handle friendly`.
 const SWITCHBOARD_USR_OK: msnp::UsrOkShape = msnp::UsrOkShape { friendly: true, verified: false, kids_flag: false };
@@ -112,32 +113,48 @@ async fn serve(context: &Context, conn: &mut Conn, seat: &mut Seat, shutdown: &C
         for receipt in written.drain(..) {
             receipt.settle(&context.core, seat.member.account.id).await;
         }
-        let input = tokio::select! {
+        let mut next = Some(tokio::select! {
             biased;
             _ = shutdown.cancelled() => Input::Shutdown,
             event = seat.events.recv() => Input::Room(event),
             frame = conn.read_frame() => Input::Frame(frame),
-        };
-        match input {
-            Input::Shutdown | Input::Room(None) => return,
-            Input::Room(Some(event)) => written.extend(relay(conn, event)),
-            Input::Frame(Err(e)) => {
-                e.log();
+        });
+        // What else is ready is handled before the write, so one write carries it all.
+        for _ in 0..READY_BATCH {
+            let Some(input) = next.take() else { break };
+            if !Box::pin(handle(context, conn, seat, input, &mut written)).await {
                 return;
             }
-            Input::Frame(Ok(frame)) => match SbCommand::parse(&frame) {
-                Ok(SbCommand::Out) => return,
-                Ok(SbCommand::Cal { trid, handle }) => Box::pin(call(context, conn, seat, trid, &handle)).await,
-                Ok(SbCommand::Msg { trid, ack, body }) => {
-                    Box::pin(send_message(context, conn, seat, trid, ack, body)).await
-                }
-                Ok(SbCommand::Usr { trid, .. } | SbCommand::Ans { trid, .. }) => {
-                    conn.send(Reply::Error { code: ErrorCode::AlreadyLoggedIn, trid: Some(trid) })
-                }
-                Err(e) => conn.send(Reply::Error { code: e.code, trid: e.trid }),
-            },
+            if conn.has_room_for_more() {
+                next = match conn.buffered_frame() {
+                    Some(frame) => Some(Input::Frame(frame)),
+                    None => seat.events.try_recv().ok().map(|event| Input::Room(Some(event))),
+                };
+            }
         }
     }
+}
+
+/// Handles one input; false when the session ends.
+async fn handle(context: &Context, conn: &mut Conn, seat: &mut Seat, input: Input, written: &mut Vec<Receipt>) -> bool {
+    match input {
+        Input::Shutdown | Input::Room(None) => return false,
+        Input::Room(Some(event)) => written.extend(relay(conn, event)),
+        Input::Frame(Err(e)) => {
+            e.log();
+            return false;
+        }
+        Input::Frame(Ok(frame)) => match SbCommand::parse(&frame) {
+            Ok(SbCommand::Out) => return false,
+            Ok(SbCommand::Cal { trid, handle }) => call(context, conn, seat, trid, &handle).await,
+            Ok(SbCommand::Msg { trid, ack, body }) => send_message(context, conn, seat, trid, ack, body).await,
+            Ok(SbCommand::Usr { trid, .. } | SbCommand::Ans { trid, .. }) => {
+                conn.send(Reply::Error { code: ErrorCode::AlreadyLoggedIn, trid: Some(trid) })
+            }
+            Err(e) => conn.send(Reply::Error { code: e.code, trid: e.trid }),
+        },
+    }
+    true
 }
 
 /// Writes a room event; returns the receipt to settle once it is on its way.
