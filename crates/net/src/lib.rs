@@ -3,7 +3,8 @@
 //! connection with buffered replies, a write deadline and the switch to TLS.
 
 mod accept;
+pub mod batch;
 mod stream;
 
 pub use accept::{Connections, Slot};
-pub use stream::{BufferedStream, ReadError, READY_BATCH};
+pub use stream::{BufferedStream, ReadError};

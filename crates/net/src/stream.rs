@@ -21,12 +21,7 @@ const INITIAL_INPUT: usize = 256;
 /// The largest output buffer an idle connection keeps after a big write (a long contact list).
 const RETAINED_OUTPUT: usize = 4096;
 
-/// Inputs (packets read, events) a session handles between two writes while more is ready
-/// at once. Under load one write then carries the replies to many inputs instead of a system
-/// call for each; when nothing more is ready, the session writes at once, so an idle or lightly
-/// loaded connection waits for nothing.
-pub const READY_BATCH: usize = 64;
-/// A batch ends early once this much output is queued.
+/// A batch of ready inputs ends early once this much output is queued (see [`crate::batch`]).
 const BATCH_OUTPUT: usize = 64 * 1024;
 
 /// Why a connection stopped giving input. `E` is what the protocol's decoder found wrong.
@@ -122,7 +117,7 @@ impl BufferedStream {
         }
     }
 
-    /// Whether a batch of inputs may go on before the next write (see [`READY_BATCH`]).
+    /// Whether a batch of inputs may go on before the next write (see [`crate::batch`]).
     pub fn has_room_for_more(&self) -> bool {
         self.output.len() < BATCH_OUTPUT
     }

@@ -625,3 +625,40 @@ async fn a_client_that_vanishes_mid_packet_goes_offline_for_its_watchers() {
     assert_eq!(user_status(&mut bob).await, (status::OFFLINE, "alice@mail.ru".to_owned()));
     bob.expect_nothing_pending().await;
 }
+
+/// Sessions handle what is ready before they write, a batch at a time: messages pipelined in
+/// one write, more than a batch of them, are each answered in order, and the recipient gets
+/// them all in order.
+#[tokio::test]
+async fn a_pipeline_longer_than_a_batch_is_answered_and_delivered_in_order() {
+    let server = server().await;
+    let addr = mrim_addr(&server);
+    let (mut bob, _) = MrimClient::login(addr, 16, "bob@mail.ru", "hunter2").await;
+    let (mut alice, _) = MrimClient::login(addr, 16, "alice@mail.ru", "secret").await;
+    let first_seq = 1000;
+    let mut burst = Vec::new();
+    for n in 0..150u32 {
+        let body = message(0, "bob@mail.ru", &format!("message {n}"), 16);
+        let header = mrim::header::Header {
+            proto: alice.proto(),
+            seq: first_seq + n,
+            msg: msg::MESSAGE,
+            dlen: body.0.len() as u32,
+        };
+        header.encode(&mut burst);
+        burst.extend_from_slice(&body.0);
+    }
+    alice.send_raw(&burst).await;
+    for n in 0..150u32 {
+        let (seq, mut status) = alice.expect(msg::MESSAGE_STATUS).await;
+        assert_eq!((seq, status.u32()), (first_seq + n, message_status::DELIVERED));
+    }
+    let mut got = Vec::new();
+    for _ in 0..150u32 {
+        let (_, from, text) = bob.receive_message().await;
+        assert_eq!(from, "alice@mail.ru");
+        got.push(text);
+    }
+    let expected: Vec<String> = (0..150).map(|n| format!("message {n}")).collect();
+    assert_eq!(got, expected);
+}

@@ -56,7 +56,8 @@ pub(crate) async fn pairs(
     // is in the recipient's queue, which across protocols may be far from its client.
     let windows: HashMap<usize, Arc<Semaphore>> =
         pairs.iter().map(|&(_, r)| (r, Arc::new(Semaphore::new(load.window)))).collect();
-    let changes: HashMap<usize, watch::Sender<Change>> = pairs.iter().map(|&(s, _)| (s, watch::Sender::new(None))).collect();
+    let changes: HashMap<usize, watch::Sender<Change>> =
+        pairs.iter().map(|&(s, _)| (s, watch::Sender::new(None))).collect();
     // Messages of an earlier run still in flight when it ended wait in the server's queue and
     // arrive at this run's logins: the run's mark tells them apart.
     let started_at = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();

@@ -42,8 +42,9 @@ impl User {
 /// route is loaded alike and each protocol has a third of the users.
 pub(crate) fn mixed_protocol(index: usize) -> Protocol {
     const ALL: [Protocol; 3] = [Protocol::Msn, Protocol::Mrim, Protocol::MyIcq];
-    let route = (index / 2) % 9;
-    if index % 2 == 0 {
+    let (pair, place) = (index / 2, index % 2);
+    let route = pair % 9;
+    if place == 0 {
         ALL[route / 3]
     } else {
         ALL[route % 3]

@@ -179,7 +179,7 @@ impl Connection {
             // What else is ready is handled before the write, so one write carries it all.
             let mut next = Some(input);
             let mut step = None;
-            for _ in 0..READY_BATCH {
+            for handled in 1..=READY_BATCH {
                 let Some(input) = next.take() else { break };
                 step = match input {
                     Input::Ping => {
@@ -192,10 +192,12 @@ impl Connection {
                     Input::Command(Some(command)) => self.command(command).await,
                     Input::Command(None) => Some(Disconnect::LoggedOut),
                 };
-                if step.is_some() {
+                // Fetched only to be handled: what is taken here must not be dropped.
+                if step.is_some() || handled == READY_BATCH {
                     break;
                 }
-                next = self.buffered().map(Input::Read).or_else(|| commands.try_recv().ok().map(Some).map(Input::Command));
+                next =
+                    self.buffered().map(Input::Read).or_else(|| commands.try_recv().ok().map(Some).map(Input::Command));
             }
             if let Err(reason) = self.flush().await {
                 step.get_or_insert(reason);

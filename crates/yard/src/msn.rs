@@ -644,13 +644,15 @@ async fn relay(
             _ = tokio::time::sleep(SWITCHBOARD_IDLE) => SbInput::Command(None),
         });
         // What else is ready is handled before the write, so one write carries it all.
-        for _ in 0..crate::READY_BATCH {
+        for handled in 1..=crate::READY_BATCH {
             let Some(input) = next.take() else { break };
             open = room.handle(sb, me, input, events).await?;
-            if !open {
+            // Fetched only to be handled: what is taken here must not be dropped.
+            if !open || handled == crate::READY_BATCH {
                 break;
             }
-            next = sb.buffered().map(SbInput::Frame).or_else(|| commands.try_recv().ok().map(Some).map(SbInput::Command));
+            next =
+                sb.buffered().map(SbInput::Frame).or_else(|| commands.try_recv().ok().map(Some).map(SbInput::Command));
         }
         sb.flush().await.map_err(lost)?;
         for reply in room.typed.drain(..) {

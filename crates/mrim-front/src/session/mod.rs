@@ -11,7 +11,7 @@ use mrim::{ClientPacket, Dialect, Packet, ServerPacket};
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 use switchyard_core::{Account, Event, KickReason, MessageKind, Presence, Session, ShownQueue, Status};
-use switchyard_net::READY_BATCH;
+use switchyard_net::batch::{handle_ready, Ready};
 use tokio::net::TcpStream;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
@@ -186,6 +186,34 @@ enum Work {
     Event(Result<Event, KickReason>),
 }
 
+/// A session's packets and events as a batch handles them (see `switchyard_net::batch`).
+struct ReadyWork<'a> {
+    session: &'a mut MrimSession,
+    conn: &'a mut Conn,
+    /// The deadline a `PING` pushes back.
+    silence: std::pin::Pin<&'a mut tokio::time::Sleep>,
+    allowed_silence: std::time::Duration,
+}
+
+impl Ready for ReadyWork<'_> {
+    type Input = Work;
+
+    fn waiting(&mut self) -> Option<Work> {
+        if !self.conn.has_room_for_more() {
+            return None;
+        }
+        let packet = self.conn.buffered_packet().map(Work::Packet);
+        packet.or_else(|| self.session.session.try_next_event().map(Work::Event))
+    }
+
+    async fn handle(&mut self, work: Work) -> bool {
+        if matches!(&work, Work::Packet(Ok(packet)) if packet.header.msg == msg::PING) {
+            self.silence.as_mut().reset(Instant::now() + self.allowed_silence);
+        }
+        Box::pin(self.session.work(self.conn, work)).await
+    }
+}
+
 impl MrimSession {
     /// `LOGIN_ACK`, `USER_INFO`, `CONTACT_LIST2`, the stored messages, then the login status.
     async fn welcome(&mut self, conn: &mut Conn, login: &Login, seq: u32) -> std::io::Result<()> {
@@ -239,7 +267,7 @@ impl MrimSession {
                 event = self.session.next_event() => Input::Ready(Work::Event(event)),
                 packet = conn.read_packet() => Input::Ready(Work::Packet(packet)),
             };
-            let mut next = match input {
+            let first = match input {
                 Input::Shutdown => return,
                 Input::Silent => {
                     tracing::info!("no PING within 1.5 ping periods; closing");
@@ -254,39 +282,40 @@ impl MrimSession {
                 }
                 Input::Ready(work) => Some(work),
             };
-            // What else is ready is handled before the write, so one write carries it all.
-            for _ in 0..READY_BATCH {
-                let Some(work) = next.take() else { break };
-                match work {
-                    Work::Packet(Err(e)) => {
-                        e.log();
-                        return;
-                    }
-                    Work::Packet(Ok(packet)) => {
-                        if packet.header.msg == msg::PING {
-                            silence.as_mut().reset(Instant::now() + allowed_silence);
-                        }
-                        Box::pin(self.packet(conn, packet)).await;
-                        if self.closing {
-                            return;
-                        }
-                    }
-                    Work::Event(Ok(event)) => Box::pin(self.event(conn, event)).await,
-                    Work::Event(Err(KickReason::LoggedInElsewhere)) => {
-                        tracing::info!("logged in elsewhere");
-                        conn.send(&ServerPacket::Logout { reason: logout::NO_RELOGIN }, 0);
-                        return;
-                    }
-                    Work::Event(Err(KickReason::TooSlow)) => return,
-                }
-                if conn.has_room_for_more() {
-                    next = conn.buffered_packet().map(Work::Packet).or_else(|| self.session.try_next_event().map(Work::Event));
+            if let Some(first) = first {
+                let mut ready = ReadyWork { session: self, conn, silence: silence.as_mut(), allowed_silence };
+                if !handle_ready(&mut ready, first).await {
+                    return;
                 }
             }
             if let Err(e) = conn.flush().await {
                 tracing::info!(error = %e, "write failed");
                 return;
             }
+        }
+    }
+
+    /// Handles a packet or an event; false when the session ends.
+    async fn work(&mut self, conn: &mut Conn, work: Work) -> bool {
+        match work {
+            Work::Packet(Err(e)) => {
+                e.log();
+                false
+            }
+            Work::Packet(Ok(packet)) => {
+                self.packet(conn, packet).await;
+                !self.closing
+            }
+            Work::Event(Ok(event)) => {
+                self.event(conn, event).await;
+                true
+            }
+            Work::Event(Err(KickReason::LoggedInElsewhere)) => {
+                tracing::info!("logged in elsewhere");
+                conn.send(&ServerPacket::Logout { reason: logout::NO_RELOGIN }, 0);
+                false
+            }
+            Work::Event(Err(KickReason::TooSlow)) => false,
         }
     }
 

@@ -15,8 +15,8 @@ use msnp::{CommandError, Dialect, ErrorCode, Frame, List, MsnStatus, NsCommand, 
 use presence::PendingChallenge;
 use std::sync::Arc;
 use switchyard_core::{AccountName, CoreError, Event, KickReason, Presence, Session, ShownQueue};
+use switchyard_net::batch::{handle_ready, Ready};
 use tokio_util::sync::CancellationToken;
-use switchyard_net::READY_BATCH;
 
 /// What the connection does after a command.
 enum Flow {
@@ -114,6 +114,28 @@ enum Work {
     Event(Result<Event, KickReason>),
 }
 
+/// A session's commands and events as a batch handles them (see `switchyard_net::batch`).
+struct ReadyWork<'a> {
+    notification: &'a mut Notification,
+    conn: &'a mut Conn,
+}
+
+impl Ready for ReadyWork<'_> {
+    type Input = Work;
+
+    fn waiting(&mut self) -> Option<Work> {
+        if !self.conn.has_room_for_more() {
+            return None;
+        }
+        let frame = self.conn.buffered_frame().map(Work::Frame);
+        frame.or_else(|| self.notification.session.try_next_event().map(Work::Event))
+    }
+
+    async fn handle(&mut self, work: Work) -> bool {
+        matches!(Box::pin(self.notification.work(self.conn, work)).await, Flow::Continue)
+    }
+}
+
 impl Notification {
     async fn serve(&mut self, conn: &mut Conn, shutdown: &CancellationToken) {
         loop {
@@ -124,30 +146,18 @@ impl Notification {
                 event = self.session.next_event() => Input::Ready(Work::Event(event)),
                 frame = conn.read_frame() => Input::Ready(Work::Frame(frame)),
             };
-            let mut flow = Flow::Continue;
-            let mut next = match input {
+            let open = match input {
                 Input::Shutdown => {
                     conn.send(Reply::Out { reason: Some("SSD") });
-                    flow = Flow::Close;
-                    None
+                    false
                 }
                 Input::ChallengeExpired => {
                     tracing::info!("challenge not answered in time");
-                    flow = Flow::Close;
-                    None
+                    false
                 }
-                Input::Ready(work) => Some(work),
+                Input::Ready(first) => handle_ready(&mut ReadyWork { notification: self, conn }, first).await,
             };
-            // What else is ready is handled before the write, so one write carries it all.
-            for _ in 0..READY_BATCH {
-                let Some(work) = next.take() else { break };
-                flow = Box::pin(self.work(conn, work)).await;
-                if matches!(flow, Flow::Close) || !conn.has_room_for_more() {
-                    break;
-                }
-                next = conn.buffered_frame().map(Work::Frame).or_else(|| self.session.try_next_event().map(Work::Event));
-            }
-            if flush(conn).await.is_none() || matches!(flow, Flow::Close) {
+            if flush(conn).await.is_none() || !open {
                 return;
             }
         }

@@ -11,9 +11,9 @@ use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 use switchyard_core::{ConversationInvite, CoreError, Invitation, Message, MessageKind};
+use switchyard_net::batch::{handle_ready, Ready};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
-use switchyard_net::READY_BATCH;
 
 /// The switchboard's `USR OK` names the user in every dialect: `USR trid OK handle friendly`.
 const SWITCHBOARD_USR_OK: msnp::UsrOkShape = msnp::UsrOkShape { friendly: true, verified: false, kids_flag: false };
@@ -113,25 +113,42 @@ async fn serve(context: &Context, conn: &mut Conn, seat: &mut Seat, shutdown: &C
         for receipt in written.drain(..) {
             receipt.settle(&context.core, seat.member.account.id).await;
         }
-        let mut next = Some(tokio::select! {
+        let first = tokio::select! {
             biased;
             _ = shutdown.cancelled() => Input::Shutdown,
             event = seat.events.recv() => Input::Room(event),
             frame = conn.read_frame() => Input::Frame(frame),
-        });
-        // What else is ready is handled before the write, so one write carries it all.
-        for _ in 0..READY_BATCH {
-            let Some(input) = next.take() else { break };
-            if !Box::pin(handle(context, conn, seat, input, &mut written)).await {
-                return;
-            }
-            if conn.has_room_for_more() {
-                next = match conn.buffered_frame() {
-                    Some(frame) => Some(Input::Frame(frame)),
-                    None => seat.events.try_recv().ok().map(|event| Input::Room(Some(event))),
-                };
-            }
+        };
+        if !handle_ready(&mut ReadyInput { context, conn, seat, written: &mut written }, first).await {
+            return;
         }
+    }
+}
+
+/// A participant's commands and room events as a batch handles them (see
+/// `switchyard_net::batch`).
+struct ReadyInput<'a> {
+    context: &'a Context,
+    conn: &'a mut Conn,
+    seat: &'a mut Seat,
+    written: &'a mut Vec<Receipt>,
+}
+
+impl Ready for ReadyInput<'_> {
+    type Input = Input;
+
+    fn waiting(&mut self) -> Option<Input> {
+        if !self.conn.has_room_for_more() {
+            return None;
+        }
+        match self.conn.buffered_frame() {
+            Some(frame) => Some(Input::Frame(frame)),
+            None => self.seat.events.try_recv().ok().map(|event| Input::Room(Some(event))),
+        }
+    }
+
+    async fn handle(&mut self, input: Input) -> bool {
+        Box::pin(handle(self.context, self.conn, self.seat, input, self.written)).await
     }
 }
 

@@ -131,3 +131,29 @@ async fn the_nexus_keeps_few_connections_and_closes_idle_ones() {
     assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
     assert!(answer.to_ascii_lowercase().contains("passporturls: dalogin="), "{answer}");
 }
+
+/// Sessions handle what is ready before they write: a long pipeline with bad lines in it is
+/// answered whole and in order.
+#[tokio::test]
+async fn a_long_pipeline_is_answered_whole_and_in_order() {
+    let server = two_users().await;
+    let mut alice = online(server.msn(), "alice@hotmail.com", "secret", "Alice").await;
+    let trids = 10..210;
+    let mut burst = Vec::new();
+    for trid in trids.clone() {
+        if trid % 10 == 0 {
+            burst.extend_from_slice(b"\x00\x01\xfe\xff\r\n");
+        }
+        let state = if trid % 2 == 0 { "BSY" } else { "NLN" };
+        burst.extend_from_slice(format!("CHG {trid} {state}\r\n").as_bytes());
+    }
+    alice.send_raw(&burst).await;
+    for trid in trids {
+        if trid % 10 == 0 {
+            alice.expect("200").await;
+        }
+        let state = if trid % 2 == 0 { "BSY" } else { "NLN" };
+        alice.expect(&format!("CHG {trid} {state}")).await;
+    }
+    alice.expect_nothing_pending(300).await;
+}

@@ -196,3 +196,38 @@ async fn msnp12_users_chat_with_typing_notifications() {
     alice.expect("ACK 4").await;
     alice.expect_nothing_pending(5).await;
 }
+
+/// Sessions handle what is ready before they write, a batch at a time: messages pipelined in
+/// one write are each acknowledged and delivered, in order.
+#[tokio::test]
+async fn pipelined_messages_are_acknowledged_and_delivered_in_order() {
+    let server = three_users().await;
+    let addr = server.msn();
+    let mut alice_ns = online(addr, "alice@hotmail.com", "secret", "Alice").await;
+    let mut bob_ns = online(addr, "bob@hotmail.com", "pw", "bob@hotmail.com").await;
+    let cookie = refer(&mut alice_ns, 6, addr).await;
+    let mut alice = open(addr, "alice@hotmail.com", &cookie, "Alice").await;
+    alice.send("CAL 2 bob@hotmail.com").await;
+    let cal = alice.line().await;
+    let session = cal.strip_prefix("CAL 2 RINGING ").unwrap_or_else(|| panic!("{cal:?}")).to_owned();
+    let (_, bob_cookie) = ring(&mut bob_ns, addr, "alice@hotmail.com", "Alice").await;
+    let mut bob = Client::connect(addr).await;
+    bob.send(&format!("ANS 1 bob@hotmail.com {bob_cookie} {session}")).await;
+    bob.expect("IRO 1 1 1 alice@hotmail.com Alice").await;
+    bob.expect("ANS 1 OK").await;
+    alice.expect("JOI bob@hotmail.com bob@hotmail.com").await;
+
+    let body = |n: u32| format!("MIME-Version: 1.0\r\nContent-Type: text/plain; charset=UTF-8\r\n\r\nmessage {n}");
+    let mut burst = Vec::new();
+    for n in 0..150 {
+        let body = body(n);
+        burst.extend_from_slice(format!("MSG {} A {}\r\n{body}", 10 + n, body.len()).as_bytes());
+    }
+    alice.send_raw(&burst).await;
+    for n in 0..150 {
+        alice.expect(&format!("ACK {}", 10 + n)).await;
+    }
+    for n in 0..150 {
+        bob.expect_msg("alice@hotmail.com", "Alice", &body(n)).await;
+    }
+}
