@@ -104,6 +104,18 @@ async fn relations(store: &dyn Store) {
     assert_eq!((v.owner, v.target), (4, Some(4)));
     assert_eq!(store.relation_flags(dave.id, erin.id).await.unwrap(), RelationFlags::NONE);
     assert!(store.relations(erin.id).await.unwrap().is_empty(), "an empty relation is removed");
+
+    // A relation with rows on both sides is one entry; the list is in name order, not id order.
+    let abe = store.create_account(&name("abe"), "pw", None).await.unwrap();
+    store.set_relation(dave.id, abe.id, RelationFlags::FORWARD, None).await.unwrap();
+    store.set_relation(abe.id, dave.id, RelationFlags::FORWARD | RelationFlags::ALLOW, None).await.unwrap();
+    let mine = store.relations(dave.id).await.unwrap();
+    let names: Vec<&str> = mine.iter().map(|r| r.other.name.as_str()).collect();
+    assert_eq!(names, ["abe", "fay"]);
+    assert_eq!(
+        (mine[0].flags, mine[0].their_flags),
+        (RelationFlags::FORWARD, RelationFlags::FORWARD | RelationFlags::ALLOW)
+    );
 }
 
 async fn groups(store: &dyn Store) {

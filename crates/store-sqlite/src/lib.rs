@@ -111,12 +111,14 @@ fn is_unique_violation(e: &rusqlite::Error) -> bool {
     matches!(e, rusqlite::Error::SqliteFailure(f, _) if f.extended_code == ffi::SQLITE_CONSTRAINT_UNIQUE)
 }
 
+/// An account from a row whose first three columns are `id, name, nickname` (read by position:
+/// looking columns up by name costs more than the read on hot paths).
 fn account_from_row(row: &Row) -> rusqlite::Result<Account> {
-    let id: i64 = row.get("id")?;
-    let name: String = row.get("name")?;
+    let id: i64 = row.get(0)?;
+    let name: String = row.get(1)?;
     let name = AccountName::new(&name)
         .map_err(|e| rusqlite::Error::FromSqlConversionFailure(1, rusqlite::types::Type::Text, Box::new(e)))?;
-    Ok(Account { id: AccountId(id), name, uin: uin_of(id), nickname: row.get("nickname")? })
+    Ok(Account { id: AccountId(id), name, uin: uin_of(id), nickname: row.get(2)? })
 }
 
 fn bump_version(db: &Connection, owner: AccountId) -> rusqlite::Result<u32> {
@@ -509,36 +511,47 @@ impl Store for SqliteStore {
 
     async fn relations(&self, owner: AccountId) -> Result<Vec<Relation>, StoreError> {
         self.connections.read(|db| {
-            db.prepare_cached(
-                "SELECT a.id, a.name, a.nickname,
-                        COALESCE(mine.flags, 0) AS flags, COALESCE(mine.display_name, '') AS display_name,
-                        COALESCE(theirs.flags, 0) AS their_flags, a.privacy AS their_privacy,
-                        (SELECT group_concat(group_id) FROM group_members g
-                         WHERE g.owner_id = ?1 AND g.target_id = a.id) AS groups
-                 FROM accounts a
-                 LEFT JOIN contacts mine ON mine.owner_id = ?1 AND mine.target_id = a.id
-                 LEFT JOIN contacts theirs ON theirs.owner_id = a.id AND theirs.target_id = ?1
-                 WHERE a.id IN (SELECT target_id FROM contacts WHERE owner_id = ?1
-                                UNION SELECT owner_id FROM contacts WHERE target_id = ?1)
-                 ORDER BY a.name",
-            )?
-            .query_map([owner.0], |row| {
-                let account = account_from_row(row)?;
-                // Memberships come as one comma-separated column: one query, not two.
-                let groups: Option<String> = row.get("groups")?;
-                let mut groups: Vec<GroupId> =
-                    groups.iter().flat_map(|g| g.split(',')).filter_map(|id| id.parse().ok()).map(GroupId).collect();
-                groups.sort();
-                Ok(Relation {
-                    other: account.to_ref(),
-                    display_name: row.get("display_name")?,
-                    flags: RelationFlags(row.get::<_, i64>("flags")? as u32),
-                    their_flags: RelationFlags(row.get::<_, i64>("their_flags")? as u32),
-                    their_privacy: privacy_of(row.get("their_privacy")?),
-                    groups,
-                })
-            })?
-            .collect()
+            // Every status change and login reads this. The accounts on either side are the
+            // owner's contacts and, without a row of the owner's, those who have the owner:
+            // UNION ALL of two index searches, where a UNION (or an ORDER BY) would build a
+            // temporary b-tree per read. Sorted by name below.
+            let mut relations: Vec<Relation> = db
+                .prepare_cached(
+                    "SELECT a.id, a.name, a.nickname, COALESCE(mine.flags, 0), COALESCE(mine.display_name, ''),
+                            COALESCE(theirs.flags, 0), a.privacy,
+                            (SELECT group_concat(group_id) FROM group_members g
+                             WHERE g.owner_id = ?1 AND g.target_id = a.id)
+                     FROM (SELECT target_id AS id FROM contacts WHERE owner_id = ?1
+                           UNION ALL
+                           SELECT owner_id FROM contacts t WHERE t.target_id = ?1 AND NOT EXISTS
+                               (SELECT 1 FROM contacts m WHERE m.owner_id = ?1 AND m.target_id = t.owner_id)) others
+                     JOIN accounts a ON a.id = others.id
+                     LEFT JOIN contacts mine ON mine.owner_id = ?1 AND mine.target_id = a.id
+                     LEFT JOIN contacts theirs ON theirs.owner_id = a.id AND theirs.target_id = ?1",
+                )?
+                .query_map([owner.0], |row| {
+                    let account = account_from_row(row)?;
+                    // Memberships come as one comma-separated column: one query, not two.
+                    let groups: Option<String> = row.get(7)?;
+                    let mut groups: Vec<GroupId> = groups
+                        .iter()
+                        .flat_map(|g| g.split(','))
+                        .filter_map(|id| id.parse().ok())
+                        .map(GroupId)
+                        .collect();
+                    groups.sort();
+                    Ok(Relation {
+                        other: account.to_ref(),
+                        display_name: row.get(4)?,
+                        flags: RelationFlags(row.get::<_, i64>(3)? as u32),
+                        their_flags: RelationFlags(row.get::<_, i64>(5)? as u32),
+                        their_privacy: privacy_of(row.get(6)?),
+                        groups,
+                    })
+                })?
+                .collect::<rusqlite::Result<_>>()?;
+            relations.sort_unstable_by(|a, b| a.other.name.as_str().cmp(b.other.name.as_str()));
+            Ok(relations)
         })
     }
 
