@@ -27,6 +27,24 @@ async fn ring(ns: &mut Client, server: SocketAddr, caller: &str, friendly: &str)
     (parts[1].to_owned(), parts[4].to_owned())
 }
 
+/// Alice (online as "Alice") opens a switchboard and calls Bob, who answers the ring: their
+/// switchboard connections, and the session's id.
+async fn alice_calls_bob(addr: SocketAddr, alice_ns: &mut Client, bob_ns: &mut Client) -> (Client, Client, String) {
+    let cookie = refer(alice_ns, 6, addr).await;
+    let mut alice = open(addr, "alice@hotmail.com", &cookie, "Alice").await;
+    alice.send("CAL 2 bob@hotmail.com").await;
+    let cal = alice.line().await;
+    let session = cal.strip_prefix("CAL 2 RINGING ").unwrap_or_else(|| panic!("{cal:?}")).to_owned();
+    let (rng_session, bob_cookie) = ring(bob_ns, addr, "alice@hotmail.com", "Alice").await;
+    assert_eq!(rng_session, session);
+    let mut bob = Client::connect(addr).await;
+    bob.send(&format!("ANS 1 bob@hotmail.com {bob_cookie} {session}")).await;
+    bob.expect("IRO 1 1 1 alice@hotmail.com Alice").await;
+    bob.expect("ANS 1 OK").await;
+    alice.expect("JOI bob@hotmail.com bob@hotmail.com").await;
+    (alice, bob, session)
+}
+
 #[tokio::test]
 async fn two_users_chat_and_a_third_joins() {
     let server = three_users().await;
@@ -35,19 +53,7 @@ async fn two_users_chat_and_a_third_joins() {
     let mut bob_ns = online(addr, "bob@hotmail.com", "pw", "bob@hotmail.com").await;
     let mut carol_ns = online(addr, "carol@hotmail.com", "pw", "Carol").await;
 
-    let cookie = refer(&mut alice_ns, 6, addr).await;
-    let mut alice = open(addr, "alice@hotmail.com", &cookie, "Alice").await;
-    alice.send("CAL 2 bob@hotmail.com").await;
-    let cal = alice.line().await;
-    let session = cal.strip_prefix("CAL 2 RINGING ").unwrap_or_else(|| panic!("{cal:?}")).to_owned();
-    let (rng_session, bob_cookie) = ring(&mut bob_ns, addr, "alice@hotmail.com", "Alice").await;
-    assert_eq!(rng_session, session);
-
-    let mut bob = Client::connect(addr).await;
-    bob.send(&format!("ANS 1 bob@hotmail.com {bob_cookie} {session}")).await;
-    bob.expect("IRO 1 1 1 alice@hotmail.com Alice").await;
-    bob.expect("ANS 1 OK").await;
-    alice.expect("JOI bob@hotmail.com bob@hotmail.com").await;
+    let (mut alice, mut bob, session) = alice_calls_bob(addr, &mut alice_ns, &mut bob_ns).await;
 
     let hello = "MIME-Version: 1.0\r\nContent-Type: text/plain; charset=UTF-8\r\n\r\nHello, Bob!";
     alice.send_msg(3, "A", hello).await;
@@ -176,16 +182,7 @@ async fn msnp12_users_chat_with_typing_notifications() {
         // Challenges are on by default; these sessions ignore theirs (a minute is long enough).
         assert!(ns.line().await.starts_with("CHL 0 "));
     }
-    let cookie = refer(&mut alice_ns, 6, addr).await;
-    let mut alice = open(addr, "alice@hotmail.com", &cookie, "Alice").await;
-    alice.send("CAL 2 bob@hotmail.com").await;
-    let session = alice.line().await.strip_prefix("CAL 2 RINGING ").unwrap().to_owned();
-    let (_, bob_cookie) = ring(&mut bob_ns, addr, "alice@hotmail.com", "Alice").await;
-    let mut bob = Client::connect(addr).await;
-    bob.send(&format!("ANS 1 bob@hotmail.com {bob_cookie} {session}")).await;
-    bob.expect("IRO 1 1 1 alice@hotmail.com Alice").await;
-    bob.expect("ANS 1 OK").await;
-    alice.expect("JOI bob@hotmail.com bob@hotmail.com").await;
+    let (mut alice, mut bob, _) = alice_calls_bob(addr, &mut alice_ns, &mut bob_ns).await;
 
     let typing = "MIME-Version: 1.0\r\nContent-Type: text/x-msmsgscontrol\r\nTypingUser: alice@hotmail.com\r\n\r\n\r\n";
     alice.send_msg(3, "U", typing).await;
@@ -205,17 +202,7 @@ async fn pipelined_messages_are_acknowledged_and_delivered_in_order() {
     let addr = server.msn();
     let mut alice_ns = online(addr, "alice@hotmail.com", "secret", "Alice").await;
     let mut bob_ns = online(addr, "bob@hotmail.com", "pw", "bob@hotmail.com").await;
-    let cookie = refer(&mut alice_ns, 6, addr).await;
-    let mut alice = open(addr, "alice@hotmail.com", &cookie, "Alice").await;
-    alice.send("CAL 2 bob@hotmail.com").await;
-    let cal = alice.line().await;
-    let session = cal.strip_prefix("CAL 2 RINGING ").unwrap_or_else(|| panic!("{cal:?}")).to_owned();
-    let (_, bob_cookie) = ring(&mut bob_ns, addr, "alice@hotmail.com", "Alice").await;
-    let mut bob = Client::connect(addr).await;
-    bob.send(&format!("ANS 1 bob@hotmail.com {bob_cookie} {session}")).await;
-    bob.expect("IRO 1 1 1 alice@hotmail.com Alice").await;
-    bob.expect("ANS 1 OK").await;
-    alice.expect("JOI bob@hotmail.com bob@hotmail.com").await;
+    let (mut alice, mut bob, _) = alice_calls_bob(addr, &mut alice_ns, &mut bob_ns).await;
 
     let body = |n: u32| format!("MIME-Version: 1.0\r\nContent-Type: text/plain; charset=UTF-8\r\n\r\nmessage {n}");
     let mut burst = Vec::new();
