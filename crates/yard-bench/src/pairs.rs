@@ -103,60 +103,22 @@ pub(crate) async fn pairs(
     for (k, (handle, to)) in sending.into_iter().enumerate() {
         // Pairs start spread over one interval, not all at once.
         let phase = k as f64 / spread;
+        let sender = Sender { handle, to, run: run.clone(), start, deadline, errors: errors.clone() };
         if let Some(every) = load.status_every {
-            let (handle, changes) = (handle.clone(), changes[&pairs[k].0].clone());
-            let (made, failed) = (status_changes.clone(), status_errors.clone());
-            senders.spawn(async move {
-                let mut at = start + every.mul_f64(phase);
-                let mut status = Status::Away;
-                while at < deadline {
-                    tokio::time::sleep_until(at.into()).await;
-                    changes.send_replace(Some((status, Instant::now())));
-                    let counter = if handle.set_status(status).await.is_ok() { &made } else { &failed };
-                    counter.fetch_add(1, Ordering::Relaxed);
-                    status = if status == Status::Away { Status::Online } else { Status::Away };
-                    at += every;
-                }
-            });
+            let changes = changes[&pairs[k].0].clone();
+            let counters = (status_changes.clone(), status_errors.clone());
+            senders.spawn(sender.clone().change_status(start + every.mul_f64(phase), every, changes, counters));
         }
         match per_pair_interval {
             None => {
                 let slots = windows[&pairs[k].1].clone();
                 for _ in 0..load.window {
-                    let (handle, to, errors, slots) = (handle.clone(), to.clone(), errors.clone(), slots.clone());
-                    let run = run.clone();
-                    senders.spawn(async move {
-                        while Instant::now() < deadline {
-                            let slot = tokio::time::timeout_at(deadline.into(), slots.acquire()).await;
-                            let Ok(Ok(slot)) = slot else { break };
-                            slot.forget();
-                            let text = format!("t={} {run} hello", start.elapsed().as_micros());
-                            if handle.send_message(&to, &text).await.is_err() {
-                                errors.fetch_add(1, Ordering::Relaxed);
-                            }
-                        }
-                    });
+                    senders.spawn(sender.clone().closed_loop(slots.clone()));
                 }
             }
             Some(interval) => {
-                let (errors, run) = (errors.clone(), run.clone());
                 let in_flight = Arc::new(Semaphore::new(load.window * 64));
-                senders.spawn(async move {
-                    let mut intended = start + interval.mul_f64(phase);
-                    while intended < deadline {
-                        tokio::time::sleep_until(intended.into()).await;
-                        let text = format!("t={} {run} hello", intended.duration_since(start).as_micros());
-                        let (handle, to, errors) = (handle.clone(), to.clone(), errors.clone());
-                        let Ok(slot) = in_flight.clone().acquire_owned().await else { break };
-                        tokio::spawn(async move {
-                            if handle.send_message(&to, &text).await.is_err() {
-                                errors.fetch_add(1, Ordering::Relaxed);
-                            }
-                            drop(slot);
-                        });
-                        intended += interval;
-                    }
-                });
+                senders.spawn(sender.open_loop(start + interval.mul_f64(phase), interval, in_flight));
             }
         }
     }
@@ -178,6 +140,71 @@ pub(crate) async fn pairs(
     clients.sort_by_key(|(i, _)| *i);
     clients
 }
+/// One pair's sender until the deadline: messages carry their send time and the run's mark.
+#[derive(Clone)]
+struct Sender {
+    handle: yard::Handle,
+    to: String,
+    run: Arc<str>,
+    start: Instant,
+    deadline: Instant,
+    errors: Arc<AtomicU64>,
+}
+
+impl Sender {
+    /// Sends whenever the receiver gave back a slot of the window.
+    async fn closed_loop(self, slots: Arc<Semaphore>) {
+        while Instant::now() < self.deadline {
+            let slot = tokio::time::timeout_at(self.deadline.into(), slots.acquire()).await;
+            let Ok(Ok(slot)) = slot else { break };
+            slot.forget();
+            let text = format!("t={} {} hello", self.start.elapsed().as_micros(), self.run);
+            if self.handle.send_message(&self.to, &text).await.is_err() {
+                self.errors.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    }
+
+    /// Sends at `first`, then every `interval`, whatever came back; the message carries the
+    /// intended time, so a late send counts as late.
+    async fn open_loop(self, first: Instant, interval: Duration, in_flight: Arc<Semaphore>) {
+        let mut intended = first;
+        while intended < self.deadline {
+            tokio::time::sleep_until(intended.into()).await;
+            let text = format!("t={} {} hello", intended.duration_since(self.start).as_micros(), self.run);
+            let Ok(slot) = in_flight.clone().acquire_owned().await else { break };
+            let (handle, to, errors) = (self.handle.clone(), self.to.clone(), self.errors.clone());
+            tokio::spawn(async move {
+                if handle.send_message(&to, &text).await.is_err() {
+                    errors.fetch_add(1, Ordering::Relaxed);
+                }
+                drop(slot);
+            });
+            intended += interval;
+        }
+    }
+
+    /// Alternates between away and online at `first` and every `every`, announcing each change
+    /// to the partner's counter before making it; counts the changes made and refused.
+    async fn change_status(
+        self,
+        first: Instant,
+        every: Duration,
+        changes: watch::Sender<Change>,
+        (made, refused): (Arc<AtomicU64>, Arc<AtomicU64>),
+    ) {
+        let (mut at, mut status) = (first, Status::Away);
+        while at < self.deadline {
+            tokio::time::sleep_until(at.into()).await;
+            changes.send_replace(Some((status, Instant::now())));
+            let counter = if self.handle.set_status(status).await.is_ok() { &made } else { &refused };
+            counter.fetch_add(1, Ordering::Relaxed);
+            status = if status == Status::Away { Status::Online } else { Status::Away };
+            at += every;
+        }
+    }
+}
+
 /// What a receiver of a pair counts.
 struct Receiving {
     run: Arc<str>,
