@@ -20,6 +20,10 @@ const HANDSHAKE_DEADLINE: Duration = Duration::from_secs(15);
 const INITIAL_INPUT: usize = 256;
 /// The largest output buffer an idle connection keeps after a big write (a long contact list).
 const RETAINED_OUTPUT: usize = 4096;
+/// The most a busy connection reads at once. A read that fills the room it had grows the next
+/// one: the socket may hold more, and a read that leaves room tells tokio the socket is drained,
+/// which saves the system call that would only find that out.
+const MAX_READ: usize = 16 * 1024;
 
 /// A batch of ready inputs ends early once this much output is queued (see [`crate::batch`]).
 const BATCH_OUTPUT: usize = 64 * 1024;
@@ -64,6 +68,8 @@ pub struct BufferedStream {
     transport: Transport,
     /// Bytes read and not yet taken by the decoder.
     pub input: BytesMut,
+    /// Room to offer the next read.
+    read_size: usize,
     /// Bytes queued for the next [`BufferedStream::flush`].
     pub output: BytesMut,
 }
@@ -77,6 +83,7 @@ impl BufferedStream {
         BufferedStream {
             transport: Transport::Plain(stream),
             input: BytesMut::with_capacity(INITIAL_INPUT),
+            read_size: INITIAL_INPUT,
             output: BytesMut::new(),
         }
     }
@@ -105,6 +112,16 @@ impl BufferedStream {
     /// Reads what has arrived into `input`, waiting for at least one byte. Cancellation-safe:
     /// nothing read is lost when the future is dropped.
     pub async fn read_more<E>(&mut self) -> Result<(), ReadError<E>> {
+        // A connection that quietened down gives back the room it grew for a burst.
+        if self.input.is_empty() && self.input.capacity() > 2 * self.read_size {
+            self.input = BytesMut::with_capacity(self.read_size);
+        }
+        // Only a connection that has had bursts gets room made: an idle one reads into what it
+        // has, as small as it started.
+        if self.read_size > INITIAL_INPUT && self.input.capacity() - self.input.len() < self.read_size {
+            self.input.reserve(self.read_size);
+        }
+        let room = self.input.capacity() - self.input.len();
         let read = match &mut self.transport {
             Transport::Plain(tcp) => tcp.read_buf(&mut self.input).await,
             Transport::Tls(tls) => tls.read_buf(&mut self.input).await,
@@ -112,7 +129,14 @@ impl BufferedStream {
         };
         match read {
             Ok(0) => Err(ReadError::Closed),
-            Ok(_) => Ok(()),
+            Ok(n) => {
+                self.read_size = if n >= room {
+                    (self.read_size * 2).min(MAX_READ)
+                } else {
+                    (self.read_size / 2).max(INITIAL_INPUT)
+                };
+                Ok(())
+            }
             Err(e) => Err(ReadError::Io(e)),
         }
     }

@@ -284,7 +284,7 @@ impl MrimSession {
             };
             if let Some(first) = first {
                 let mut ready = ReadyWork { session: self, conn, silence: silence.as_mut(), allowed_silence };
-                if !handle_ready(&mut ready, first).await {
+                if !Box::pin(handle_ready(&mut ready, first)).await {
                     return;
                 }
             }

@@ -155,7 +155,7 @@ impl Notification {
                     tracing::info!("challenge not answered in time");
                     false
                 }
-                Input::Ready(first) => handle_ready(&mut ReadyWork { notification: self, conn }, first).await,
+                Input::Ready(first) => Box::pin(handle_ready(&mut ReadyWork { notification: self, conn }, first)).await,
             };
             if flush(conn).await.is_none() || !open {
                 return;

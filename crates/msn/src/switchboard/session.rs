@@ -119,7 +119,7 @@ async fn serve(context: &Context, conn: &mut Conn, seat: &mut Seat, shutdown: &C
             event = seat.events.recv() => Input::Room(event),
             frame = conn.read_frame() => Input::Frame(frame),
         };
-        if !handle_ready(&mut ReadyInput { context, conn, seat, written: &mut written }, first).await {
+        if !Box::pin(handle_ready(&mut ReadyInput { context, conn, seat, written: &mut written }, first)).await {
             return;
         }
     }
