@@ -119,3 +119,32 @@ fn rustls_config() -> Arc<rustls::ServerConfig> {
         .unwrap();
     Arc::new(config)
 }
+
+/// A busy connection reads in growing pieces (up to 16 KiB) and a quiet one gives the room
+/// back: idle sessions stay small.
+#[tokio::test]
+async fn reads_grow_with_a_burst_and_shrink_when_quiet() {
+    let (mut client, mut server) = pair().await;
+    let burst = vec![b'x'; 256 * 1024];
+    let writer = tokio::spawn(async move {
+        client.write_all(&burst).await.unwrap();
+        client
+    });
+    let (mut received, mut largest) = (0, 0);
+    while received < 256 * 1024 {
+        server.read_more::<std::convert::Infallible>().await.unwrap();
+        largest = largest.max(server.input.len());
+        received += server.input.len();
+        server.input.clear();
+    }
+    assert!(largest > 8 * 1024, "a burst is read in large pieces (largest {largest})");
+    assert!(largest <= 16 * 1024, "no read takes more than 16 KiB (largest {largest})");
+
+    let mut client = writer.await.unwrap();
+    for _ in 0..8 {
+        client.write_all(b"PNG\r\n").await.unwrap();
+        server.read_more::<std::convert::Infallible>().await.unwrap();
+        server.input.clear();
+    }
+    assert!(server.input.capacity() <= 1024, "a quiet connection keeps {} bytes", server.input.capacity());
+}
