@@ -1,10 +1,7 @@
 //! The `fanout` scenario: one user's status changes seen by everyone watching them.
 
-use crate::measure::Latencies;
-use crate::report::Report;
+use crate::report::{Report, Tally};
 use crate::users::User;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 use yard::{Client, Event};
 
@@ -21,8 +18,7 @@ pub(crate) async fn fanout(
         tracing::error!("user 0 did not log in");
         return Vec::new();
     };
-    let latencies = Latencies::default();
-    let seen = Arc::new(AtomicU64::new(0));
+    let seen = Tally::default();
     // The change in progress: (its status, when it was made). None before the first, so that
     // the star's coming online at login, seen late, is not counted as a change.
     let (changed, _) = tokio::sync::watch::channel(None::<(yard::Status, Instant)>);
@@ -30,7 +26,7 @@ pub(crate) async fn fanout(
     let mut watching = 0u64;
     for (i, mut client) in clients {
         let star_handle = users[0].handle(users[i].protocol);
-        let (latencies, seen, mut changed) = (latencies.clone(), seen.clone(), changed.subscribe());
+        let (seen, mut changed) = (seen.clone(), changed.subscribe());
         watching += 1;
         watchers.spawn(async move {
             while let Some(event) = client.next_event().await {
@@ -38,8 +34,7 @@ pub(crate) async fn fanout(
                     let change = *changed.borrow_and_update();
                     if let Some((expected, at)) = change {
                         if handle == star_handle && status == expected {
-                            latencies.record(at.elapsed());
-                            seen.fetch_add(1, Ordering::Relaxed);
+                            seen.record(at.elapsed());
                         }
                     }
                 }
@@ -50,18 +45,18 @@ pub(crate) async fn fanout(
     let start = Instant::now();
     for k in 0..changes {
         let status = if k % 2 == 0 { yard::Status::Away } else { yard::Status::Online };
-        let before = seen.load(Ordering::Relaxed);
+        let before = seen.count();
         changed.send_replace(Some((status, Instant::now())));
         if star.set_status(status).await.is_err() {
             report.message_errors += 1;
         }
         // The next change waits until every watcher saw this one (or ten seconds passed).
         let deadline = Instant::now() + Duration::from_secs(10);
-        while seen.load(Ordering::Relaxed) < before + watching && Instant::now() < deadline {
+        while seen.count() < before + watching && Instant::now() < deadline {
             tokio::time::sleep(Duration::from_millis(1)).await;
         }
     }
-    report.deliveries(seen.load(Ordering::Relaxed), start.elapsed().as_secs_f64(), &latencies);
+    report.delivered = seen.deliveries(start.elapsed().as_secs_f64());
     // The watchers stop here; their clients close as they are dropped.
     let mut all = vec![(0, star)];
     watchers.abort_all();

@@ -130,7 +130,7 @@ pub(crate) async fn pairs(
         }
     }
     report.message_errors = errors.load(Ordering::Relaxed);
-    report.deliveries(all.count(), load.length.as_secs_f64(), &all.latencies);
+    report.delivered = all.deliveries(load.length.as_secs_f64());
     report.routes = routes.summaries(load.length.as_secs_f64());
     if load.status_every.is_some() {
         report.presence_changes = status_changes.load(Ordering::Relaxed);
@@ -276,7 +276,13 @@ impl Routes {
     }
 
     fn summaries(&self, seconds: f64) -> Vec<crate::report::RouteReport> {
-        self.0.iter().map(|((from, to), tally)| tally.route(format!("{from}->{to}"), seconds)).collect()
+        self.0
+            .iter()
+            .map(|((from, to), tally)| crate::report::RouteReport {
+                route: format!("{from}->{to}"),
+                delivered: tally.deliveries(seconds),
+            })
+            .collect()
     }
 }
 

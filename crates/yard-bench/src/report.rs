@@ -23,10 +23,10 @@ impl Tally {
         self.count.load(Ordering::Relaxed)
     }
 
-    pub(crate) fn route(&self, route: String, seconds: f64) -> RouteReport {
+    /// What was delivered in `seconds`, and how long it took.
+    pub(crate) fn deliveries(&self, seconds: f64) -> Deliveries {
         let h = self.latencies.merged();
-        RouteReport {
-            route,
+        Deliveries {
             messages: self.count(),
             messages_per_second: self.count() as f64 / seconds,
             delivery_p50_ms: ms(&h, 50.0),
@@ -36,15 +36,32 @@ impl Tally {
     }
 }
 
-/// The messages of one route (`msn->mrim`: MSN senders, MRIM receivers).
-#[derive(serde::Serialize)]
-pub(crate) struct RouteReport {
-    pub(crate) route: String,
+/// Messages (or, in `fanout`, notifications) delivered: how many, how fast, how long each took.
+#[derive(Default, serde::Serialize)]
+pub(crate) struct Deliveries {
     pub(crate) messages: u64,
     pub(crate) messages_per_second: f64,
     pub(crate) delivery_p50_ms: f64,
     pub(crate) delivery_p99_ms: f64,
     pub(crate) delivery_p999_ms: f64,
+}
+
+impl Deliveries {
+    /// The table's columns from the rate on: `   N/s   p50 … ms  p99 … ms  p99.9 … ms`.
+    fn columns(&self) -> String {
+        format!(
+            "{:>9.0}/s   p50 {:>8.2} ms  p99 {:>8.2} ms  p99.9 {:>8.2} ms",
+            self.messages_per_second, self.delivery_p50_ms, self.delivery_p99_ms, self.delivery_p999_ms
+        )
+    }
+}
+
+/// The messages of one route (`msn->mrim`: MSN senders, MRIM receivers).
+#[derive(serde::Serialize)]
+pub(crate) struct RouteReport {
+    pub(crate) route: String,
+    #[serde(flatten)]
+    pub(crate) delivered: Deliveries,
 }
 
 #[derive(Default, serde::Serialize)]
@@ -57,12 +74,9 @@ pub(crate) struct Report {
     pub(crate) logins_per_second: f64,
     pub(crate) login_p50_ms: f64,
     pub(crate) login_p99_ms: f64,
-    pub(crate) messages: u64,
     pub(crate) message_errors: u64,
-    pub(crate) messages_per_second: f64,
-    pub(crate) delivery_p50_ms: f64,
-    pub(crate) delivery_p99_ms: f64,
-    pub(crate) delivery_p999_ms: f64,
+    #[serde(flatten)]
+    pub(crate) delivered: Deliveries,
     /// `pairs` and `mixed`: the messages of each route.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub(crate) routes: Vec<RouteReport>,
@@ -85,16 +99,6 @@ pub(crate) struct Report {
 }
 
 impl Report {
-    /// What was delivered (messages or notifications) in `seconds`, and how long it took.
-    pub(crate) fn deliveries(&mut self, count: u64, seconds: f64, latencies: &Latencies) {
-        let h = latencies.merged();
-        self.messages = count;
-        self.messages_per_second = count as f64 / seconds;
-        self.delivery_p50_ms = ms(&h, 50.0);
-        self.delivery_p99_ms = ms(&h, 99.0);
-        self.delivery_p999_ms = ms(&h, 99.9);
-    }
-
     /// Status changes seen by the partners, and how long each took.
     pub(crate) fn presence(&mut self, seen: u64, latencies: &Latencies) {
         let h = latencies.merged();
@@ -118,37 +122,19 @@ pub(crate) fn print_table(r: &Report) {
         "logins      {:>8} ok {:>6} errors  {:>9.0}/s   p50 {:>8.2} ms  p99 {:>8.2} ms",
         r.logins, r.login_errors, r.logins_per_second, r.login_p50_ms, r.login_p99_ms
     );
+    let d = &r.delivered;
     if r.scenario == "fanout" {
-        println!(
-            "presence    {:>8} seen {:>4} errors  {:>9.0}/s   p50 {:>8.2} ms  p99 {:>8.2} ms  p99.9 {:>8.2} ms",
-            r.messages,
-            r.message_errors,
-            r.messages_per_second,
-            r.delivery_p50_ms,
-            r.delivery_p99_ms,
-            r.delivery_p999_ms
-        );
+        println!("presence    {:>8} seen {:>4} errors  {}", d.messages, r.message_errors, d.columns());
     }
     if matches!(r.scenario.as_str(), "pairs" | "mixed") {
-        println!(
-            "messages    {:>8} ok {:>6} errors  {:>9.0}/s   p50 {:>8.2} ms  p99 {:>8.2} ms  p99.9 {:>8.2} ms",
-            r.messages,
-            r.message_errors,
-            r.messages_per_second,
-            r.delivery_p50_ms,
-            r.delivery_p99_ms,
-            r.delivery_p999_ms
-        );
+        println!("messages    {:>8} ok {:>6} errors  {}", d.messages, r.message_errors, d.columns());
         if r.routes.len() > 1 {
             for route in &r.routes {
                 println!(
-                    "  {:<13} {:>8} ok                {:>9.0}/s   p50 {:>8.2} ms  p99 {:>8.2} ms  p99.9 {:>8.2} ms",
+                    "  {:<13} {:>8} ok                {}",
                     route.route,
-                    route.messages,
-                    route.messages_per_second,
-                    route.delivery_p50_ms,
-                    route.delivery_p99_ms,
-                    route.delivery_p999_ms
+                    route.delivered.messages,
+                    route.delivered.columns()
                 );
             }
         }
