@@ -22,7 +22,7 @@ thread_local! {
     static MINE: RefCell<Vec<(usize, Shared)>> = const { RefCell::new(Vec::new()) };
 }
 
-fn histogram() -> Histogram<u64> {
+pub fn histogram() -> Histogram<u64> {
     // Microseconds, up to an hour, three significant digits.
     Histogram::new_with_bounds(1, 3_600_000_000, 3).expect("valid bounds")
 }
@@ -48,10 +48,15 @@ impl Latencies {
 
     pub fn merged(&self) -> Histogram<u64> {
         let mut all = histogram();
+        self.add_to(&mut all);
+        all
+    }
+
+    /// Adds every thread's latencies to `all`.
+    pub fn add_to(&self, all: &mut Histogram<u64>) {
         for h in self.threads.lock().expect("not poisoned").iter() {
             let _ = all.add(&*h.lock().expect("not poisoned"));
         }
-        all
     }
 }
 

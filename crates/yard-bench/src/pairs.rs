@@ -62,7 +62,7 @@ pub(crate) async fn pairs(
     // arrive at this run's logins: the run's mark tells them apart.
     let started_at = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
     let run: Arc<str> = format!("r{}.{}", std::process::id(), started_at.as_millis()).into();
-    let (all, presence) = (Tally::default(), Tally::default());
+    let presence = Tally::default();
     let errors = Arc::new(AtomicU64::new(0));
     let start = Instant::now();
     let deadline = start + load.length;
@@ -74,7 +74,7 @@ pub(crate) async fn pairs(
             run: run.clone(),
             start,
             window: windows[&r].clone(),
-            messages: [all.clone(), routes.tally(users, s, r)],
+            messages: routes.tally(users, s, r),
             partner: users[s].handle(users[r].protocol),
             partner_changes: changes[&s].subscribe(),
             presence: presence.clone(),
@@ -130,7 +130,7 @@ pub(crate) async fn pairs(
         }
     }
     report.message_errors = errors.load(Ordering::Relaxed);
-    report.delivered = all.deliveries(load.length.as_secs_f64());
+    report.delivered = routes.total(load.length.as_secs_f64());
     report.routes = routes.summaries(load.length.as_secs_f64());
     if load.status_every.is_some() {
         report.presence_changes = status_changes.load(Ordering::Relaxed);
@@ -211,8 +211,9 @@ struct Receiving {
     start: Instant,
     /// The closed loop's window, given back a slot per message received.
     window: Arc<Semaphore>,
-    /// Where each message of this run is counted: all messages, and its route's.
-    messages: [Tally; 2],
+    /// Where each message of this run is counted: its route's tally (the totals are theirs
+    /// added up).
+    messages: Tally,
     /// The sender's handle as this receiver's protocol writes it, and its status changes.
     partner: String,
     partner_changes: watch::Receiver<Change>,
@@ -232,9 +233,7 @@ impl Receiving {
                 Some(Event::Message { text, .. }) => {
                     if let Some(sent) = sent_in_this_run(&text, &self.run) {
                         let now = self.start.elapsed().as_micros() as u64;
-                        for tally in &self.messages {
-                            tally.record(Duration::from_micros(now.saturating_sub(sent)));
-                        }
+                        self.messages.record(Duration::from_micros(now.saturating_sub(sent)));
                         self.window.add_permits(1);
                     }
                 }
@@ -273,6 +272,11 @@ impl Routes {
     fn tally(&self, users: &[User], s: usize, r: usize) -> Tally {
         let route = (users[s].protocol, users[r].protocol);
         self.0.iter().find(|(known, _)| *known == route).map(|(_, tally)| tally.clone()).expect("a route of the pairs")
+    }
+
+    /// Every route's messages together.
+    fn total(&self, seconds: f64) -> crate::report::Deliveries {
+        Tally::deliveries_of(self.0.iter().map(|(_, tally)| tally), seconds)
     }
 
     fn summaries(&self, seconds: f64) -> Vec<crate::report::RouteReport> {

@@ -1,6 +1,6 @@
 //! What a run measured, as a table or JSON.
 
-use crate::measure::{ms, Latencies, Usage};
+use crate::measure::{histogram, ms, Latencies, Usage};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -25,10 +25,19 @@ impl Tally {
 
     /// What was delivered in `seconds`, and how long it took.
     pub(crate) fn deliveries(&self, seconds: f64) -> Deliveries {
-        let h = self.latencies.merged();
+        Tally::deliveries_of([self], seconds)
+    }
+
+    /// What these tallies delivered together in `seconds`, and how long it took.
+    pub(crate) fn deliveries_of<'a>(tallies: impl IntoIterator<Item = &'a Tally>, seconds: f64) -> Deliveries {
+        let (mut h, mut messages) = (histogram(), 0);
+        for tally in tallies {
+            tally.latencies.add_to(&mut h);
+            messages += tally.count();
+        }
         Deliveries {
-            messages: self.count(),
-            messages_per_second: self.count() as f64 / seconds,
+            messages,
+            messages_per_second: messages as f64 / seconds,
             delivery_p50_ms: ms(&h, 50.0),
             delivery_p99_ms: ms(&h, 99.0),
             delivery_p999_ms: ms(&h, 99.9),
