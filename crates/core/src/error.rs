@@ -13,8 +13,6 @@ pub enum CoreError {
     ListFull,
     #[error("not on that list")]
     NotOnList,
-    #[error("setting already has that value")]
-    AlreadyInMode,
     #[error("recipient is not online")]
     NotOnline,
     #[error("recipient does not accept contact from this user")]

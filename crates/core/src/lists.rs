@@ -219,11 +219,14 @@ impl Core {
         Ok(self.store().set_contact_groups(owner, target, groups).await?)
     }
 
-    /// Changes how unlisted users are treated; returns the new list version.
+    /// Changes how unlisted users are treated; returns the list version (as it was, when the
+    /// mode does not change).
     pub async fn set_privacy(&self, owner: AccountId, privacy: Privacy) -> Result<u32, CoreError> {
-        let before = self.store().list_settings(owner).await?.privacy;
+        let settings = self.store().list_settings(owner).await?;
+        let before = settings.privacy;
+        // Setting the mode one has changes nothing (msn-pecan sets it right after every login).
         if before == privacy {
-            return Err(CoreError::AlreadyInMode);
+            return Ok(settings.version);
         }
         let version = self.store().set_privacy(owner, privacy).await?;
         self.set_online_privacy(owner, privacy);
@@ -231,10 +234,12 @@ impl Core {
         Ok(version)
     }
 
-    /// Changes the reverse-list prompt setting; returns the new list version.
+    /// Changes the reverse-list prompt setting; returns the list version (as it was, when the
+    /// setting does not change).
     pub async fn set_prompt(&self, owner: AccountId, prompt: ReverseListPrompt) -> Result<u32, CoreError> {
-        if self.store().list_settings(owner).await?.prompt == prompt {
-            return Err(CoreError::AlreadyInMode);
+        let settings = self.store().list_settings(owner).await?;
+        if settings.prompt == prompt {
+            return Ok(settings.version);
         }
         Ok(self.store().set_prompt(owner, prompt).await?)
     }

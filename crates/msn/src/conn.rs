@@ -72,13 +72,14 @@ impl Conn {
             match self.decoder.decode(&mut self.stream.input) {
                 Ok(Some(frame)) => {
                     self.bad_lines = 0;
+                    tracing::debug!(command = %crate::wire_log::command(&frame), "received");
                     return Some(Ok(frame));
                 }
                 Ok(None) => return None,
                 Err(e) if e.is_fatal() => return Some(Err(ReadError::Protocol(BadInput::Framing(e)))),
                 Err(e) => {
                     self.bad_lines += 1;
-                    tracing::debug!(error = %e, "unparsable line");
+                    tracing::debug!(error = %e, "unparsable line answered with 200");
                     if self.bad_lines >= MAX_CONSECUTIVE_BAD_LINES {
                         return Some(Err(ReadError::Protocol(BadInput::Garbage)));
                     }
@@ -94,7 +95,11 @@ impl Conn {
     }
 
     pub(crate) fn send(&mut self, reply: Reply<'_>) {
+        let start = self.stream.output.len();
         reply.encode(&mut self.stream.output);
+        if tracing::enabled!(tracing::Level::DEBUG) {
+            tracing::debug!(reply = %crate::wire_log::reply(&self.stream.output[start..]), "sent");
+        }
     }
 
     /// Writes everything queued; a client that stalls past the deadline is an error.

@@ -12,6 +12,7 @@ mod notification;
 mod passport;
 mod status;
 mod switchboard;
+mod wire_log;
 mod xml;
 
 pub use handles::Domains;

@@ -104,6 +104,15 @@ impl Dialect {
         self.0 <= 9
     }
 
+    /// Replies to `ADG`, `RMG` and `REG` carry the list version up to MSNP11. The service dropped
+    /// it from MSNP10 on and msn-pecan (MSNP12) reads `ADG trid name guid`, `RMG trid guid`,
+    /// `REG trid guid name`; msnp11-sdk, the one MSNP11 client there is to test with, reads
+    /// `ADG trid ver name guid`, `RMG trid ver guid`, `REG trid ver name guid`. Each dialect gets
+    /// the form its known client reads.
+    pub fn group_replies_carry_version(self) -> bool {
+        self.0 <= 11
+    }
+
     /// MSNP12 adds the network id (1 = MSN) to `LST` lines.
     pub fn lst_has_network(self) -> bool {
         self.0 >= 12

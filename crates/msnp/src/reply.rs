@@ -141,23 +141,25 @@ pub enum Reply<'a> {
         group: GroupRef<'a>,
         name: &'a str,
     },
-    /// MSNP7–9 `ADG trid ver name id 0`; MSNP10+ `ADG trid ver name guid`.
+    /// MSNP7–9 `ADG trid ver name id 0`; by GUID `ADG trid [ver] name guid`
+    /// (see [`Dialect::group_replies_carry_version`](crate::Dialect::group_replies_carry_version)).
     Adg {
         trid: Trid,
-        version: u32,
+        version: Option<u32>,
         name: &'a str,
         group: GroupRef<'a>,
     },
-    /// `RMG trid ver group`.
+    /// `RMG trid [ver] group`.
     Rmg {
         trid: Trid,
-        version: u32,
+        version: Option<u32>,
         group: GroupRef<'a>,
     },
-    /// MSNP7–9 `REG trid ver id name 0`; MSNP10+ `REG trid ver name guid`.
+    /// MSNP7–9 `REG trid ver id name 0`; by GUID `REG trid ver name guid` with a version,
+    /// `REG trid guid name` without one.
     Reg {
         trid: Trid,
-        version: u32,
+        version: Option<u32>,
         name: &'a str,
         group: GroupRef<'a>,
     },
@@ -407,18 +409,27 @@ impl Reply<'_> {
             }
             Reply::Lsg { group: GroupRef::Number(id), name } => write!(w, "LSG {id} {} 0\r\n", url_encode(name)),
             Reply::Lsg { group: GroupRef::Guid(guid), name } => write!(w, "LSG {} {guid}\r\n", url_encode(name)),
-            Reply::Adg { trid, version, name, group: GroupRef::Number(id) } => {
-                write!(w, "ADG {trid} {version} {} {id} 0\r\n", url_encode(name))
+            Reply::Adg { trid, version, name, group } => {
+                write!(w, "ADG {trid}")?;
+                w.optional(version)?;
+                match group {
+                    GroupRef::Number(id) => write!(w, " {} {id} 0\r\n", url_encode(name)),
+                    GroupRef::Guid(guid) => write!(w, " {} {guid}\r\n", url_encode(name)),
+                }
             }
-            Reply::Adg { trid, version, name, group: GroupRef::Guid(guid) } => {
-                write!(w, "ADG {trid} {version} {} {guid}\r\n", url_encode(name))
+            Reply::Rmg { trid, version, group } => {
+                write!(w, "RMG {trid}")?;
+                w.optional(version)?;
+                write!(w, " {group}\r\n")
             }
-            Reply::Rmg { trid, version, group } => write!(w, "RMG {trid} {version} {group}\r\n"),
-            Reply::Reg { trid, version, name, group: GroupRef::Number(id) } => {
-                write!(w, "REG {trid} {version} {id} {} 0\r\n", url_encode(name))
-            }
-            Reply::Reg { trid, version, name, group: GroupRef::Guid(guid) } => {
-                write!(w, "REG {trid} {version} {} {guid}\r\n", url_encode(name))
+            Reply::Reg { trid, version, name, group } => {
+                write!(w, "REG {trid}")?;
+                w.optional(version)?;
+                match (group, version) {
+                    (GroupRef::Number(id), _) => write!(w, " {id} {} 0\r\n", url_encode(name)),
+                    (GroupRef::Guid(guid), Some(_)) => write!(w, " {} {guid}\r\n", url_encode(name)),
+                    (GroupRef::Guid(guid), None) => write!(w, " {guid} {}\r\n", url_encode(name)),
+                }
             }
             Reply::Add { trid, list, version, handle, friendly, group } => {
                 write!(w, "ADD {trid} {} {version} {handle} {}", list.code(), url_encode(friendly))?;

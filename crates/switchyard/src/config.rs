@@ -32,6 +32,9 @@ pub struct HttpSection {
     /// asked. Default `{host}/login2.srf`, which clients prefix with `https://`; give
     /// `http://{host}/login2.srf` for clients that should use HTTP.
     pub da_login: Option<String>,
+    /// `host[:port]` that stands for `{host}` when a request names no `Host` (Pidgin 2.2 sends
+    /// none); by default the address the client connected to.
+    pub public_host: Option<String>,
     /// Open HTTP and HTTPS connections at once, each; more wait to be accepted.
     pub max_connections: usize,
     /// A connection that moves no byte either way for this long is closed (idle keep-alive, a
@@ -47,6 +50,7 @@ impl Default for HttpSection {
             tls_cert: None,
             tls_key: None,
             da_login: None,
+            public_host: None,
             max_connections: 1024,
             idle_timeout_secs: 30,
         }

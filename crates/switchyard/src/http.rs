@@ -1,20 +1,29 @@
-//! The HTTP service (the Passport nexus), plain and over TLS.
+//! The HTTP service: the Passport nexus, plain and over TLS, and whatever else is served by
+//! `axum` beside it.
 //!
 //! `axum::serve` has neither a connection limit nor a timeout of its own, so connections reach
 //! it through a channel from an accept loop that has both: at most `max_connections` open at
 //! once, and each closed once it has moved no byte for the idle timeout. A flood of idle or
 //! slow connections therefore holds a bounded number of file descriptors, and never those the
 //! messaging fronts need.
+//!
+//! Each connection's first request head is read here, within a deadline. The nexus's requests
+//! are answered here too, through `switchyard_msn::nexus::http1`, byte for byte as the Passport
+//! service answered them (strict clients look for its header names, and Pidgin 2.2 asks without
+//! an HTTP version); any other request, and the rest of its connection, goes to `axum`.
 
+use bytes::{Buf, Bytes, BytesMut};
 use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{ready, Context, Poll};
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
+use switchyard_msn::nexus::http1::{self, Head, RequestHead, Response, Status};
+use switchyard_msn::nexus::Nexus;
 use switchyard_net::{Connections, Slot};
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 use tokio::time::{Instant, Sleep};
@@ -26,6 +35,12 @@ use tokio_util::sync::CancellationToken;
 const READY_QUEUE: usize = 256;
 /// A client that has not finished its TLS handshake by then is dropped.
 const HANDSHAKE_DEADLINE: Duration = Duration::from_secs(10);
+/// A client that has not sent its first request head (and a nexus request's body) by then is
+/// dropped.
+const REQUEST_DEADLINE: Duration = Duration::from_secs(10);
+/// How long a closing connection is drained of what the client still sends, so that closing
+/// with unread bytes does not reset the connection under the answer.
+const LINGER: Duration = Duration::from_secs(1);
 
 /// How many connections the service keeps, and for how long an idle one.
 #[derive(Debug, Clone, Copy)]
@@ -34,12 +49,13 @@ pub struct HttpLimits {
     pub idle_timeout: Duration,
 }
 
-/// Serves `router` on `listener` until `shutdown`; over TLS when `tls` is given (handshakes run
-/// in tasks of their own, so a slow client never holds up the next one).
+/// Serves the nexus and `router` on `listener` until `shutdown`; over TLS when `tls` is given
+/// (handshakes run in tasks of their own, so a slow client never holds up the next one).
 pub async fn serve(
     listener: TcpListener,
     tls: Option<Arc<rustls::ServerConfig>>,
     limits: HttpLimits,
+    nexus: Arc<Nexus>,
     router: axum::Router,
     shutdown: CancellationToken,
 ) {
@@ -52,7 +68,7 @@ pub async fn serve(
     };
     let (accepted, ready) = mpsc::channel(READY_QUEUE);
     let tls = tls.map(TlsAcceptor::from);
-    let accepting = tokio::spawn(accept(listener, tls, limits, accepted, shutdown.clone()));
+    let accepting = tokio::spawn(accept(listener, tls, limits, nexus, accepted, shutdown.clone()));
     let listener = ChannelListener { ready, local };
     if let Err(e) = axum::serve(listener, router).with_graceful_shutdown(shutdown.cancelled_owned()).await {
         tracing::error!(error = %e, "HTTP service failed");
@@ -64,30 +80,117 @@ async fn accept(
     listener: TcpListener,
     tls: Option<TlsAcceptor>,
     limits: HttpLimits,
-    accepted: mpsc::Sender<(HttpConnection, SocketAddr)>,
+    nexus: Arc<Nexus>,
+    web: mpsc::Sender<(HttpConnection, SocketAddr)>,
     shutdown: CancellationToken,
 ) {
     let connections = Connections::new(limits.max_connections);
     while let Some((stream, peer, slot)) = connections.accept(&listener, &shutdown).await {
-        let Some(acceptor) = &tls else {
-            let connection = HttpConnection::new(Transport::Plain(stream), slot, limits.idle_timeout);
-            if accepted.send((connection, peer)).await.is_err() {
-                return;
+        let local = match stream.local_addr() {
+            Ok(local) => local,
+            Err(e) => {
+                tracing::debug!(%peer, error = %e, "accepted connection has no local address");
+                continue;
             }
-            continue;
         };
-        let (acceptor, accepted) = (acceptor.clone(), accepted.clone());
+        let (tls, nexus, web) = (tls.clone(), nexus.clone(), web.clone());
         tokio::spawn(async move {
-            match tokio::time::timeout(HANDSHAKE_DEADLINE, acceptor.accept(stream)).await {
-                Ok(Ok(tls)) => {
-                    let transport = Transport::Tls(Box::new(tls));
-                    let _ = accepted.send((HttpConnection::new(transport, slot, limits.idle_timeout), peer)).await;
-                }
-                Ok(Err(e)) => tracing::debug!(%peer, error = %e, "TLS handshake failed"),
-                Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
-            }
+            let transport = match tls {
+                None => Transport::Plain(stream),
+                Some(acceptor) => match tokio::time::timeout(HANDSHAKE_DEADLINE, acceptor.accept(stream)).await {
+                    Ok(Ok(tls)) => Transport::Tls(Box::new(tls)),
+                    Ok(Err(e)) => return tracing::debug!(%peer, error = %e, "TLS handshake failed"),
+                    Err(_) => return tracing::debug!(%peer, "TLS handshake timed out"),
+                },
+            };
+            let connection = HttpConnection::new(transport, slot, limits.idle_timeout);
+            route(connection, peer, local, &nexus, &web).await;
         });
     }
+}
+
+/// Reads the first request head: answers it here if it is the nexus's (or not HTTP), hands the
+/// connection to `axum` otherwise.
+async fn route(
+    mut connection: HttpConnection,
+    peer: SocketAddr,
+    local: SocketAddr,
+    nexus: &Nexus,
+    web: &mpsc::Sender<(HttpConnection, SocketAddr)>,
+) {
+    let mut read = BytesMut::with_capacity(1024);
+    let request = match tokio::time::timeout(REQUEST_DEADLINE, read_request(&mut connection, &mut read)).await {
+        Ok(Ok(request)) => request,
+        Ok(Err(e)) => return tracing::debug!(%peer, error = %e, "HTTP request not read"),
+        Err(_) => return tracing::debug!(%peer, "HTTP request head not sent in time"),
+    };
+    let response = match request {
+        Request::Nexus(head, body) => nexus.answer(&head, &body, local).await,
+        Request::Web => {
+            connection.replay = read.freeze();
+            let _ = web.send((connection, peer)).await;
+            return;
+        }
+        Request::Refused(status, why) => {
+            tracing::debug!(%peer, status = status.code(), why, "HTTP request refused");
+            Response::new(status)
+        }
+    };
+    if let Err(e) = answer_and_close(&mut connection, &response).await {
+        tracing::debug!(%peer, error = %e, "HTTP answer not written");
+    }
+}
+
+enum Request {
+    Nexus(RequestHead, Bytes),
+    Web,
+    Refused(Status, &'static str),
+}
+
+/// Reads one request head into `read`, and the body of a nexus request.
+async fn read_request(connection: &mut HttpConnection, read: &mut BytesMut) -> io::Result<Request> {
+    let (head, head_len) = loop {
+        match http1::parse_head(read) {
+            Head::Complete(head, len) => break (head, len),
+            Head::Invalid => return Ok(Request::Refused(Status::BadRequest, "not an HTTP request head")),
+            Head::Partial => {
+                if connection.read_buf(read).await? == 0 {
+                    return Err(io::ErrorKind::UnexpectedEof.into());
+                }
+            }
+        }
+    };
+    if !Nexus::serves(&head.path) {
+        // Requests without a version get an answer with one, which nothing else here writes.
+        return Ok(if head.has_version { Request::Web } else { Request::Refused(Status::NotFound, "unknown path") });
+    }
+    let Some(body_len) = head.content_length() else {
+        return Ok(Request::Refused(Status::BadRequest, "Content-Length is not a number"));
+    };
+    if body_len > http1::MAX_BODY {
+        return Ok(Request::Refused(Status::BadRequest, "request body too long"));
+    }
+    while read.len() < head_len + body_len {
+        if connection.read_buf(read).await? == 0 {
+            return Err(io::ErrorKind::UnexpectedEof.into());
+        }
+    }
+    read.advance(head_len);
+    Ok(Request::Nexus(head, read.split_to(body_len).freeze()))
+}
+
+/// Writes `response`, then closes the connection the way a server that says `Connection: close`
+/// should: it stops writing, and reads what the client still sends for a moment, so that the
+/// answer is not lost to a reset.
+async fn answer_and_close(connection: &mut HttpConnection, response: &Response) -> io::Result<()> {
+    connection.write_all(&response.encode(SystemTime::now())).await?;
+    connection.shutdown().await?;
+    let mut sink = [0u8; 1024];
+    let drain = async {
+        while matches!(connection.read(&mut sink).await, Ok(n) if n > 0) {}
+    };
+    let _ = tokio::time::timeout(LINGER, drain).await;
+    Ok(())
 }
 
 /// Connections accepted (and through their handshake), for `axum::serve`.
@@ -122,6 +225,8 @@ enum Transport {
 /// `TimedOut` once it has waited the idle timeout without moving a byte.
 struct HttpConnection {
     transport: Transport,
+    /// Bytes read before the connection went to `axum`, read again first.
+    replay: Bytes,
     idle_timeout: Duration,
     idle: Pin<Box<Sleep>>,
     _slot: Slot,
@@ -130,7 +235,7 @@ struct HttpConnection {
 impl HttpConnection {
     fn new(transport: Transport, slot: Slot, idle_timeout: Duration) -> Self {
         let idle = Box::pin(tokio::time::sleep(idle_timeout));
-        HttpConnection { transport, idle_timeout, idle, _slot: slot }
+        HttpConnection { transport, replay: Bytes::new(), idle_timeout, idle, _slot: slot }
     }
 
     fn moved_bytes(&mut self) {
@@ -149,6 +254,11 @@ impl HttpConnection {
 impl AsyncRead for HttpConnection {
     fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
         let this = self.get_mut();
+        if !this.replay.is_empty() {
+            let n = this.replay.len().min(buf.remaining());
+            buf.put_slice(&this.replay.split_to(n));
+            return Poll::Ready(Ok(()));
+        }
         let before = buf.filled().len();
         let read = match &mut this.transport {
             Transport::Plain(tcp) => Pin::new(tcp).poll_read(cx, buf),

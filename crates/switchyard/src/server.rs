@@ -40,12 +40,15 @@ impl RunningServer {
         let core = Core::new(store.clone(), config.core());
         let msn_config = config.msn_front();
         let passport = Arc::new(Passport::new(msn_config.ticket_lifetime));
-        let nexus = switchyard_msn::nexus::router(switchyard_msn::nexus::Nexus {
+        let nexus = Arc::new(switchyard_msn::nexus::Nexus {
             core: core.clone(),
             domains: msn_config.domains.clone(),
             passport: passport.clone(),
             da_login: config.http.da_login.clone(),
+            public_host: config.http.public_host.clone(),
         });
+        // Nothing but the nexus is served over HTTP yet.
+        let web = axum::Router::new();
         let msn = MsnFront::new(core.clone(), msn_config, passport);
         let mrim = MrimFront::new(core.clone(), config.mrim_front()?);
         let shutdown = CancellationToken::new();
@@ -93,14 +96,14 @@ impl RunningServer {
             max_connections: config.http.max_connections,
             idle_timeout: std::time::Duration::from_secs(config.http.idle_timeout_secs.max(1)),
         };
-        listener_tasks.spawn(crate::http::serve(http, None, limits, nexus.clone(), shutdown.clone()));
+        listener_tasks.spawn(crate::http::serve(http, None, limits, nexus.clone(), web.clone(), shutdown.clone()));
         if let Some(port) = config.http.https_port {
             let https = bind(config, port).await?;
             listeners.push(("https", https.local_addr()?));
             let names = ["nexus.passport.com", "login.passport.com", "loginnet.passport.com", "localhost"];
             let tls =
                 crate::tls::server_config(config.http.tls_cert.as_deref(), config.http.tls_key.as_deref(), &names)?;
-            listener_tasks.spawn(crate::http::serve(https, Some(tls), limits, nexus, shutdown.clone()));
+            listener_tasks.spawn(crate::http::serve(https, Some(tls), limits, nexus, web, shutdown.clone()));
         }
 
         let myicq_addr = SocketAddr::new(config.bind, config.myicq.port);

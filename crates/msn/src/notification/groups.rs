@@ -12,6 +12,10 @@ use switchyard_core::GroupId;
 const MAX_GROUP_NAME: usize = 61;
 
 impl Notification {
+    fn group_reply_version(&self, version: u32) -> Option<u32> {
+        self.dialect.group_replies_carry_version().then_some(version)
+    }
+
     /// The group a parameter names: `None` is group 0 (MSNP7–9); 224 for anything else that is
     /// not one of the user's groups.
     pub(super) async fn group_of(&self, trid: Trid, text: &str) -> Result<Option<GroupId>, CommandError> {
@@ -73,7 +77,7 @@ impl Notification {
         let created = self.context.core.create_group(self.session.account.id, name).await;
         let (group, version) = created.map_err(|e| core_error(trid, e))?;
         let group = self.group_ref(group.id);
-        conn.send(Reply::Adg { trid, version, name, group: group.as_ref() });
+        conn.send(Reply::Adg { trid, version: self.group_reply_version(version), name, group: group.as_ref() });
         Ok(())
     }
 
@@ -85,7 +89,7 @@ impl Notification {
         let deleted = self.context.core.delete_group(self.session.account.id, id).await;
         let version = deleted.map_err(|e| core_error(trid, e))?;
         let group = self.group_ref(id);
-        conn.send(Reply::Rmg { trid, version, group: group.as_ref() });
+        conn.send(Reply::Rmg { trid, version: self.group_reply_version(version), group: group.as_ref() });
         Ok(())
     }
 
@@ -105,7 +109,7 @@ impl Notification {
         let renamed = self.context.core.rename_group(self.session.account.id, id, name).await;
         let version = renamed.map_err(|e| core_error(trid, e))?;
         let group = self.group_ref(id);
-        conn.send(Reply::Reg { trid, version, name, group: group.as_ref() });
+        conn.send(Reply::Reg { trid, version: self.group_reply_version(version), name, group: group.as_ref() });
         Ok(())
     }
 }

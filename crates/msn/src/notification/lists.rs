@@ -381,6 +381,9 @@ impl Notification {
             return Err(error(trid, ErrorCode::CommandDisabled));
         }
         match contact {
+            ContactRef::Handle(handle) if list == List::Reverse && self.dialect.has_pending_list() => {
+                self.accept_to_reverse_list(conn, trid, &handle).await?;
+            }
             ContactRef::Handle(handle) => {
                 // Without `F=` (the allow and block lists) the contact keeps the name they have.
                 let name = name.unwrap_or_default();
@@ -429,6 +432,24 @@ impl Notification {
             .into_iter()
             .find(|r| r.other.id == id && r.flags.contains(RelationFlags::FORWARD))
             .ok_or(error(trid, ErrorCode::NotOnList))
+    }
+
+    /// `ADC trid RL N=…`: MSNP10+ clients accept someone on their pending list with it (then
+    /// `REM PL` and `ADC AL` or `BL`). The reverse list is derived from the other side's forward
+    /// list, so it already holds them: the service acknowledged it as it was.
+    async fn accept_to_reverse_list(&mut self, conn: &mut Conn, trid: Trid, handle: &str) -> Result<(), CommandError> {
+        let name = self.resolve(trid, handle)?;
+        let lists = self.contact_list(trid).await?;
+        let on_reverse = lists
+            .relations
+            .iter()
+            .any(|r| r.other.name == name && r.their_flags.contains(RelationFlags::FORWARD));
+        if !on_reverse {
+            return Err(error(trid, ErrorCode::NotOnList));
+        }
+        let handle = self.context.config.domains.handle_of(&name);
+        conn.send(Reply::Adc { trid, list: List::Reverse, handle: Some(&handle), friendly: None, guid: None, group: None });
+        Ok(())
     }
 
     /// `REM`: off a list, or (forward list with a group) out of one group. MSNP10+ names

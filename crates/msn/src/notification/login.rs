@@ -16,9 +16,14 @@ use std::sync::OnceLock;
 use switchyard_core::{Account, AccountName, Secrets, Session};
 use tokio_util::sync::CancellationToken;
 
-/// The policy `USR TWN S` hands the client for the nexus, as the 2003 service worded it.
-const TWEENER_POLICY: &str =
-    "lc=1033,id=507,tw=40,fs=1,ru=http%3A%2F%2Fmessenger%2Emsn%2Ecom,kpp=1,kv=5,ver=2.1.0173.1,tpf=43f8a4c8ed940c04e3740be46c4d1619";
+/// The policy `USR TWN S` hands the client for the nexus, as the service worded it, with the
+/// challenge time `ct` (Pidgin 2.2 reads every field, `ct` included, and crashes without it).
+fn tweener_policy(now: i64) -> String {
+    format!(
+        "lc=1033,id=507,tw=40,fs=1,ru=http%3A%2F%2Fmessenger%2Emsn%2Ecom,ct={now},kpp=1,kv=5,ver=2.1.0173.1,\
+         tpf=43f8a4c8ed940c04e3740be46c4d1619"
+    )
+}
 
 pub(super) struct LoggedIn {
     pub(super) session: Session,
@@ -116,10 +121,8 @@ impl Login<'_> {
                 self.stage = Stage::Versioned;
                 Step::Continue
             }
-            NsCommand::Out => {
-                conn.send(Reply::Out { reason: None });
-                Step::Close
-            }
+            // The service closed without a word: clients read a reason from any `OUT` they get.
+            NsCommand::Out => Step::Close,
             NsCommand::Png => {
                 conn.send(Reply::Qng { interval: None });
                 Step::Continue
@@ -169,7 +172,8 @@ impl Login<'_> {
                         self.stage = Stage::Md5Challenged { handle, account };
                     }
                     LoginScheme::Tweener => {
-                        conn.send(Reply::UsrChallenge { trid, package: "TWN", challenge: TWEENER_POLICY });
+                        let policy = tweener_policy(switchyard_core::unix_now());
+                        conn.send(Reply::UsrChallenge { trid, package: "TWN", challenge: &policy });
                         self.stage = Stage::TweenerChallenged { handle, name };
                     }
                 }

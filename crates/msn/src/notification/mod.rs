@@ -236,10 +236,8 @@ impl Notification {
                 Ok(())
             }
             NsCommand::XfrSb { trid } => self.refer_to_switchboard(conn, trid),
-            NsCommand::Out => {
-                conn.send(Reply::Out { reason: None });
-                return Flow::Close;
-            }
+            // The service closed without a word: msn-pecan reads a reason from any `OUT` it gets.
+            NsCommand::Out => return Flow::Close,
         };
         if let Err(e) = result {
             send_error(conn, e);
@@ -373,7 +371,6 @@ fn core_error(trid: Trid, e: CoreError) -> CommandError {
         CoreError::OnOppositeList => ErrorCode::AlreadyInOppositeList,
         CoreError::ListFull => ErrorCode::ListFull,
         CoreError::NotOnList => ErrorCode::NotOnList,
-        CoreError::AlreadyInMode => ErrorCode::AlreadyInTheMode,
         CoreError::NotOnline => ErrorCode::NotOnline,
         CoreError::NotAllowed => ErrorCode::NotOnList,
         CoreError::NoSuchGroup => ErrorCode::InvalidGroup,

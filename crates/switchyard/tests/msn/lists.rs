@@ -21,10 +21,11 @@ async fn adding_and_removing_with_every_error_of_the_draft() {
             ("ADD 15 XL bob@hotmail.com x", "201 15"),
             ("REM 16 BL bob@hotmail.com", "216 16"),
             ("REM 17 RL bob@hotmail.com", "201 17"),
-            ("GTC 18 A", "218 18"),
+            // Setting the mode one has is answered as a change, at the same version (msn-pecan does it).
+            ("GTC 18 A", "GTC 18 3 A"),
             ("GTC 19 N", "GTC 19 4 N"),
             ("GTC 20 X", "201 20"),
-            ("BLP 21 AL", "218 21"),
+            ("BLP 21 AL", "BLP 21 4 AL"),
             ("BLP 22 BL", "BLP 22 5 BL"),
             ("LST 23 FL", "LST 23 FL 5 1 1 bob@hotmail.com Bobby"),
             ("LST 24 BL", "LST 24 BL 5 0 0"),

@@ -42,7 +42,7 @@ async fn watchers_follow_state_changes_and_get_iln_after_their_first_chg() {
     alice.expect("ILN 9 NLN carol@hotmail.com Carol").await;
 
     carol.send("OUT").await;
-    carol.expect("OUT").await;
+    carol.expect_closed().await;
     alice.expect("FLN carol@hotmail.com").await;
     // A connection that just vanishes is announced too.
     drop(bob);
