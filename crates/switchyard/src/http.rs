@@ -186,9 +186,7 @@ async fn answer_and_close(connection: &mut HttpConnection, response: &Response) 
     connection.write_all(&response.encode(SystemTime::now())).await?;
     connection.shutdown().await?;
     let mut sink = [0u8; 1024];
-    let drain = async {
-        while matches!(connection.read(&mut sink).await, Ok(n) if n > 0) {}
-    };
+    let drain = async { while matches!(connection.read(&mut sink).await, Ok(n) if n > 0) {} };
     let _ = tokio::time::timeout(LINGER, drain).await;
     Ok(())
 }

@@ -92,7 +92,8 @@ fn versionless_request(buf: &[u8]) -> Option<Head> {
             break;
         }
     }
-    let head = RequestHead { method: method.to_owned(), path: path_of(target), has_version: false, headers: Vec::new() };
+    let head =
+        RequestHead { method: method.to_owned(), path: path_of(target), has_version: false, headers: Vec::new() };
     Some(Head::Complete(head, len))
 }
 
@@ -190,7 +191,10 @@ mod tests {
     #[test]
     fn pidgin_2_2_asks_for_the_passport_urls_without_a_version() {
         let Head::Complete(head, len) = parse_head(b"GET /rdr/pprdr.asp\r\n\r\n") else { panic!("not complete") };
-        assert_eq!((head.method.as_str(), head.path.as_str(), head.has_version, len), ("GET", "/rdr/pprdr.asp", false, 22));
+        assert_eq!(
+            (head.method.as_str(), head.path.as_str(), head.has_version, len),
+            ("GET", "/rdr/pprdr.asp", false, 22)
+        );
         let Head::Complete(head, len) = parse_head(b"GET /rdr/pprdr.asp\r\n") else { panic!("not complete") };
         assert_eq!((head.path.as_str(), len), ("/rdr/pprdr.asp", 20));
     }
@@ -209,7 +213,9 @@ mod tests {
         }
         assert_eq!(parse_head(b"\x16\x03\x01\x00\xa5\x01"), Head::Invalid);
         assert_eq!(parse_head(&vec![b'a'; MAX_HEAD + 1]), Head::Invalid);
-        let Head::Complete(head, _) = parse_head(b"POST /RST.srf HTTP/1.1\r\nContent-Length: x\r\n\r\n") else { panic!() };
+        let Head::Complete(head, _) = parse_head(b"POST /RST.srf HTTP/1.1\r\nContent-Length: x\r\n\r\n") else {
+            panic!()
+        };
         assert_eq!(head.content_length(), None);
     }
 

@@ -115,9 +115,9 @@ impl Nexus {
 }
 
 fn login_path(path: &str) -> bool {
-    ["/login2.srf", "/login.srf"].iter().any(|login| {
-        path.strip_prefix(login).is_some_and(|rest| rest.is_empty() || rest.starts_with(','))
-    })
+    ["/login2.srf", "/login.srf"]
+        .iter()
+        .any(|login| path.strip_prefix(login).is_some_and(|rest| rest.is_empty() || rest.starts_with(',')))
 }
 
 fn failed_login() -> Response {

@@ -440,15 +440,20 @@ impl Notification {
     async fn accept_to_reverse_list(&mut self, conn: &mut Conn, trid: Trid, handle: &str) -> Result<(), CommandError> {
         let name = self.resolve(trid, handle)?;
         let lists = self.contact_list(trid).await?;
-        let on_reverse = lists
-            .relations
-            .iter()
-            .any(|r| r.other.name == name && r.their_flags.contains(RelationFlags::FORWARD));
+        let on_reverse =
+            lists.relations.iter().any(|r| r.other.name == name && r.their_flags.contains(RelationFlags::FORWARD));
         if !on_reverse {
             return Err(error(trid, ErrorCode::NotOnList));
         }
         let handle = self.context.config.domains.handle_of(&name);
-        conn.send(Reply::Adc { trid, list: List::Reverse, handle: Some(&handle), friendly: None, guid: None, group: None });
+        conn.send(Reply::Adc {
+            trid,
+            list: List::Reverse,
+            handle: Some(&handle),
+            friendly: None,
+            guid: None,
+            group: None,
+        });
         Ok(())
     }
 

@@ -7,5 +7,6 @@ mod dialects;
 mod lists;
 mod login;
 mod presence;
+mod real_clients;
 mod robustness;
 mod switchboard;
