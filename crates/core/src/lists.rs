@@ -129,7 +129,8 @@ impl Core {
         let flags = self.store().relation_flags(owner.id, target.id).await?;
         let granted = (flags - RelationFlags::BLOCK) | RelationFlags::ALLOW;
         self.change_relation(owner, &target, flags, granted, None).await?;
-        self.notify(target.id, Event::Authorized { by: owner.to_ref() });
+        let presence = self.presence_seen_by(owner.id, granted);
+        self.notify(target.id, Event::Authorized { by: owner.to_ref(), presence });
         Ok(target)
     }
 

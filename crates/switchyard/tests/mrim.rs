@@ -305,13 +305,32 @@ async fn authorization_request_and_grant() {
     assert_eq!((flags, from.as_str(), text.as_str()), (message_flag::AUTHORIZE, "alice@mail.ru", "Please add me"));
 
     bob.send(msg::AUTHORIZE, Body::default().lps(b"alice@mail.ru")).await;
+    // Bob's status reaches Alice as soon as he lets her see it, and again after the grant:
+    // Mail.Ru clients ignore the status of a contact who has not authorized them yet.
     assert_eq!(user_status(&mut alice).await, (status::ONLINE, "bob@mail.ru".to_owned()));
     let (_, mut ack) = alice.expect(msg::AUTHORIZE_ACK).await;
     assert_eq!(ack.lps(), &b"bob@mail.ru"[..]);
+    assert_eq!(user_status(&mut alice).await, (status::ONLINE, "bob@mail.ru".to_owned()));
     assert_eq!(send_message(&mut alice, 0, "bob@mail.ru", "thanks").await, message_status::DELIVERED);
     drop(alice);
     let (_, contacts) = MrimClient::login(addr, 7, "alice@mail.ru", "secret").await;
     assert_eq!((contacts[0].server_flags, contacts[0].status), (0, status::ONLINE));
+}
+
+#[tokio::test]
+async fn a_grant_that_changes_no_visibility_still_shows_the_grantor_after_the_ack() {
+    // Carol lets everyone see her: her grant changes nothing Alice sees, yet Alice's client
+    // showed her offline until it was authorized, so the status must follow the ACK.
+    let server = server().await;
+    let addr = mrim_addr(&server);
+    let (mut carol, _) = MrimClient::login(addr, 14, "carol@mail.ru", "pw").await;
+    let (mut alice, _) = MrimClient::login(addr, 14, "alice@mail.ru", "secret").await;
+    assert_eq!(add(&mut alice, add_contact(0, "carol@mail.ru", "Carol")).await.0, contact_oper::SUCCESS);
+    carol.send(msg::AUTHORIZE, Body::default().lps(b"alice@mail.ru")).await;
+    let (_, mut ack) = alice.expect(msg::AUTHORIZE_ACK).await;
+    assert_eq!(ack.lps(), &b"carol@mail.ru"[..]);
+    assert_eq!(user_status(&mut alice).await, (status::ONLINE, "carol@mail.ru".to_owned()));
+    alice.expect_nothing_pending().await;
 }
 
 #[tokio::test]

@@ -364,12 +364,7 @@ impl MrimSession {
         let context = self.context.clone();
         let config = &context.config;
         match event {
-            Event::Presence { contact, presence } => {
-                let status = presence.map_or(mrim::codes::status::OFFLINE, |p| status::to_mrim(p.status));
-                let email = config.email_of(&contact.name);
-                let info = StatusInfo { status, ..StatusInfo::default() };
-                conn.send(&ServerPacket::UserStatus { status: info, email, user_agent: String::new() }, 0);
-            }
+            Event::Presence { contact, presence } => show_status(conn, config.email_of(&contact.name), presence),
             // Another protocol's peer-to-peer offers mean nothing to an MRIM client, and a
             // granted authorization reaches it as `AUTHORIZE_ACK` (`Event::Authorized`).
             Event::Message(message)
@@ -385,7 +380,13 @@ impl MrimSession {
                     }
                 });
             }
-            Event::Authorized { by } => conn.send(&ServerPacket::AuthorizeAck { user: config.email_of(&by.name) }, 0),
+            // Mail.Ru clients ignore the status of a contact who has not authorized them, so it
+            // comes again after the grant.
+            Event::Authorized { by, presence } => {
+                let email = config.email_of(&by.name);
+                conn.send(&ServerPacket::AuthorizeAck { user: email.clone() }, 0);
+                show_status(conn, email, presence);
+            }
             // MRIM has no reverse list and no switchboards: a request to authorize comes as a
             // MESSAGE from the adder's client, and conversations need no invitation.
             Event::AddedBy { .. } | Event::RemovedBy { .. } | Event::Invitation(_) => {}
@@ -440,4 +441,10 @@ impl MrimSession {
             tracing::info!(error = %e, %user, "AUTHORIZE failed");
         }
     }
+}
+
+fn show_status(conn: &mut Conn, email: String, presence: Option<Presence>) {
+    let status = presence.map_or(mrim::codes::status::OFFLINE, |p| status::to_mrim(p.status));
+    let info = StatusInfo { status, ..StatusInfo::default() };
+    conn.send(&ServerPacket::UserStatus { status: info, email, user_agent: String::new() }, 0);
 }
