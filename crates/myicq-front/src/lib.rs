@@ -38,6 +38,9 @@ pub struct MyIcqConfig {
     pub max_pending: usize,
     /// How long a session may stay without logging in.
     pub login_timeout: Duration,
+    /// The server's domain, as clients name it in `uin@domain` (gaim-myicq renames its account
+    /// after the one the server gives).
+    pub domain: String,
 }
 
 impl Default for MyIcqConfig {
@@ -50,6 +53,7 @@ impl Default for MyIcqConfig {
             max_sessions: 50_000,
             max_pending: 1_024,
             login_timeout: Duration::from_secs(60),
+            domain: "localhost".into(),
         }
     }
 }

@@ -327,7 +327,9 @@ async fn registration_gives_a_uin_and_a_login_name_and_is_limited() {
     let mut later = server.client().await;
     assert_eq!(later.register("an hour later").await, 10006);
 
-    // A request shorter than its answer gets none (no amplification).
+    let mut last = server.client().await;
+    assert_eq!(last.register("the second this hour").await, 10007);
+    // A refusal longer than its request is not sent (no amplification).
     let mut tiny = server.client().await;
     tiny.send(&Request::NewUin { password: b"ab".to_vec() }).await;
     tiny.quiet_for(Duration::from_secs(2)).await;
@@ -527,9 +529,13 @@ async fn direct_connection_offers_are_relayed_with_the_clients_ports() {
 
 #[tokio::test(start_paused = true)]
 async fn the_1_0_extras_answer_that_there_is_nothing_to_federate_or_join() {
-    let server = server().await;
+    let server = server_with(|c| c.domain = "myicq.example.net".into()).await;
     let mut alice = server.online(ALICE, "alicepw").await;
-    assert_eq!(alice.request(&Request::GetRemoteContactList).await, ServerPacket::RemoteContactList);
+    // The server's domain, which gaim-myicq names its account after: never empty.
+    assert_eq!(
+        alice.request(&Request::GetRemoteContactList).await,
+        ServerPacket::RemoteContactList { domain: "myicq.example.net".into() }
+    );
     assert_eq!(alice.request(&Request::GetServerList).await, ServerPacket::ServerList);
     assert_eq!(alice.request(&Request::GetGroupList { group_type: 0 }).await, ServerPacket::GroupList);
     assert_eq!(
@@ -557,4 +563,32 @@ async fn a_session_follows_its_client_to_a_new_address_and_a_new_login_replaces_
     bob.quiet_for(Duration::from_secs(3)).await;
     bob.send(&Request::GetContactList).await;
     bob.quiet_for(Duration::from_secs(3)).await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn gender_is_numbered_as_gaim_myicq_reads_it() {
+    // gaim-myicq: 0 not given, 1 male, 2 female (an account without one showed as "Female").
+    let server = server().await;
+    let mut bob = server.online(BOB, "bobpass").await;
+    let gender_of_alice = |reply: ServerPacket| match reply {
+        ServerPacket::UpdateContact { info, .. } => info.gender,
+        other => panic!("unexpected {other:?}"),
+    };
+    assert_eq!(gender_of_alice(bob.request(&Request::UpdateContact { uin: ALICE }).await), 0);
+    let store = server.core.store();
+    let alice = store.account_by_uin(ALICE).await.unwrap().unwrap();
+    for (sex, byte) in [(switchyard_core::Sex::Male, 1), (switchyard_core::Sex::Female, 2)] {
+        let profile = switchyard_core::Profile { sex, ..store.profile(alice.id).await.unwrap() };
+        store.set_profile(alice.id, &profile).await.unwrap();
+        assert_eq!(gender_of_alice(bob.request(&Request::UpdateContact { uin: ALICE }).await), byte);
+    }
+    // And what the client writes is read the same way.
+    let mut alice_client = server.online(ALICE, "alicepw").await;
+    for (byte, sex) in
+        [(2, switchyard_core::Sex::Female), (1, switchyard_core::Sex::Male), (0, switchyard_core::Sex::Unknown)]
+    {
+        let info = UserInfo { gender: byte, ..full_info() };
+        alice_client.acked(&Request::ModifyUser(Box::new(ModifyUser { info, auth: 0, new_password: None }))).await;
+        assert_eq!(store.profile(alice.id).await.unwrap().sex, sex);
+    }
 }

@@ -44,9 +44,11 @@ pub enum LoginReply {
 pub enum ServerPacket {
     /// A pure acknowledgement (header only, `seq` 0).
     Ack,
-    /// 0 when registration failed or is closed.
+    /// 0 when registration failed or is closed; `domain` is the server's (the account becomes
+    /// `uin@domain` in gaim-myicq).
     NewUin {
         uin: u32,
+        domain: String,
     },
     Login(LoginReply),
     ContactList {
@@ -89,8 +91,11 @@ pub enum ServerPacket {
     ServerList,
     /// No chat-room groups of any type.
     GroupList,
-    /// This server's domain (empty: local) and no contacts on other servers.
-    RemoteContactList,
+    /// This server's domain and no contacts on other servers. gaim-myicq takes the domain as
+    /// its own and renames its account `uin@domain`: it must be the server's name, not empty.
+    RemoteContactList {
+        domain: String,
+    },
     /// 0: the group was not created.
     CreateGroup {
         id: u32,
@@ -136,7 +141,7 @@ impl ServerPacket {
             ServerPacket::Search(_) => cmd::SRV_SEARCH,
             ServerPacket::ServerList => cmd::GET_SERVER_LIST,
             ServerPacket::GroupList => cmd::GET_GROUP_LIST,
-            ServerPacket::RemoteContactList => cmd::GET_REMOTE_CONTACTLIST,
+            ServerPacket::RemoteContactList { .. } => cmd::GET_REMOTE_CONTACTLIST,
             ServerPacket::CreateGroup { .. } => cmd::CREATE_GROUP,
             ServerPacket::EnterGroup { .. } => cmd::ENTER_GROUP,
             ServerPacket::Unknown { cmd } => *cmd,
@@ -147,7 +152,7 @@ impl ServerPacket {
         let w = Writer::default();
         let w = match self {
             ServerPacket::Ack | ServerPacket::Unknown { .. } => w,
-            ServerPacket::NewUin { uin } => w.u32(*uin).text(""),
+            ServerPacket::NewUin { uin, domain } => w.u32(*uin).text(domain),
             ServerPacket::Login(LoginReply::Success { ip, online }) => w.u8(login::SUCCESS).u32(*ip).u32(*online),
             ServerPacket::Login(LoginReply::Refused(code)) => w.u8(*code),
             ServerPacket::ContactList { uins } => uins.iter().fold(w.u16(uins.len() as u16), |w, uin| w.u32(*uin)),
@@ -164,7 +169,7 @@ impl ServerPacket {
                 w.u32(r.uin).u8(u8::from(r.online)).u8(r.face).text(&r.nick).text(&r.province)
             }),
             ServerPacket::ServerList | ServerPacket::GroupList => w.u16(0),
-            ServerPacket::RemoteContactList => w.text("").u16(0),
+            ServerPacket::RemoteContactList { domain } => w.text(domain).u16(0),
             ServerPacket::CreateGroup { id } => w.u32(*id),
             ServerPacket::EnterGroup { id, error } => w.u32(*id).u16(*error),
         };
@@ -176,7 +181,7 @@ impl ServerPacket {
         let mut r = Reader::new(body);
         match command {
             cmd::ACK => ServerPacket::Ack,
-            cmd::NEW_UIN => ServerPacket::NewUin { uin: r.u32() },
+            cmd::NEW_UIN => ServerPacket::NewUin { uin: r.u32(), domain: r.text() },
             cmd::LOGIN => ServerPacket::Login(match r.u8() {
                 login::SUCCESS => LoginReply::Success { ip: r.u32(), online: r.u32() },
                 code => LoginReply::Refused(code),
@@ -211,7 +216,7 @@ impl ServerPacket {
             }
             cmd::GET_SERVER_LIST => ServerPacket::ServerList,
             cmd::GET_GROUP_LIST => ServerPacket::GroupList,
-            cmd::GET_REMOTE_CONTACTLIST => ServerPacket::RemoteContactList,
+            cmd::GET_REMOTE_CONTACTLIST => ServerPacket::RemoteContactList { domain: r.text() },
             cmd::CREATE_GROUP => ServerPacket::CreateGroup { id: r.u32() },
             cmd::ENTER_GROUP => ServerPacket::EnterGroup { id: r.u32(), error: r.u16() },
             other => ServerPacket::Unknown { cmd: other },

@@ -156,7 +156,7 @@ fn contact() -> impl Strategy<Value = OnlineContact> {
 
 fn server_packet() -> impl Strategy<Value = ServerPacket> {
     prop_oneof![
-        any::<u32>().prop_map(|uin| ServerPacket::NewUin { uin }),
+        (any::<u32>(), text()).prop_map(|(uin, domain)| ServerPacket::NewUin { uin, domain }),
         (any::<u32>(), any::<u32>()).prop_map(|(ip, online)| ServerPacket::Login(LoginReply::Success { ip, online })),
         (1..=u8::MAX).prop_map(|code| ServerPacket::Login(LoginReply::Refused(code))),
         proptest::collection::vec(any::<u32>(), 0..50).prop_map(|uins| ServerPacket::ContactList { uins }),
@@ -180,7 +180,7 @@ fn server_packet() -> impl Strategy<Value = ServerPacket> {
             0..25
         )
         .prop_map(ServerPacket::Search),
-        Just(ServerPacket::RemoteContactList),
+        text().prop_map(|domain| ServerPacket::RemoteContactList { domain }),
     ]
 }
 

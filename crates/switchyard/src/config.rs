@@ -115,6 +115,10 @@ pub struct MyIcqSection {
     pub failed_logins_per_hour: u32,
     /// Account names whose `BROADCAST_MSG` reaches every user.
     pub administrators: Vec<String>,
+    /// The server's name as MyICQ clients write it after a UIN (`10001@domain`). gaim-myicq
+    /// names its account after the one given here, so it should be the host name users put in
+    /// as the server. Default: the bind address (`localhost` when bound to every address).
+    pub domain: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -186,6 +190,7 @@ impl Default for MyIcqSection {
             registrations_per_hour: front.registrations_per_hour,
             failed_logins_per_hour: front.failed_logins_per_hour,
             administrators: Vec::new(),
+            domain: None,
         }
     }
 }
@@ -271,6 +276,13 @@ impl Config {
             registrations_per_hour: self.myicq.registrations_per_hour,
             failed_logins_per_hour: self.myicq.failed_logins_per_hour,
             administrators: self.myicq_administrators()?,
+            domain: self.myicq.domain.clone().unwrap_or_else(|| {
+                if self.bind.is_unspecified() {
+                    "localhost".into()
+                } else {
+                    self.bind.to_string()
+                }
+            }),
             ..switchyard_myicq::MyIcqConfig::default()
         })
     }

@@ -125,8 +125,17 @@ impl Pending {
         };
         if uin == 0 {
             tracing::info!(registration = context.config.registration, "registration refused");
+            // Clients read no domain after UIN 0; a refusal stays within the request's size.
+            let refusal = ServerPacket::NewUin { uin, domain: String::new() };
+            return self.reply_before_login(&refusal, seq, request_len).await;
         }
-        self.reply_before_login(&ServerPacket::NewUin { uin }, seq, request_len).await;
+        // The server's domain names the new account (`uin@domain`). This answer may be a few
+        // bytes longer than its request, but each one is an account created within the
+        // address's registration budget, so it cannot be used to amplify traffic.
+        let created = ServerPacket::NewUin { uin, domain: context.config.domain.clone() };
+        if self.link.send(&created, seq, None).await.is_err() {
+            tracing::debug!("send queue full before login");
+        }
     }
 
     /// Checks a `LOGIN`; a refusal is answered here, a success by the caller.

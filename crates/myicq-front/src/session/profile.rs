@@ -3,12 +3,12 @@
 use myicq::info::UserInfo;
 use switchyard_core::{Account, AddPolicy, Date, Profile, Sex};
 
-/// MyICQ's `gender` byte. The clients' own numbering was not found in their sources; 0 and 1
-/// follow the order of their gender list (male, female), anything else is "not given".
+/// MyICQ's `gender` byte as gaim-myicq reads and writes it: 0 not given, 1 male, 2 female
+/// (an account without one showed as "Female" when 0 was taken for male).
 mod gender {
-    pub const MALE: u8 = 0;
-    pub const FEMALE: u8 = 1;
-    pub const UNKNOWN: u8 = 2;
+    pub const UNKNOWN: u8 = 0;
+    pub const MALE: u8 = 1;
+    pub const FEMALE: u8 = 2;
 }
 
 pub(crate) fn info_of(account: &Account, profile: &Profile, today: Date) -> UserInfo {

@@ -172,7 +172,7 @@ impl Client {
     /// Registers an account; returns its UIN (0 when refused).
     pub async fn register(&mut self, password: &str) -> u32 {
         match self.request(&Request::NewUin { password: password.as_bytes().to_vec() }).await {
-            ServerPacket::NewUin { uin } => uin,
+            ServerPacket::NewUin { uin, .. } => uin,
             other => panic!("expected the NEW_UIN reply, got {other:?}"),
         }
     }

@@ -253,7 +253,10 @@ impl Online {
                 let uins = self.contact_uins().await;
                 self.send(ServerPacket::ContactList { uins }, seq).await?;
             }
-            Request::GetRemoteContactList => self.send(ServerPacket::RemoteContactList, seq).await?,
+            Request::GetRemoteContactList => {
+                let domain = self.link.context.config.domain.clone();
+                self.send(ServerPacket::RemoteContactList { domain }, seq).await?
+            }
             Request::UpdateContact { uin } => self.update_contact(uin, seq).await?,
             Request::UpdateUser => self.update_user(seq).await?,
             Request::ModifyUser(modify) => self.modify_user(*modify).await,
