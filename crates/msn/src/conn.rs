@@ -97,9 +97,8 @@ impl Conn {
     pub(crate) fn send(&mut self, reply: Reply<'_>) {
         let start = self.stream.output.len();
         reply.encode(&mut self.stream.output);
-        if tracing::enabled!(tracing::Level::DEBUG) {
-            tracing::debug!(reply = %crate::wire_log::reply(&self.stream.output[start..]), "sent");
-        }
+        // The fields are only formatted when debug logging is on.
+        tracing::debug!(reply = %crate::wire_log::reply(&self.stream.output[start..]), "sent");
     }
 
     /// Writes everything queued; a client that stalls past the deadline is an error.

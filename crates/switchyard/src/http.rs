@@ -125,7 +125,12 @@ async fn route(
         Err(_) => return tracing::debug!(%peer, "HTTP request head not sent in time"),
     };
     let response = match request {
-        Request::Nexus(head, body) => nexus.answer(&head, &body, local).await,
+        Request::Nexus(head, body) => {
+            let response = nexus.answer(&head, &body, local).await;
+            let (method, path, status) = (&head.method, &head.path, response.status.code());
+            tracing::debug!(%peer, %method, %path, status, "nexus request");
+            response
+        }
         Request::Web => {
             connection.replay = read.freeze();
             let _ = web.send((connection, peer)).await;

@@ -51,14 +51,12 @@ impl Nexus {
 
     /// Answers one request; `local` is the address the client connected to.
     pub async fn answer(&self, head: &RequestHead, body: &[u8], local: SocketAddr) -> Response {
-        let response = match (head.method.as_str(), head.path.as_str()) {
+        match (head.method.as_str(), head.path.as_str()) {
             ("GET", "/rdr/pprdr.asp") => self.passport_urls(head, local),
             ("GET", path) if login_path(path) => self.passport_login(head).await,
             ("POST", "/RST.srf") => self.security_tokens(body).await,
             _ => Response::new(Status::NotFound),
-        };
-        tracing::debug!(method = %head.method, path = %head.path, status = response.status.code(), "nexus request");
-        response
+        }
     }
 
     fn passport_urls(&self, head: &RequestHead, local: SocketAddr) -> Response {
