@@ -592,3 +592,41 @@ async fn gender_is_numbered_as_gaim_myicq_reads_it() {
         assert_eq!(store.profile(alice.id).await.unwrap().sex, sex);
     }
 }
+
+#[tokio::test(start_paused = true)]
+async fn contacts_online_at_login_follow_the_contact_list_so_gaim_asks_their_nicknames() {
+    // gaim-myicq asks UPDATE_CONTACT (the nickname) only for buddies its GET_CONTACTLIST reply
+    // brings; a MULTI_ONLINE read before it would have made them nameless.
+    let server = server().await;
+    let (alice, mut bob) = friends_online(&server).await;
+    drop(alice);
+    let bob_entry = |status| OnlineContact {
+        uin: BOB,
+        status,
+        ip: u32::from(std::net::Ipv4Addr::LOCALHOST),
+        port: 32765,
+        real_ip: 0xc0a8_0105,
+    };
+
+    let mut first = server.client().await;
+    first.login_online(ALICE, "alicepw").await;
+    first.quiet_for(Duration::from_millis(1500)).await;
+    // Changes meanwhile are in the roster when it comes, not sent before it.
+    bob.acked(&Request::ChangeStatus { status: status::AWAY }).await;
+    first.quiet_for(Duration::from_millis(100)).await;
+    assert_eq!(
+        first.request(&Request::GetRemoteContactList).await,
+        ServerPacket::RemoteContactList { domain: "localhost".into() }
+    );
+    assert_eq!(first.request(&Request::GetContactList).await, ServerPacket::ContactList { uins: vec![BOB] });
+    assert_eq!(first.packet().await, ServerPacket::MultiOnline(vec![bob_entry(status::AWAY)]));
+    bob.acked(&Request::ChangeStatus { status: status::ONLINE }).await;
+    assert_eq!(first.packet().await, ServerPacket::StatusChanged { uin: BOB, status: status::ONLINE });
+
+    // A client that does not ask (gaim-myicq with a cached list) gets the roster after 2 s.
+    let mut cached = server.client().await;
+    cached.login_online(ALICE, "alicepw").await;
+    let started = tokio::time::Instant::now();
+    assert_eq!(cached.packet().await, ServerPacket::MultiOnline(vec![bob_entry(status::ONLINE)]));
+    assert_eq!(started.elapsed(), Duration::from_secs(2));
+}

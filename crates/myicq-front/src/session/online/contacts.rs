@@ -2,6 +2,17 @@
 
 use super::*;
 
+/// How long the contacts online at login wait for the client to ask for its contact list
+/// (gaim-myicq and the Windows client ask at once; gaim-myicq with a cached list never does).
+const ROSTER_GRACE: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// The contacts online at login, not shown to the client yet, by account.
+pub(super) struct HeldRoster {
+    contacts: HashMap<AccountId, (AccountRef, Status)>,
+    /// When the roster is sent even though the client has not asked for its list.
+    pub(super) until: Pin<Box<tokio::time::Sleep>>,
+}
+
 impl Online {
     /// How a contact online appears in `SRV_USER_ONLINE`: direct-connection addresses for
     /// MyICQ users, none for users of other protocols.
@@ -16,8 +27,13 @@ impl Online {
         }
     }
 
-    /// The first status, and the contacts the user sees online (`SRV_MULTI_ONLINE`).
-    pub(super) async fn come_online(&mut self, status: Status) -> Result<(), End> {
+    /// The first status. The contacts the user sees online are held back as a roster until the
+    /// client has fetched its contact list (or [`ROSTER_GRACE`] has passed), their changes noted
+    /// in it meanwhile; contacts who come online later are shown at once. gaim-myicq asks for
+    /// a buddy's nickname (`UPDATE_CONTACT`) only when its `GET_CONTACTLIST` reply brings a buddy
+    /// it did not have, and a `SRV_MULTI_ONLINE` read before that reply had already made the
+    /// online ones, nameless.
+    pub(super) async fn come_online(&mut self, status: Status) {
         self.status = status;
         let core = self.link.context.core.clone();
         let presence = Presence::new(status, self.display_name.clone());
@@ -25,29 +41,67 @@ impl Online {
             Ok(visible) => visible,
             Err(e) => {
                 tracing::error!(error = %e, "could not come online");
-                return Ok(());
+                Vec::new()
             }
         };
-        let contacts: Vec<OnlineContact> = visible.iter().map(|(c, p)| self.online_contact(c, p.status)).collect();
-        for ((contact, _), entry) in visible.iter().zip(&contacts) {
-            self.shown.insert(contact.id, entry.status);
+        let contacts =
+            visible.into_iter().map(|(contact, presence)| (contact.id, (contact, presence.status))).collect();
+        let until = Box::pin(tokio::time::sleep(ROSTER_GRACE));
+        self.held_roster = Some(Box::new(HeldRoster { contacts, until }));
+    }
+
+    /// Sends the held roster (`SRV_MULTI_ONLINE`, if anyone is online); from now on presence
+    /// changes go to the client as they come.
+    pub(super) async fn release_roster(&mut self) -> Result<(), End> {
+        let Some(held) = self.held_roster.take() else { return Ok(()) };
+        let mut contacts: Vec<OnlineContact> = Vec::with_capacity(held.contacts.len());
+        for (id, (contact, status)) in &held.contacts {
+            let entry = self.online_contact(contact, *status);
+            self.shown.insert(*id, entry.status);
+            contacts.push(entry);
         }
+        contacts.sort_by_key(|c| c.uin);
         for chunk in contacts.chunks(MULTI_ONLINE_MAX) {
             self.send(ServerPacket::MultiOnline(chunk.to_vec()), 0).await?;
         }
         Ok(())
     }
 
+    /// What the user now sees of `contact`: told at once, or noted in the held roster if they
+    /// are in it.
+    pub(super) async fn show_presence(&mut self, contact: AccountRef, status: Option<Status>) -> Result<(), End> {
+        if let Some(held) = self.held_roster.as_mut().filter(|h| h.contacts.contains_key(&contact.id)) {
+            match status {
+                Some(status) => held.contacts.insert(contact.id, (contact, status)),
+                None => held.contacts.remove(&contact.id),
+            };
+            return Ok(());
+        }
+        let now = status.map(status::to_myicq);
+        let before = match now {
+            Some(code) => self.shown.insert(contact.id, code),
+            None => self.shown.remove(&contact.id),
+        };
+        let packet = match (before, status) {
+            (None, Some(status)) => ServerPacket::UserOnline(self.online_contact(&contact, status)),
+            (Some(_), None) => ServerPacket::UserOffline { uin: contact.uin },
+            (Some(old), Some(_)) if Some(old) != now => {
+                ServerPacket::StatusChanged { uin: contact.uin, status: now.unwrap_or_default() }
+            }
+            _ => return Ok(()),
+        };
+        self.send(packet, 0).await
+    }
+
     /// `SRV_USER_ONLINE` for a contact the user may see online and was not shown yet.
     pub(super) async fn show_if_online(&mut self, contact: &AccountRef) -> Result<(), End> {
-        if self.shown.contains_key(&contact.id) {
+        let held = self.held_roster.as_ref().is_some_and(|h| h.contacts.contains_key(&contact.id));
+        if held || self.shown.contains_key(&contact.id) {
             return Ok(());
         }
         let core = self.link.context.core.clone();
         if let Ok(Some(presence)) = core.presence_for(self.me().id, contact).await {
-            let entry = self.online_contact(contact, presence.status);
-            self.shown.insert(contact.id, entry.status);
-            self.send(ServerPacket::UserOnline(entry), 0).await?;
+            self.show_presence(contact.clone(), Some(presence.status)).await?;
         }
         Ok(())
     }
@@ -148,6 +202,9 @@ impl Online {
         match self.link.context.core.remove_from_list(self.me(), ListKind::Forward, &target.name).await {
             Ok(_) | Err(CoreError::NotOnList) => {
                 self.shown.remove(&target.id);
+                if let Some(held) = &mut self.held_roster {
+                    held.contacts.remove(&target.id);
+                }
             }
             Err(e) => tracing::error!(error = %e, "could not remove a contact"),
         }

@@ -41,12 +41,15 @@ pub(super) struct Online {
     shown: HashMap<AccountId, u32>,
     /// What of the offline queue this session has shown.
     shown_queue: ShownQueue,
+    /// The contacts online at login, until the client has fetched its contact list.
+    held_roster: Option<Box<contacts::HeldRoster>>,
 }
 
 enum Input {
     Shutdown,
     Tick,
     Expired,
+    RosterDue,
     Datagram(Option<crate::dispatch::InboundBox>),
     Event(Result<Event, KickReason>),
 }
@@ -82,6 +85,7 @@ pub(super) async fn start(
         expiry_timer,
         shown: HashMap::new(),
         shown_queue: ShownQueue::default(),
+        held_roster: None,
     });
     match online.welcome(login, seq, status).await {
         Ok(()) => Some(online),
@@ -113,7 +117,7 @@ impl Online {
         tracing::info!(status = ?status, "logged in");
         let online = context.core.online_count() as u32;
         self.send(ServerPacket::Login(LoginReply::Success { ip: address.ip, online }), seq).await?;
-        self.come_online(status).await?;
+        self.come_online(status).await;
         self.send_waiting_messages().await
     }
 
@@ -123,6 +127,7 @@ impl Online {
                 biased;
                 _ = self.inputs.shutdown.cancelled() => Input::Shutdown,
                 _ = &mut self.expiry_timer => Input::Expired,
+                _ = roster_due(&mut self.held_roster) => Input::RosterDue,
                 _ = self.inputs.clock.tick(), if !self.link.is_idle() => Input::Tick,
                 inbound = self.inputs.datagrams.recv() => Input::Datagram(inbound),
                 event = self.session.next_event(), if self.link.has_room() => Input::Event(event),
@@ -132,6 +137,7 @@ impl Online {
             let outcome = match input {
                 Input::Shutdown => Err(End::Shutdown),
                 Input::Expired => Err(End::Expired),
+                Input::RosterDue => Box::pin(self.release_roster()).await,
                 Input::Tick => Box::pin(self.resend()).await,
                 Input::Datagram(None) | Input::Event(Err(KickReason::LoggedInElsewhere)) => Err(End::Replaced),
                 Input::Event(Err(KickReason::TooSlow)) => Err(End::Unresponsive),
@@ -252,6 +258,7 @@ impl Online {
             Request::GetContactList => {
                 let uins = self.contact_uins().await;
                 self.send(ServerPacket::ContactList { uins }, seq).await?;
+                self.release_roster().await?;
             }
             Request::GetRemoteContactList => {
                 let domain = self.link.context.config.domain.clone();
@@ -302,23 +309,7 @@ impl Online {
 
     async fn event(&mut self, event: Event) -> Result<(), End> {
         match event {
-            Event::Presence { contact, presence } => {
-                let status = presence.map(|p| p.status);
-                let now = status.map(status::to_myicq);
-                let before = match now {
-                    Some(code) => self.shown.insert(contact.id, code),
-                    None => self.shown.remove(&contact.id),
-                };
-                let packet = match (before, status) {
-                    (None, Some(status)) => ServerPacket::UserOnline(self.online_contact(&contact, status)),
-                    (Some(_), None) => ServerPacket::UserOffline { uin: contact.uin },
-                    (Some(old), Some(_)) if Some(old) != now => {
-                        ServerPacket::StatusChanged { uin: contact.uin, status: now.unwrap_or_default() }
-                    }
-                    _ => return Ok(()),
-                };
-                self.send(packet, 0).await
-            }
+            Event::Presence { contact, presence } => self.show_presence(contact, presence.map(|p| p.status)).await,
             Event::Message(message) => {
                 let live = Completes::Live(Box::new(message.clone()));
                 self.show(&message, Some(live)).await
@@ -341,5 +332,13 @@ fn search_result(account: &Account, found: &switchyard_core::Profile, online: bo
         face: found.face,
         nick: account.nickname.clone().unwrap_or_default(),
         province: found.province.clone(),
+    }
+}
+
+/// Fires when a held roster is due; never without one.
+async fn roster_due(held: &mut Option<Box<contacts::HeldRoster>>) {
+    match held {
+        Some(held) => held.until.as_mut().await,
+        None => std::future::pending().await,
     }
 }
