@@ -27,10 +27,9 @@ pub enum Event {
     Invitation(ConversationInvite),
     /// A message for this user.
     Message(crate::Message),
-    /// `by` now lets this user see them and reach them (MRIM `AUTHORIZE`); `presence` is what
-    /// this user now sees of them (clients that ignore the status of a contact who has not
-    /// authorized them need it again after the grant).
-    Authorized { by: AccountRef, presence: Option<Presence> },
+    /// `by` now lets this user see them and reach them (MRIM `AUTHORIZE`). What this user now
+    /// sees of them follows as an `Event::Presence` if they watch them.
+    Authorized { by: AccountRef },
     /// A message to everyone, stored under `id`: mark it seen once the client has it.
     Broadcast { id: i64, message: crate::Message },
     /// A message went to this user's offline queue while this session existed (it logged in

@@ -128,9 +128,15 @@ impl Core {
         let target = self.store().account_by_name(target).await?.ok_or(CoreError::NoSuchAccount)?.to_ref();
         let flags = self.store().relation_flags(owner.id, target.id).await?;
         let granted = (flags - RelationFlags::BLOCK) | RelationFlags::ALLOW;
-        self.change_relation(owner, &target, flags, granted, None).await?;
-        let presence = self.presence_seen_by(owner.id, granted);
-        self.notify(target.id, Event::Authorized { by: owner.to_ref(), presence });
+        self.write_relation(owner, &target, granted, None).await?;
+        // Only the target's view of the owner can change. It hears of the grant first and then
+        // what it sees, even if that did not change: Mail.Ru clients ignore the status of a
+        // contact who has not authorized them, so one sent before the grant was lost.
+        self.notify(target.id, Event::Authorized { by: owner.to_ref() });
+        if self.store().relation_flags(target.id, owner.id).await?.contains(RelationFlags::FORWARD) {
+            let presence = self.presence_seen_by(owner.id, granted);
+            self.notify(target.id, Event::Presence { contact: owner.to_ref(), presence });
+        }
         Ok(target)
     }
 
@@ -145,17 +151,7 @@ impl Core {
         after: RelationFlags,
         display_name: Option<&str>,
     ) -> Result<u32, CoreError> {
-        let versions = self.store().set_relation(owner.id, target.id, after, display_name).await?;
-        self.forget_flags(owner.id, target.id);
-        if let Some(version) = versions.target {
-            let by = owner.to_ref();
-            let event = if after.contains(RelationFlags::FORWARD) {
-                Event::AddedBy { by, version }
-            } else {
-                Event::RemovedBy { by, version }
-            };
-            self.notify(target.id, event);
-        }
+        let version = self.write_relation(owner, target, after, display_name).await?;
         const VISIBILITY: RelationFlags = RelationFlags(
             RelationFlags::ALLOW.0
                 | RelationFlags::BLOCK.0
@@ -169,6 +165,29 @@ impl Core {
                 move |w: &Relation| (privacy, if w.other.id == target_id { changed } else { w.flags })
             };
             self.reannounce(owner.id, rule(before), rule(after)).await?;
+        }
+        Ok(version)
+    }
+
+    /// Stores `owner`'s flags toward `target` and tells the target when its reverse list
+    /// changed; returns the owner's new list version.
+    async fn write_relation(
+        &self,
+        owner: &Account,
+        target: &AccountRef,
+        after: RelationFlags,
+        display_name: Option<&str>,
+    ) -> Result<u32, CoreError> {
+        let versions = self.store().set_relation(owner.id, target.id, after, display_name).await?;
+        self.forget_flags(owner.id, target.id);
+        if let Some(version) = versions.target {
+            let by = owner.to_ref();
+            let event = if after.contains(RelationFlags::FORWARD) {
+                Event::AddedBy { by, version }
+            } else {
+                Event::RemovedBy { by, version }
+            };
+            self.notify(target.id, event);
         }
         Ok(versions.owner)
     }

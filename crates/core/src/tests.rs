@@ -229,7 +229,7 @@ async fn authorization_ignoring_typing_and_a_full_mailbox() {
     // Bob authorizes alice: she may reach him now, and her session hears of it.
     let mut alice_session = online(&core, &alice).await;
     core.authorize(&bob, &alice.name).await.unwrap();
-    assert_eq!(next(&mut alice_session).await, Ok(Event::Authorized { by: bob.to_ref(), presence: None }));
+    assert_eq!(next(&mut alice_session).await, Ok(Event::Authorized { by: bob.to_ref() }));
     assert!(matches!(core.deliver(bob.id, message(&alice, "one")).await, Ok(Delivery::Queued(_))));
     assert!(matches!(core.deliver(bob.id, message(&alice, "two")).await, Err(CoreError::QueueFull)));
 

@@ -142,3 +142,56 @@ pairs! {
     myicq_to_msn: MyIcq -> Msn,
     myicq_to_mrim: MyIcq -> Mrim,
 }
+
+/// What X sees of Y as Y's visibility changes: Y lets only listed users see them, so X (who has
+/// Y on their list) sees Y offline until Y authorizes X; then Y's going invisible and coming
+/// back. Every route, the same protocol on both sides included.
+async fn visibility(p: Protocol, q: Protocol) {
+    let _ = tracing_subscriber::fmt().with_env_filter("warn").with_test_writer().try_init();
+    let server = TestServer::start().await;
+    let x = server.add_user("xavier", "pw", Some("Xavier")).await;
+    let y = server.add_user("yvonne", "pw", Some("Yvonne")).await;
+    let store = server.running().store();
+    store.set_privacy(y.id, switchyard_core::Privacy::BlockUnlisted).await.unwrap();
+    store.set_relation(x.id, y.id, switchyard_core::RelationFlags::FORWARD, Some("Yvonne")).await.unwrap();
+    let (x_as_seen_by_y, y_as_seen_by_x) = (handle(q, &x), handle(p, &y));
+    let mut xc = connect(&server, p, &x).await;
+    xc.set_status(Status::Online).await.unwrap();
+    let yc = connect(&server, q, &y).await;
+    yc.set_status(Status::Online).await.unwrap();
+    let y_is = |wanted: Status| {
+        let y = y_as_seen_by_x.clone();
+        move |e: &Event| match e {
+            Event::Presence { handle, status, .. } if *handle == y => Some(*status == wanted),
+            _ => None,
+        }
+    };
+    // Y's first status reaches no one (X is not allowed): the grant is what shows Y online.
+    yc.authorize(&x_as_seen_by_y).await.expect("authorized");
+    assert!(wait_for(&mut xc, "Y shown after the grant", y_is(Status::Online)).await, "Y is shown offline");
+    yc.set_status(Status::Invisible).await.unwrap();
+    assert!(wait_for(&mut xc, "Y gone invisible", y_is(Status::Offline)).await, "Y is shown online");
+    yc.set_status(Status::Online).await.unwrap();
+    assert!(wait_for(&mut xc, "Y visible again", y_is(Status::Online)).await, "Y is shown offline");
+}
+
+macro_rules! visibility_routes {
+    ($($name:ident: $p:ident -> $q:ident,)*) => {$(
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn $name() {
+            visibility(Protocol::$p, Protocol::$q).await;
+        }
+    )*};
+}
+
+visibility_routes! {
+    visibility_msn_sees_msn: Msn -> Msn,
+    visibility_msn_sees_mrim: Msn -> Mrim,
+    visibility_msn_sees_myicq: Msn -> MyIcq,
+    visibility_mrim_sees_msn: Mrim -> Msn,
+    visibility_mrim_sees_mrim: Mrim -> Mrim,
+    visibility_mrim_sees_myicq: Mrim -> MyIcq,
+    visibility_myicq_sees_msn: MyIcq -> Msn,
+    visibility_myicq_sees_mrim: MyIcq -> Mrim,
+    visibility_myicq_sees_myicq: MyIcq -> MyIcq,
+}

@@ -29,21 +29,14 @@ pub(crate) async fn fanout(
         let (seen, mut changed) = (seen.clone(), changed.subscribe());
         watching += 1;
         watchers.spawn(async move {
-            // A status the watcher was already shown is no change (a protocol may show the
-            // star's state again, such as an initial presence that arrives late).
-            let mut shown = None;
             while let Some(event) = client.next_event().await {
                 if let Event::Presence { handle, status, .. } = event {
-                    if handle != star_handle {
-                        continue;
-                    }
                     let change = *changed.borrow_and_update();
                     if let Some((expected, at)) = change {
-                        if status == expected && shown != Some(status) {
+                        if handle == star_handle && status == expected {
                             seen.record(at.elapsed());
                         }
                     }
-                    shown = Some(status);
                 }
             }
             (i, client)

@@ -364,7 +364,12 @@ impl MrimSession {
         let context = self.context.clone();
         let config = &context.config;
         match event {
-            Event::Presence { contact, presence } => show_status(conn, config.email_of(&contact.name), presence),
+            Event::Presence { contact, presence } => {
+                let status = presence.map_or(mrim::codes::status::OFFLINE, |p| status::to_mrim(p.status));
+                let email = config.email_of(&contact.name);
+                let info = StatusInfo { status, ..StatusInfo::default() };
+                conn.send(&ServerPacket::UserStatus { status: info, email, user_agent: String::new() }, 0);
+            }
             // Another protocol's peer-to-peer offers mean nothing to an MRIM client, and a
             // granted authorization reaches it as `AUTHORIZE_ACK` (`Event::Authorized`).
             Event::Message(message)
@@ -380,13 +385,7 @@ impl MrimSession {
                     }
                 });
             }
-            // Mail.Ru clients ignore the status of a contact who has not authorized them, so it
-            // comes again after the grant.
-            Event::Authorized { by, presence } => {
-                let email = config.email_of(&by.name);
-                conn.send(&ServerPacket::AuthorizeAck { user: email.clone() }, 0);
-                show_status(conn, email, presence);
-            }
+            Event::Authorized { by } => conn.send(&ServerPacket::AuthorizeAck { user: config.email_of(&by.name) }, 0),
             // MRIM has no reverse list and no switchboards: a request to authorize comes as a
             // MESSAGE from the adder's client, and conversations need no invitation.
             Event::AddedBy { .. } | Event::RemovedBy { .. } | Event::Invitation(_) => {}
@@ -441,10 +440,4 @@ impl MrimSession {
             tracing::info!(error = %e, %user, "AUTHORIZE failed");
         }
     }
-}
-
-fn show_status(conn: &mut Conn, email: String, presence: Option<Presence>) {
-    let status = presence.map_or(mrim::codes::status::OFFLINE, |p| status::to_mrim(p.status));
-    let info = StatusInfo { status, ..StatusInfo::default() };
-    conn.send(&ServerPacket::UserStatus { status: info, email, user_agent: String::new() }, 0);
 }

@@ -316,7 +316,7 @@ impl Online {
             }
             Event::Broadcast { id, message } => self.show(&message, Some(Completes::Broadcast(id))).await,
             // The contact now lets this user see them: show them if they are online.
-            Event::Authorized { by, .. } => self.show_if_online(&by).await,
+            Event::Authorized { by } => self.show_if_online(&by).await,
             // MyICQ has no reverse list (adding is told by a MSG_ADDED message) and no
             // conversations to be invited to.
             Event::AddedBy { .. } | Event::RemovedBy { .. } | Event::Invitation(_) => Ok(()),
