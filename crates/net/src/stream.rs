@@ -146,7 +146,8 @@ impl BufferedStream {
         self.output.len() < BATCH_OUTPUT
     }
 
-    /// Writes everything queued; a client that stalls past the deadline is an error.
+    /// Writes everything queued; a client that stalls past the deadline is an error. After an
+    /// error nothing more is written: the connection is gone.
     pub async fn flush(&mut self) -> io::Result<()> {
         if self.output.is_empty() {
             return Ok(());
@@ -161,9 +162,16 @@ impl BufferedStream {
                 Transport::Gone => Err(gone()),
             }
         };
-        match tokio::time::timeout(WRITE_DEADLINE, write).await {
-            Ok(result) => result?,
-            Err(_) => return Err(io::Error::new(io::ErrorKind::TimedOut, "client stopped reading")),
+        let written = match tokio::time::timeout(WRITE_DEADLINE, write).await {
+            Ok(result) => result,
+            Err(_) => Err(io::Error::new(io::ErrorKind::TimedOut, "client stopped reading")),
+        };
+        if let Err(e) = written {
+            // Part of the output may have gone out: writing it again from its start would
+            // repeat bytes the client has. The connection is dropped, unwritten.
+            self.transport = Transport::Gone;
+            self.output = BytesMut::new();
+            return Err(e);
         }
         self.output.clear();
         if self.output.capacity() > RETAINED_OUTPUT {

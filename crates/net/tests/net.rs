@@ -148,3 +148,23 @@ async fn reads_grow_with_a_burst_and_shrink_when_quiet() {
     }
     assert!(server.input.capacity() <= 1024, "a quiet connection keeps {} bytes", server.input.capacity());
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_write_that_times_out_ends_the_connection_and_nothing_is_sent_twice() {
+    let (mut client, mut server) = pair().await;
+    // Numbered bytes: any repetition shows as a break in the sequence.
+    let sent: Vec<u8> = (0..4u32 << 20).flat_map(|i| i.to_be_bytes()).take(16 << 20).collect();
+    server.output.extend_from_slice(&sent);
+    // The client reads nothing: the write stalls until its deadline.
+    let error = server.flush().await.expect_err("a stalled write fails");
+    assert_eq!(error.kind(), std::io::ErrorKind::TimedOut);
+    assert!(server.output.is_empty(), "what was not written is dropped, not kept to write again");
+    server.output.extend_from_slice(b"more");
+    assert!(server.flush().await.is_err(), "nothing is written after a failed write");
+    server.close().await;
+
+    let mut received = Vec::new();
+    let _ = client.read_to_end(&mut received).await;
+    assert!(received.len() < sent.len(), "the client did not read, so not everything went out");
+    assert!(sent.starts_with(&received), "what arrived is a prefix of what was sent, no byte repeated");
+}
