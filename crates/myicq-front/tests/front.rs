@@ -33,7 +33,11 @@ struct Server {
 }
 
 async fn server_with(adjust: impl FnOnce(&mut MyIcqConfig)) -> Server {
-    let core = Core::new(Arc::new(MemoryStore::new()), CoreConfig::default());
+    server_with_core(CoreConfig::default(), adjust).await
+}
+
+async fn server_with_core(core_config: CoreConfig, adjust: impl FnOnce(&mut MyIcqConfig)) -> Server {
+    let core = Core::new(Arc::new(MemoryStore::new()), core_config);
     for (name, password) in [("alice", "alicepw"), ("bob", "bobpass"), ("carol", "carolpw")] {
         let name = AccountName::new(name).unwrap();
         core.store().create_account(&name, password, None).await.unwrap();
@@ -629,4 +633,37 @@ async fn contacts_online_at_login_follow_the_contact_list_so_gaim_asks_their_nic
     let started = tokio::time::Instant::now();
     assert_eq!(cached.packet().await, ServerPacket::MultiOnline(vec![bob_entry(status::ONLINE)]));
     assert_eq!(started.elapsed(), Duration::from_secs(2));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_message_is_acknowledged_only_once_it_is_delivered_or_stored() {
+    let server = server_with_core(CoreConfig { max_offline_messages: 1, ..CoreConfig::default() }, |_| {}).await;
+    let mut alice = server.online(ALICE, "alicepw").await;
+    let styled = |t: &str| message(msg::TEXT, BOB, &text(t));
+    let says = |p: &ServerPacket, t: &str| matches!(p, ServerPacket::Message { text, .. } if myicq::msgtext::TextMessage::parse(text).text == t);
+    alice.acked(&styled("first")).await;
+    assert_eq!(server.offline_count(BOB).await, 1);
+
+    // Bob's mailbox is full: the second is neither delivered nor stored, so it is not
+    // acknowledged, and its resend (same seq) is tried again rather than taken for a duplicate.
+    let (seq, second) = alice.datagram(&styled("second"));
+    alice.send_raw(&second).await;
+    alice.quiet_for(Duration::from_secs(3)).await;
+    alice.send_raw(&second).await;
+    alice.quiet_for(Duration::from_secs(3)).await;
+    assert_eq!(server.offline_count(BOB).await, 1);
+
+    // Once Bob has read his mail, the client's next resend is delivered and acknowledged.
+    let mut bob = server.online(BOB, "bobpass").await;
+    bob.until(|p| says(p, "first")).await;
+    bob.quiet_for(Duration::from_secs(1)).await;
+    assert_eq!(server.offline_count(BOB).await, 0);
+    alice.send_raw(&second).await;
+    loop {
+        let r = alice.recv_any().await;
+        if r.header.cmd == cmd::ACK && r.header.seq == 0 && r.header.ackseq == seq {
+            break;
+        }
+    }
+    bob.until(|p| says(p, "second")).await;
 }

@@ -45,9 +45,16 @@ pub(crate) struct Link {
     window: ReceiveWindow,
     outbox: SendQueue,
     completes: HashMap<u16, Completes>,
+    /// Requests left unacknowledged because they could not be done (the store failed): when the
+    /// client sends one again it is done again, not taken for a duplicate.
+    retry: Vec<u16>,
     cipher: Option<BodyCipher>,
     pub now: Instant,
 }
+
+/// Requests waiting to be tried again at most; older ones are given up (and their resends
+/// acknowledged as duplicates).
+const RETRY_LIMIT: usize = 8;
 
 impl Link {
     /// A link for a session whose first datagram has `first` as its header.
@@ -63,6 +70,7 @@ impl Link {
             window: ReceiveWindow::new(first.seq),
             outbox: SendQueue::new(WINDOW, QUEUE_LIMIT),
             completes: HashMap::new(),
+            retry: Vec::new(),
             cipher: None,
             now,
         }
@@ -97,10 +105,22 @@ impl Link {
             }
         };
         if header.cmd != cmd::ACK && self.window.receive(header.seq) == Received::Duplicate {
-            self.pure_ack(header.seq).await;
-            return None;
+            if let Some(at) = self.retry.iter().position(|seq| *seq == header.seq) {
+                self.retry.remove(at);
+            } else {
+                self.pure_ack(header.seq).await;
+                return None;
+            }
         }
         Some(Accepted { header, body })
+    }
+
+    /// Leaves the client's `seq` unacknowledged: its resend is done again.
+    pub(crate) fn retry_when_resent(&mut self, seq: u16) {
+        if self.retry.len() == RETRY_LIMIT {
+            self.retry.remove(0);
+        }
+        self.retry.push(seq);
     }
 
     fn header(&self, cmd: u16, seq: u16, ackseq: u16) -> ServerHeader {

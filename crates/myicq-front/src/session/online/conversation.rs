@@ -83,38 +83,45 @@ impl Online {
         self.link.context.core.store().profile(id).await.map(|p| p.face).unwrap_or(0)
     }
 
-    pub(super) async fn send_message(&mut self, kind: u8, to: u32, text: &[u8]) {
+    /// Returns whether the message is done with: delivered, stored for later, or refused for
+    /// good (too long, no such UIN, not allowed: the original server acknowledged those too). A
+    /// message the store could not take is not, and is done again when the client resends it.
+    pub(super) async fn send_message(&mut self, kind: u8, to: u32, text: &[u8]) -> bool {
         if text.len() > messages::MAX_TEXT {
             tracing::info!(len = text.len(), "message longer than 450 bytes dropped");
-            return;
+            return true;
         }
         // Messages need only the recipient's identity: the core knows online ones without the store.
         let recipient = match self.link.context.core.account_by_uin(to).await {
             Ok(Some(recipient)) => recipient,
             Ok(None) => {
                 tracing::info!(to, "message to a UIN that does not exist dropped");
-                return;
+                return true;
             }
             Err(e) => {
                 tracing::error!(error = %e, "recipient lookup failed");
-                return;
+                return false;
             }
         };
         let from = self.me().to_ref();
         let Some(message) = messages::from_client(kind, text, from, &self.display_name, unix_now()) else {
             tracing::debug!(kind, "message of an unknown type dropped");
-            return;
+            return true;
         };
         let granted = message.kind == MessageKind::AuthorizationGranted;
         let core = self.link.context.core.clone();
         match core.deliver(recipient.id, message).await {
             Ok(_) => {}
             Err(CoreError::NotAllowed | CoreError::NotOnline) => tracing::debug!(to, "message not deliverable"),
-            Err(e) => tracing::warn!(to, error = %e, "message not delivered"),
+            Err(e) => {
+                tracing::warn!(to, error = %e, "message neither delivered nor stored; not acknowledged");
+                return false;
+            }
         }
         if granted {
             self.grant_authorization(&recipient).await;
         }
+        true
     }
 
     /// `BROADCAST_MSG`: only an administrator's reaches everyone.

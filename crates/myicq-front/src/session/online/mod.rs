@@ -231,7 +231,6 @@ impl Online {
             request,
             Request::ChangeStatus { .. }
                 | Request::ModifyUser(_)
-                | Request::SendMessage { .. }
                 | Request::DelFriend { .. }
                 | Request::Broadcast { .. }
                 | Request::GroupTraffic { .. }
@@ -267,7 +266,15 @@ impl Online {
             Request::UpdateContact { uin } => self.update_contact(uin, seq).await?,
             Request::UpdateUser => self.update_user(seq).await?,
             Request::ModifyUser(modify) => self.modify_user(*modify).await,
-            Request::SendMessage { kind, to, text } => self.send_message(kind, to, &text).await,
+            // Acknowledged once delivered or stored, never before: an ACK tells the sender the
+            // message is safe.
+            Request::SendMessage { kind, to, text } => {
+                if self.send_message(kind, to, &text).await {
+                    self.link.pure_ack(seq).await;
+                } else {
+                    self.link.retry_when_resent(seq);
+                }
+            }
             Request::SearchRandom => self.search_random(seq).await?,
             Request::SearchCustom(search) => self.search_custom(search, seq).await?,
             Request::AddFriend { uin } => self.add_friend(uin, seq).await?,
