@@ -4,12 +4,16 @@
 use crate::handles::Domains;
 use dashmap::DashMap;
 use rand::distr::{Alphanumeric, SampleString};
+use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 use switchyard_core::{AccountName, Core};
 
 /// Tickets waiting to be used, across all accounts; a flood of logins beyond it is refused
 /// until some are used or expire.
 const MAX_OUTSTANDING: usize = 100_000;
+/// Tickets waiting to be used for one account; a new one replaces the oldest, so one account
+/// cannot fill the table (and its owner, who may have thrown some away, still logs in).
+const MAX_PER_ACCOUNT: usize = 4;
 
 /// Why the nexus refuses a login.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -22,12 +26,14 @@ pub enum Refusal {
 
 pub struct Passport {
     tickets: DashMap<String, (AccountName, Instant)>,
+    /// Each account's outstanding tickets, oldest first. Locked before `tickets` when both are.
+    by_account: DashMap<AccountName, VecDeque<String>>,
     lifetime: Duration,
 }
 
 impl Passport {
     pub fn new(lifetime: Duration) -> Self {
-        Passport { tickets: DashMap::new(), lifetime }
+        Passport { tickets: DashMap::new(), by_account: DashMap::new(), lifetime }
     }
 
     /// Checks a handle and password; on success returns a new ticket (`t=…&p=…`).
@@ -60,9 +66,17 @@ impl Passport {
             tracing::warn!("too many Passport tickets outstanding; login refused");
             return Err(Refusal::Unavailable);
         }
-        let mut rng = rand::rng();
-        let ticket =
-            format!("t={}&p={}", Alphanumeric.sample_string(&mut rng, 32), Alphanumeric.sample_string(&mut rng, 16));
+        let ticket = {
+            let mut rng = rand::rng();
+            format!("t={}&p={}", Alphanumeric.sample_string(&mut rng, 32), Alphanumeric.sample_string(&mut rng, 16))
+        };
+        let mut outstanding = self.by_account.entry(account.name.clone()).or_default();
+        if outstanding.len() >= MAX_PER_ACCOUNT {
+            if let Some(oldest) = outstanding.pop_front() {
+                self.tickets.remove(&oldest);
+            }
+        }
+        outstanding.push_back(ticket.clone());
         self.tickets.insert(ticket.clone(), (account.name, Instant::now() + self.lifetime));
         Ok(ticket)
     }
@@ -70,11 +84,19 @@ impl Passport {
     /// Takes a ticket off the table; the account it was issued for, if it is still valid.
     pub fn redeem(&self, ticket: &str) -> Option<AccountName> {
         let (_, (name, expires)) = self.tickets.remove(ticket)?;
+        self.by_account.remove_if_mut(&name, |_, outstanding| {
+            outstanding.retain(|t| t != ticket);
+            outstanding.is_empty()
+        });
         (expires > Instant::now()).then_some(name)
     }
 
     pub fn sweep_expired(&self) {
         let now = Instant::now();
         self.tickets.retain(|_, (_, expires)| *expires > now);
+        self.by_account.retain(|_, outstanding| {
+            outstanding.retain(|t| self.tickets.contains_key(t));
+            !outstanding.is_empty()
+        });
     }
 }

@@ -144,6 +144,30 @@ async fn msnp8_logs_in_through_the_nexus_and_synchronizes_bitmask_lists() {
 }
 
 #[tokio::test]
+async fn one_account_holds_only_its_four_newest_tickets() {
+    let f = fixture(false).await;
+    let server = &f.server;
+    let mut tickets = Vec::new();
+    for _ in 0..6 {
+        tickets.push(server.passport_ticket("alice@hotmail.com", "secret").await.unwrap());
+    }
+    let redeem = |ticket: String| async move {
+        let mut c = Client::connect(server.msn()).await;
+        c.exchange(&[("VER 1 MSNP9", "VER 1 MSNP9")]).await;
+        c.send("USR 2 TWN I alice@hotmail.com").await;
+        c.line().await;
+        c.send(&format!("USR 3 TWN S {ticket}")).await;
+        c.line().await
+    };
+    // The two oldest were replaced by newer ones; another account is not affected.
+    assert_eq!(redeem(tickets[0].clone()).await, "911 3");
+    assert_eq!(redeem(tickets[1].clone()).await, "911 3");
+    assert!(redeem(tickets[2].clone()).await.starts_with("USR 3 OK alice@hotmail.com"));
+    assert!(redeem(tickets[5].clone()).await.starts_with("USR 3 OK alice@hotmail.com"));
+    assert!(server.passport_ticket("bob@hotmail.com", "pw").await.is_ok());
+}
+
+#[tokio::test]
 async fn tickets_are_good_for_one_login_of_their_own_account() {
     let f = fixture(false).await;
     let server = &f.server;
