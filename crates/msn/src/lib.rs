@@ -120,9 +120,11 @@ async fn route(context: Arc<Context>, stream: TcpStream, role: Role, shutdown: C
     // Made here rather than passed in: a future keeps room for its arguments as well as for
     // its locals, and this is one of the larger parts of an idle session.
     let mut conn = conn::Conn::new(stream);
+    // Logging in must be done this long after connecting, whatever the client sends meanwhile.
+    let login_deadline = tokio::time::Instant::now() + context.config.login_timeout;
     let first = tokio::select! {
         _ = shutdown.cancelled() => None,
-        read = tokio::time::timeout(context.config.login_timeout, conn.read_frame()) => match read {
+        read = tokio::time::timeout_at(login_deadline, conn.read_frame()) => match read {
             Ok(Ok(frame)) => Some(frame),
             Ok(Err(e)) => {
                 tracing::debug!("{e}");
@@ -138,9 +140,12 @@ async fn route(context: Arc<Context>, stream: TcpStream, role: Role, shutdown: C
         let starts_switchboard = matches!(first.verb.as_str(), "USR" | "ANS");
         match &role {
             Role::Notification if starts_switchboard => switchboard::run(&context, &mut conn, first, &shutdown).await,
-            Role::Notification => notification::run(context, &mut conn, first, None, &shutdown).await,
+            Role::Notification => {
+                notification::run(context, &mut conn, first, None, login_deadline, &shutdown).await
+            }
             Role::Dispatch { notification_address } => {
-                notification::run(context, &mut conn, first, Some(notification_address), &shutdown).await
+                let referral = Some(notification_address.as_str());
+                notification::run(context, &mut conn, first, referral, login_deadline, &shutdown).await
             }
         }
     }

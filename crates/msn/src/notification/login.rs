@@ -25,6 +25,10 @@ fn tweener_policy(now: i64) -> String {
     )
 }
 
+/// Commands refused before login (unknown, malformed) after which the connection is closed:
+/// a client finds its way in with far fewer, a stranger gets no endless answers.
+const MAX_REFUSED_BEFORE_LOGIN: u32 = 30;
+
 pub(super) struct LoggedIn {
     pub(super) session: Session,
     pub(super) dialect: Dialect,
@@ -60,21 +64,23 @@ pub(super) async fn log_in(
     conn: &mut Conn,
     first: Frame,
     referral: Option<&str>,
+    deadline: tokio::time::Instant,
     shutdown: &CancellationToken,
 ) -> Option<LoggedIn> {
     let mut login = Login { stage: Stage::New, dialect: Dialect::OLDEST, failures: 0, referral };
+    let mut refused = 0;
     let mut next = Some(first);
     loop {
         let frame = match next.take() {
             Some(frame) => frame,
             None => {
-                let read = tokio::time::timeout(context.config.login_timeout, conn.read_frame());
+                let read = tokio::time::timeout_at(deadline, conn.read_frame());
                 tokio::select! {
                     _ = shutdown.cancelled() => return None,
                     read = read => match read {
                         Ok(Ok(frame)) => frame,
                         Ok(Err(e)) => { e.log(); return None; }
-                        Err(_) => { tracing::info!("closing connection idle before login"); return None; }
+                        Err(_) => { tracing::info!("closing connection not logged in in time"); return None; }
                     },
                 }
             }
@@ -83,6 +89,12 @@ pub(super) async fn log_in(
             Ok(command) => login.command(context, conn, command, frame.trid()).await,
             Err(e) => {
                 send_error(conn, e);
+                refused += 1;
+                if refused >= MAX_REFUSED_BEFORE_LOGIN {
+                    tracing::info!(refused, "closing connection that sends only what cannot be answered before login");
+                    flush(conn).await?;
+                    return None;
+                }
                 Step::Continue
             }
         };

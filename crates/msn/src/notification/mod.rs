@@ -32,9 +32,11 @@ pub(crate) async fn run(
     conn: &mut Conn,
     first: Frame,
     referral: Option<&str>,
+    login_deadline: tokio::time::Instant,
     shutdown: &CancellationToken,
 ) {
-    let Some(login) = Box::pin(login::log_in(&context, conn, first, referral, shutdown)).await else {
+    let login = login::log_in(&context, conn, first, referral, login_deadline, shutdown);
+    let Some(login) = Box::pin(login).await else {
         return;
     };
     let session = login.session;

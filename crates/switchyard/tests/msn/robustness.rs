@@ -83,6 +83,30 @@ async fn silent_and_unfinished_logins_are_closed() {
 }
 
 #[tokio::test]
+async fn the_login_deadline_counts_from_connect_and_junk_before_login_closes() {
+    let server = two_users().await;
+    // Pings keep nothing alive before login: the deadline (1 s here) counts from connect.
+    let mut pinger = Client::connect(server.msn()).await;
+    for _ in 0..4 {
+        pinger.send("PNG").await;
+        pinger.expect("QNG").await;
+        tokio::time::sleep(std::time::Duration::from_millis(220)).await;
+    }
+    // 0.9 s after connecting, 0.2 s after the last ping: closed at the 1 s deadline.
+    pinger.expect_closed_within(std::time::Duration::from_millis(600)).await;
+
+    // Commands that cannot be answered before login: thirty, then the connection is closed.
+    let mut junk = Client::connect(server.msn()).await;
+    for trid in 1..30 {
+        junk.send(&format!("ZZZ {trid}")).await;
+        junk.expect(&format!("200 {trid}")).await;
+    }
+    junk.send("ZZZ 30").await;
+    junk.expect("200 30").await;
+    junk.expect_closed_within(std::time::Duration::from_millis(500)).await;
+}
+
+#[tokio::test]
 async fn connections_past_the_limit_wait_for_a_free_slot() {
     let server = TestServer::start_with(|c| c.limits.max_connections = 2).await;
     server.add_user("alice", "secret", Some("Alice")).await;
