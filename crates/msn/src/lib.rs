@@ -140,9 +140,7 @@ async fn route(context: Arc<Context>, stream: TcpStream, role: Role, shutdown: C
         let starts_switchboard = matches!(first.verb.as_str(), "USR" | "ANS");
         match &role {
             Role::Notification if starts_switchboard => switchboard::run(&context, &mut conn, first, &shutdown).await,
-            Role::Notification => {
-                notification::run(context, &mut conn, first, None, login_deadline, &shutdown).await
-            }
+            Role::Notification => notification::run(context, &mut conn, first, None, login_deadline, &shutdown).await,
             Role::Dispatch { notification_address } => {
                 let referral = Some(notification_address.as_str());
                 notification::run(context, &mut conn, first, referral, login_deadline, &shutdown).await

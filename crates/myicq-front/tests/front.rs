@@ -554,8 +554,17 @@ async fn the_1_0_extras_answer_that_there_is_nothing_to_federate_or_join() {
 async fn a_session_follows_its_client_to_a_new_address_and_a_new_login_replaces_it() {
     let server = server().await;
     let (mut alice, mut bob) = friends_online(&server).await;
-    // Bob's NAT mapping changes: same uin and session id from another port.
+    // Bob's NAT mapping changes: same uin and session id from another port. A request without
+    // a body proves nothing (anyone can forge one) and is dropped; the first that decrypts with
+    // Bob's key, here his keepalive, moves the session.
     bob.socket = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    bob.send(&Request::GetContactList).await;
+    bob.quiet_for(Duration::from_secs(1)).await;
+    bob.acks = false;
+    let seq = bob.send(&Request::KeepAlive { random: 9 }).await;
+    let reply = bob.recv().await;
+    assert_eq!((reply.header.ackseq, reply.packet), (seq, ServerPacket::KeepAlive { online: 2 }));
+    bob.acks = true;
     assert_eq!(bob.request(&Request::GetContactList).await, ServerPacket::ContactList { uins: vec![] });
     alice.acked(&message(msg::TEXT, BOB, &text("still there?"))).await;
     assert!(matches!(bob.packet().await, ServerPacket::Message { .. }), "replies go to the new address");
@@ -666,4 +675,25 @@ async fn a_message_is_acknowledged_only_once_it_is_delivered_or_stored() {
         }
     }
     bob.until(|p| says(p, "second")).await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_stranger_with_a_sessions_uin_and_id_can_neither_move_nor_end_it() {
+    let server = server().await;
+    let (mut alice, mut bob) = friends_online(&server).await;
+    // The stranger knows Bob's UIN, session id and sequence numbers, but not his password.
+    let mut stranger = server.client().await;
+    (stranger.uin, stranger.sid, stranger.seq) = (bob.uin, bob.sid, bob.seq);
+    stranger.set_password("not bob's");
+    stranger.send(&Request::GetContactList).await;
+    stranger.send(&Request::Logout).await;
+    stranger.ack(1).await;
+    stranger.quiet_for(Duration::from_secs(2)).await;
+    assert!(server.front.stats().spoofed.load(Ordering::Relaxed) >= 2, "counted as spoofed");
+
+    // Bob is still online, at his own address.
+    alice.acked(&message(msg::TEXT, BOB, &text("still yours?"))).await;
+    assert!(matches!(bob.packet().await, ServerPacket::Message { .. }), "delivered to bob's address");
+    assert_eq!(bob.request(&Request::GetContactList).await, ServerPacket::ContactList { uins: vec![] });
+    alice.quiet_for(Duration::from_secs(2)).await;
 }

@@ -82,11 +82,19 @@ impl Link {
     }
 
     /// Decrypts and de-duplicates a datagram. A duplicate is acknowledged again, not returned;
-    /// an ACK is returned as it is (its seq is the server's).
-    pub(crate) async fn accept(&mut self, datagram: &[u8]) -> Option<Accepted> {
+    /// an ACK is returned as it is (its seq is the server's). From `elsewhere` than the
+    /// session's address, only a datagram that decrypts counts: anyone can forge an empty body
+    /// (an ACK, a LOGOUT) with a session's UIN and id.
+    pub(crate) async fn accept(&mut self, datagram: &[u8], elsewhere: bool) -> Option<Accepted> {
         let header = ClientHeader::parse(datagram)?;
         let sealed = &datagram[HEADER_LEN..];
-        let body = if cmd::is_plain(header.cmd) || sealed.is_empty() {
+        let unproven = cmd::is_plain(header.cmd) || sealed.is_empty();
+        if elsewhere && unproven {
+            tracing::debug!(cmd = header.cmd, "unencrypted datagram from another address dropped");
+            Stats::count(&self.context.stats.spoofed);
+            return None;
+        }
+        let body = if unproven {
             sealed.to_vec()
         } else {
             let opened = self.cipher.as_ref().map(|cipher| cipher.open(sealed, header.cc));

@@ -82,7 +82,7 @@ impl Pending {
                 // Only a logged-in session is looked up by its uin from another address.
                 continue;
             }
-            let Some(Accepted { header, body }) = self.link.accept(&inbound.datagram).await else { continue };
+            let Some(Accepted { header, body }) = self.link.accept(&inbound.datagram, false).await else { continue };
             match Request::parse(header.cmd, &body) {
                 Request::Ack => {
                     self.link.acknowledged(header.seq).await;

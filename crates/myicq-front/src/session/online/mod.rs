@@ -142,11 +142,17 @@ impl Online {
                 Input::Datagram(None) | Input::Event(Err(KickReason::LoggedInElsewhere)) => Err(End::Replaced),
                 Input::Event(Err(KickReason::TooSlow)) => Err(End::Unresponsive),
                 Input::Datagram(Some(inbound)) => {
-                    if inbound.from != self.link.peer {
-                        self.moved(inbound.from);
-                    }
-                    match self.link.accept(&inbound.datagram).await {
-                        Some(accepted) => Box::pin(self.request(accepted)).await,
+                    // A datagram from another address moves the session there (a NAT mapping
+                    // changed) only once it proved itself: decrypted with the session's key,
+                    // its check code right, and not seen before.
+                    let elsewhere = inbound.from != self.link.peer;
+                    match self.link.accept(&inbound.datagram, elsewhere).await {
+                        Some(accepted) => {
+                            if elsewhere {
+                                self.moved(inbound.from);
+                            }
+                            Box::pin(self.request(accepted)).await
+                        }
                         None => Ok(()),
                     }
                 }
