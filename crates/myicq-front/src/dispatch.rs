@@ -13,7 +13,7 @@ use bytes::Bytes;
 use myicq::codes::cmd;
 use myicq::datagram::{split_client, DatagramError, MAX_DATAGRAM};
 use std::collections::HashMap;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
@@ -21,6 +21,9 @@ use tokio_util::task::TaskTracker;
 
 /// Datagrams a session may have waiting; more are dropped (the client resends).
 const INBOX: usize = 64;
+/// Sessions not logged in yet from one IP address at once: a client needs one, a household
+/// behind one NAT a few, and a flood from one address cannot take the places of everyone else.
+const PENDING_PER_ADDRESS: usize = 16;
 
 /// A datagram for a session, with the address it came from.
 pub(crate) struct Inbound {
@@ -46,6 +49,8 @@ struct Routes {
     by_addr: HashMap<SocketAddr, Route>,
     by_uin: HashMap<u32, SocketAddr>,
     pending: usize,
+    /// Sessions not logged in yet, by IP address.
+    pending_by_ip: HashMap<IpAddr, usize>,
     next_generation: u64,
 }
 
@@ -53,11 +58,30 @@ impl Routes {
     fn remove(&mut self, addr: SocketAddr) -> Option<Route> {
         let route = self.by_addr.remove(&addr)?;
         if route.uin == 0 {
-            self.pending -= 1;
+            self.no_longer_pending(addr.ip());
         } else if self.by_uin.get(&route.uin) == Some(&addr) {
             self.by_uin.remove(&route.uin);
         }
         Some(route)
+    }
+
+    fn add_pending(&mut self, ip: IpAddr) {
+        self.pending += 1;
+        *self.pending_by_ip.entry(ip).or_default() += 1;
+    }
+
+    fn no_longer_pending(&mut self, ip: IpAddr) {
+        self.pending -= 1;
+        if let Some(count) = self.pending_by_ip.get_mut(&ip) {
+            *count -= 1;
+            if *count == 0 {
+                self.pending_by_ip.remove(&ip);
+            }
+        }
+    }
+
+    fn pending_from(&self, ip: IpAddr) -> usize {
+        self.pending_by_ip.get(&ip).copied().unwrap_or(0)
     }
 }
 
@@ -92,7 +116,7 @@ impl Registration {
         let route = routes.by_addr.get_mut(&self.addr).expect("checked");
         if route.uin == 0 {
             route.uin = uin;
-            routes.pending -= 1;
+            routes.no_longer_pending(self.addr.ip());
         }
         if let Some(previous) = routes.by_uin.insert(uin, self.addr) {
             // An older session of the same user at another address is over (the core has
@@ -223,11 +247,16 @@ impl Dispatcher<'_> {
                     Stats::count(&context.stats.overloaded);
                     return;
                 }
+                if routes.pending_from(from.ip()) >= PENDING_PER_ADDRESS {
+                    tracing::debug!(%from, "too many sessions not logged in from this address; dropped");
+                    Stats::count(&context.stats.overloaded);
+                    return;
+                }
                 let (inbox, datagrams) = mpsc::channel(INBOX);
                 routes.next_generation += 1;
                 let generation = routes.next_generation;
                 routes.by_addr.insert(from, Route { sid: header.sid, uin: 0, generation, inbox: inbox.clone() });
-                routes.pending += 1;
+                routes.add_pending(from.ip());
                 let registration = Registration { table: table.clone(), addr: from, generation };
                 let link = session::Link::new(context.clone(), header, from, clock.now());
                 sessions.spawn(session::run(link, registration, datagrams, clock.clone(), shutdown.clone()));

@@ -697,3 +697,36 @@ async fn a_stranger_with_a_sessions_uin_and_id_can_neither_move_nor_end_it() {
     assert_eq!(bob.request(&Request::GetContactList).await, ServerPacket::ContactList { uins: vec![] });
     alice.quiet_for(Duration::from_secs(2)).await;
 }
+
+#[tokio::test(start_paused = true)]
+async fn wrong_passwords_hold_nothing_and_one_address_cannot_fill_the_server() {
+    let server = server_with(|c| {
+        c.registration = false;
+        c.max_pending = 20;
+    })
+    .await;
+    // A refused login ends its session: more of them than there are places leave room for
+    // everyone (the per-address limit on failed logins is 30 an hour).
+    for _ in 0..25 {
+        let mut guesser = server.client().await;
+        assert_eq!(guesser.login(ALICE, "guess", status::ONLINE).await, LoginReply::Refused(login::WRONG_PASSWD));
+    }
+    let mut alice = server.client().await;
+    assert!(matches!(alice.login(ALICE, "alicepw", status::ONLINE).await, LoginReply::Success { .. }));
+
+    // Sessions that wait without logging in (a refused registration waits for the LOGIN gaim
+    // sends next) are capped per address: the 17th from 127.0.0.1 is not answered...
+    let mut waiting = Vec::new();
+    for _ in 0..16 {
+        let mut client = server.client().await;
+        assert_eq!(client.register("long enough to be answered").await, 0);
+        waiting.push(client);
+    }
+    let mut one_more = server.client().await;
+    one_more.send(&Request::NewUin { password: b"a much longer password".to_vec() }).await;
+    one_more.quiet_for(Duration::from_secs(2)).await;
+    // ...while another address logs in at once.
+    let mut elsewhere = Client::new(server.addr).await;
+    elsewhere.socket = UdpSocket::bind("127.0.0.2:0").await.unwrap();
+    assert!(matches!(elsewhere.login(BOB, "bobpass", status::ONLINE).await, LoginReply::Success { .. }));
+}

@@ -88,11 +88,12 @@ impl Pending {
                     self.link.acknowledged(header.seq).await;
                 }
                 Request::NewUin { password } => self.register(&password, header.seq, inbound.datagram.len()).await,
+                // A refused login ends the session: it would hold a place among the sessions
+                // not logged in, which a flood of wrong passwords would fill.
                 Request::Login(login) => {
                     let request_len = inbound.datagram.len();
-                    if let Some(account) = self.log_in(&login, header.uin, header.seq, request_len).await {
-                        return Some((account, login, header.seq));
-                    }
+                    let account = self.log_in(&login, header.uin, header.seq, request_len).await?;
+                    return Some((account, login, header.seq));
                 }
                 // gaim sends LOGOUT right after registering, then LOGIN with the same session
                 // id: that LOGIN must find this session still listening.
