@@ -28,6 +28,9 @@ pub struct MyIcqConfig {
     pub registration: bool,
     /// Accounts one source address may register per hour.
     pub registrations_per_hour: u32,
+    /// Accounts all addresses together may register per hour (UDP source addresses are
+    /// easily forged, so the per-address limit alone does not bound a flood).
+    pub registrations_per_hour_total: u32,
     /// Failed logins one source address may make per hour before its logins are ignored.
     pub failed_logins_per_hour: u32,
     /// Accounts whose `BROADCAST_MSG` reaches everyone (others' are ignored).
@@ -48,6 +51,7 @@ impl Default for MyIcqConfig {
         MyIcqConfig {
             registration: true,
             registrations_per_hour: 3,
+            registrations_per_hour_total: 60,
             failed_logins_per_hour: 30,
             administrators: Vec::new(),
             max_sessions: 50_000,
@@ -96,7 +100,11 @@ impl MyIcqFront {
         if let Err(e) = socket2::SockRef::from(&socket).set_recv_buffer_size(RECEIVE_BUFFER) {
             tracing::warn!(error = %e, "could not enlarge the MyICQ receive buffer");
         }
-        let limits = limits::PerAddress::new(config.registrations_per_hour, config.failed_logins_per_hour);
+        let limits = limits::PerAddress::new(
+            config.registrations_per_hour,
+            config.registrations_per_hour_total,
+            config.failed_logins_per_hour,
+        );
         let context =
             Context { core, config, socket: Arc::new(socket), stats: Stats::default(), peers: DashMap::new(), limits };
         MyIcqFront { context: Arc::new(context), sessions: TaskTracker::new() }

@@ -1,5 +1,6 @@
 //! Per-source-address budgets for what guessing and flooding use: registrations and failed
-//! logins, each counted in hour-long windows.
+//! logins, each counted in hour-long windows; and one budget for the registrations of all
+//! addresses together.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -13,24 +14,31 @@ const MAX_ADDRESSES: usize = 100_000;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub(crate) enum Budget {
     Registration,
+    /// Every address's registrations, counted under [`EVERYONE`].
+    AllRegistrations,
     FailedLogin,
 }
 
+/// The address the budgets of all addresses together are kept under.
+pub(crate) const EVERYONE: IpAddr = IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED);
+
 pub(crate) struct PerAddress {
     registrations: u32,
+    all_registrations: u32,
     failed_logins: u32,
     /// (address, budget) → (window start, count)
     used: Mutex<HashMap<(IpAddr, Budget), (Instant, u32)>>,
 }
 
 impl PerAddress {
-    pub(crate) fn new(registrations: u32, failed_logins: u32) -> Self {
-        PerAddress { registrations, failed_logins, used: Mutex::new(HashMap::new()) }
+    pub(crate) fn new(registrations: u32, all_registrations: u32, failed_logins: u32) -> Self {
+        PerAddress { registrations, all_registrations, failed_logins, used: Mutex::new(HashMap::new()) }
     }
 
     fn allowance(&self, budget: Budget) -> u32 {
         match budget {
             Budget::Registration => self.registrations,
+            Budget::AllRegistrations => self.all_registrations,
             Budget::FailedLogin => self.failed_logins,
         }
     }
@@ -67,7 +75,7 @@ mod tests {
 
     #[test]
     fn a_budget_is_per_address_and_per_hour() {
-        let limits = PerAddress::new(2, 0);
+        let limits = PerAddress::new(2, 10, 0);
         let (a, b): (IpAddr, IpAddr) = ("127.0.0.1".parse().unwrap(), "127.0.0.2".parse().unwrap());
         let t0 = Instant::now();
         assert!(limits.allows(a, Budget::Registration, t0));

@@ -730,3 +730,23 @@ async fn wrong_passwords_hold_nothing_and_one_address_cannot_fill_the_server() {
     elsewhere.socket = UdpSocket::bind("127.0.0.2:0").await.unwrap();
     assert!(matches!(elsewhere.login(BOB, "bobpass", status::ONLINE).await, LoginReply::Success { .. }));
 }
+
+#[tokio::test(start_paused = true)]
+async fn registrations_are_limited_across_all_addresses_too() {
+    // Source addresses are easily forged: 300 accounts were made from 100 of them in 2 s.
+    let server = server_with(|c| c.registrations_per_hour_total = 3).await;
+    let from = |last: u8| {
+        let addr = server.addr;
+        async move {
+            let mut client = Client::new(addr).await;
+            client.socket = UdpSocket::bind((std::net::Ipv4Addr::new(127, 0, 0, last), 0)).await.unwrap();
+            client
+        }
+    };
+    for last in 2..5 {
+        assert_ne!(from(last).await.register("long enough to be answered").await, 0, "127.0.0.{last}");
+    }
+    assert_eq!(from(5).await.register("long enough to be answered").await, 0, "the fourth this hour");
+    tokio::time::sleep(Duration::from_secs(3601)).await;
+    assert_ne!(from(6).await.register("long enough to be answered").await, 0, "an hour later");
+}

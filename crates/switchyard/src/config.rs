@@ -111,6 +111,8 @@ pub struct MyIcqSection {
     pub registration: bool,
     /// Registrations one address may make per hour.
     pub registrations_per_hour: u32,
+    /// Registrations all addresses together may make per hour.
+    pub registrations_per_hour_total: u32,
     /// Failed logins one address may make per hour; past that its logins are ignored.
     pub failed_logins_per_hour: u32,
     /// Account names whose `BROADCAST_MSG` reaches every user.
@@ -188,6 +190,7 @@ impl Default for MyIcqSection {
             port: 8000,
             registration: front.registration,
             registrations_per_hour: front.registrations_per_hour,
+            registrations_per_hour_total: front.registrations_per_hour_total,
             failed_logins_per_hour: front.failed_logins_per_hour,
             administrators: Vec::new(),
             domain: None,
@@ -274,6 +277,7 @@ impl Config {
         Ok(switchyard_myicq::MyIcqConfig {
             registration: self.myicq.registration,
             registrations_per_hour: self.myicq.registrations_per_hour,
+            registrations_per_hour_total: self.myicq.registrations_per_hour_total,
             failed_logins_per_hour: self.myicq.failed_logins_per_hour,
             administrators: self.myicq_administrators()?,
             domain: self.myicq.domain.clone().unwrap_or_else(|| {

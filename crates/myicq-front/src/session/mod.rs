@@ -10,7 +10,7 @@ pub(crate) use link::Link;
 
 use crate::clock::Clock;
 use crate::dispatch::{InboundBox, Registration};
-use crate::limits::Budget;
+use crate::limits::{Budget, EVERYONE};
 use link::Accepted;
 use myicq::client::{Login, Request};
 use myicq::codes::login;
@@ -109,10 +109,18 @@ impl Pending {
         let ip = self.link.peer.ip();
         let now = self.link.now;
         let open = context.config.registration && context.limits.allows(ip, Budget::Registration, now);
+        let open = open && {
+            let room = context.limits.allows(EVERYONE, Budget::AllRegistrations, now);
+            if !room {
+                tracing::warn!(%ip, "registrations of all addresses at their hourly limit; refused");
+            }
+            room
+        };
         let uin = if !open || password.is_empty() {
             0
         } else {
             context.limits.spend(ip, Budget::Registration, now);
+            context.limits.spend(EVERYONE, Budget::AllRegistrations, now);
             match context.core.store().create_numbered_account(&from_gbk(password)).await {
                 Ok(account) => {
                     tracing::info!(uin = account.uin, name = %account.name, "registered");
