@@ -713,6 +713,11 @@ async fn wrong_passwords_hold_nothing_and_one_address_cannot_fill_the_server() {
     }
     let mut alice = server.client().await;
     assert!(matches!(alice.login(ALICE, "alicepw", status::ONLINE).await, LoginReply::Success { .. }));
+    // A refusal is sent once, never resent (a forged source would get it three times over).
+    let mut forged = server.client().await;
+    forged.acks = false;
+    assert_eq!(forged.login(BOB, "guess", status::ONLINE).await, LoginReply::Refused(login::WRONG_PASSWD));
+    forged.quiet_for(Duration::from_secs(30)).await;
 
     // Sessions that wait without logging in (a refused registration waits for the LOGIN gaim
     // sends next) are capped per address: the 17th from 127.0.0.1 is not answered...
