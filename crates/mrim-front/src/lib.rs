@@ -9,7 +9,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 use switchyard_core::{AccountName, Core};
-use switchyard_net::Connections;
+use switchyard_net::{ConnectionBudget, Connections};
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
@@ -72,9 +72,10 @@ pub struct MrimFront {
 
 impl MrimFront {
     /// `config.domains` must not be empty.
-    pub fn new(core: Core, config: MrimConfig) -> Self {
+    /// `budget` is shared with every other listener of the process.
+    pub fn new(core: Core, config: MrimConfig, budget: ConnectionBudget) -> Self {
         assert!(!config.domains.is_empty(), "at least one MRIM domain");
-        let connections = Connections::new(config.max_connections);
+        let connections = Connections::new(config.max_connections, budget);
         let ping_period = tokio::sync::watch::Sender::new(config.ping_period);
         MrimFront { context: Arc::new(Context { core, config, ping_period }), connections }
     }

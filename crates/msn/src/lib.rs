@@ -22,7 +22,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 use switchyard_core::Core;
-use switchyard_net::Connections;
+use switchyard_net::{ConnectionBudget, Connections};
 use tokio::net::{TcpListener, TcpStream};
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
@@ -158,10 +158,11 @@ pub struct MsnFront {
 }
 
 impl MsnFront {
-    /// `passport` is shared with the nexus that issues its tickets.
-    pub fn new(core: Core, config: MsnConfig, passport: Arc<Passport>) -> Self {
+    /// `passport` is shared with the nexus that issues its tickets; `budget` with every other
+    /// listener of the process.
+    pub fn new(core: Core, config: MsnConfig, passport: Arc<Passport>, budget: ConnectionBudget) -> Self {
         let switchboards = switchboard::Switchboards::new(config.ticket_lifetime);
-        let connections = Connections::new(config.max_connections);
+        let connections = Connections::new(config.max_connections, budget);
         MsnFront { context: Arc::new(Context { core, config, switchboards, passport }), connections }
     }
 

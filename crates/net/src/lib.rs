@@ -6,5 +6,5 @@ mod accept;
 pub mod batch;
 mod stream;
 
-pub use accept::{Connections, Slot};
+pub use accept::{ConnectionBudget, Connections, Slot};
 pub use stream::{BufferedStream, ReadError};

@@ -1,6 +1,6 @@
 use std::sync::Arc;
 use std::time::Duration;
-use switchyard_net::{BufferedStream, Connections, ReadError};
+use switchyard_net::{BufferedStream, ConnectionBudget, Connections, ReadError};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio_util::sync::CancellationToken;
@@ -21,7 +21,7 @@ async fn pair() -> (TcpStream, BufferedStream) {
 async fn a_full_front_accepts_again_once_a_connection_ends() {
     let listener = listener().await;
     let address = listener.local_addr().unwrap();
-    let connections = Connections::new(1);
+    let connections = Connections::new(1, ConnectionBudget::new(100, 100));
     let shutdown = CancellationToken::new();
     let _first = TcpStream::connect(address).await.unwrap();
     let _second = TcpStream::connect(address).await.unwrap();
@@ -47,7 +47,7 @@ async fn a_full_front_accepts_again_once_a_connection_ends() {
 async fn accept_ends_at_shutdown_and_closed_waits_for_connections() {
     let listener = listener().await;
     let address = listener.local_addr().unwrap();
-    let connections = Connections::new(4);
+    let connections = Connections::new(4, ConnectionBudget::new(100, 100));
     let shutdown = CancellationToken::new();
     let _client = TcpStream::connect(address).await.unwrap();
     let (_, _, slot) = connections.accept(&listener, &shutdown).await.unwrap();
@@ -167,4 +167,35 @@ async fn a_write_that_times_out_ends_the_connection_and_nothing_is_sent_twice() 
     let _ = client.read_to_end(&mut received).await;
     assert!(received.len() < sent.len(), "the client did not read, so not everything went out");
     assert!(sent.starts_with(&received), "what arrived is a prefix of what was sent, no byte repeated");
+}
+
+#[tokio::test]
+async fn listeners_share_one_budget_and_an_address_has_a_cap() {
+    let shutdown = CancellationToken::new();
+    // Two fronts of ten places each, but three places for the whole process.
+    let budget = ConnectionBudget::new(3, 2);
+    let (first, second) = (Connections::new(10, budget.clone()), Connections::new(10, budget));
+    let (a, b) = (listener().await, listener().await);
+    // 127.0.0.1 may have two: its third is closed at once, and 127.0.0.2 gets the last place.
+    let _c1 = TcpStream::connect(a.local_addr().unwrap()).await.unwrap();
+    let _c2 = TcpStream::connect(b.local_addr().unwrap()).await.unwrap();
+    let (_, _, s1) = first.accept(&a, &shutdown).await.unwrap();
+    let (_, _, s2) = second.accept(&b, &shutdown).await.unwrap();
+    let mut third = TcpStream::connect(a.local_addr().unwrap()).await.unwrap();
+    let other = tokio::net::TcpSocket::new_v4().unwrap();
+    other.bind("127.0.0.2:0".parse().unwrap()).unwrap();
+    let _c4 = other.connect(a.local_addr().unwrap()).await.unwrap();
+    let (_, peer, s3) = first.accept(&a, &shutdown).await.unwrap();
+    assert_eq!(peer.ip().to_string(), "127.0.0.2", "the capped address's connection was passed over");
+    let mut byte = [0u8; 1];
+    assert_eq!(third.read(&mut byte).await.unwrap_or(0), 0, "closed at once");
+    // The process's three places are taken: the next connection waits, from any address.
+    let _c5 = TcpStream::connect(b.local_addr().unwrap()).await.unwrap();
+    let waiting = tokio::time::timeout(Duration::from_millis(200), second.accept(&b, &shutdown)).await;
+    assert!(waiting.is_err(), "no place left in the shared budget");
+    drop((s1, s2, s3));
+    let (_, _, _slot) = tokio::time::timeout(Duration::from_secs(5), second.accept(&b, &shutdown))
+        .await
+        .expect("a place came free")
+        .unwrap();
 }

@@ -129,6 +129,9 @@ pub struct LimitsSection {
     pub max_list_entries: usize,
     /// Open MSN connections at once; more wait to be accepted.
     pub max_connections: usize,
+    /// Open connections one source address may have across every TCP listener; more are
+    /// closed at once.
+    pub max_connections_per_address: usize,
     /// Messages kept for one offline user; more are refused ("mailbox full").
     pub max_offline_messages: usize,
 }
@@ -203,6 +206,7 @@ impl Default for LimitsSection {
         LimitsSection {
             max_list_entries: switchyard_core::CoreConfig::default().max_list_entries,
             max_connections: switchyard_msn::MsnConfig::default().max_connections,
+            max_connections_per_address: 100,
             max_offline_messages: switchyard_core::CoreConfig::default().max_offline_messages,
         }
     }

@@ -22,7 +22,7 @@ use std::task::{ready, Context, Poll};
 use std::time::{Duration, SystemTime};
 use switchyard_msn::nexus::http1::{self, Head, RequestHead, Response, Status};
 use switchyard_msn::nexus::Nexus;
-use switchyard_net::{Connections, Slot};
+use switchyard_net::{ConnectionBudget, Connections, Slot};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
@@ -42,11 +42,13 @@ const REQUEST_DEADLINE: Duration = Duration::from_secs(10);
 /// with unread bytes does not reset the connection under the answer.
 const LINGER: Duration = Duration::from_secs(1);
 
-/// How many connections the service keeps, and for how long an idle one.
-#[derive(Debug, Clone, Copy)]
+/// How many connections the service keeps (within the process's budget), and for how long an
+/// idle one.
+#[derive(Clone)]
 pub struct HttpLimits {
     pub max_connections: usize,
     pub idle_timeout: Duration,
+    pub budget: ConnectionBudget,
 }
 
 /// Serves the nexus and `router` on `listener` until `shutdown`; over TLS when `tls` is given
@@ -84,7 +86,8 @@ async fn accept(
     web: mpsc::Sender<(HttpConnection, SocketAddr)>,
     shutdown: CancellationToken,
 ) {
-    let connections = Connections::new(limits.max_connections);
+    let connections = Connections::new(limits.max_connections, limits.budget.clone());
+    let idle_timeout = limits.idle_timeout;
     while let Some((stream, peer, slot)) = connections.accept(&listener, &shutdown).await {
         let local = match stream.local_addr() {
             Ok(local) => local,
@@ -103,7 +106,7 @@ async fn accept(
                     Err(_) => return tracing::debug!(%peer, "TLS handshake timed out"),
                 },
             };
-            let connection = HttpConnection::new(transport, slot, limits.idle_timeout);
+            let connection = HttpConnection::new(transport, slot, idle_timeout);
             route(connection, peer, local, &nexus, &web).await;
         });
     }

@@ -49,8 +49,9 @@ impl RunningServer {
         });
         // Nothing but the nexus is served over HTTP yet.
         let web = axum::Router::new();
-        let msn = MsnFront::new(core.clone(), msn_config, passport);
-        let mrim = MrimFront::new(core.clone(), config.mrim_front()?);
+        let budget = crate::fd_limit::connection_budget(config.limits.max_connections_per_address);
+        let msn = MsnFront::new(core.clone(), msn_config, passport, budget.clone());
+        let mrim = MrimFront::new(core.clone(), config.mrim_front()?, budget.clone());
         let shutdown = CancellationToken::new();
         let mut listeners = Vec::new();
         let mut listener_tasks = JoinSet::new();
@@ -95,8 +96,10 @@ impl RunningServer {
         let limits = crate::http::HttpLimits {
             max_connections: config.http.max_connections,
             idle_timeout: std::time::Duration::from_secs(config.http.idle_timeout_secs.max(1)),
+            budget,
         };
-        listener_tasks.spawn(crate::http::serve(http, None, limits, nexus.clone(), web.clone(), shutdown.clone()));
+        let (http_limits, http_nexus, http_web) = (limits.clone(), nexus.clone(), web.clone());
+        listener_tasks.spawn(crate::http::serve(http, None, http_limits, http_nexus, http_web, shutdown.clone()));
         if let Some(port) = config.http.https_port {
             let https = bind(config, port).await?;
             listeners.push(("https", https.local_addr()?));
