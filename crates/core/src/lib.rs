@@ -16,6 +16,7 @@ pub mod secrets;
 pub mod store;
 #[cfg(any(test, feature = "store-suite"))]
 pub mod store_suite;
+pub mod throttle;
 
 pub use account::{Account, AccountId, AccountName, AccountRef};
 pub use error::CoreError;
@@ -28,6 +29,7 @@ pub use profile::{Date, Profile, SearchQuery, Sex, TextMatch};
 pub use routing::{unix_now, Delivery, Font, Message};
 pub use secrets::Secrets;
 pub use store::{ContactGroup, GroupId, MessageKind, Store, StoreError};
+pub use throttle::{LoginThrottle, ThrottleConfig, Throttled};
 
 #[cfg(test)]
 mod tests;
@@ -45,13 +47,21 @@ pub struct CoreConfig {
     pub max_offline_messages: usize,
     /// Contact groups one user may have (fronts may allow fewer).
     pub max_groups: usize,
+    /// How failed logins are slowed down, for every protocol alike.
+    pub throttle: ThrottleConfig,
 }
 
 impl Default for CoreConfig {
     fn default() -> Self {
         // 600 was the forward-list limit of the MSN 6–7.5 era service.
         // 30 groups was MSN's limit (MRIM allows 20).
-        CoreConfig { max_list_entries: 600, session_queue: 512, max_offline_messages: 1000, max_groups: 30 }
+        CoreConfig {
+            max_list_entries: 600,
+            session_queue: 512,
+            max_offline_messages: 1000,
+            max_groups: 30,
+            throttle: ThrottleConfig::default(),
+        }
     }
 }
 
@@ -64,12 +74,14 @@ pub struct Core {
 struct Inner {
     store: Arc<dyn Store>,
     hub: hub::Hub,
+    throttle: LoginThrottle,
     config: CoreConfig,
 }
 
 impl Core {
     pub fn new(store: Arc<dyn Store>, config: CoreConfig) -> Self {
-        Core { inner: Arc::new(Inner { store, hub: hub::Hub::default(), config }) }
+        let throttle = LoginThrottle::new(config.throttle.clone());
+        Core { inner: Arc::new(Inner { store, hub: hub::Hub::default(), throttle, config }) }
     }
 
     pub fn store(&self) -> &dyn Store {
@@ -78,6 +90,11 @@ impl Core {
 
     pub fn config(&self) -> &CoreConfig {
         &self.inner.config
+    }
+
+    /// The failed-login limiter of every protocol and the nexus.
+    pub fn login_throttle(&self) -> &LoginThrottle {
+        &self.inner.throttle
     }
 
     fn hub(&self) -> &hub::Hub {

@@ -21,6 +21,10 @@ impl Conn {
         Conn { stream: BufferedStream::new(stream), decoder: PacketDecoder::new(max_body), dialect: Dialect::V1_7 }
     }
 
+    pub(crate) fn peer_ip(&self) -> Option<std::net::IpAddr> {
+        self.stream.peer_addr().ok().map(|a| a.ip())
+    }
+
     pub(crate) fn peer(&self) -> String {
         self.stream.peer_addr().map(|a| a.to_string()).unwrap_or_default()
     }

@@ -5,8 +5,9 @@ use crate::handles::Domains;
 use dashmap::DashMap;
 use rand::distr::{Alphanumeric, SampleString};
 use std::collections::VecDeque;
+use std::net::IpAddr;
 use std::time::{Duration, Instant};
-use switchyard_core::{AccountName, Core};
+use switchyard_core::{Account, AccountName, Core};
 
 /// Tickets waiting to be used, across all accounts; a flood of logins beyond it is refused
 /// until some are used or expire.
@@ -36,32 +37,27 @@ impl Passport {
         Passport { tickets: DashMap::new(), by_account: DashMap::new(), lifetime }
     }
 
-    /// Checks a handle and password; on success returns a new ticket (`t=…&p=…`).
+    /// Checks a handle and password from `ip`; on success returns a new ticket (`t=…&p=…`).
+    /// Tries the failed-login limiter holds back are refused unchecked.
     pub async fn sign_in(
         &self,
         core: &Core,
         domains: &Domains,
+        ip: IpAddr,
         handle: &str,
         password: &str,
     ) -> Result<String, Refusal> {
-        let name = domains.resolve(handle).map_err(|_| Refusal::BadCredentials)?;
-        let store = core.store();
-        let account = match store.account_by_name(&name).await {
-            Ok(Some(account)) => account,
-            Ok(None) => return Err(Refusal::BadCredentials),
-            Err(e) => {
-                tracing::error!(error = %e, "account lookup failed");
-                return Err(Refusal::Unavailable);
-            }
-        };
-        match store.secrets(account.id).await {
-            Ok(Some(secrets)) if secrets.accepts_password(password) => {}
-            Ok(_) => return Err(Refusal::BadCredentials),
-            Err(e) => {
-                tracing::error!(error = %e, "secrets lookup failed");
-                return Err(Refusal::Unavailable);
-            }
+        let name = domains.resolve(handle).ok();
+        let throttle = core.login_throttle();
+        if let Err(held) = throttle.check(ip, name.as_ref()) {
+            tracing::info!(%ip, %handle, retry_after = ?held.retry_after, "Passport login held back after too many failures");
+            return Err(Refusal::BadCredentials);
         }
+        let checked = self.check_password(core, name.as_ref(), password).await;
+        if !matches!(checked, Err(Refusal::Unavailable)) {
+            throttle.record(ip, name.as_ref(), checked.is_ok());
+        }
+        let account = checked?;
         if self.tickets.len() >= MAX_OUTSTANDING {
             tracing::warn!("too many Passport tickets outstanding; login refused");
             return Err(Refusal::Unavailable);
@@ -79,6 +75,32 @@ impl Passport {
         outstanding.push_back(ticket.clone());
         self.tickets.insert(ticket.clone(), (account.name, Instant::now() + self.lifetime));
         Ok(ticket)
+    }
+
+    async fn check_password(
+        &self,
+        core: &Core,
+        name: Option<&AccountName>,
+        password: &str,
+    ) -> Result<Account, Refusal> {
+        let name = name.ok_or(Refusal::BadCredentials)?;
+        let store = core.store();
+        let account = match store.account_by_name(name).await {
+            Ok(Some(account)) => account,
+            Ok(None) => return Err(Refusal::BadCredentials),
+            Err(e) => {
+                tracing::error!(error = %e, "account lookup failed");
+                return Err(Refusal::Unavailable);
+            }
+        };
+        match store.secrets(account.id).await {
+            Ok(Some(secrets)) if secrets.accepts_password(password) => Ok(account),
+            Ok(_) => Err(Refusal::BadCredentials),
+            Err(e) => {
+                tracing::error!(error = %e, "secrets lookup failed");
+                Err(Refusal::Unavailable)
+            }
+        }
     }
 
     /// Takes a ticket off the table; the account it was issued for, if it is still valid.

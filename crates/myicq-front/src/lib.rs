@@ -31,8 +31,6 @@ pub struct MyIcqConfig {
     /// Accounts all addresses together may register per hour (UDP source addresses are
     /// easily forged, so the per-address limit alone does not bound a flood).
     pub registrations_per_hour_total: u32,
-    /// Failed logins one source address may make per hour before its logins are ignored.
-    pub failed_logins_per_hour: u32,
     /// Accounts whose `BROADCAST_MSG` reaches everyone (others' are ignored).
     pub administrators: Vec<AccountName>,
     /// Sessions at once, logged in or not.
@@ -52,7 +50,6 @@ impl Default for MyIcqConfig {
             registration: true,
             registrations_per_hour: 3,
             registrations_per_hour_total: 60,
-            failed_logins_per_hour: 30,
             administrators: Vec::new(),
             max_sessions: 50_000,
             max_pending: 1_024,
@@ -100,11 +97,7 @@ impl MyIcqFront {
         if let Err(e) = socket2::SockRef::from(&socket).set_recv_buffer_size(RECEIVE_BUFFER) {
             tracing::warn!(error = %e, "could not enlarge the MyICQ receive buffer");
         }
-        let limits = limits::PerAddress::new(
-            config.registrations_per_hour,
-            config.registrations_per_hour_total,
-            config.failed_logins_per_hour,
-        );
+        let limits = limits::PerAddress::new(config.registrations_per_hour, config.registrations_per_hour_total);
         let context =
             Context { core, config, socket: Arc::new(socket), stats: Stats::default(), peers: DashMap::new(), limits };
         MyIcqFront { context: Arc::new(context), sessions: TaskTracker::new() }

@@ -1,6 +1,6 @@
-//! Per-source-address budgets for what guessing and flooding use: registrations and failed
-//! logins, each counted in hour-long windows; and one budget for the registrations of all
-//! addresses together.
+//! Budgets for registrations, counted in hour-long windows: per source address, and for all
+//! addresses together. (Failed logins are slowed by the core's limiter, shared by every
+//! protocol.)
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -16,7 +16,6 @@ pub(crate) enum Budget {
     Registration,
     /// Every address's registrations, counted under [`EVERYONE`].
     AllRegistrations,
-    FailedLogin,
 }
 
 /// The address the budgets of all addresses together are kept under.
@@ -25,21 +24,19 @@ pub(crate) const EVERYONE: IpAddr = IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED);
 pub(crate) struct PerAddress {
     registrations: u32,
     all_registrations: u32,
-    failed_logins: u32,
     /// (address, budget) → (window start, count)
     used: Mutex<HashMap<(IpAddr, Budget), (Instant, u32)>>,
 }
 
 impl PerAddress {
-    pub(crate) fn new(registrations: u32, all_registrations: u32, failed_logins: u32) -> Self {
-        PerAddress { registrations, all_registrations, failed_logins, used: Mutex::new(HashMap::new()) }
+    pub(crate) fn new(registrations: u32, all_registrations: u32) -> Self {
+        PerAddress { registrations, all_registrations, used: Mutex::new(HashMap::new()) }
     }
 
     fn allowance(&self, budget: Budget) -> u32 {
         match budget {
             Budget::Registration => self.registrations,
             Budget::AllRegistrations => self.all_registrations,
-            Budget::FailedLogin => self.failed_logins,
         }
     }
 
@@ -75,7 +72,7 @@ mod tests {
 
     #[test]
     fn a_budget_is_per_address_and_per_hour() {
-        let limits = PerAddress::new(2, 10, 0);
+        let limits = PerAddress::new(2, 0);
         let (a, b): (IpAddr, IpAddr) = ("127.0.0.1".parse().unwrap(), "127.0.0.2".parse().unwrap());
         let t0 = Instant::now();
         assert!(limits.allows(a, Budget::Registration, t0));
@@ -84,6 +81,6 @@ mod tests {
         assert!(!limits.allows(a, Budget::Registration, t0 + Duration::from_secs(10)));
         assert!(limits.allows(b, Budget::Registration, t0), "another address");
         assert!(limits.allows(a, Budget::Registration, t0 + WINDOW), "a new hour");
-        assert!(!limits.allows(b, Budget::FailedLogin, t0), "a budget of none");
+        assert!(!limits.allows(b, Budget::AllRegistrations, t0), "a budget of none");
     }
 }

@@ -705,14 +705,35 @@ async fn wrong_passwords_hold_nothing_and_one_address_cannot_fill_the_server() {
         c.max_pending = 20;
     })
     .await;
+    let from = |last: u8| {
+        let addr = server.addr;
+        async move {
+            let mut client = Client::new(addr).await;
+            client.socket = UdpSocket::bind((std::net::Ipv4Addr::new(127, 0, 0, last), 0)).await.unwrap();
+            client
+        }
+    };
+    // Alice has logged in from 127.0.0.2 before.
+    let mut alice = from(2).await;
+    assert!(matches!(alice.login(ALICE, "alicepw", status::ONLINE).await, LoginReply::Success { .. }));
+    alice.send(&Request::Logout).await;
     // A refused login ends its session: more of them than there are places leave room for
-    // everyone (the per-address limit on failed logins is 30 an hour).
+    // everyone, and all are answered (past five, unchecked: the address waits between tries).
     for _ in 0..25 {
         let mut guesser = server.client().await;
         assert_eq!(guesser.login(ALICE, "guess", status::ONLINE).await, LoginReply::Refused(login::WRONG_PASSWD));
     }
-    let mut alice = server.client().await;
+    // Even the right password waits at the guessing address, and at any other new one...
+    let mut guesser = server.client().await;
+    assert_eq!(guesser.login(ALICE, "alicepw", status::ONLINE).await, LoginReply::Refused(login::WRONG_PASSWD));
+    let mut stranger = from(3).await;
+    assert_eq!(stranger.login(ALICE, "alicepw", status::ONLINE).await, LoginReply::Refused(login::WRONG_PASSWD));
+    // ...but not at Alice's own, and not for long: the longest wait is a minute.
+    let mut alice = from(2).await;
     assert!(matches!(alice.login(ALICE, "alicepw", status::ONLINE).await, LoginReply::Success { .. }));
+    tokio::time::sleep(Duration::from_secs(61)).await;
+    let mut later = from(3).await;
+    assert!(matches!(later.login(ALICE, "alicepw", status::ONLINE).await, LoginReply::Success { .. }));
     // A refusal is sent once, never resent (a forged source would get it three times over).
     let mut forged = server.client().await;
     forged.acks = false;

@@ -113,8 +113,6 @@ pub struct MyIcqSection {
     pub registrations_per_hour: u32,
     /// Registrations all addresses together may make per hour.
     pub registrations_per_hour_total: u32,
-    /// Failed logins one address may make per hour; past that its logins are ignored.
-    pub failed_logins_per_hour: u32,
     /// Account names whose `BROADCAST_MSG` reaches every user.
     pub administrators: Vec<String>,
     /// The server's name as MyICQ clients write it after a UIN (`10001@domain`). gaim-myicq
@@ -134,6 +132,11 @@ pub struct LimitsSection {
     pub max_connections_per_address: usize,
     /// Messages kept for one offline user; more are refused ("mailbox full").
     pub max_offline_messages: usize,
+    /// Failed logins (every protocol and the nexus) an address, or an account from addresses
+    /// it was not used from, may make before each next try waits: 1 s, doubling up to the most.
+    pub failed_logins_free: u32,
+    /// The longest wait between tries after failed logins, in seconds.
+    pub failed_login_wait_max_secs: u64,
 }
 
 impl Default for Config {
@@ -194,7 +197,6 @@ impl Default for MyIcqSection {
             registration: front.registration,
             registrations_per_hour: front.registrations_per_hour,
             registrations_per_hour_total: front.registrations_per_hour_total,
-            failed_logins_per_hour: front.failed_logins_per_hour,
             administrators: Vec::new(),
             domain: None,
         }
@@ -208,6 +210,8 @@ impl Default for LimitsSection {
             max_connections: switchyard_msn::MsnConfig::default().max_connections,
             max_connections_per_address: 100,
             max_offline_messages: switchyard_core::CoreConfig::default().max_offline_messages,
+            failed_logins_free: switchyard_core::ThrottleConfig::default().free_failures,
+            failed_login_wait_max_secs: switchyard_core::ThrottleConfig::default().longest_wait.as_secs(),
         }
     }
 }
@@ -282,7 +286,6 @@ impl Config {
             registration: self.myicq.registration,
             registrations_per_hour: self.myicq.registrations_per_hour,
             registrations_per_hour_total: self.myicq.registrations_per_hour_total,
-            failed_logins_per_hour: self.myicq.failed_logins_per_hour,
             administrators: self.myicq_administrators()?,
             domain: self.myicq.domain.clone().unwrap_or_else(|| {
                 if self.bind.is_unspecified() {
@@ -299,6 +302,11 @@ impl Config {
         switchyard_core::CoreConfig {
             max_list_entries: self.limits.max_list_entries,
             max_offline_messages: self.limits.max_offline_messages,
+            throttle: switchyard_core::ThrottleConfig {
+                free_failures: self.limits.failed_logins_free,
+                longest_wait: Duration::from_secs(self.limits.failed_login_wait_max_secs.max(1)),
+                ..switchyard_core::ThrottleConfig::default()
+            },
             ..switchyard_core::CoreConfig::default()
         }
     }

@@ -129,7 +129,7 @@ async fn route(
     };
     let response = match request {
         Request::Nexus(head, body) => {
-            let response = nexus.answer(&head, &body, local).await;
+            let response = nexus.answer(&head, &body, local, peer).await;
             let (method, path, status) = (&head.method, &head.path, response.status.code());
             tracing::debug!(%peer, %method, %path, status, "nexus request");
             response

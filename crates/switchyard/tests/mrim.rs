@@ -680,3 +680,22 @@ async fn a_pipeline_longer_than_a_batch_is_answered_and_delivered_in_order() {
     let expected: Vec<String> = (0..150).map(|n| format!("message {n}")).collect();
     assert_eq!(got, expected);
 }
+
+#[tokio::test]
+async fn guessed_mrim_logins_wait_between_tries() {
+    let server = TestServer::start_with(|c| c.limits.failed_login_wait_max_secs = 1).await;
+    server.add_user("alice", "secret", Some("Alice")).await;
+    let addr = mrim_addr(&server);
+    let attempt = |password: &'static str| async move {
+        let mut c = MrimClient::connect(addr, 7).await;
+        c.hello_and_login("alice@mail.ru", password, status::ONLINE).await;
+        c.next().await.header.msg
+    };
+    for _ in 0..6 {
+        assert_eq!(attempt("wrong").await, msg::LOGIN_REJ);
+    }
+    // Held back: the right password is refused unchecked until the wait is over.
+    assert_eq!(attempt("secret").await, msg::LOGIN_REJ);
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    assert_eq!(attempt("secret").await, msg::LOGIN_ACK);
+}

@@ -8,6 +8,7 @@ use mrim::client::{Login, Password, StatusInfo};
 use mrim::codes::{contact_oper, failure, logout, message_flag, msg};
 use mrim::server::{ContactList, MessageAck};
 use mrim::{ClientPacket, Dialect, Packet, ServerPacket};
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 use switchyard_core::{Account, Event, KickReason, MessageKind, Presence, Session, ShownQueue, Status};
@@ -102,7 +103,7 @@ async fn log_in(context: &Context, conn: &mut Conn, shutdown: &CancellationToken
             }
             ClientPacket::Login(login) if greeted => {
                 let seq = packet.header.seq;
-                return match authenticate(context, &login).await {
+                return match authenticate(context, &login, conn.peer_ip()).await {
                     Some(account) => Some((account, login, seq)),
                     None => {
                         tracing::info!(login = %login.login, "login rejected");
@@ -120,14 +121,37 @@ async fn log_in(context: &Context, conn: &mut Conn, shutdown: &CancellationToken
     }
 }
 
-async fn authenticate(context: &Context, login: &Login) -> Option<Account> {
-    let name = context.config.resolve(&login.login)?;
-    let (account, secrets) = context.core.store().account_with_secrets(&name).await.ok()??;
-    let matches = match &login.password {
-        Password::Plain(given) => secrets.accepts_password(given),
-        Password::Md5(digest) => secrets.accepts_password_md5(digest),
+/// The account `login` names and proves, unless the failed-login limiter holds this try back
+/// (too many failures from this address, or for this account from addresses it was not used from).
+async fn authenticate(context: &Context, login: &Login, ip: Option<IpAddr>) -> Option<Account> {
+    let name = context.config.resolve(&login.login);
+    let throttle = context.core.login_throttle();
+    if let Some(ip) = ip {
+        if let Err(held) = throttle.check(ip, name.as_ref()) {
+            tracing::info!(login = %login.login, retry_after = ?held.retry_after, "login held back after too many failures");
+            return None;
+        }
+    }
+    let found = match &name {
+        Some(name) => match context.core.store().account_with_secrets(name).await {
+            Ok(found) => found,
+            Err(e) => {
+                tracing::error!(error = %e, "account lookup failed");
+                return None;
+            }
+        },
+        None => None,
     };
-    matches.then_some(account)
+    let account = found
+        .filter(|(_, secrets)| match &login.password {
+            Password::Plain(given) => secrets.accepts_password(given),
+            Password::Md5(digest) => secrets.accepts_password_md5(digest),
+        })
+        .map(|(account, _)| account);
+    if let Some(ip) = ip {
+        throttle.record(ip, name.as_ref(), account.is_some());
+    }
+    account
 }
 
 /// Answers `STARTTLS`: `MRIM_CS_OK` and the handshake, or `MRIM_CS_FAILURE` when TLS is not

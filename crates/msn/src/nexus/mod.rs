@@ -49,12 +49,12 @@ impl Nexus {
         path == "/rdr/pprdr.asp" || path == "/RST.srf" || login_path(path)
     }
 
-    /// Answers one request; `local` is the address the client connected to.
-    pub async fn answer(&self, head: &RequestHead, body: &[u8], local: SocketAddr) -> Response {
+    /// Answers one request from `peer`; `local` is the address the client connected to.
+    pub async fn answer(&self, head: &RequestHead, body: &[u8], local: SocketAddr, peer: SocketAddr) -> Response {
         match (head.method.as_str(), head.path.as_str()) {
             ("GET", "/rdr/pprdr.asp") => self.passport_urls(head, local),
-            ("GET", path) if login_path(path) => self.passport_login(head).await,
-            ("POST", "/RST.srf") => self.security_tokens(body).await,
+            ("GET", path) if login_path(path) => self.passport_login(head, peer).await,
+            ("POST", "/RST.srf") => self.security_tokens(body, peer).await,
             _ => Response::new(Status::NotFound),
         }
     }
@@ -73,12 +73,12 @@ impl Nexus {
             .header("Cache-control", "private")
     }
 
-    async fn passport_login(&self, head: &RequestHead) -> Response {
+    async fn passport_login(&self, head: &RequestHead, peer: SocketAddr) -> Response {
         let Some((handle, password)) = head.header("Authorization").and_then(passport14_credentials) else {
             tracing::info!("Passport1.4 login without credentials");
             return failed_login();
         };
-        match self.passport.sign_in(&self.core, &self.domains, &handle, &password).await {
+        match self.passport.sign_in(&self.core, &self.domains, peer.ip(), &handle, &password).await {
             // The ticket goes last: some clients take everything after `from-PP='` as the ticket.
             Ok(ticket) => Response::new(Status::Ok).header("PPServer", "H: SWITCHYARD V: 0").header(
                 "Authentication-Info",
@@ -95,13 +95,13 @@ impl Nexus {
         }
     }
 
-    async fn security_tokens(&self, body: &[u8]) -> Response {
+    async fn security_tokens(&self, body: &[u8], peer: SocketAddr) -> Response {
         let request = std::str::from_utf8(body).ok().and_then(soap::TokenRequest::parse).unwrap_or_default();
         let (Some(handle), Some(password)) = (request.username, request.password) else {
             tracing::info!("RequestMultipleSecurityTokens without credentials");
             return soap_response(soap::fault());
         };
-        match self.passport.sign_in(&self.core, &self.domains, &handle, &password).await {
+        match self.passport.sign_in(&self.core, &self.domains, peer.ip(), &handle, &password).await {
             Ok(ticket) => soap_response(soap::token_collection(&request.addresses, &ticket)),
             Err(Refusal::BadCredentials) => {
                 tracing::info!(%handle, "Passport SOAP login failed");

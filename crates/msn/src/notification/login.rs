@@ -194,8 +194,8 @@ impl Login<'_> {
             NsCommand::Usr { trid, stage: AuthStage::Subsequent, value, .. } => {
                 let (handle, account) = match std::mem::replace(&mut self.stage, Stage::Versioned) {
                     Stage::Md5Challenged { handle, account } => {
-                        let account = account.filter(|(_, secrets)| secrets.accepts_md5_response(&value));
-                        (handle, account.map(|(account, _)| account))
+                        let account = md5_login(context, conn, &handle, account, &value);
+                        (handle, account)
                     }
                     Stage::TweenerChallenged { handle, name } => {
                         let ticket_for = context.passport.redeem(&value);
@@ -304,4 +304,29 @@ fn profile_message(conn: &Conn, member_id: i64, credential: &str) -> String {
          Birthday: \r\nWallet: \r\nFlags: 1027\r\nsid: 507\r\nkv: 5\r\nMSPAuth: {auth}\r\nClientIP: {ip}\r\n\
          ClientPort: {port}\r\nABCHMigrated: 0\r\n\r\n"
     )
+}
+
+/// Checks an MD5 answer, unless the failed-login limiter holds this try back (too many failures
+/// from this address, or for this account from addresses it was not used from).
+fn md5_login(
+    context: &Context,
+    conn: &Conn,
+    handle: &str,
+    account: Option<(Account, Secrets)>,
+    answer: &str,
+) -> Option<Account> {
+    let name = context.config.domains.resolve(handle).ok();
+    let throttle = context.core.login_throttle();
+    let ip = conn.peer_addr().ok().map(|a| a.ip());
+    if let Some(ip) = ip {
+        if let Err(held) = throttle.check(ip, name.as_ref()) {
+            tracing::info!(%handle, retry_after = ?held.retry_after, "login held back after too many failures");
+            return None;
+        }
+    }
+    let account = account.filter(|(_, secrets)| secrets.accepts_md5_response(answer)).map(|(account, _)| account);
+    if let Some(ip) = ip {
+        throttle.record(ip, name.as_ref(), account.is_some());
+    }
+    account
 }

@@ -147,37 +147,51 @@ impl Pending {
         }
     }
 
-    /// Checks a `LOGIN`; a refusal is answered here, a success by the caller.
+    /// Checks a `LOGIN`; a refusal is answered here, a success by the caller. A try the
+    /// failed-login limiter holds back is refused unchecked.
     async fn log_in(&mut self, login: &Login, uin: u32, seq: u16, request_len: usize) -> Option<Account> {
         let context = self.link.context.clone();
         let ip = self.link.peer.ip();
-        if !context.limits.allows(ip, Budget::FailedLogin, self.link.now) {
-            tracing::warn!(%ip, "too many failed logins from this address; login ignored");
-            return None;
-        }
         let store = context.core.store();
-        let refused = match store.account_by_uin(uin).await {
-            Ok(Some(account)) => match store.secrets(account.id).await {
-                Ok(Some(secrets)) if accepts(&secrets, &login.password) => {
-                    self.link.uin = uin;
-                    self.link.set_key(&login.password);
-                    return Some(account);
-                }
-                Ok(_) => login::WRONG_PASSWD,
-                Err(e) => {
-                    tracing::error!(error = %e, "secrets lookup failed");
-                    return None;
-                }
-            },
-            Ok(None) => login::INVALID_UIN,
+        let account = match store.account_by_uin(uin).await {
+            Ok(account) => account,
             Err(e) => {
                 tracing::error!(error = %e, "account lookup failed");
                 return None;
             }
         };
-        tracing::info!(uin, code = refused, "login refused");
-        context.limits.spend(ip, Budget::FailedLogin, self.link.now);
-        self.reply_before_login(&ServerPacket::Login(LoginReply::Refused(refused)), seq, request_len).await;
+        let name = account.as_ref().map(|a| a.name.clone());
+        let throttle = context.core.login_throttle();
+        let refused = if let Err(held) = throttle.check(ip, name.as_ref()) {
+            tracing::info!(uin, retry_after = ?held.retry_after, "login held back after too many failures");
+            login::WRONG_PASSWD
+        } else {
+            let Some(account) = account else {
+                throttle.failed(ip, None);
+                return self.refuse_login(uin, login::INVALID_UIN, seq, request_len).await;
+            };
+            let secrets = match store.secrets(account.id).await {
+                Ok(secrets) => secrets,
+                Err(e) => {
+                    tracing::error!(error = %e, "secrets lookup failed");
+                    return None;
+                }
+            };
+            let right = secrets.is_some_and(|secrets| accepts(&secrets, &login.password));
+            throttle.record(ip, name.as_ref(), right);
+            if right {
+                self.link.uin = uin;
+                self.link.set_key(&login.password);
+                return Some(account);
+            }
+            login::WRONG_PASSWD
+        };
+        self.refuse_login(uin, refused, seq, request_len).await
+    }
+
+    async fn refuse_login(&mut self, uin: u32, code: u8, seq: u16, request_len: usize) -> Option<Account> {
+        tracing::info!(uin, code, "login refused");
+        self.reply_before_login(&ServerPacket::Login(LoginReply::Refused(code)), seq, request_len).await;
         None
     }
 

@@ -204,3 +204,35 @@ async fn lists_and_serial_numbers_survive_a_restart() {
     }
     bob.expect("LST 5 RL 2 1 1 alice@hotmail.com Alice").await;
 }
+
+/// Guessing is slowed for every protocol alike: past five failures from an address, each try
+/// waits (1 s, doubling; at most 1 s here) and one made too soon is refused unchecked, the
+/// right password included. MSN's MD5 login, the nexus and MRIM share the one limiter.
+#[tokio::test]
+async fn guesses_from_one_address_wait_between_tries_on_every_protocol() {
+    let server = TestServer::start_with(|c| c.limits.failed_login_wait_max_secs = 1).await;
+    server.add_user("alice", "secret", Some("Alice")).await;
+    let md5_try = |password: &'static str| {
+        let msn = server.msn();
+        async move {
+            let mut c = Client::connect(msn).await;
+            c.exchange(&[("VER 1 MSNP7 CVR0", "VER 1 MSNP7")]).await;
+            c.authenticate(2, "alice@hotmail.com", password).await;
+            c.line().await
+        }
+    };
+    for _ in 0..3 {
+        assert_eq!(md5_try("wrong").await, "911 3");
+    }
+    // Two more at the nexus: five in all.
+    for _ in 0..2 {
+        assert_eq!(server.passport_ticket("alice@hotmail.com", "wrong").await, Err(401));
+    }
+    // The sixth failure starts the waits: the right password is refused everywhere meanwhile.
+    assert_eq!(md5_try("wrong").await, "911 3");
+    assert_eq!(md5_try("secret").await, "911 3");
+    assert_eq!(server.passport_ticket("alice@hotmail.com", "secret").await, Err(401));
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    assert_eq!(md5_try("secret").await, "USR 3 OK alice@hotmail.com Alice 1");
+    assert!(server.passport_ticket("alice@hotmail.com", "secret").await.is_ok());
+}
