@@ -62,6 +62,8 @@ pub enum KickReason {
 struct Control {
     cancel: CancellationToken,
     reason: OnceLock<KickReason>,
+    /// Fires once the session's unread messages are back in the durable queue (at logout).
+    drained: CancellationToken,
 }
 
 impl Control {
@@ -154,6 +156,10 @@ impl Session {
     }
 }
 
+/// How long a delivery waits for a closing session's unread messages to be queued before its own
+/// (so they stay in order); past it the session's end is not awaited any longer.
+const DRAIN_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+
 impl Core {
     /// Registers a session for `account`, ending any previous one ("logged in elsewhere").
     /// The new session starts offline until it sets a status.
@@ -184,8 +190,12 @@ impl Core {
         Ok(Session { account, id, events, control })
     }
 
-    /// Removes the session if it is still the account's current one, telling watchers it left.
-    pub async fn logout(&self, session: &Session) -> Result<(), CoreError> {
+    /// Ends a session: the messages it was handed and never read go back to the durable queue,
+    /// in order, and the session is removed if it is still the account's current one, its
+    /// watchers told it left. Whatever ended it (a kick, a closed connection), nothing it was
+    /// given is lost.
+    pub async fn logout(&self, session: &mut Session) -> Result<(), CoreError> {
+        self.requeue_unread(session).await;
         let removed = self.hub().online.remove_if(&session.account.id, |_, o| o.session_id == session.id);
         if let Some((_, gone)) = removed {
             let id = gone.account.id;
@@ -197,6 +207,44 @@ impl Core {
             self.announce_leaving(&gone).await?;
         }
         Ok(())
+    }
+
+    async fn requeue_unread(&self, session: &mut Session) {
+        // No more events: deliveries from now on go to the durable queue, after these.
+        session.events.close();
+        let mut unread = Vec::new();
+        while let Ok(event) = session.events.try_recv() {
+            if let Event::Message(message) = *event {
+                if !message.kind.is_live_only() {
+                    unread.push(message.queued_for(session.account.id));
+                }
+            }
+        }
+        if !unread.is_empty() {
+            tracing::info!(account = %session.account.name, messages = unread.len(), "unread messages of an ended session queued");
+        }
+        for message in &unread {
+            if let Err(e) = self.queue_offline(message).await {
+                tracing::error!(error = %e, "could not queue a message an ended session did not read");
+            }
+        }
+        session.control.drained.cancel();
+    }
+
+    /// Waits, a bounded time, until the ended session of `to` has queued what it did not read,
+    /// so that a message queued after it comes after them.
+    pub(crate) async fn after_unread_of_ended_session(&self, to: AccountId) {
+        let drained = self
+            .hub()
+            .online
+            .get(&to)
+            .filter(|entry| entry.control.cancel.is_cancelled())
+            .map(|entry| entry.control.drained.clone());
+        if let Some(drained) = drained {
+            if tokio::time::timeout(DRAIN_WAIT, drained.cancelled()).await.is_err() {
+                tracing::warn!(account = %to, "an ended session did not queue its unread messages in time");
+            }
+        }
     }
 
     /// An account by name: from the live sessions when it has one, else from the store. For

@@ -100,6 +100,7 @@ impl Core {
         if live_only {
             return Err(CoreError::NotOnline);
         }
+        self.after_unread_of_ended_session(to).await;
         if self.store().offline_count(to).await? >= self.config().max_offline_messages {
             return Err(CoreError::QueueFull);
         }

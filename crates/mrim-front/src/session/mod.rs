@@ -58,7 +58,7 @@ async fn serve_connection(context: Arc<Context>, conn: &mut Conn, shutdown: &Can
     if Box::pin(mrim.welcome(conn, &login, seq)).await.is_ok() {
         mrim.serve(conn, shutdown).await;
     }
-    if let Err(e) = mrim.context.core.logout(&mrim.session).await {
+    if let Err(e) = mrim.context.core.logout(&mut mrim.session).await {
         tracing::warn!(error = %e, "logout fan-out failed");
     }
 }

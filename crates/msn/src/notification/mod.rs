@@ -39,7 +39,7 @@ pub(crate) async fn run(
     let Some(login) = Box::pin(login).await else {
         return;
     };
-    let session = login.session;
+    let mut session = login.session;
     tracing::Span::current().record("account", session.account.name.as_str());
     // MSN users join the conversations they are invited to (switchboards).
     if let Err(e) = context.core.take_invitations(&session) {
@@ -51,7 +51,7 @@ pub(crate) async fn run(
         Ok(local) => context.public_address(local),
         Err(e) => {
             tracing::warn!(error = %e, "connection has no local address");
-            let _ = context.core.logout(&session).await;
+            let _ = context.core.logout(&mut session).await;
             return;
         }
     };
@@ -68,7 +68,7 @@ pub(crate) async fn run(
         shown_queue: ShownQueue::default(),
     };
     ns.serve(conn, shutdown).await;
-    if let Err(e) = ns.context.core.logout(&ns.session).await {
+    if let Err(e) = ns.context.core.logout(&mut ns.session).await {
         tracing::warn!(error = %e, "logout fan-out failed");
     }
 }

@@ -195,7 +195,7 @@ impl Online {
         }
         let (me, session_id) = (self.me().id, self.session.id);
         context.peers.remove_if(&me, |_, (id, _)| *id == session_id);
-        if let Err(e) = context.core.logout(&self.session).await {
+        if let Err(e) = context.core.logout(&mut self.session).await {
             tracing::warn!(error = %e, "logout announcement failed");
         }
         tracing::info!(?end, "session ended");
