@@ -105,7 +105,8 @@ async fn logins_right_and_wrong() {
     let mut client = server.client().await;
     assert_eq!(client.login(ALICE, "wrong", status::ONLINE).await, LoginReply::Refused(login::WRONG_PASSWD));
     let mut stranger = server.client().await;
-    assert_eq!(stranger.login(99_999, "x", status::ONLINE).await, LoginReply::Refused(login::INVALID_UIN));
+    // An unknown UIN gets the same answer as a wrong password: logins do not tell which exist.
+    assert_eq!(stranger.login(99_999, "x", status::ONLINE).await, LoginReply::Refused(login::WRONG_PASSWD));
     let mut alice = server.client().await;
     let reply = alice.login(ALICE, "alicepw", status::ONLINE).await;
     assert_eq!(reply, LoginReply::Success { ip: u32::from(std::net::Ipv4Addr::LOCALHOST), online: 1 });

@@ -62,6 +62,9 @@ struct ServeArgs {
     /// HTTPS port of the Passport nexus; 0 picks a free one [default: 8443]
     #[arg(long, env = "SWITCHYARD_HTTPS_PORT")]
     https_port: Option<u16>,
+    /// Open connections one source address may have, all TCP listeners together [default: 100]
+    #[arg(long, env = "SWITCHYARD_MAX_CONNECTIONS_PER_ADDRESS")]
+    max_connections_per_address: Option<usize>,
 }
 
 #[derive(Subcommand)]
@@ -167,6 +170,9 @@ async fn serve(mut config: Config, args: ServeArgs) -> anyhow::Result<()> {
     }
     if let Some(port) = args.myicq_port {
         config.myicq.port = port;
+    }
+    if let Some(max) = args.max_connections_per_address {
+        config.limits.max_connections_per_address = max;
     }
     let server = RunningServer::start(&config).await?;
     for (role, addr) in &server.listeners {

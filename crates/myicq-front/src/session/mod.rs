@@ -166,9 +166,11 @@ impl Pending {
             tracing::info!(uin, retry_after = ?held.retry_after, "login held back after too many failures");
             login::WRONG_PASSWD
         } else {
+            // An unknown UIN is refused as a wrong password is: a login does not tell which
+            // UINs exist.
             let Some(account) = account else {
                 throttle.failed(ip, None);
-                return self.refuse_login(uin, login::INVALID_UIN, seq, request_len).await;
+                return self.refuse_login(uin, login::WRONG_PASSWD, seq, request_len).await;
             };
             let secrets = match store.secrets(account.id).await {
                 Ok(secrets) => secrets,
