@@ -62,6 +62,13 @@ impl Server {
         Client::new(self.addr).await
     }
 
+    /// A client sending from 127.0.0.`last`: another source address on this machine.
+    async fn client_from(&self, last: u8) -> Client {
+        let mut client = Client::new(self.addr).await;
+        client.socket = UdpSocket::bind((std::net::Ipv4Addr::new(127, 0, 0, last), 0)).await.unwrap();
+        client
+    }
+
     async fn online(&self, uin: u32, password: &str) -> Client {
         let mut client = self.client().await;
         client.login_online(uin, password).await;
@@ -706,16 +713,8 @@ async fn wrong_passwords_hold_nothing_and_one_address_cannot_fill_the_server() {
         c.max_pending = 20;
     })
     .await;
-    let from = |last: u8| {
-        let addr = server.addr;
-        async move {
-            let mut client = Client::new(addr).await;
-            client.socket = UdpSocket::bind((std::net::Ipv4Addr::new(127, 0, 0, last), 0)).await.unwrap();
-            client
-        }
-    };
     // Alice has logged in from 127.0.0.2 before.
-    let mut alice = from(2).await;
+    let mut alice = server.client_from(2).await;
     assert!(matches!(alice.login(ALICE, "alicepw", status::ONLINE).await, LoginReply::Success { .. }));
     alice.send(&Request::Logout).await;
     // A refused login ends its session: more of them than there are places leave room for
@@ -727,13 +726,13 @@ async fn wrong_passwords_hold_nothing_and_one_address_cannot_fill_the_server() {
     // Even the right password waits at the guessing address, and at any other new one...
     let mut guesser = server.client().await;
     assert_eq!(guesser.login(ALICE, "alicepw", status::ONLINE).await, LoginReply::Refused(login::WRONG_PASSWD));
-    let mut stranger = from(3).await;
+    let mut stranger = server.client_from(3).await;
     assert_eq!(stranger.login(ALICE, "alicepw", status::ONLINE).await, LoginReply::Refused(login::WRONG_PASSWD));
     // ...but not at Alice's own, and not for long: the longest wait is a minute.
-    let mut alice = from(2).await;
+    let mut alice = server.client_from(2).await;
     assert!(matches!(alice.login(ALICE, "alicepw", status::ONLINE).await, LoginReply::Success { .. }));
     tokio::time::sleep(Duration::from_secs(61)).await;
-    let mut later = from(3).await;
+    let mut later = server.client_from(3).await;
     assert!(matches!(later.login(ALICE, "alicepw", status::ONLINE).await, LoginReply::Success { .. }));
     // A refusal is sent once, never resent (a forged source would get it three times over).
     let mut forged = server.client().await;
@@ -753,8 +752,7 @@ async fn wrong_passwords_hold_nothing_and_one_address_cannot_fill_the_server() {
     one_more.send(&Request::NewUin { password: b"a much longer password".to_vec() }).await;
     one_more.quiet_for(Duration::from_secs(2)).await;
     // ...while another address logs in at once.
-    let mut elsewhere = Client::new(server.addr).await;
-    elsewhere.socket = UdpSocket::bind("127.0.0.2:0").await.unwrap();
+    let mut elsewhere = server.client_from(2).await;
     assert!(matches!(elsewhere.login(BOB, "bobpass", status::ONLINE).await, LoginReply::Success { .. }));
 }
 
@@ -762,18 +760,10 @@ async fn wrong_passwords_hold_nothing_and_one_address_cannot_fill_the_server() {
 async fn registrations_are_limited_across_all_addresses_too() {
     // Source addresses are easily forged: 300 accounts were made from 100 of them in 2 s.
     let server = server_with(|c| c.registrations_per_hour_total = 3).await;
-    let from = |last: u8| {
-        let addr = server.addr;
-        async move {
-            let mut client = Client::new(addr).await;
-            client.socket = UdpSocket::bind((std::net::Ipv4Addr::new(127, 0, 0, last), 0)).await.unwrap();
-            client
-        }
-    };
     for last in 2..5 {
-        assert_ne!(from(last).await.register("long enough to be answered").await, 0, "127.0.0.{last}");
+        assert_ne!(server.client_from(last).await.register("long enough to be answered").await, 0, "127.0.0.{last}");
     }
-    assert_eq!(from(5).await.register("long enough to be answered").await, 0, "the fourth this hour");
+    assert_eq!(server.client_from(5).await.register("long enough to be answered").await, 0, "the fourth this hour");
     tokio::time::sleep(Duration::from_secs(3601)).await;
-    assert_ne!(from(6).await.register("long enough to be answered").await, 0, "an hour later");
+    assert_ne!(server.client_from(6).await.register("long enough to be answered").await, 0, "an hour later");
 }
