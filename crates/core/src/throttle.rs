@@ -6,7 +6,8 @@
 //! guesses at it.
 
 use crate::AccountName;
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
+use std::hash::{BuildHasher, Hash, Hasher};
 use std::net::IpAddr;
 use std::sync::Mutex;
 use std::time::Duration;
@@ -46,7 +47,7 @@ pub struct Throttled {
 /// Records kept at most per kind; past that the stalest are forgotten.
 const MAX_RECORDS: usize = 100_000;
 /// Addresses an account has logged in from lately, kept per account.
-const KNOWN_ADDRESSES: usize = 8;
+const KNOWN_ADDRESSES: usize = 4;
 
 #[derive(Debug, Clone, Copy)]
 struct Record {
@@ -59,7 +60,22 @@ struct Record {
 struct State {
     addresses: HashMap<IpAddr, Record>,
     accounts: HashMap<AccountName, Record>,
-    known: HashMap<AccountName, VecDeque<IpAddr>>,
+    /// By a hash of the account's name, its recent addresses, newest first: kept inline, so a
+    /// login allocates nothing here (a collision only spares an address a wait).
+    known: HashMap<u64, [Option<IpAddr>; KNOWN_ADDRESSES]>,
+    hasher: std::collections::hash_map::RandomState,
+}
+
+impl State {
+    fn key(&self, account: &AccountName) -> u64 {
+        let mut hasher = self.hasher.build_hasher();
+        account.hash(&mut hasher);
+        hasher.finish()
+    }
+
+    fn is_known(&self, account: &AccountName, ip: IpAddr) -> bool {
+        self.known.get(&self.key(account)).is_some_and(|known| known.contains(&Some(ip)))
+    }
 }
 
 pub struct LoginThrottle {
@@ -81,7 +97,7 @@ impl LoginThrottle {
     pub fn check(&self, ip: IpAddr, account: Option<&AccountName>) -> Result<(), Throttled> {
         let now = Instant::now();
         let state = self.state();
-        let account_wait = account.filter(|a| !is_known(&state, a, ip)).and_then(|a| state.accounts.get(a));
+        let account_wait = account.filter(|a| !state.is_known(a, ip)).and_then(|a| state.accounts.get(a));
         let waits = [state.addresses.get(&ip), account_wait];
         let until = waits.into_iter().flatten().map(|r| r.wait_until).max();
         match until {
@@ -95,7 +111,7 @@ impl LoginThrottle {
         let now = Instant::now();
         let config = &self.config;
         let mut state = self.state();
-        let account = account.filter(|a| !is_known(&state, a, ip));
+        let account = account.filter(|a| !state.is_known(a, ip));
         let State { addresses, accounts, .. } = &mut *state;
         if let Some(wait) = record_failure(addresses, ip, now, config) {
             tracing::warn!(%ip, wait_secs = wait.as_secs_f32(), "failed logins from this address; its next is held back");
@@ -118,21 +134,22 @@ impl LoginThrottle {
     /// A right password from `ip`: its address is cleared, and known to the account.
     pub fn succeeded(&self, ip: IpAddr, account: &AccountName) {
         let mut state = self.state();
-        state.addresses.remove(&ip);
-        if state.known.len() >= MAX_RECORDS && !state.known.contains_key(account) {
+        if !state.addresses.is_empty() {
+            state.addresses.remove(&ip);
+        }
+        let key = state.key(account);
+        if state.known.len() >= MAX_RECORDS && !state.known.contains_key(&key) {
             state.known.clear();
         }
-        let known = state.known.entry(account.clone()).or_default();
-        known.retain(|a| *a != ip);
-        if known.len() == KNOWN_ADDRESSES {
-            known.pop_front();
+        let known = state.known.entry(key).or_default();
+        if known[0] == Some(ip) {
+            return;
         }
-        known.push_back(ip);
+        // Newest first: the others move down, this address (wherever it was) leaves its place.
+        let at = known.iter().position(|a| *a == Some(ip)).unwrap_or(KNOWN_ADDRESSES - 1);
+        known[..=at].rotate_right(1);
+        known[0] = Some(ip);
     }
-}
-
-fn is_known(state: &State, account: &AccountName, ip: IpAddr) -> bool {
-    state.known.get(account).is_some_and(|known| known.contains(&ip))
 }
 
 /// Counts a failure; returns the wait it starts, if it starts one.
@@ -210,5 +227,23 @@ mod tests {
         tokio::time::advance(Duration::from_secs(3600)).await;
         throttle.failed(ip, Some(&name("alice")));
         assert_eq!(throttle.check(ip, Some(&name("alice"))), Ok(()), "a first failure again");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_account_remembers_its_four_latest_addresses() {
+        let throttle = LoginThrottle::new(ThrottleConfig::default());
+        let alice = name("alice");
+        let ip = |last: u8| IpAddr::from([10, 0, 0, last]);
+        for last in 1..=5 {
+            throttle.succeeded(ip(last), &alice);
+        }
+        throttle.succeeded(ip(3), &alice);
+        for _ in 0..7 {
+            throttle.failed(ip(9), Some(&alice));
+        }
+        assert!(throttle.check(ip(1), Some(&alice)).is_err(), "the oldest is forgotten");
+        for last in 2..=5 {
+            assert_eq!(throttle.check(ip(last), Some(&alice)), Ok(()), "10.0.0.{last} is known");
+        }
     }
 }
