@@ -7,7 +7,7 @@
 
 use crate::AccountName;
 use std::collections::HashMap;
-use std::hash::{BuildHasher, Hash, Hasher};
+use std::hash::BuildHasher;
 use std::net::IpAddr;
 use std::sync::Mutex;
 use std::time::Duration;
@@ -68,9 +68,7 @@ struct State {
 
 impl State {
     fn key(&self, account: &AccountName) -> u64 {
-        let mut hasher = self.hasher.build_hasher();
-        account.hash(&mut hasher);
-        hasher.finish()
+        self.hasher.hash_one(account)
     }
 
     fn is_known(&self, account: &AccountName, ip: IpAddr) -> bool {
