@@ -1,4 +1,5 @@
-//! Byte-exact vectors from `shared/protocols/mrim.md` and the captured pidgin-mra session.
+//! Byte-exact vectors from the project's MRIM notes (`shared/protocols/mrim.md`) and the
+//! captured pidgin-mra session, which the crate carries in `tests/data/`.
 
 use bytes::{Bytes, BytesMut};
 use mrim::client::{Login, Password, StatusInfo};
@@ -171,11 +172,9 @@ fn unicode_dialects_use_utf16_and_flag_it() {
 /// The real client's packets, with uninitialised memory in the header's unused fields.
 #[test]
 fn the_captured_pidgin_mra_session() {
-    let log = std::fs::read_to_string(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../../shared/testdata/mrim-pidgin-mra-session.hexlog"
-    ))
-    .expect("shared/testdata beside the project");
+    let log =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/mrim-pidgin-mra-session.hexlog"))
+            .expect("the capture the crate carries");
     let (mut client, mut server) = (Vec::new(), Vec::new());
     for line in log.lines() {
         let bytes = hex(line.split_whitespace().last().unwrap());

@@ -1,5 +1,6 @@
 //! The DES vectors produced by compiling MyICQ's original cipher, and the worked examples of
-//! `shared/protocols/myicq.md` (`shared/testdata/`).
+//! the project's MyICQ notes (`shared/protocols/myicq.md`). The crate carries them in
+//! `tests/data/`, so a clone tests without anything beside it.
 
 use myicq::{BodyCipher, ClientHeader, CryptoError, ServerHeader};
 use proptest::prelude::*;
@@ -9,7 +10,7 @@ fn hex(text: &str) -> Vec<u8> {
 }
 
 fn testdata(name: &str) -> String {
-    let path = format!("{}/../../../shared/testdata/{name}", env!("CARGO_MANIFEST_DIR"));
+    let path = format!("{}/tests/data/{name}", env!("CARGO_MANIFEST_DIR"));
     std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
 }
 
