@@ -1,6 +1,7 @@
 //! Interoperability with a real, independent Mail.Ru Agent client: Debian's pidgin-mra plugin,
-//! driven through bitlbee's IRC gateway. It runs when SWITCHYARD_INTEROP is set (`.ci/run`
-//! installs `bitlbee-libpurple` and `pidgin-mra` and sets it); without it, it says so and stops.
+//! driven through bitlbee's IRC gateway. It is marked ignored, so that `cargo test` on a machine
+//! without them says it did not run; `.ci/run` installs `bitlbee-libpurple` and `pidgin-mra`
+//! and runs it with `--include-ignored`.
 
 mod common;
 
@@ -107,11 +108,8 @@ impl Irc {
 }
 
 #[tokio::test]
+#[ignore = "needs Debian's bitlbee-libpurple and pidgin-mra; .ci/run installs them and runs it"]
 async fn pidgin_mra_logs_in_gets_its_list_chats_both_ways_and_receives_offline_messages() {
-    if std::env::var_os("SWITCHYARD_INTEROP").is_none() {
-        eprintln!("SWITCHYARD_INTEROP is not set: the pidgin-mra interoperability test did not run");
-        return;
-    }
     let server = TestServer::start().await;
     server.add_user("alice", "secret1", Some("Alice")).await;
     server.add_user("bob", "pw", Some("Bob")).await;
