@@ -35,6 +35,12 @@ impl AccountName {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// Whether the name is digits only, as a MyICQ UIN is: such a name belongs to the account
+    /// with that UIN (registrations over MyICQ are named so), and no other may take it.
+    pub fn is_numeric(&self) -> bool {
+        self.0.bytes().all(|b| b.is_ascii_digit())
+    }
 }
 
 impl fmt::Display for AccountName {

@@ -113,6 +113,9 @@ impl Store for MemoryStore {
         password: &str,
         nickname: Option<&str>,
     ) -> Result<Account, StoreError> {
+        if name.is_numeric() {
+            return Err(StoreError::NumericName(name.clone()));
+        }
         self.with(|s| {
             if s.by_name.contains_key(name) {
                 return Err(StoreError::NameTaken(name.clone()));

@@ -10,6 +10,8 @@ use async_trait::async_trait;
 pub enum StoreError {
     #[error("an account named {0} already exists")]
     NameTaken(AccountName),
+    #[error("{0} is digits only, as MyICQ numbers are: such names belong to the account with that number; choose one with a letter")]
+    NumericName(AccountName),
     #[error("storage backend failed: {0}")]
     Backend(String),
 }

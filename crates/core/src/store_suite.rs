@@ -283,11 +283,11 @@ async fn numbered_accounts(store: &dyn Store) {
     let first = store.create_numbered_account("secret").await.unwrap();
     assert_eq!(first.name.as_str(), first.uin.to_string());
     assert!(store.secrets(first.id).await.unwrap().unwrap().accepts_password("secret"));
-    // Someone took the next number as a name: the registration still gets an account.
-    let squatter = store.create_account(&name(&(first.uin + 2).to_string()), "pw", None).await.unwrap();
+    // A name of digits only would be another account's number: nobody may choose one.
+    let number = name(&(first.uin + 1).to_string());
+    assert!(matches!(store.create_account(&number, "pw", None).await, Err(StoreError::NumericName(n)) if n == number));
     let second = store.create_numbered_account("pw").await.unwrap();
-    assert_eq!(second.uin, squatter.uin + 1);
-    assert_eq!(second.name.as_str(), format!("icq-{}", second.uin));
+    assert_eq!((second.uin, second.name.as_str()), (first.uin + 1, number.as_str()));
     assert_eq!(store.account_by_uin(second.uin).await.unwrap(), Some(second));
 }
 

@@ -307,6 +307,9 @@ impl Store for SqliteStore {
         password: &str,
         nickname: Option<&str>,
     ) -> Result<Account, StoreError> {
+        if name.is_numeric() {
+            return Err(StoreError::NumericName(name.clone()));
+        }
         let secrets = Secrets::new(password);
         let (stored_name, stored_nickname) = (name.to_string(), nickname.map(str::to_owned));
         let inserted = self

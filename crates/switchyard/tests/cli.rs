@@ -45,6 +45,10 @@ fn accounts_are_managed_from_the_command_line() {
         assert!(!output.status.success(), "{bad:?} should fail");
         assert!(!output.stderr.is_empty());
     }
+    // A name of digits only would be a MyICQ number, maybe another account's.
+    let numeric = run(d, &["user", "add", "10004", "--password", "x"]);
+    assert!(!numeric.status.success());
+    assert!(String::from_utf8_lossy(&numeric.stderr).contains("digits only"), "{numeric:?}");
 
     assert_eq!(stdout(&run(d, &["user", "passwd", "alice", "--password", "new"])), "password changed for alice\n");
     let profile = ["user", "profile", "alice", "--first-name", "Алиса", "--sex", "female", "--birthday", "1990-03-25"];
