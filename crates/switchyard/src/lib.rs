@@ -1,6 +1,7 @@
 //! The Switchyard server: its configuration and the assembly of store, core and fronts.
 
 pub mod config;
+mod data_lock;
 mod fd_limit;
 mod http;
 mod server;

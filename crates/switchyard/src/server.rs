@@ -31,11 +31,15 @@ pub struct RunningServer {
     mrim: MrimFront,
     myicq: MyIcqFront,
     store: Arc<SqliteStore>,
+    _data_dir_lock: crate::data_lock::DataDirLock,
 }
 
 impl RunningServer {
     pub async fn start(config: &Config) -> anyhow::Result<RunningServer> {
         config.validate()?;
+        std::fs::create_dir_all(&config.data_dir)
+            .with_context(|| format!("cannot create data directory {}", config.data_dir.display()))?;
+        let data_dir_lock = crate::data_lock::DataDirLock::acquire(&config.data_dir)?;
         let store = Arc::new(open_store(config).await?);
         let core = Core::new(store.clone(), config.core());
         let msn_config = config.msn_front();
@@ -116,7 +120,16 @@ impl RunningServer {
         let myicq = MyIcqFront::new(core, config.myicq_front()?, myicq_socket);
         let (front, token) = (myicq.clone(), shutdown.clone());
         listener_tasks.spawn(async move { front.serve(token).await });
-        Ok(RunningServer { listeners, shutdown, listener_tasks, msn, mrim, myicq, store })
+        Ok(RunningServer {
+            listeners,
+            shutdown,
+            listener_tasks,
+            msn,
+            mrim,
+            myicq,
+            store,
+            _data_dir_lock: data_dir_lock,
+        })
     }
 
     pub fn address(&self, role: &str) -> Option<SocketAddr> {

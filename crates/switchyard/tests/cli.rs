@@ -163,3 +163,18 @@ fn a_config_file_and_the_environment_set_the_listeners() {
     let output = run(dir.path(), &["--config", config.to_str().unwrap(), "user", "list"]);
     assert!(!output.status.success(), "a misspelt key is an error, not silently ignored");
 }
+
+#[test]
+fn a_second_server_on_the_same_data_directory_refuses_to_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let ports = ["--msn-port", "0", "--mrim-port", "0", "--mrim-redirect-port", "0", "--myicq-port", "0"];
+    let ports = [&ports[..], &["--http-port", "0", "--https-port", "0"]].concat();
+    let (mut first, _) = serve(d, &ports, 6);
+    let second = run(d, &[&["serve"][..], &ports].concat());
+    assert!(!second.status.success(), "the second server must not start");
+    let message = String::from_utf8_lossy(&second.stderr);
+    assert!(message.contains(&format!("in use by another server (process {})", first.id())), "{message}");
+    first.kill().unwrap();
+    first.wait().unwrap();
+}
