@@ -25,10 +25,12 @@ fn stdout(output: &Output) -> String {
 fn accounts_are_managed_from_the_command_line() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    assert_eq!(
-        stdout(&run(d, &["user", "add", "alice", "--password", "pw", "--nickname", "Alice A"])),
-        "created alice uin 10001\n"
-    );
+    let first = run(d, &["user", "add", "alice", "--password", "pw", "--nickname", "Alice A"]);
+    assert_eq!(stdout(&first), "created alice uin 10001\n");
+    // The log (the new database's migrations) goes to standard error, without colour codes
+    // when that is not a terminal.
+    let log = String::from_utf8_lossy(&first.stderr);
+    assert!(log.contains("database schema migrated") && !log.contains('\x1b'), "{log:?}");
     let mut add_bob =
         switchyard(d).args(["user", "add", "bob"]).stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().unwrap();
     add_bob.stdin.take().unwrap().write_all(b"from-stdin\n").unwrap();
