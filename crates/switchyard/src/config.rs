@@ -256,10 +256,11 @@ impl Config {
     }
 
     pub(crate) fn mrim_front(&self) -> anyhow::Result<switchyard_mrim::MrimConfig> {
+        let names = ["mrim.mail.ru", "localhost"];
         let tls = crate::tls::server_config(
             self.mrim.tls_cert.as_deref(),
             self.mrim.tls_key.as_deref(),
-            &["mrim.mail.ru", "localhost"],
+            crate::tls::Generated { data_dir: &self.data_dir, stem: "mrim", names: &names },
         )?;
         Ok(switchyard_mrim::MrimConfig {
             domains: self.mrim.domains.iter().map(|d| d.to_ascii_lowercase()).collect(),

@@ -13,11 +13,22 @@ use tokio::net::{TcpListener, TcpSocket, UdpSocket};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-/// Opens the data directory's database, creating both if needed.
+/// Opens the data directory's database, creating both if needed: the directory readable by its
+/// owner only (0700), the database too (0600).
 pub async fn open_store(config: &Config) -> anyhow::Result<SqliteStore> {
-    std::fs::create_dir_all(&config.data_dir)
-        .with_context(|| format!("cannot create data directory {}", config.data_dir.display()))?;
-    Ok(SqliteStore::open(&config.database_path()).await?)
+    create_data_dir(config)?;
+    let path = config.database_path();
+    // Made empty with its permissions first: SQLite gives its journal files the database's.
+    std::os::unix::fs::OpenOptionsExt::mode(std::fs::OpenOptions::new().write(true).create(true), 0o600)
+        .open(&path)
+        .with_context(|| format!("cannot create {}", path.display()))?;
+    Ok(SqliteStore::open(&path).await?)
+}
+
+fn create_data_dir(config: &Config) -> anyhow::Result<()> {
+    std::os::unix::fs::DirBuilderExt::mode(std::fs::DirBuilder::new().recursive(true), 0o700)
+        .create(&config.data_dir)
+        .with_context(|| format!("cannot create data directory {}", config.data_dir.display()))
 }
 
 /// A started server. Its listeners are bound, so the addresses are final.
@@ -37,8 +48,7 @@ pub struct RunningServer {
 impl RunningServer {
     pub async fn start(config: &Config) -> anyhow::Result<RunningServer> {
         config.validate()?;
-        std::fs::create_dir_all(&config.data_dir)
-            .with_context(|| format!("cannot create data directory {}", config.data_dir.display()))?;
+        create_data_dir(config)?;
         let data_dir_lock = crate::data_lock::DataDirLock::acquire(&config.data_dir)?;
         let store = Arc::new(open_store(config).await?);
         let core = Core::new(store.clone(), config.core());
@@ -107,9 +117,12 @@ impl RunningServer {
         if let Some(port) = config.http.https_port {
             let https = bind(config, port).await?;
             listeners.push(("https", https.local_addr()?));
-            let names = ["nexus.passport.com", "login.passport.com", "loginnet.passport.com", "localhost"];
-            let tls =
-                crate::tls::server_config(config.http.tls_cert.as_deref(), config.http.tls_key.as_deref(), &names)?;
+            let public = config.http.public_host.as_deref().map(|h| h.rsplit_once(':').map_or(h, |(host, _)| host));
+            let mut names = vec!["nexus.passport.com", "login.passport.com", "loginnet.passport.com", "localhost"];
+            names.extend(public);
+            let tls = crate::tls::server_config(config.http.tls_cert.as_deref(), config.http.tls_key.as_deref(), {
+                crate::tls::Generated { data_dir: &config.data_dir, stem: "https", names: &names }
+            })?;
             listener_tasks.spawn(crate::http::serve(https, Some(tls), limits, nexus, web, shutdown.clone()));
         }
 

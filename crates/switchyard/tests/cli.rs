@@ -180,3 +180,26 @@ fn a_second_server_on_the_same_data_directory_refuses_to_start() {
     first.kill().unwrap();
     first.wait().unwrap();
 }
+
+#[test]
+fn the_data_directory_is_private_and_its_certificates_outlive_a_restart() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().join("data");
+    let mode = |path: &Path| std::fs::metadata(path).unwrap().permissions().mode() & 0o777;
+    let ports = ["--msn-port", "0", "--mrim-port", "0", "--mrim-redirect-port", "0", "--myicq-port", "0"];
+    let ports = [&ports[..], &["--http-port", "0", "--https-port", "0"]].concat();
+    let (mut first, _) = serve(&d, &ports, 6);
+    first.kill().unwrap();
+    first.wait().unwrap();
+    assert_eq!(mode(&d), 0o700);
+    assert_eq!(mode(&d.join("switchyard.db")), 0o600);
+    for stem in ["mrim", "https"] {
+        assert_eq!(mode(&d.join(format!("tls/{stem}.key"))), 0o600, "{stem}");
+    }
+    let kept = std::fs::read(d.join("tls/https.crt")).unwrap();
+    let (mut second, _) = serve(&d, &ports, 6);
+    second.kill().unwrap();
+    second.wait().unwrap();
+    assert_eq!(std::fs::read(d.join("tls/https.crt")).unwrap(), kept, "the same certificate after a restart");
+}
