@@ -61,6 +61,7 @@ async fn serve_connection(context: Arc<Context>, conn: &mut Conn, shutdown: &Can
     if let Err(e) = mrim.context.core.logout(&mut mrim.session).await {
         tracing::warn!(error = %e, "logout fan-out failed");
     }
+    tracing::info!("session ended");
 }
 
 fn now_secs() -> u32 {

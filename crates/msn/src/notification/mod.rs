@@ -71,6 +71,7 @@ pub(crate) async fn run(
     if let Err(e) = ns.context.core.logout(&mut ns.session).await {
         tracing::warn!(error = %e, "logout fan-out failed");
     }
+    tracing::info!("session ended");
 }
 
 pub(super) fn send_error(conn: &mut Conn, e: CommandError) {
