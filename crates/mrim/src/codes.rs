@@ -63,6 +63,20 @@ pub mod message_status {
     pub const REJECTED_TOO_LARGE: u32 = 0x8005;
     pub const REJECTED_DENY_OFFMSG: u32 = 0x8006;
     pub const REJECTED_PERMISSION: u32 = 0x8008;
+
+    /// What a `MESSAGE_STATUS` tells a person.
+    pub fn describe(status: u32) -> String {
+        match status {
+            DELIVERED => "delivered".into(),
+            REJECTED_NOUSER => "no such user".into(),
+            REJECTED_INTERR => "the server failed; try again later".into(),
+            REJECTED_LIMIT_EXCEEDED => "the user's mailbox for offline messages is full".into(),
+            REJECTED_TOO_LARGE => "the message is too long".into(),
+            REJECTED_DENY_OFFMSG => "the user is offline and takes no offline messages".into(),
+            REJECTED_PERMISSION => "the user does not accept messages from you".into(),
+            other => format!("refused with status {other:#x}"),
+        }
+    }
 }
 
 /// Presence values of `USER_STATUS`, `CHANGE_STATUS` and `LOGIN2`.

@@ -56,6 +56,14 @@ pub mod login {
     pub const SUCCESS: u8 = 0;
     pub const INVALID_UIN: u8 = 1;
     pub const WRONG_PASSWD: u8 = 2;
+
+    /// What a refused login tells a person.
+    pub fn describe(code: u8) -> String {
+        match code {
+            INVALID_UIN | WRONG_PASSWD => "wrong UIN or password".into(),
+            other => format!("refused with code {other}"),
+        }
+    }
 }
 
 /// `ADD_FRIEND_*` results (BYTE), the same numbers as a user's `auth` setting.

@@ -45,7 +45,17 @@ async fn wrong_passwords_are_refused_at_connect() {
         [(Protocol::Msn, "alice@hotmail.com"), (Protocol::Mrim, "alice@mail.ru"), (Protocol::MyIcq, "10001")]
     {
         let refused = Client::connect(account(&server, protocol, handle, "wrong"), quick()).await;
-        assert!(matches!(refused, Err(Error::LoginRefused(_))), "{protocol}: {:?}", refused.err());
+        // Said in words, not protocol codes (MRIM's words are the server's own).
+        let expected = match protocol {
+            Protocol::Msn => "wrong handle or password",
+            Protocol::Mrim => "Invalid login",
+            Protocol::MyIcq => "wrong UIN or password",
+        };
+        assert!(
+            matches!(&refused, Err(Error::LoginRefused(why)) if why == expected),
+            "{protocol}: {:?}",
+            refused.err()
+        );
         let ok = Client::connect(account(&server, protocol, handle, "secret"), quick()).await;
         assert!(ok.is_ok(), "{protocol}");
     }
@@ -105,4 +115,17 @@ async fn the_mrim_redirector_and_the_msn_dispatch_server_are_followed() {
     msn.send_message("bob@hotmail.com", "via the dispatch server").await.expect("delivered");
     let got = until(&mut mrim, |e| matches!(e, Event::Message { .. })).await;
     assert_eq!(got, Event::Message { from: "alice@mail.ru".into(), text: "via the dispatch server".into() });
+}
+
+#[tokio::test]
+async fn refusals_are_said_in_words() {
+    let server = TestServer::start().await;
+    server.add_user("alice", "secret", None).await;
+    let mrim = Client::connect(account(&server, Protocol::Mrim, "alice@mail.ru", "secret"), quick()).await.unwrap();
+    let refused = mrim.send_message("nobody@mail.ru", "hello?").await;
+    assert!(matches!(&refused, Err(Error::NotDelivered(why)) if why == "no such user"), "{refused:?}");
+    let mut msn =
+        Client::connect(account(&server, Protocol::Msn, "alice@hotmail.com", "secret"), quick()).await.unwrap();
+    let refused = msn.add_contact("nobody@hotmail.com", "Nobody").await;
+    assert!(matches!(&refused, Err(Error::Refused(why)) if why == "no such user"), "{refused:?}");
 }

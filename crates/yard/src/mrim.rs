@@ -301,7 +301,8 @@ impl Connection {
                 let result = if status == message_status::DELIVERED {
                     Ok(())
                 } else {
-                    Err(Error::NotDelivered(format!("MESSAGE_STATUS {status:#x}")))
+                    tracing::debug!(status = format_args!("{status:#x}"), "MESSAGE_STATUS");
+                    Err(Error::NotDelivered(message_status::describe(status)))
                 };
                 self.answer(seq, result);
             }

@@ -361,7 +361,8 @@ impl Connection {
                 })
             }
             verb if verb.bytes().all(|b| b.is_ascii_digit()) => {
-                self.answer(frame.trid(), Err(Error::Refused(format!("MSN error {verb}"))));
+                tracing::debug!(code = verb, "MSN error");
+                self.answer(frame.trid(), Err(Error::Refused(msn_refusal(verb))));
             }
             _ => self.answer(frame.trid(), Ok(())),
         }
@@ -452,7 +453,7 @@ async fn log_in(ns: &mut Line, account: &Account, dialect: u8, deadline: Instant
     match (challenge.verb.as_str(), param(&challenge, 1)) {
         ("XFR", "NS") => return Ok(Login::ReferredTo(param(&challenge, 2).to_owned())),
         ("USR", "MD5") => {}
-        _ => return Err(Error::LoginRefused(format!("{challenge:?}"))),
+        _ => return Err(Error::LoginRefused(login_refusal(&challenge))),
     }
     let salt = param(&challenge, 3);
     let response: String = Md5::new()
@@ -466,7 +467,7 @@ async fn log_in(ns: &mut Line, account: &Account, dialect: u8, deadline: Instant
     let ok = ns.expect(deadline).await?;
     match (ok.verb.as_str(), param(&ok, 1)) {
         ("USR", "OK") => Ok(Login::Done),
-        _ => Err(Error::LoginRefused(format!("{ok:?}"))),
+        _ => Err(Error::LoginRefused(login_refusal(&ok))),
     }
 }
 
@@ -624,7 +625,8 @@ async fn expect_verb(sb: &mut Line, verb: &str, deadline: Instant) -> Result<(),
             return Ok(());
         }
         if got.bytes().all(|b| b.is_ascii_digit()) {
-            return Err(Error::NotDelivered(format!("MSN error {got}")));
+            tracing::debug!(code = got, "MSN error");
+            return Err(Error::NotDelivered(msn_refusal(got)));
         }
     }
 }
@@ -664,4 +666,20 @@ async fn relay(
         let _ = reply.send(Err(Error::NotDelivered("the switchboard closed".into())));
     }
     Ok(())
+}
+
+/// An MSN error number as a sentence; the number goes to the debug log.
+fn msn_refusal(code: &str) -> String {
+    code.parse().map_or_else(|_| format!("refused with error {code}"), msnp::error_code::describe)
+}
+
+/// What a refused login answered, as a sentence.
+fn login_refusal(answer: &msnp::Frame) -> String {
+    tracing::debug!(answer = ?answer, "MSN login refused");
+    let verb = answer.verb.as_str();
+    if verb.bytes().all(|b| b.is_ascii_digit()) {
+        msn_refusal(verb)
+    } else {
+        format!("unexpected answer {verb}")
+    }
 }

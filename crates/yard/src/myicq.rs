@@ -119,7 +119,8 @@ impl Connection {
             match packet {
                 ServerPacket::Login(LoginReply::Success { .. }) if header.ackseq == seq => break,
                 ServerPacket::Login(LoginReply::Refused(code)) if header.ackseq == seq => {
-                    return Err(Error::LoginRefused(format!("MyICQ login code {code}")))
+                    tracing::debug!(code, "MyICQ login refused");
+                    return Err(Error::LoginRefused(myicq::codes::login::describe(code)));
                 }
                 _ => {}
             }
