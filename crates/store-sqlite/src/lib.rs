@@ -90,6 +90,30 @@ impl SqliteStore {
         self.change_lists(owner, change).await?.ok_or_else(|| StoreError::Backend(format!("no account {owner}")))
     }
 
+    /// Copies the database, consistent at one moment, into a new file at `target` with SQLite's
+    /// online backup API: safe while the server runs and writes (a write meanwhile restarts the
+    /// copy of what changed). The copy is an ordinary database file, with no journal beside it.
+    pub async fn backup_to(&self, target: &Path) -> Result<(), StoreError> {
+        if target.exists() {
+            return Err(StoreError::Backend(format!("{} exists already", target.display())));
+        }
+        // Readable by its owner only, as the database is.
+        std::os::unix::fs::OpenOptionsExt::mode(std::fs::OpenOptions::new().write(true).create_new(true), 0o600)
+            .open(target)
+            .map_err(|e| StoreError::Backend(format!("cannot create {}: {e}", target.display())))?;
+        let target = target.to_path_buf();
+        self.connections
+            .long_read(move |db| {
+                let mut copy = Connection::open(&target)?;
+                let backup = rusqlite::backup::Backup::new(db, &mut copy)?;
+                backup.run_to_completion(1024, std::time::Duration::from_millis(1), None)?;
+                drop(backup);
+                copy.pragma_update(None, "journal_mode", "DELETE")?;
+                Ok(())
+            })
+            .await
+    }
+
     /// Checkpoints the WAL into the database file, leaving it empty; the connections close
     /// when the store is dropped.
     pub async fn close(&self) {

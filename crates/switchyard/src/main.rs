@@ -34,6 +34,13 @@ enum Command {
     /// Manage accounts.
     #[command(subcommand)]
     User(UserCommand),
+    /// Copy the database into a new file, safely while the server runs (SQLite's online backup).
+    /// To restore, stop the server and put the copy in place of the data directory's
+    /// switchyard.db.
+    Backup {
+        /// The new file; it must not exist.
+        file: PathBuf,
+    },
 }
 
 #[derive(Args)]
@@ -144,6 +151,7 @@ fn main() -> anyhow::Result<()> {
         match cli.command {
             Command::Serve(args) => serve(config, args).await,
             Command::User(command) => user(config, command).await,
+            Command::Backup { file } => backup(config, &file).await,
         }
     })
 }
@@ -194,6 +202,18 @@ async fn shutdown_signal() -> anyhow::Result<()> {
         result = tokio::signal::ctrl_c() => result?,
         _ = terminate.recv() => {}
     }
+    Ok(())
+}
+
+async fn backup(config: Config, file: &std::path::Path) -> anyhow::Result<()> {
+    if !config.database_path().exists() {
+        bail!("there is no database in {}", config.data_dir.display());
+    }
+    let store = open_store(&config).await?;
+    let result = store.backup_to(file).await.with_context(|| format!("cannot back up into {}", file.display()));
+    store.close().await;
+    result?;
+    println!("backed up to {}", file.display());
     Ok(())
 }
 

@@ -203,3 +203,26 @@ fn the_data_directory_is_private_and_its_certificates_outlive_a_restart() {
     second.wait().unwrap();
     assert_eq!(std::fs::read(d.join("tls/https.crt")).unwrap(), kept, "the same certificate after a restart");
 }
+
+#[test]
+fn a_running_server_is_backed_up_into_a_database_that_opens() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().join("data");
+    run(&d, &["user", "add", "alice", "--password", "pw", "--nickname", "Alice"]);
+    let ports = ["--msn-port", "0", "--mrim-port", "0", "--mrim-redirect-port", "0", "--myicq-port", "0"];
+    let ports = [&ports[..], &["--http-port", "0", "--https-port", "0"]].concat();
+    let (mut server, _) = serve(&d, &ports, 6);
+    // Written while the server runs: still in the WAL, and in the copy.
+    run(&d, &["user", "add", "bob", "--password", "pw"]);
+    let copy = dir.path().join("copy.db");
+    let done = run(&d, &["backup", copy.to_str().unwrap()]);
+    assert!(done.status.success(), "{done:?}");
+    assert!(!run(&d, &["backup", copy.to_str().unwrap()]).status.success(), "an existing file is not overwritten");
+    server.kill().unwrap();
+    server.wait().unwrap();
+
+    let restored = dir.path().join("restored");
+    std::fs::create_dir(&restored).unwrap();
+    std::fs::copy(&copy, restored.join("switchyard.db")).unwrap();
+    assert_eq!(stdout(&run(&restored, &["user", "list"])), "10001\talice\tAlice\n10002\tbob\t\n");
+}

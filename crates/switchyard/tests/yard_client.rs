@@ -124,8 +124,7 @@ async fn refusals_are_said_in_words() {
     let mrim = Client::connect(account(&server, Protocol::Mrim, "alice@mail.ru", "secret"), quick()).await.unwrap();
     let refused = mrim.send_message("nobody@mail.ru", "hello?").await;
     assert!(matches!(&refused, Err(Error::NotDelivered(why)) if why == "no such user"), "{refused:?}");
-    let msn =
-        Client::connect(account(&server, Protocol::Msn, "alice@hotmail.com", "secret"), quick()).await.unwrap();
+    let msn = Client::connect(account(&server, Protocol::Msn, "alice@hotmail.com", "secret"), quick()).await.unwrap();
     let refused = msn.add_contact("nobody@hotmail.com", "Nobody").await;
     assert!(matches!(&refused, Err(Error::Refused(why)) if why == "no such user"), "{refused:?}");
 }
