@@ -1,22 +1,22 @@
 //! Routing one message from one session to another through the core (privacy checks against
-//! the store, the hand-over to the recipient's session queue, the session taking it), on the
-//! in-memory store.
+//! the store, the hand-over to the recipient's session queue, the session taking it and its
+//! client receiving it, the sender hearing so), on the in-memory store.
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use std::sync::Arc;
 use switchyard_core::memory::MemoryStore;
-use switchyard_core::{AccountName, Core, CoreConfig, Delivery, Message, MessageKind, Presence, Status};
+use switchyard_core::{AccountName, Core, CoreConfig, Delivery, Event, Message, MessageKind, Presence, Status};
 
 fn routing(c: &mut Criterion) {
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-    let core = Core::new(Arc::new(MemoryStore::new()), CoreConfig::default());
-    let (alice, mut bob) = runtime.block_on(async {
+    let (core, alice, mut bob) = runtime.block_on(async {
+        let core = Core::new(Arc::new(MemoryStore::new()), CoreConfig::default());
         let store = core.store();
         let alice = store.create_account(&AccountName::new("alice").unwrap(), "pw", None).await.unwrap();
         let bob = store.create_account(&AccountName::new("bob").unwrap(), "pw", None).await.unwrap();
         let session = core.login(bob.clone(), "bob".into()).await.unwrap();
         core.set_presence(&session, Presence::new(Status::Online, "bob".into())).await.unwrap();
-        (alice, session)
+        (core, alice, session)
     });
     let message = Message {
         from: alice.to_ref(),
@@ -36,8 +36,10 @@ fn routing(c: &mut Criterion) {
             runtime.block_on(async {
                 let start = std::time::Instant::now();
                 for _ in 0..iters {
-                    assert_eq!(core.deliver(to, message.clone()).await.unwrap(), Delivery::Live);
-                    bob.next_event().await.unwrap();
+                    let accepted = core.accept(to, message.clone()).await;
+                    let Ok(Event::Message(_, handoff)) = bob.next_event().await else { panic!("a message") };
+                    handoff.received();
+                    assert_eq!(accepted.await.unwrap(), Delivery::Live);
                 }
                 start.elapsed()
             })

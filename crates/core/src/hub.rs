@@ -9,13 +9,13 @@ use crate::store::Relation;
 use crate::Core;
 use dashmap::DashMap;
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 /// Something a session must tell its client.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, PartialEq, Eq)]
 pub enum Event {
     /// A contact's presence as this user may see it; `None` means offline (or hidden from them).
     Presence { contact: AccountRef, presence: Option<Presence> },
@@ -25,8 +25,11 @@ pub enum Event {
     RemovedBy { by: AccountRef, version: u32 },
     /// Another user asks this one to join a conversation.
     Invitation(ConversationInvite),
-    /// A message for this user.
-    Message(crate::Message),
+    /// A message for this user, with what keeps it safe until the client has it: call
+    /// [`crate::Handoff::received`] once it is written to the client (or, where the protocol
+    /// has receipts, once the client confirms it). Dropped instead, the message goes back to
+    /// the durable queue.
+    Message(crate::Message, crate::Handoff),
     /// `by` now lets this user see them and reach them (MRIM `AUTHORIZE`). What this user now
     /// sees of them follows as an `Event::Presence` if they watch them.
     Authorized { by: AccountRef },
@@ -62,8 +65,6 @@ pub enum KickReason {
 struct Control {
     cancel: CancellationToken,
     reason: OnceLock<KickReason>,
-    /// Fires once the session's unread messages are back in the durable queue (at logout).
-    drained: CancellationToken,
 }
 
 impl Control {
@@ -77,9 +78,9 @@ impl Control {
 /// idle sessions, which are most of them, should not each hold 32 inline events.
 type EventBox = Box<Event>;
 
-struct Online {
+pub(crate) struct Online {
     session_id: u64,
-    account: AccountRef,
+    pub(crate) account: AccountRef,
     events: mpsc::Sender<EventBox>,
     control: Arc<Control>,
     presence: Presence,
@@ -90,6 +91,27 @@ struct Online {
     /// This account's flags toward accounts that wrote to it lately: every message checks
     /// them, and only the core changes them (`Core::change_relation` forgets the entry).
     flags_toward: std::sync::Mutex<HashMap<AccountId, RelationFlags>>,
+    /// Bytes of message text handed to this account's sessions and not yet received.
+    pub(crate) held_bytes: Arc<AtomicUsize>,
+}
+
+impl Online {
+    pub(crate) fn kick(&self, reason: KickReason) {
+        self.control.kick(reason);
+    }
+
+    /// Queues an event for the session; a full queue ends it. Returns whether it was queued.
+    pub(crate) fn push(&self, event: Event) -> bool {
+        match self.events.try_send(Box::new(event)) {
+            Ok(()) => true,
+            Err(mpsc::error::TrySendError::Full(_)) => {
+                tracing::warn!(account = %self.account.name, "event queue full; closing the slow session");
+                self.kick(KickReason::TooSlow);
+                false
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) => false,
+        }
+    }
 }
 
 /// Entries of a session's flag cache before it starts over.
@@ -107,7 +129,7 @@ pub enum Invitation {
 
 #[derive(Default)]
 pub(crate) struct Hub {
-    online: DashMap<AccountId, Online>,
+    pub(crate) online: DashMap<AccountId, Online>,
     /// Online accounts by name and by UIN, so messages to them need no store lookup.
     names: DashMap<AccountName, AccountId>,
     uins: DashMap<u32, AccountId>,
@@ -156,10 +178,6 @@ impl Session {
     }
 }
 
-/// How long a delivery waits for a closing session's unread messages to be queued before its own
-/// (so they stay in order); past it the session's end is not awaited any longer.
-const DRAIN_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
-
 impl Core {
     /// Registers a session for `account`, ending any previous one ("logged in elsewhere").
     /// The new session starts offline until it sets a status.
@@ -177,6 +195,7 @@ impl Core {
             privacy: settings.privacy,
             takes_invitations: false,
             flags_toward: Default::default(),
+            held_bytes: Default::default(),
         };
         self.hub().names.insert(account.name.clone(), account.id);
         self.hub().uins.insert(account.uin, account.id);
@@ -190,12 +209,12 @@ impl Core {
         Ok(Session { account, id, events, control })
     }
 
-    /// Ends a session: the messages it was handed and never read go back to the durable queue,
-    /// in order, and the session is removed if it is still the account's current one, its
-    /// watchers told it left. Whatever ended it (a kick, a closed connection), nothing it was
-    /// given is lost.
+    /// Ends a session: the messages it was handed and its client did not receive go back to
+    /// the durable queue (their hand-offs do that as they are dropped), and the session is
+    /// removed if it is still the account's current one, its watchers told it left.
     pub async fn logout(&self, session: &mut Session) -> Result<(), CoreError> {
-        self.requeue_unread(session).await;
+        session.events.close();
+        while session.events.try_recv().is_ok() {}
         let removed = self.hub().online.remove_if(&session.account.id, |_, o| o.session_id == session.id);
         if let Some((_, gone)) = removed {
             let id = gone.account.id;
@@ -207,44 +226,6 @@ impl Core {
             self.announce_leaving(&gone).await?;
         }
         Ok(())
-    }
-
-    async fn requeue_unread(&self, session: &mut Session) {
-        // No more events: deliveries from now on go to the durable queue, after these.
-        session.events.close();
-        let mut unread = Vec::new();
-        while let Ok(event) = session.events.try_recv() {
-            if let Event::Message(message) = *event {
-                if !message.kind.is_live_only() {
-                    unread.push(message.queued_for(session.account.id));
-                }
-            }
-        }
-        if !unread.is_empty() {
-            tracing::info!(account = %session.account.name, messages = unread.len(), "unread messages of an ended session queued");
-        }
-        for message in &unread {
-            if let Err(e) = self.queue_offline(message).await {
-                tracing::error!(error = %e, "could not queue a message an ended session did not read");
-            }
-        }
-        session.control.drained.cancel();
-    }
-
-    /// Waits, a bounded time, until the ended session of `to` has queued what it did not read,
-    /// so that a message queued after it comes after them.
-    pub(crate) async fn after_unread_of_ended_session(&self, to: AccountId) {
-        let drained = self
-            .hub()
-            .online
-            .get(&to)
-            .filter(|entry| entry.control.cancel.is_cancelled())
-            .map(|entry| entry.control.drained.clone());
-        if let Some(drained) = drained {
-            if tokio::time::timeout(DRAIN_WAIT, drained.cancelled()).await.is_err() {
-                tracing::warn!(account = %to, "an ended session did not queue its unread messages in time");
-            }
-        }
     }
 
     /// An account by name: from the live sessions when it has one, else from the store. For
@@ -401,16 +382,7 @@ impl Core {
     /// Pushes an event to the account's session; a full queue ends that session.
     /// Returns whether the event was queued.
     pub(crate) fn notify(&self, to: AccountId, event: Event) -> bool {
-        let Some(entry) = self.hub().online.get(&to) else { return false };
-        match entry.events.try_send(Box::new(event)) {
-            Ok(()) => true,
-            Err(mpsc::error::TrySendError::Full(_)) => {
-                tracing::warn!(account = %entry.account.name, "event queue full; closing the slow session");
-                entry.control.kick(KickReason::TooSlow);
-                false
-            }
-            Err(mpsc::error::TrySendError::Closed(_)) => false,
-        }
+        self.hub().online.get(&to).is_some_and(|entry| entry.push(event))
     }
 
     /// Tells each online watcher of `who` (everyone with `who` on their forward list) what they

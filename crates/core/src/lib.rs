@@ -3,6 +3,8 @@
 //! [`Event`]s on their session's bounded channel.
 
 pub mod account;
+mod acknowledgements;
+mod delivery;
 pub mod error;
 mod hub;
 mod lists;
@@ -19,6 +21,8 @@ pub mod store_suite;
 pub mod throttle;
 
 pub use account::{Account, AccountId, AccountName, AccountRef};
+pub use acknowledgements::Acknowledgements;
+pub use delivery::{Accepted, Handoff};
 pub use error::CoreError;
 pub use hub::{ConversationInvite, Event, Invitation, KickReason, Session};
 pub use lists::{ContactList, ListEntry, ListKind};
@@ -43,6 +47,15 @@ pub struct CoreConfig {
     pub max_list_entries: usize,
     /// Events a session may have waiting before it is considered too slow and closed.
     pub session_queue: usize,
+    /// Bytes of message text one session may hold in memory, not yet received by its client,
+    /// before it is considered too slow and closed (what it held goes to the durable queue).
+    pub session_bytes: usize,
+    /// Bytes of message text all sessions together may hold in memory; past it, messages go
+    /// to the durable queue first and their recipients read them from there.
+    pub memory_bytes: usize,
+    /// How long a message handed to a live session may be only in memory before it is stored
+    /// too: most reach their client well within it and never touch the disk.
+    pub delivery_grace: std::time::Duration,
     /// Messages that may wait for one offline user ("mailbox full" past that).
     pub max_offline_messages: usize,
     /// Contact groups one user may have (fronts may allow fewer).
@@ -58,6 +71,9 @@ impl Default for CoreConfig {
         CoreConfig {
             max_list_entries: 600,
             session_queue: 512,
+            session_bytes: 1 << 20,
+            memory_bytes: 256 << 20,
+            delivery_grace: std::time::Duration::from_millis(100),
             max_offline_messages: 1000,
             max_groups: 30,
             throttle: ThrottleConfig::default(),
@@ -75,13 +91,35 @@ struct Inner {
     store: Arc<dyn Store>,
     hub: hub::Hub,
     throttle: LoginThrottle,
+    journal: delivery::Journal,
     config: CoreConfig,
 }
 
 impl Core {
+    /// The core of a server. Call it within a Tokio runtime: it starts the delivery journal's
+    /// task there.
     pub fn new(store: Arc<dyn Store>, config: CoreConfig) -> Self {
         let throttle = LoginThrottle::new(config.throttle.clone());
-        Core { inner: Arc::new(Inner { store, hub: hub::Hub::default(), throttle, config }) }
+        let inner = Arc::new_cyclic(|weak: &std::sync::Weak<Inner>| {
+            let weak = weak.clone();
+            let journal = delivery::Journal::start(store.clone(), config.delivery_grace, move |to| {
+                if let Some(inner) = weak.upgrade() {
+                    Core { inner }.notify(to, Event::OfflineWaiting);
+                }
+            });
+            Inner { store, hub: hub::Hub::default(), throttle, journal, config }
+        });
+        Core { inner }
+    }
+
+    /// Stores every message still in flight only in memory; for a shutdown, once the
+    /// sessions have ended.
+    pub async fn close(&self) {
+        self.journal().flush().await;
+    }
+
+    fn journal(&self) -> &delivery::Journal {
+        &self.inner.journal
     }
 
     pub fn store(&self) -> &dyn Store {

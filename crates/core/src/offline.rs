@@ -1,9 +1,10 @@
-//! The durable queue of messages for users who were offline. A message leaves the queue only
-//! when the recipient's front confirms delivery, so a crash or a dropped connection redelivers.
+//! The durable queue of messages for users who were offline, or whose session could not take
+//! them. A message leaves the queue only when the recipient's front confirms delivery, so a
+//! crash or a dropped connection redelivers.
 
 use crate::account::AccountId;
 use crate::error::CoreError;
-use crate::store::{OfflineMessage, StoredMessage};
+use crate::store::StoredMessage;
 use crate::Core;
 use std::collections::HashSet;
 
@@ -16,30 +17,23 @@ pub struct ShownQueue {
 }
 
 impl Core {
-    /// Stores a message durably; once this returns, the sender may be told it was delivered.
-    pub async fn queue_offline(&self, message: &OfflineMessage) -> Result<i64, CoreError> {
-        let id = self.store().enqueue_offline(message).await?;
-        // A session of the recipient's may have read the queue before this message was in it
-        // (it logged in meanwhile): have it read again, or the message would wait for the next
-        // login.
-        self.notify(message.recipient, crate::Event::OfflineWaiting);
-        Ok(id)
-    }
-
     /// Messages waiting for `recipient` that `shown` does not hold, oldest first; from now on
-    /// they count as shown.
+    /// they count as shown. Those a live session is carrying to its client are left out: they
+    /// come from there (or, if that session gives them up, at the next read).
     pub async fn pending_offline(
         &self,
         recipient: AccountId,
         shown: &mut ShownQueue,
     ) -> Result<Vec<StoredMessage>, CoreError> {
-        let queued = self.store().offline_messages(recipient).await?;
+        let mut queued = self.store().offline_messages(recipient).await?;
+        queued.retain(|m| !self.journal().is_held(m.id));
         let before = std::mem::replace(&mut shown.ids, queued.iter().map(|m| m.id).collect());
         Ok(queued.into_iter().filter(|m| !before.contains(&m.id)).collect())
     }
 
-    /// Removes a delivered message; false when it was not queued for this recipient.
-    pub async fn acknowledge_offline(&self, recipient: AccountId, id: i64) -> Result<bool, CoreError> {
-        Ok(self.store().delete_offline(recipient, id).await?)
+    /// Deletes a queued message its recipient's client received (with the journal's next
+    /// write, so a crash just before it brings the message once more).
+    pub fn acknowledge_offline(&self, recipient: AccountId, id: i64) {
+        self.journal().forget(recipient, id);
     }
 }

@@ -1,11 +1,13 @@
 //! Routing a message to the one session that needs it, or to the durable offline queue.
 
 use crate::account::{AccountId, AccountRef};
+use crate::delivery::{Accepted, Handoff};
 use crate::error::CoreError;
-use crate::hub::Event;
+use crate::hub::{Event, KickReason, Online};
 use crate::privacy::{allows, RelationFlags};
 use crate::store::{MessageKind, OfflineMessage};
 use crate::Core;
+use dashmap::mapref::one::Ref;
 
 /// A message on its way to one recipient.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -61,19 +63,29 @@ pub fn unix_now() -> i64 {
 /// Where a message went. In every case the sender may be told it was delivered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Delivery {
-    /// Handed to the recipient's live session.
+    /// Written to the recipient's client.
     Live,
-    /// Stored durably under this queue id, for the recipient's next login.
+    /// Stored durably under this queue id, until the recipient's client has it.
     Queued(i64),
     /// The recipient ignores the sender: dropped without telling the sender, as clients expect.
     Ignored,
 }
 
 impl Core {
-    /// Delivers `message` to `to`'s session, or queues it when they are offline or their
-    /// session cannot take it. Refused when the recipient does not let the sender reach them,
-    /// when their queue is full, and for typing notices nobody is there to see.
+    /// Delivers `message` to `to` and returns once it is safe: written to their client, or in
+    /// the durable queue. Refused when the recipient does not let the sender reach them, when
+    /// their queue is full, and for typing notices nobody is there to see.
     pub async fn deliver(&self, to: AccountId, message: Message) -> Result<Delivery, CoreError> {
+        self.accept(to, message).await.await
+    }
+
+    /// Takes `message` for `to`; what it returns resolves once it is safe (or refused). A front
+    /// that acknowledges in order, later, handles its client's next commands meanwhile.
+    pub async fn accept(&self, to: AccountId, message: Message) -> Accepted {
+        self.route(to, message).await.unwrap_or_else(|refused| Accepted::ready(Err(refused)))
+    }
+
+    async fn route(&self, to: AccountId, message: Message) -> Result<Accepted, CoreError> {
         // An online recipient exists and carries its privacy mode; only others need the store.
         let privacy = match self.online_privacy(to) {
             Some(privacy) => privacy,
@@ -84,7 +96,7 @@ impl Core {
         };
         let flags = self.flags_toward(to, message.from.id).await?;
         if flags.contains(RelationFlags::IGNORE) {
-            return Ok(Delivery::Ignored);
+            return Ok(Accepted::ready(Ok(Delivery::Ignored)));
         }
         // Asking for authorization is how one becomes allowed, so only a block stops it.
         let asking = message.kind == MessageKind::AuthorizationRequest;
@@ -92,18 +104,56 @@ impl Core {
         if !allows(privacy, flags) && !may_ask {
             return Err(CoreError::NotAllowed);
         }
-        let queued = message.queued_for(to);
-        let live_only = message.kind.is_live_only();
-        if self.notify(to, Event::Message(message)) {
-            return Ok(Delivery::Live);
+        if message.kind.is_live_only() {
+            return match self.notify(to, Event::Message(message, Handoff::none())) {
+                true => Ok(Accepted::ready(Ok(Delivery::Live))),
+                false => Err(CoreError::NotOnline),
+            };
         }
-        if live_only {
-            return Err(CoreError::NotOnline);
+        if let Some(session) = self.session_with_room(to, message.text.len()) {
+            return Ok(self.hand_to_session(&session, message));
         }
-        self.after_unread_of_ended_session(to).await;
         if self.store().offline_count(to).await? >= self.config().max_offline_messages {
             return Err(CoreError::QueueFull);
         }
-        Ok(Delivery::Queued(self.queue_offline(&queued).await?))
+        Ok(self.journal().store(message.queued_for(to)))
+    }
+
+    /// For a message a front carries itself to `to` (a member of an MSN switchboard): what keeps
+    /// it safe travels with it to that connection, and the sender awaits the other half. Only
+    /// the durable kinds need it; others are delivered as they are written.
+    pub fn hand_off(&self, to: AccountId, message: &Message) -> (Handoff, Accepted) {
+        if message.kind.is_live_only() {
+            return (Handoff::none(), Accepted::ready(Ok(Delivery::Live)));
+        }
+        let held_bytes = self.hub().online.get(&to).map(|entry| entry.held_bytes.clone());
+        self.journal().hand_off(message.queued_for(to), held_bytes)
+    }
+
+    /// The recipient's session, if they have one and the server may hold `size` more bytes in
+    /// memory (else the message goes to the durable queue first).
+    fn session_with_room(&self, to: AccountId, size: usize) -> Option<Ref<'_, AccountId, Online>> {
+        let session = self.hub().online.get(&to)?;
+        if self.journal().bytes_in_memory() + size > self.config().memory_bytes {
+            self.journal().warn_memory_full();
+            return None;
+        }
+        Some(session)
+    }
+
+    /// Hands a message to the recipient's session with what keeps it safe. A session that
+    /// cannot take it (its queue or its bytes are full) is closed as too slow, and the
+    /// message, accepted, goes to the durable queue as the session's other unread ones do.
+    fn hand_to_session(&self, session: &Online, message: Message) -> Accepted {
+        let (handoff, accepted) =
+            self.journal().hand_off(message.queued_for(session.account.id), Some(session.held_bytes.clone()));
+        if session.held_bytes.load(std::sync::atomic::Ordering::Relaxed) > self.config().session_bytes {
+            tracing::warn!(account = %session.account.name, "session holds too many bytes of messages; closing the slow session");
+            session.kick(KickReason::TooSlow);
+            return accepted;
+        }
+        // Refused, the event is dropped here and its hand-off gives the message to the queue.
+        session.push(Event::Message(message, handoff));
+        accepted
     }
 }

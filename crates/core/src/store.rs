@@ -224,6 +224,25 @@ pub trait Store: Send + Sync + 'static {
     /// Queued messages for `recipient`, oldest first.
     async fn offline_messages(&self, recipient: AccountId) -> Result<Vec<StoredMessage>, StoreError>;
     async fn delete_offline(&self, recipient: AccountId, id: i64) -> Result<bool, StoreError>;
+    /// Queues `new` messages and deletes the `done` ones (recipient, id), as one transaction
+    /// where the store has them; returns the new messages' ids, in order, `None` for one whose
+    /// sender or recipient no longer exists. The delivery journal's one write per batch.
+    async fn update_queue(
+        &self,
+        new: Vec<OfflineMessage>,
+        done: Vec<(AccountId, i64)>,
+    ) -> Result<Vec<Option<i64>>, StoreError> {
+        let mut ids = Vec::with_capacity(new.len());
+        for message in &new {
+            let exists = self.account_by_id(message.recipient).await?.is_some()
+                && self.account_by_id(message.sender).await?.is_some();
+            ids.push(if exists { Some(self.enqueue_offline(message).await?) } else { None });
+        }
+        for (recipient, id) in done {
+            self.delete_offline(recipient, id).await?;
+        }
+        Ok(ids)
+    }
 
     /// Stores a message for everyone and returns its id (ids grow). Each account reads the
     /// broadcasts after its own mark; new accounts start past every broadcast already sent.

@@ -248,6 +248,17 @@ async fn offline_queue(store: &dyn Store) {
     assert!(store.delete_offline(gus.id, first).await.unwrap());
     assert!(!store.delete_offline(gus.id, first).await.unwrap());
     assert_eq!(store.offline_messages(gus.id).await.unwrap().len(), 1);
+
+    // The journal's batch: new messages in order, deletions of the recipient's own only, and
+    // no row for an account that no longer exists.
+    let ghost = OfflineMessage { recipient: AccountId(999_999), ..message("to nobody", MessageKind::Text) };
+    let new = vec![message("three", MessageKind::Text), ghost, message("four", MessageKind::Text)];
+    let ids = store.update_queue(new, vec![(gus.id, second), (hal.id, first)]).await.unwrap();
+    assert!(ids[0].is_some() && ids[1].is_none() && ids[2] > ids[0], "{ids:?}");
+    let texts: Vec<String> =
+        store.offline_messages(gus.id).await.unwrap().into_iter().map(|m| m.message.text).collect();
+    assert_eq!(texts, ["three", "four"]);
+    assert!(store.offline_messages(AccountId(999_999)).await.unwrap().is_empty());
 }
 
 async fn broadcasts(store: &dyn Store) {

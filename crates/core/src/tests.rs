@@ -43,6 +43,24 @@ async fn next(session: &mut Session) -> Result<Event, KickReason> {
     tokio::time::timeout(std::time::Duration::from_secs(5), session.next_event()).await.expect("an event")
 }
 
+/// The next event, which must be a message: its client has it.
+async fn receive(session: &mut Session) -> Message {
+    match next(session).await {
+        Ok(Event::Message(message, handoff)) => {
+            handoff.received();
+            message
+        }
+        other => panic!("expected a message, got {other:?}"),
+    }
+}
+
+/// Delivers to an online recipient, whose client receives it.
+async fn deliver_live(core: &Core, session: &mut Session, message: Message) -> (Result<Delivery, CoreError>, Message) {
+    let accepted = core.accept(session.account.id, message).await;
+    let received = receive(session).await;
+    (accepted.await, received)
+}
+
 fn nothing_queued(session: &mut Session) {
     let polled = futures_poll_once(session.next_event());
     assert!(polled.is_none(), "unexpected event {polled:?}");
@@ -88,13 +106,14 @@ async fn messages_go_live_or_to_the_durable_queue_and_respect_blocks() {
     let (alice, bob, eve) = (account(&core, "alice").await, account(&core, "bob").await, account(&core, "eve").await);
     assert!(matches!(core.deliver(bob.id, message(&alice, "later")).await, Ok(Delivery::Queued(_))));
     let mut bob_session = online(&core, &bob).await;
-    assert_eq!(core.deliver(bob.id, message(&alice, "now")).await.unwrap(), Delivery::Live);
-    assert_eq!(next(&mut bob_session).await, Ok(Event::Message(message(&alice, "now"))));
+    let (delivery, received) = deliver_live(&core, &mut bob_session, message(&alice, "now")).await;
+    assert_eq!((delivery.unwrap(), received), (Delivery::Live, message(&alice, "now")));
 
     let queued = core.pending_offline(bob.id, &mut ShownQueue::default()).await.unwrap();
     assert_eq!(queued.len(), 1);
     assert_eq!(queued[0].message.text, "later");
-    assert!(core.acknowledge_offline(bob.id, queued[0].id).await.unwrap());
+    core.acknowledge_offline(bob.id, queued[0].id);
+    core.close().await;
     assert!(core.pending_offline(bob.id, &mut ShownQueue::default()).await.unwrap().is_empty());
 
     core.add_to_list(&bob, ListKind::Block, &eve.name, "eve").await.unwrap();
@@ -102,8 +121,8 @@ async fn messages_go_live_or_to_the_durable_queue_and_respect_blocks() {
     core.set_privacy(bob.id, Privacy::BlockUnlisted).await.unwrap();
     assert!(matches!(core.deliver(bob.id, message(&alice, "hi")).await, Err(CoreError::NotAllowed)));
     core.add_to_list(&bob, ListKind::Allow, &alice.name, "alice").await.unwrap();
-    assert_eq!(core.deliver(bob.id, message(&alice, "hi")).await.unwrap(), Delivery::Live);
-    assert_eq!(next(&mut bob_session).await, Ok(Event::Message(message(&alice, "hi"))));
+    let (delivery, received) = deliver_live(&core, &mut bob_session, message(&alice, "hi")).await;
+    assert_eq!((delivery.unwrap(), received), (Delivery::Live, message(&alice, "hi")));
 }
 
 #[tokio::test]
@@ -131,7 +150,7 @@ async fn a_message_queued_after_the_recipient_logged_in_is_announced() {
     let mut bob_session = online(&core, &bob).await;
     let mut shown = ShownQueue::default();
     assert!(core.pending_offline(bob.id, &mut shown).await.unwrap().is_empty());
-    core.queue_offline(&message(&alice, "late").queued_for(bob.id)).await.unwrap();
+    core.journal().store(message(&alice, "late").queued_for(bob.id)).await.unwrap();
     assert_eq!(next(&mut bob_session).await, Ok(Event::OfflineWaiting));
     let queued = core.pending_offline(bob.id, &mut shown).await.unwrap();
     assert_eq!(queued.iter().map(|m| m.message.text.as_str()).collect::<Vec<_>>(), ["late"]);
@@ -152,12 +171,14 @@ async fn a_session_that_does_not_read_is_closed_and_nothing_is_lost() {
     };
     let mut deliveries = Vec::new();
     for i in 0..6 {
-        deliveries.push(core.deliver(bob.id, message(&alice, &i.to_string())).await.unwrap());
+        deliveries.push(core.accept(bob.id, message(&alice, &i.to_string())).await);
     }
-    assert_eq!(deliveries.iter().filter(|d| **d == Delivery::Live).count(), 4);
     ending.await.unwrap();
-    // The four he was handed and never read went back to the queue before the two that did not
-    // fit: all six wait for him, in order.
+    // Every one is safe (stored: he never read any), and the four he was handed and never read
+    // went back to the queue before the two that did not fit: all six wait for him, in order.
+    for accepted in deliveries {
+        assert!(matches!(accepted.await, Ok(Delivery::Queued(_))));
+    }
     let queued = core.pending_offline(bob.id, &mut ShownQueue::default()).await.unwrap();
     let texts: Vec<&str> = queued.iter().map(|m| m.message.text.as_str()).collect();
     assert_eq!(texts, ["0", "1", "2", "3", "4", "5"]);
@@ -250,7 +271,7 @@ async fn authorization_ignoring_typing_and_a_full_mailbox() {
     core.change_relation(&alice, &bob.to_ref(), flags, flags | crate::RelationFlags::IGNORE, None).await.unwrap();
     assert_eq!(
         next(&mut alice_session).await,
-        Ok(Event::Message(Message { kind: MessageKind::Typing, ..message(&alice, " ") }))
+        Ok(Event::Message(Message { kind: MessageKind::Typing, ..message(&alice, " ") }, crate::Handoff::none()))
     );
     assert_eq!(core.deliver(alice.id, message(&bob, "psst")).await.unwrap(), Delivery::Ignored);
     nothing_queued(&mut alice_session);
@@ -322,7 +343,7 @@ async fn direct_connection_offers_are_never_queued() {
     assert_eq!(core.store().offline_count(bob.id).await.unwrap(), 0);
     let mut bob_session = online(&core, &bob).await;
     assert_eq!(core.deliver(bob.id, offer.clone()).await.unwrap(), Delivery::Live);
-    assert_eq!(next(&mut bob_session).await, Ok(Event::Message(offer)));
+    assert_eq!(next(&mut bob_session).await, Ok(Event::Message(offer, crate::Handoff::none())));
 }
 
 #[tokio::test]
@@ -340,4 +361,123 @@ async fn accounts_are_found_by_name_and_uin_online_or_not() {
     core.logout(&mut session).await.unwrap();
     assert_eq!(found(core.clone()).await, (Some(alice.clone()), Some(alice)));
     assert_eq!(core.account_by_uin(99999).await.unwrap(), None);
+}
+
+/// What the queue holds for an account, oldest first, whoever holds it.
+async fn stored_texts(core: &Core, account: &Account) -> Vec<String> {
+    core.store().offline_messages(account.id).await.unwrap().into_iter().map(|m| m.message.text).collect()
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_message_its_client_receives_within_the_grace_never_touches_the_disk() {
+    let core = core_with(CoreConfig::default());
+    let (alice, bob) = (account(&core, "alice").await, account(&core, "bob").await);
+    let mut bob_session = online(&core, &bob).await;
+    let (delivery, _) = deliver_live(&core, &mut bob_session, message(&alice, "quick")).await;
+    assert_eq!(delivery.unwrap(), Delivery::Live);
+    core.close().await;
+    tokio::time::sleep(CoreConfig::default().delivery_grace * 2).await;
+    assert!(stored_texts(&core, &bob).await.is_empty());
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_message_not_received_in_time_is_stored_held_and_forgotten_on_receipt() {
+    let core = core_with(CoreConfig::default());
+    let (alice, bob) = (account(&core, "alice").await, account(&core, "bob").await);
+    let mut bob_session = online(&core, &bob).await;
+    // Nobody takes it off Bob's queue: after the grace it is stored and Alice hears so.
+    let delivery = core.deliver(bob.id, message(&alice, "slow")).await.unwrap();
+    assert!(matches!(delivery, Delivery::Queued(_)));
+    assert_eq!(stored_texts(&core, &bob).await, ["slow"]);
+    // Bob's session carries it: reading the queue does not bring it a second time.
+    assert!(core.pending_offline(bob.id, &mut ShownQueue::default()).await.unwrap().is_empty());
+    assert_eq!(receive(&mut bob_session).await.text, "slow");
+    core.close().await;
+    assert!(stored_texts(&core, &bob).await.is_empty(), "deleted once received");
+}
+
+#[tokio::test(start_paused = true)]
+async fn what_an_ended_session_carried_comes_to_the_next_one() {
+    let core = core_with(CoreConfig::default());
+    let (alice, bob) = (account(&core, "alice").await, account(&core, "bob").await);
+    let mut first = online(&core, &bob).await;
+    let stored = core.accept(bob.id, message(&alice, "one")).await;
+    tokio::time::sleep(CoreConfig::default().delivery_grace * 2).await;
+    let in_memory = core.accept(bob.id, message(&alice, "two")).await;
+    // One stored while the session carried it, one only in memory: the session ends unread.
+    let mut second = core.login(bob.clone(), "bob".into()).await.unwrap();
+    let mut shown = ShownQueue::default();
+    let read_at_login = core.pending_offline(bob.id, &mut shown).await.unwrap();
+    assert!(read_at_login.is_empty(), "the old session still carries them");
+    assert!(matches!(next(&mut first).await, Err(KickReason::LoggedInElsewhere)));
+    core.logout(&mut first).await.unwrap();
+    assert!(matches!(stored.await, Ok(Delivery::Queued(_))));
+    assert!(matches!(in_memory.await, Ok(Delivery::Queued(_))));
+    // The new session is told, and reads both, in order, once.
+    let mut texts = Vec::new();
+    while texts.len() < 2 {
+        assert_eq!(next(&mut second).await, Ok(Event::OfflineWaiting));
+        texts.extend(core.pending_offline(bob.id, &mut shown).await.unwrap().into_iter().map(|m| m.message.text));
+    }
+    assert_eq!(texts, ["one", "two"]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_message_written_but_not_confirmed_is_kept_until_the_session_ends() {
+    let core = core_with(CoreConfig::default());
+    let (alice, bob) = (account(&core, "alice").await, account(&core, "bob").await);
+    let mut bob_session = online(&core, &bob).await;
+    let accepted = core.accept(bob.id, message(&alice, "awaiting receipt")).await;
+    let Ok(Event::Message(_, handoff)) = next(&mut bob_session).await else { panic!("a message") };
+    handoff.written();
+    assert_eq!(accepted.await.unwrap(), Delivery::Live, "written: the sender may hear it");
+    tokio::time::sleep(CoreConfig::default().delivery_grace * 2).await;
+    core.close().await;
+    assert!(stored_texts(&core, &bob).await.is_empty(), "in the client's hands, not stored");
+    drop(handoff);
+    core.close().await;
+    assert_eq!(stored_texts(&core, &bob).await, ["awaiting receipt"], "never confirmed: kept for later");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_session_holding_too_many_bytes_is_closed_and_nothing_is_lost() {
+    let core = core_with(CoreConfig { session_bytes: 1000, ..CoreConfig::default() });
+    let (alice, bob) = (account(&core, "alice").await, account(&core, "bob").await);
+    let mut bob_session = online(&core, &bob).await;
+    let big = "x".repeat(400);
+    let mut accepted = Vec::new();
+    for _ in 0..3 {
+        accepted.push(core.accept(bob.id, message(&alice, &big)).await);
+    }
+    assert_eq!(next(&mut bob_session).await.unwrap_err(), KickReason::TooSlow);
+    core.logout(&mut bob_session).await.unwrap();
+    for accepted in accepted {
+        assert!(matches!(accepted.await, Ok(Delivery::Queued(_))));
+    }
+    assert_eq!(stored_texts(&core, &bob).await.len(), 3);
+}
+
+#[tokio::test(start_paused = true)]
+async fn past_the_memory_limit_messages_go_to_the_queue_first() {
+    let core = core_with(CoreConfig { memory_bytes: 500, ..CoreConfig::default() });
+    let (alice, bob) = (account(&core, "alice").await, account(&core, "bob").await);
+    let mut bob_session = online(&core, &bob).await;
+    let first = core.accept(bob.id, message(&alice, &"a".repeat(400))).await;
+    let second = core.accept(bob.id, message(&alice, &"b".repeat(400))).await;
+    assert!(receive(&mut bob_session).await.text.starts_with('a'));
+    assert_eq!(first.await.unwrap(), Delivery::Live);
+    assert!(matches!(second.await, Ok(Delivery::Queued(_))), "stored without being held in memory");
+    assert_eq!(next(&mut bob_session).await, Ok(Event::OfflineWaiting));
+    assert_eq!(stored_texts(&core, &bob).await, ["b".repeat(400)]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn closing_stores_what_is_only_in_memory() {
+    let core = core_with(CoreConfig { delivery_grace: std::time::Duration::from_secs(3600), ..CoreConfig::default() });
+    let (alice, bob) = (account(&core, "alice").await, account(&core, "bob").await);
+    let _bob_session = online(&core, &bob).await;
+    let accepted = core.accept(bob.id, message(&alice, "in flight")).await;
+    core.close().await;
+    assert!(matches!(accepted.await, Ok(Delivery::Queued(_))));
+    assert_eq!(stored_texts(&core, &bob).await, ["in flight"]);
 }

@@ -188,11 +188,9 @@ impl MsnFront {
                     _ = shutdown.cancelled() => return,
                     _ = tick.tick() => {
                         context.passport.sweep_expired();
-                        // Messages that waited for an MSN user who never answered the ring.
-                        for message in context.switchboards.sweep_expired() {
-                            if let Err(e) = context.core.queue_offline(&message).await {
-                                tracing::error!(error = %e, "could not queue an undelivered message");
-                            }
+                        let unanswered = context.switchboards.sweep_expired();
+                        if unanswered > 0 {
+                            tracing::info!(messages = unanswered, "rings nobody answered; their messages wait in the queue");
                         }
                     }
                 }

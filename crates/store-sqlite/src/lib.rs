@@ -785,6 +785,44 @@ impl Store for SqliteStore {
             .await
     }
 
+    async fn update_queue(
+        &self,
+        new: Vec<OfflineMessage>,
+        done: Vec<(AccountId, i64)>,
+    ) -> Result<Vec<Option<i64>>, StoreError> {
+        self.connections
+            .write(move |db| {
+                let tx = write_transaction(db)?;
+                let mut ids = Vec::with_capacity(new.len());
+                {
+                    // Nothing is inserted for an account deleted meanwhile (no row, no id).
+                    let mut insert = tx.prepare_cached(
+                        "INSERT INTO offline_messages (recipient_id, sender_id, kind, text, sent_at)
+                         SELECT ?1, ?2, ?3, ?4, ?5
+                         WHERE EXISTS (SELECT 1 FROM accounts WHERE id = ?1)
+                           AND EXISTS (SELECT 1 FROM accounts WHERE id = ?2)
+                         RETURNING id",
+                    )?;
+                    for m in &new {
+                        let id = insert
+                            .query_row(params![m.recipient.0, m.sender.0, m.kind.code(), m.text, m.sent_at], |row| {
+                                row.get(0)
+                            })
+                            .optional()?;
+                        ids.push(id);
+                    }
+                    let mut delete =
+                        tx.prepare_cached("DELETE FROM offline_messages WHERE id = ? AND recipient_id = ?")?;
+                    for (recipient, id) in &done {
+                        delete.execute([*id, recipient.0])?;
+                    }
+                }
+                tx.commit()?;
+                Ok(ids)
+            })
+            .await
+    }
+
     async fn offline_count(&self, recipient: AccountId) -> Result<usize, StoreError> {
         let n: i64 = self.connections.read(|db| {
             db.prepare_cached("SELECT COUNT(*) FROM offline_messages WHERE recipient_id = ?")?

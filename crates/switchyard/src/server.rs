@@ -41,6 +41,7 @@ pub struct RunningServer {
     msn: MsnFront,
     mrim: MrimFront,
     myicq: MyIcqFront,
+    core: Core,
     store: Arc<SqliteStore>,
     _data_dir_lock: crate::data_lock::DataDirLock,
 }
@@ -130,7 +131,7 @@ impl RunningServer {
         let myicq_socket =
             UdpSocket::bind(myicq_addr).await.with_context(|| format!("cannot bind UDP {myicq_addr}"))?;
         listeners.push(("myicq", myicq_socket.local_addr()?));
-        let myicq = MyIcqFront::new(core, config.myicq_front()?, myicq_socket);
+        let myicq = MyIcqFront::new(core.clone(), config.myicq_front()?, myicq_socket);
         let (front, token) = (myicq.clone(), shutdown.clone());
         listener_tasks.spawn(async move { front.serve(token).await });
         Ok(RunningServer {
@@ -140,6 +141,7 @@ impl RunningServer {
             msn,
             mrim,
             myicq,
+            core,
             store,
             _data_dir_lock: data_dir_lock,
         })
@@ -165,13 +167,14 @@ impl RunningServer {
     }
 
     /// Stops accepting, ends every session (MSN clients get `OUT SSD`; MRIM connections are
-    /// closed and MyICQ sessions dropped, their protocols have no shutdown notice), closes the
-    /// database.
+    /// closed and MyICQ sessions dropped, their protocols have no shutdown notice), stores every
+    /// message still in flight, closes the database.
     pub async fn shutdown(mut self) {
         self.shutdown.cancel();
         while self.listener_tasks.join_next().await.is_some() {}
         self.msn.closed().await;
         self.mrim.closed().await;
+        self.core.close().await;
         self.store.close().await;
     }
 }

@@ -8,23 +8,19 @@ use mrim::codes::{message_flag, message_status};
 use mrim::ServerPacket;
 use std::time::{Duration, UNIX_EPOCH};
 use switchyard_core::store::MessageKind;
-use switchyard_core::{CoreError, Delivery};
+use switchyard_core::{Accepted, CoreError, Delivery};
 
 /// Longest message text accepted, in bytes as sent.
 const MAX_TEXT: usize = 16 * 1024;
 
 impl MrimSession {
     /// `DELETE_OFFLINE_MESSAGE`: the client has the message; it leaves the queue.
-    pub(super) async fn delete_offline(&self, uidl: [u8; 8]) {
+    pub(super) fn delete_offline(&self, uidl: [u8; 8]) {
         let Some(id) = id_of_uidl(&uidl) else {
             tracing::info!(?uidl, "DELETE_OFFLINE_MESSAGE with a UIDL this server never gave");
             return;
         };
-        match self.context.core.acknowledge_offline(self.session.account.id, id).await {
-            Ok(true) => {}
-            Ok(false) => tracing::debug!(id, "DELETE_OFFLINE_MESSAGE for no queued message"),
-            Err(e) => tracing::error!(error = %e, "could not delete an offline message"),
-        }
+        self.context.core.acknowledge_offline(self.session.account.id, id);
     }
 
     /// One `OFFLINE_MESSAGE_ACK` per queued message not sent in this session yet, oldest first;
@@ -52,8 +48,9 @@ impl MrimSession {
         }
     }
 
-    /// Routes a `MESSAGE` to each recipient; the status is the first failure, if any.
-    pub(super) async fn send_message(&self, message: Message) -> u32 {
+    /// Routes a `MESSAGE` to each recipient. Its `MESSAGE_STATUS` follows once the message is
+    /// safe for every one of them (or refused by one: the first refusal is the status).
+    pub(super) async fn send_message(&mut self, conn: &mut Conn, message: Message, seq: u32) {
         let kind = if message.flags & message_flag::NOTIFY != 0 {
             MessageKind::Typing
         } else if message.flags & message_flag::AUTHORIZE != 0 {
@@ -64,32 +61,28 @@ impl MrimSession {
             MessageKind::Text
         };
         if message.text.len() > MAX_TEXT {
-            return message_status::REJECTED_TOO_LARGE;
+            return conn.send(&ServerPacket::MessageStatus { status: message_status::REJECTED_TOO_LARGE }, seq);
         }
         // The document forbids empty text (clients send a space); nothing can be shown for it.
         if message.text.is_empty() {
-            return message_status::REJECTED_INTERR;
+            return conn.send(&ServerPacket::MessageStatus { status: message_status::REJECTED_INTERR }, seq);
         }
-        let mut status = message_status::DELIVERED;
+        let mut parts = Vec::with_capacity(message.to.len());
         for to in &message.to {
-            let delivered = self.deliver_one(to, kind, &message).await;
-            if status == message_status::DELIVERED {
-                status = delivered;
-            }
+            parts.push(self.deliver_one(to, kind, &message).await);
         }
-        status
+        self.acks.push(seq, parts);
     }
 
-    async fn deliver_one(&self, to: &str, kind: MessageKind, sent: &Message) -> u32 {
+    async fn deliver_one(&self, to: &str, kind: MessageKind, sent: &Message) -> Accepted {
         let core = &self.context.core;
-        let Some(name) = self.context.config.resolve(to) else { return message_status::REJECTED_NOUSER };
+        let Some(name) = self.context.config.resolve(to) else {
+            return Accepted::ready(Err(CoreError::NoSuchAccount));
+        };
         let recipient = match core.account_by_name(&name).await {
             Ok(Some(account)) => account,
-            Ok(None) => return message_status::REJECTED_NOUSER,
-            Err(e) => {
-                tracing::error!(error = %e, "recipient lookup failed");
-                return message_status::REJECTED_INTERR;
-            }
+            Ok(None) => return Accepted::ready(Err(CoreError::NoSuchAccount)),
+            Err(e) => return Accepted::ready(Err(e)),
         };
         let message = switchyard_core::Message {
             from: self.session.account.to_ref(),
@@ -102,16 +95,21 @@ impl MrimSession {
             wants_receipt: sent.flags & message_flag::NORECV == 0,
             sent_at: i64::from(now_secs()),
         };
-        match core.deliver(recipient.id, message).await {
-            Ok(Delivery::Live | Delivery::Queued(_) | Delivery::Ignored) => message_status::DELIVERED,
-            Err(CoreError::NoSuchAccount) => message_status::REJECTED_NOUSER,
-            Err(CoreError::QueueFull) => message_status::REJECTED_LIMIT_EXCEEDED,
-            Err(CoreError::NotOnline) => message_status::REJECTED_DENY_OFFMSG,
-            Err(CoreError::NotAllowed) => message_status::REJECTED_PERMISSION,
-            Err(e) => {
-                tracing::error!(error = %e, "delivery failed");
-                message_status::REJECTED_INTERR
-            }
+        core.accept(recipient.id, message).await
+    }
+}
+
+/// The `MESSAGE_STATUS` of a message once it is settled.
+pub(super) fn status_of(outcome: Result<Delivery, CoreError>) -> u32 {
+    match outcome {
+        Ok(Delivery::Live | Delivery::Queued(_) | Delivery::Ignored) => message_status::DELIVERED,
+        Err(CoreError::NoSuchAccount) => message_status::REJECTED_NOUSER,
+        Err(CoreError::QueueFull) => message_status::REJECTED_LIMIT_EXCEEDED,
+        Err(CoreError::NotOnline) => message_status::REJECTED_DENY_OFFMSG,
+        Err(CoreError::NotAllowed) => message_status::REJECTED_PERMISSION,
+        Err(e) => {
+            tracing::error!(error = %e, "delivery failed");
+            message_status::REJECTED_INTERR
         }
     }
 }

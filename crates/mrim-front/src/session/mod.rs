@@ -8,10 +8,14 @@ use mrim::client::{Login, Password, StatusInfo};
 use mrim::codes::{contact_oper, failure, logout, message_flag, msg};
 use mrim::server::{ContactList, MessageAck};
 use mrim::{ClientPacket, Dialect, Packet, ServerPacket};
+use std::collections::VecDeque;
 use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
-use switchyard_core::{Account, Event, KickReason, MessageKind, Presence, Session, ShownQueue, Status};
+use switchyard_core::{
+    Account, Acknowledgements, CoreError, Delivery, Event, Handoff, KickReason, MessageKind, Presence, Session,
+    ShownQueue, Status,
+};
 use switchyard_net::batch::{handle_ready, Ready};
 use tokio::net::TcpStream;
 use tokio::time::Instant;
@@ -54,6 +58,9 @@ async fn serve_connection(context: Arc<Context>, conn: &mut Conn, shutdown: &Can
         closing: false,
         searches: Vec::new(),
         shown_queue: ShownQueue::default(),
+        acks: Acknowledgements::default(),
+        unflushed: Vec::new(),
+        awaiting_receipt: VecDeque::new(),
     };
     if Box::pin(mrim.welcome(conn, &login, seq)).await.is_ok() {
         mrim.serve(conn, shutdown).await;
@@ -196,12 +203,30 @@ struct MrimSession {
     searches: Vec<Instant>,
     /// What of the offline queue this session has sent.
     shown_queue: ShownQueue,
+    /// The `MESSAGE_STATUS` replies owed, by `seq`, each sent once its message is safe.
+    acks: Acknowledgements<u32>,
+    /// Messages written to the connection's buffer, not yet flushed.
+    unflushed: Vec<Shown>,
+    /// Messages the client has and was asked to confirm (`MESSAGE_RECV`), oldest first.
+    awaiting_receipt: VecDeque<(u32, Handoff)>,
 }
+
+/// A message written for the client: its `MESSAGE_ACK` id and what keeps it safe.
+struct Shown {
+    msg_id: u32,
+    handoff: Handoff,
+    wants_receipt: bool,
+}
+
+/// Messages awaiting their `MESSAGE_RECV` at most; past it, the oldest counts as received (it
+/// was written): a client that never confirms must not make the server hold more and more.
+const MOST_AWAITING_RECEIPT: usize = 64;
 
 enum Input {
     Shutdown,
     Silent,
     NewPeriod,
+    Settled(u32, Result<Delivery, CoreError>),
     Ready(Work),
 }
 
@@ -227,7 +252,7 @@ impl Ready for ReadyWork<'_> {
         if !self.conn.has_room_for_more() {
             return None;
         }
-        let packet = self.conn.buffered_packet().map(Work::Packet);
+        let packet = self.session.acks.has_room().then(|| self.conn.buffered_packet().map(Work::Packet)).flatten();
         packet.or_else(|| self.session.session.try_next_event().map(Work::Event))
     }
 
@@ -289,8 +314,9 @@ impl MrimSession {
                 _ = shutdown.cancelled() => Input::Shutdown,
                 _ = &mut silence => Input::Silent,
                 Ok(()) = period.changed() => Input::NewPeriod,
+                (seq, outcome) = self.acks.next() => Input::Settled(seq, outcome),
                 event = self.session.next_event() => Input::Ready(Work::Event(event)),
-                packet = conn.read_packet() => Input::Ready(Work::Packet(packet)),
+                packet = conn.read_packet(), if self.acks.has_room() => Input::Ready(Work::Packet(packet)),
             };
             let first = match input {
                 Input::Shutdown => return,
@@ -305,6 +331,10 @@ impl MrimSession {
                     conn.send(&ServerPacket::ConnectionParams { ping_period: new.as_secs() as u32 }, 0);
                     None
                 }
+                Input::Settled(seq, outcome) => {
+                    conn.send(&ServerPacket::MessageStatus { status: messages::status_of(outcome) }, seq);
+                    None
+                }
                 Input::Ready(work) => Some(work),
             };
             if let Some(first) = first {
@@ -313,10 +343,44 @@ impl MrimSession {
                     return;
                 }
             }
+            while let Some((seq, outcome)) = self.acks.ready() {
+                conn.send(&ServerPacket::MessageStatus { status: messages::status_of(outcome) }, seq);
+            }
             if let Err(e) = conn.flush().await {
                 tracing::info!(error = %e, "write failed");
                 return;
             }
+            self.flushed();
+        }
+    }
+
+    /// The messages just flushed are with the client: forgotten, or kept until it confirms them.
+    fn flushed(&mut self) {
+        for Shown { msg_id, handoff, wants_receipt } in self.unflushed.drain(..) {
+            if !wants_receipt || !handoff.is_durable() {
+                handoff.received();
+                continue;
+            }
+            handoff.written();
+            if self.awaiting_receipt.len() == MOST_AWAITING_RECEIPT {
+                if let Some((_, oldest)) = self.awaiting_receipt.pop_front() {
+                    tracing::debug!("a message never confirmed with MESSAGE_RECV counts as received");
+                    oldest.received();
+                }
+            }
+            self.awaiting_receipt.push_back((msg_id, handoff));
+        }
+    }
+
+    /// `MESSAGE_RECV`: the client confirms a message.
+    fn receipt(&mut self, msg_id: u32) {
+        match self.awaiting_receipt.iter().position(|(id, _)| *id == msg_id) {
+            Some(index) => {
+                if let Some((_, handoff)) = self.awaiting_receipt.remove(index) {
+                    handoff.received();
+                }
+            }
+            None => tracing::debug!(msg_id, "MESSAGE_RECV for no message awaiting it"),
         }
     }
 
@@ -347,12 +411,10 @@ impl MrimSession {
     async fn packet(&mut self, conn: &mut Conn, packet: Packet) {
         let seq = packet.header.seq;
         match ClientPacket::decode(&packet, conn.dialect) {
-            ClientPacket::Ping | ClientPacket::Hello | ClientPacket::MessageRecv { .. } => {}
+            ClientPacket::Ping | ClientPacket::Hello => {}
+            ClientPacket::MessageRecv { msg_id, .. } => self.receipt(msg_id),
             ClientPacket::Login(_) => tracing::warn!("LOGIN on a logged-in connection ignored"),
-            ClientPacket::Message(message) => {
-                let status = self.send_message(message).await;
-                conn.send(&ServerPacket::MessageStatus { status }, seq);
-            }
+            ClientPacket::Message(message) => self.send_message(conn, message, seq).await,
             ClientPacket::AddContact(add) => {
                 let (status, contact_id) = self.add_contact(add).await;
                 conn.send(&ServerPacket::AddContactAck { status, contact_id }, seq);
@@ -361,7 +423,7 @@ impl MrimSession {
                 let status = self.modify_contact(modify).await;
                 conn.send(&ServerPacket::ModifyContactAck { status }, seq);
             }
-            ClientPacket::DeleteOfflineMessage { uidl } => self.delete_offline(uidl).await,
+            ClientPacket::DeleteOfflineMessage { uidl } => self.delete_offline(uidl),
             ClientPacket::Authorize { user } => self.authorize(&user).await,
             ClientPacket::ChangeStatus(info) => match status::to_core(info.status) {
                 Some(status) => self.set_status(status).await,
@@ -397,11 +459,14 @@ impl MrimSession {
             }
             // Another protocol's peer-to-peer offers mean nothing to an MRIM client, and a
             // granted authorization reaches it as `AUTHORIZE_ACK` (`Event::Authorized`).
-            Event::Message(message)
-                if message.kind.is_direct_connection() || message.kind == MessageKind::AuthorizationGranted => {}
-            Event::Message(message) => self.show_message(conn, message),
+            Event::Message(message, handoff)
+                if message.kind.is_direct_connection() || message.kind == MessageKind::AuthorizationGranted =>
+            {
+                handoff.received()
+            }
+            Event::Message(message, handoff) => self.show_message(conn, message, handoff),
             Event::Broadcast { id, message } => {
-                self.show_message(conn, message);
+                self.show_message(conn, message, Handoff::none());
                 // TCP delivered it in order with everything before: seen as soon as it is sent.
                 let (store, me) = (self.context.core.clone(), self.session.account.id);
                 tokio::spawn(async move {
@@ -418,7 +483,7 @@ impl MrimSession {
         }
     }
 
-    fn show_message(&mut self, conn: &mut Conn, mut message: switchyard_core::Message) {
+    fn show_message(&mut self, conn: &mut Conn, mut message: switchyard_core::Message, handoff: Handoff) {
         // Notices other protocols send without words get the words MRIM clients would show.
         if message.text.is_empty() {
             message.text = match message.kind {
@@ -433,14 +498,16 @@ impl MrimSession {
             Some(rtf) => (flags | message_flag::RTF, rtf),
             None => (flags, Vec::new()),
         };
+        let msg_id = self.next_message_id();
         let ack = MessageAck {
-            msg_id: self.next_message_id(),
+            msg_id,
             flags,
             from: self.context.config.email_of(&message.from.name),
             text: message.text,
             rtf,
         };
         conn.send(&ServerPacket::MessageAck(ack), 0);
+        self.unflushed.push(Shown { msg_id, handoff, wants_receipt: message.wants_receipt });
     }
 
     fn next_message_id(&mut self) -> u32 {

@@ -9,7 +9,7 @@ use crate::switchboard::{to_msn, Member, Receipt, RemoteDelivery, Waiting};
 use msnp::{MsnStatus, Reply};
 use std::collections::HashMap;
 use std::time::{Duration, UNIX_EPOCH};
-use switchyard_core::store::{OfflineMessage, StoredMessage};
+use switchyard_core::store::StoredMessage;
 use switchyard_core::{AccountId, AccountRef, Message};
 
 /// Unseen broadcasts delivered at login.
@@ -28,22 +28,21 @@ impl Notification {
         Member { handle: self.context.config.domains.handle_of(&account.name), account, friendly }
     }
 
-    /// A live message routed here by the core.
-    pub(super) async fn receive_message(&mut self, conn: &mut Conn, message: Message, receipt: Option<Receipt>) {
+    /// A message routed here by the core, with its receipt (the hand-off of a live message,
+    /// or a broadcast's mark). A message that cannot be placed now drops its receipt: a live
+    /// one goes back to the durable queue, which this session reads once it can ring.
+    pub(super) fn receive_message(&mut self, conn: &mut Conn, message: Message, receipt: Option<Receipt>) {
         let from = self.member(message.from.clone(), message.from_display_name.clone());
-        let live_only = message.kind.is_live_only();
-        let durable = message.queued_for(self.session.account.id);
         let Some(body) = to_msn(message.kind, &message.text, message.font.as_ref(), &from.handle) else {
             tracing::debug!(kind = ?message.kind, "message kind MSN cannot show; dropped");
+            if let Some(Receipt::Live(handoff)) = receipt {
+                handoff.received();
+            }
             return;
         };
-        // A broadcast stays unseen (and comes back) rather than being queued twice.
-        let fallback = (!live_only && receipt.is_none()).then(|| durable.clone());
-        // Before its first CHG the client cannot be rung: the queue keeps the message until then.
-        let delivered = self.status != MsnStatus::Offline
-            && self.offer(conn, &from, Waiting { body: body.into(), receipt, fallback }, live_only);
-        if !delivered && !live_only && receipt.is_none() {
-            self.requeue(&durable).await;
+        // Before its first CHG the client cannot be rung.
+        if self.status != MsnStatus::Offline {
+            self.offer(conn, &from, Waiting { body: body.into(), receipt }, message.kind.is_live_only());
         }
     }
 
@@ -63,12 +62,6 @@ impl Notification {
                 true
             }
             RemoteDelivery::Refused => false,
-        }
-    }
-
-    async fn requeue(&self, message: &OfflineMessage) {
-        if let Err(e) = self.context.core.queue_offline(message).await {
-            tracing::error!(error = %e, "could not queue a message for this MSN user");
         }
     }
 
@@ -117,7 +110,7 @@ impl Notification {
                 receipt(id).settle(&self.context.core, me).await;
                 continue;
             };
-            self.offer(conn, &from, Waiting { body: body.into(), receipt: Some(receipt(id)), fallback: None }, false);
+            self.offer(conn, &from, Waiting { body: body.into(), receipt: Some(receipt(id)) }, false);
         }
     }
 }

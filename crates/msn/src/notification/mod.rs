@@ -352,9 +352,12 @@ impl Notification {
             // MSNP has no word for "someone allowed you": the grantor's allow list shows it.
             Event::Authorized { .. } => {}
             Event::Broadcast { id, message } => {
-                self.receive_message(conn, message, Some(crate::switchboard::Receipt::Broadcast(id))).await
+                self.receive_message(conn, message, Some(crate::switchboard::Receipt::Broadcast(id)))
             }
-            Event::Message(message) => self.receive_message(conn, message, None).await,
+            Event::Message(message, handoff) => {
+                let receipt = handoff.is_durable().then(|| crate::switchboard::Receipt::Live(handoff));
+                self.receive_message(conn, message, receipt)
+            }
             // Before the first status the queue is read anyway, when the user comes online.
             Event::OfflineWaiting if self.status == MsnStatus::Offline => {}
             Event::OfflineWaiting => self.deliver_queued(conn).await,

@@ -19,8 +19,7 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use switchyard_core::store::OfflineMessage;
-use switchyard_core::{AccountId, AccountRef};
+use switchyard_core::{AccountId, AccountRef, Handoff};
 use tokio::sync::mpsc;
 
 /// Events a participant's connection may have queued before it counts as too slow.
@@ -52,25 +51,29 @@ struct Ticket {
     issuer: AccountId,
 }
 
-/// What to do once a message has reached the MSN client: it came from the durable queue (or
-/// is a broadcast) and may be forgotten only now.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// What to do once a message has reached the MSN client: it was kept safe until now (in
+/// flight, in the durable queue, or as a broadcast not yet seen) and may be forgotten only now.
+/// Dropped before, a message in flight goes back to the durable queue.
+#[derive(Debug)]
 pub(crate) enum Receipt {
+    Live(Handoff),
     Offline(i64),
     Broadcast(i64),
 }
 
 impl Receipt {
-    /// The message reached the client (or was done with): the queued copy is deleted, the
-    /// broadcast marked seen. Failing that, it comes again at the next login, which beats
-    /// losing it.
+    /// The message reached the client (or was done with): forgotten, deleted from the queue,
+    /// or the broadcast marked seen. Failing that, it comes again at the next login, which
+    /// beats losing it.
     pub(crate) async fn settle(self, core: &switchyard_core::Core, recipient: AccountId) {
-        let done = match self {
-            Receipt::Offline(id) => core.acknowledge_offline(recipient, id).await.map(|_| ()),
-            Receipt::Broadcast(id) => core.store().mark_broadcasts_seen(recipient, id).await.map_err(Into::into),
-        };
-        if let Err(e) = done {
-            tracing::warn!(error = %e, "could not settle a delivered message");
+        match self {
+            Receipt::Live(handoff) => handoff.received(),
+            Receipt::Offline(id) => core.acknowledge_offline(recipient, id),
+            Receipt::Broadcast(id) => {
+                if let Err(e) = core.store().mark_broadcasts_seen(recipient, id).await {
+                    tracing::warn!(error = %e, "could not mark a broadcast seen");
+                }
+            }
         }
     }
 }
@@ -101,12 +104,10 @@ struct Participant {
 }
 
 /// A message from a member on another protocol, for the MSN user a room was opened for, kept
-/// until they answer the ring.
+/// until they answer the ring (if they never do, its receipt, dropped, keeps it for later).
 pub(crate) struct Waiting {
     pub(crate) body: Bytes,
     pub(crate) receipt: Option<Receipt>,
-    /// For a live message: the durable copy to queue if the ring is never answered.
-    pub(crate) fallback: Option<OfflineMessage>,
 }
 
 #[derive(Default)]
@@ -126,7 +127,7 @@ impl Room {
     /// Queues an event for every participant but `except`; returns whether anyone got it and
     /// nobody missed it. A participant whose queue is full is taken out of the room: dropping
     /// its channel ends its connection, so it never carries on with a wrong view of the room.
-    fn broadcast(&mut self, except: u64, event: impl Fn(&Participant) -> RoomEvent) -> bool {
+    fn broadcast(&mut self, except: u64, mut event: impl FnMut(&Participant) -> RoomEvent) -> bool {
         let mut reached = false;
         let mut missed = false;
         self.participants.retain(|p| {
@@ -240,9 +241,10 @@ impl Switchboards {
         });
     }
 
-    /// Forgets expired cookies and rings; closes server-opened rooms nobody answered. Returns
-    /// the live messages that were waiting in them, for the durable queue.
-    pub(crate) fn sweep_expired(&self) -> Vec<OfflineMessage> {
+    /// Forgets expired cookies and rings; closes server-opened rooms nobody answered (what
+    /// waited in them goes back to the durable queue as it is dropped). Returns how many
+    /// messages that was.
+    pub(crate) fn sweep_expired(&self) -> usize {
         let now = Instant::now();
         let mut expired = Vec::new();
         self.tickets.retain(|_, t| {
@@ -263,13 +265,7 @@ impl Switchboards {
                 unanswered.push(*entry.key());
             }
         }
-        let mut requeue = Vec::new();
-        for id in unanswered {
-            if let Some(room) = self.close_if_empty(id) {
-                requeue.extend(room.waiting.into_iter().filter_map(|w| w.fallback));
-            }
-        }
-        requeue
+        unanswered.into_iter().filter_map(|id| self.close_if_empty(id)).map(|room| room.waiting.len()).sum()
     }
 
     fn room(&self, id: u64) -> Option<Arc<Mutex<Room>>> {
@@ -315,13 +311,16 @@ impl Switchboards {
         if let Some(room) = existing.and_then(|id| self.room(id)) {
             let mut room = lock(&room);
             if room.has_participant(to.account.id) {
-                let delivered = room.broadcast(0, |p| RoomEvent::Message {
+                // Every participant sees it; the one it is for carries its receipt. If that one's
+                // queue is full, the receipt is dropped with the event and the message kept.
+                let mut receipt = waiting.receipt;
+                room.broadcast(0, |p| RoomEvent::Message {
                     handle: from.handle.clone(),
                     friendly: from.friendly.clone(),
                     body: waiting.body.clone(),
-                    receipt: waiting.receipt.filter(|_| p.member.account.id == to.account.id),
+                    receipt: if p.member.account.id == to.account.id { receipt.take() } else { None },
                 });
-                return if delivered { RemoteDelivery::Delivered } else { RemoteDelivery::Refused };
+                return RemoteDelivery::Delivered;
             }
             if room.ringing.contains_key(&to.account.id) && !live_only && room.waiting.len() < MAX_WAITING {
                 room.waiting.push(waiting);
@@ -417,18 +416,8 @@ mod tests {
         assert!(expiring.ticket_to_create(member(1, "alice")).is_some());
     }
 
-    fn offline_message(text: &str) -> OfflineMessage {
-        OfflineMessage {
-            sender: AccountId(2),
-            recipient: AccountId(1),
-            kind: switchyard_core::MessageKind::Text,
-            text: text.into(),
-            sent_at: 0,
-        }
-    }
-
     fn waiting(text: &str) -> Waiting {
-        Waiting { body: Bytes::from(text.to_owned()), receipt: None, fallback: Some(offline_message(text)) }
+        Waiting { body: Bytes::from(text.to_owned()), receipt: Some(Receipt::Offline(text.len() as i64)) }
     }
 
     #[test]
@@ -439,15 +428,14 @@ mod tests {
         let RemoteDelivery::Ring { .. } = boards.deliver_from_remote(&alice, &bob, waiting("one"), false) else {
             panic!("the first message opens a room")
         };
-        // The ring has expired already (lifetime zero): the room is swept and its live message requeued.
-        let requeued = boards.sweep_expired();
-        assert_eq!(requeued, vec![offline_message("one")]);
+        // The ring has expired already (lifetime zero): the room is swept with what waited in it.
+        assert_eq!(boards.sweep_expired(), 1);
         assert!(boards.rooms.is_empty() && boards.conversations.is_empty() && boards.tickets.is_empty());
 
         let boards = Switchboards::new(Duration::from_secs(60));
         assert!(matches!(boards.deliver_from_remote(&alice, &bob, waiting("one"), false), RemoteDelivery::Ring { .. }));
         assert!(matches!(boards.deliver_from_remote(&alice, &bob, waiting("two"), false), RemoteDelivery::Delivered));
-        assert!(boards.sweep_expired().is_empty(), "still ringing");
+        assert_eq!(boards.sweep_expired(), 0, "still ringing");
         let room = boards.rooms.iter().next().unwrap().value().clone();
         assert_eq!(lock(&room).waiting.len(), 2);
     }

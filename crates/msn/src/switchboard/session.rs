@@ -10,7 +10,7 @@ use msnp::{ErrorCode, Frame, Reply, SbCommand, Trid};
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
-use switchyard_core::{ConversationInvite, CoreError, Invitation, Message, MessageKind};
+use switchyard_core::{Accepted, Acknowledgements, ConversationInvite, CoreError, Invitation, Message, MessageKind};
 use switchyard_net::batch::{handle_ready, Ready};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
@@ -102,26 +102,50 @@ enum Input {
     Room(Option<RoomEvent>),
 }
 
+/// What a participant's connection keeps between inputs.
+#[derive(Default)]
+struct Pending {
+    /// Messages written to the client but not yet flushed: forgotten once they are.
+    written: Vec<Receipt>,
+    /// The `ACK`/`NAK` owed for the client's `MSG`s, each sent once its message is safe.
+    acks: Acknowledgements<(Trid, AckMode)>,
+}
+
 async fn serve(context: &Context, conn: &mut Conn, seat: &mut Seat, shutdown: &CancellationToken) {
-    // Durable messages written to the client but not yet flushed: forgotten once they are.
-    let mut written: Vec<Receipt> = Vec::new();
+    let mut pending = Pending::default();
     loop {
+        while let Some((reply, outcome)) = pending.acks.ready() {
+            acknowledge(conn, reply, outcome.is_ok());
+        }
         if let Err(e) = conn.flush().await {
             tracing::info!(error = %e, "write failed");
             return;
         }
-        for receipt in written.drain(..) {
+        for receipt in pending.written.drain(..) {
             receipt.settle(&context.core, seat.member.account.id).await;
         }
         let first = tokio::select! {
             biased;
             _ = shutdown.cancelled() => Input::Shutdown,
+            (reply, outcome) = pending.acks.next() => {
+                acknowledge(conn, reply, outcome.is_ok());
+                continue;
+            }
             event = seat.events.recv() => Input::Room(event),
-            frame = conn.read_frame() => Input::Frame(frame),
+            frame = conn.read_frame(), if pending.acks.has_room() => Input::Frame(frame),
         };
-        if !Box::pin(handle_ready(&mut ReadyInput { context, conn, seat, written: &mut written }, first)).await {
+        if !Box::pin(handle_ready(&mut ReadyInput { context, conn, seat, pending: &mut pending }, first)).await {
             return;
         }
+    }
+}
+
+/// Answers a `MSG` once settled, as its acknowledgement mode asks.
+fn acknowledge(conn: &mut Conn, (trid, mode): (Trid, AckMode), delivered: bool) {
+    match (mode, delivered) {
+        (AckMode::Acknowledged, true) => conn.send(Reply::Ack { trid }),
+        (AckMode::Acknowledged | AckMode::NegativeOnly, false) => conn.send(Reply::Nak { trid }),
+        _ => {}
     }
 }
 
@@ -131,7 +155,7 @@ struct ReadyInput<'a> {
     context: &'a Context,
     conn: &'a mut Conn,
     seat: &'a mut Seat,
-    written: &'a mut Vec<Receipt>,
+    pending: &'a mut Pending,
 }
 
 impl Ready for ReadyInput<'_> {
@@ -141,22 +165,23 @@ impl Ready for ReadyInput<'_> {
         if !self.conn.has_room_for_more() {
             return None;
         }
-        match self.conn.buffered_frame() {
+        let frame = self.pending.acks.has_room().then(|| self.conn.buffered_frame()).flatten();
+        match frame {
             Some(frame) => Some(Input::Frame(frame)),
             None => self.seat.events.try_recv().ok().map(|event| Input::Room(Some(event))),
         }
     }
 
     async fn handle(&mut self, input: Input) -> bool {
-        Box::pin(handle(self.context, self.conn, self.seat, input, self.written)).await
+        Box::pin(handle(self.context, self.conn, self.seat, input, self.pending)).await
     }
 }
 
 /// Handles one input; false when the session ends.
-async fn handle(context: &Context, conn: &mut Conn, seat: &mut Seat, input: Input, written: &mut Vec<Receipt>) -> bool {
+async fn handle(context: &Context, conn: &mut Conn, seat: &mut Seat, input: Input, pending: &mut Pending) -> bool {
     match input {
         Input::Shutdown | Input::Room(None) => return false,
-        Input::Room(Some(event)) => written.extend(relay(conn, event)),
+        Input::Room(Some(event)) => pending.written.extend(relay(conn, event)),
         Input::Frame(Err(e)) => {
             e.log();
             return false;
@@ -164,7 +189,9 @@ async fn handle(context: &Context, conn: &mut Conn, seat: &mut Seat, input: Inpu
         Input::Frame(Ok(frame)) => match SbCommand::parse(&frame) {
             Ok(SbCommand::Out) => return false,
             Ok(SbCommand::Cal { trid, handle }) => call(context, conn, seat, trid, &handle).await,
-            Ok(SbCommand::Msg { trid, ack, body }) => send_message(context, conn, seat, trid, ack, body).await,
+            Ok(SbCommand::Msg { trid, ack, body }) => {
+                send_message(context, seat, &mut pending.acks, trid, ack, body).await
+            }
             Ok(SbCommand::Usr { trid, .. } | SbCommand::Ans { trid, .. }) => {
                 conn.send(Reply::Error { code: ErrorCode::AlreadyLoggedIn, trid: Some(trid) })
             }
@@ -258,44 +285,62 @@ async fn call(context: &Context, conn: &mut Conn, seat: &Seat, trid: Trid, handl
 }
 
 /// Relays a `MSG` to the room's other participants and, through the core, to its members on
-/// other protocols; `ACK` only when every one of them got it (or it was stored for them).
-async fn send_message(context: &Context, conn: &mut Conn, seat: &Seat, trid: Trid, ack: AckMode, body: Bytes) {
-    let (local, remote) = {
+/// other protocols. Its `ACK` (or `NAK`) is owed until the message is safe for every one of
+/// them: written to their client, or in the durable queue (text only; other content is
+/// delivered as written, or not at all).
+async fn send_message(
+    context: &Context,
+    seat: &Seat,
+    acks: &mut Acknowledgements<(Trid, AckMode)>,
+    trid: Trid,
+    ack: AckMode,
+    body: Bytes,
+) {
+    let content = from_msn(&body);
+    let message = content.as_ref().map(|content| core_message(seat, content));
+    let durable = message.as_ref().filter(|m| !m.kind.is_live_only());
+    let mut parts = Vec::new();
+    let remote = {
         let mut room = lock(&seat.room);
-        let alone = room.participants.len() <= 1;
-        let reached = room.broadcast(seat.connection, |_| RoomEvent::Message {
-            handle: seat.member.handle.clone(),
-            friendly: seat.member.friendly.clone(),
-            body: body.clone(),
-            receipt: None,
+        let alone = room.participants.len() <= 1 && room.remote.is_empty();
+        let reached = room.broadcast(seat.connection, |participant| {
+            let receipt = durable.map(|message| {
+                let (handoff, accepted) = context.core.hand_off(participant.member.account.id, message);
+                parts.push(accepted);
+                Receipt::Live(handoff)
+            });
+            RoomEvent::Message {
+                handle: seat.member.handle.clone(),
+                friendly: seat.member.friendly.clone(),
+                body: body.clone(),
+                receipt,
+            }
         });
-        (if alone { None } else { Some(reached) }, room.remote.clone())
+        // A participant that missed a durable message gets it from the queue; anything else
+        // it missed is lost to it.
+        if alone || (!reached && durable.is_none()) {
+            parts.push(Accepted::ready(Err(CoreError::NotOnline)));
+        }
+        room.remote.clone()
     };
-    let mut delivered = local.unwrap_or(true) && (local.is_some() || !remote.is_empty());
-    if !remote.is_empty() {
-        let content = from_msn(&body);
-        for member in &remote {
-            let ok = match &content {
-                Some(content) => deliver_remote(context, seat, member, content).await,
-                None => false,
-            };
-            delivered &= ok;
+    for member in &remote {
+        match &message {
+            Some(message) => parts.push(to_other_protocol(context, member, message.clone()).await),
+            None => parts.push(Accepted::ready(Err(CoreError::NotAllowed))),
         }
     }
-    match (ack, delivered) {
-        (AckMode::Acknowledged, true) => conn.send(Reply::Ack { trid }),
-        (AckMode::Acknowledged | AckMode::NegativeOnly, false) => conn.send(Reply::Nak { trid }),
-        _ => {}
+    if ack != AckMode::Unacknowledged {
+        acks.push((trid, ack), parts);
     }
 }
 
-/// Hands a message to a member on another protocol; true when it was delivered or stored.
-async fn deliver_remote(context: &Context, seat: &Seat, member: &Member, content: &Content) -> bool {
+/// The core's form of what an MSN user wrote.
+fn core_message(seat: &Seat, content: &Content) -> Message {
     let (kind, text, font) = match content {
         Content::Text { text, font } => (MessageKind::Text, text.clone(), font.clone()),
         Content::Typing => (MessageKind::Typing, String::new(), None),
     };
-    let message = Message {
+    Message {
         from: seat.member.account.clone(),
         from_display_name: seat.member.friendly.clone(),
         kind,
@@ -304,16 +349,19 @@ async fn deliver_remote(context: &Context, seat: &Seat, member: &Member, content
         font,
         wants_receipt: false,
         sent_at: switchyard_core::unix_now(),
-    };
-    match context.core.deliver(member.account.id, message).await {
-        Ok(_) => true,
-        // Nobody to show a typing notice to is no failure.
-        Err(CoreError::NotOnline) if kind == MessageKind::Typing => true,
-        Err(e) => {
-            tracing::info!(to = %member.handle, error = %e, "message to another protocol refused");
-            false
-        }
     }
+}
+
+/// Hands a message to a member on another protocol.
+async fn to_other_protocol(context: &Context, member: &Member, message: Message) -> Accepted {
+    let typing = message.kind == MessageKind::Typing;
+    let accepted = context.core.accept(member.account.id, message).await;
+    if typing {
+        // Nobody to show a typing notice to is no failure.
+        drop(accepted);
+        return Accepted::ready(Ok(switchyard_core::Delivery::Live));
+    }
+    accepted
 }
 
 /// Takes the participant out of its room, telling the others; an empty room is closed.

@@ -25,8 +25,9 @@ pub(crate) enum Completes {
     Offline(i64),
     /// A broadcast, marked seen once acknowledged.
     Broadcast(i64),
-    /// A message delivered live: queued for the next login if it is never acknowledged.
-    Live(Box<switchyard_core::Message>),
+    /// A message delivered live: forgotten once acknowledged, queued for the next login if it
+    /// never is (its hand-off does that when dropped).
+    Live(switchyard_core::Handoff),
 }
 
 /// A datagram that passed the checks, decrypted.
@@ -170,13 +171,17 @@ impl Link {
         Ok(())
     }
 
-    /// Sends what the window admits now; returns what was given up on.
-    pub(crate) async fn flush(&mut self) -> Vec<Option<Completes>> {
+    /// Sends what the window admits now; returns whether a packet was given up on (what it
+    /// completed is dropped: a live message's hand-off puts it back in the durable queue).
+    pub(crate) async fn flush(&mut self) -> bool {
         let due = self.outbox.due(self.now);
         for datagram in &due.transmit {
             self.transmit(datagram).await;
         }
-        due.given_up.into_iter().map(|seq| self.completes.remove(&seq)).collect()
+        for seq in &due.given_up {
+            self.completes.remove(seq);
+        }
+        !due.given_up.is_empty()
     }
 
     /// The client acknowledged our `seq`: what that completes, if anything.
@@ -198,11 +203,6 @@ impl Link {
     /// core's events waiting (their own bounded queue ends a session that stays behind).
     pub(crate) fn has_room(&self) -> bool {
         self.outbox.len() < QUEUE_LIMIT / 2
-    }
-
-    /// Everything sent and not acknowledged, for when the session ends.
-    pub(crate) fn unacknowledged(&mut self) -> impl Iterator<Item = Completes> + '_ {
-        self.completes.drain().map(|(_, completes)| completes)
     }
 
     /// The client's IPv4 address as the server sees it, in network order (0 over IPv6).

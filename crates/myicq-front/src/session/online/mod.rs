@@ -166,11 +166,7 @@ impl Online {
 
     /// Resends what is due; a client that let a packet go unanswered three times is gone.
     async fn resend(&mut self) -> Result<(), End> {
-        let given_up = self.link.flush().await;
-        if !given_up.is_empty() {
-            for completes in given_up.into_iter().flatten() {
-                self.undelivered(completes).await;
-            }
+        if self.link.flush().await {
             tracing::info!("packets never acknowledged");
             return Err(End::Unresponsive);
         }
@@ -188,27 +184,15 @@ impl Online {
     }
 
     async fn finish(mut self: Box<Self>, end: End) {
+        // What the client never acknowledged is dropped with the session: live messages go back
+        // to the durable queue, stored ones stay there.
         let context = self.link.context.clone();
-        let unacknowledged: Vec<Completes> = self.link.unacknowledged().collect();
-        for completes in unacknowledged {
-            self.undelivered(completes).await;
-        }
         let (me, session_id) = (self.me().id, self.session.id);
         context.peers.remove_if(&me, |_, (id, _)| *id == session_id);
         if let Err(e) = context.core.logout(&mut self.session).await {
             tracing::warn!(error = %e, "logout announcement failed");
         }
         tracing::info!(?end, "session ended");
-    }
-
-    /// A packet the client never acknowledged: a live message goes to the durable queue.
-    async fn undelivered(&self, completes: Completes) {
-        if let Completes::Live(message) = completes {
-            let queued = message.queued_for(self.me().id);
-            if let Err(e) = self.link.context.core.queue_offline(&queued).await {
-                tracing::error!(error = %e, "could not keep an undelivered message");
-            }
-        }
     }
 
     /// Sends a reliable packet (a reply to `ackseq`, or 0 for a push); a client with a full
@@ -302,13 +286,14 @@ impl Online {
     /// The client acknowledged a packet that completes something.
     async fn delivered(&self, completes: Completes) {
         let (core, me) = (&self.link.context.core, self.me().id);
-        let done = match completes {
-            Completes::Offline(id) => core.acknowledge_offline(me, id).await.map(drop),
-            Completes::Broadcast(id) => core.store().mark_broadcasts_seen(me, id).await.map_err(CoreError::from),
-            Completes::Live(_) => Ok(()),
-        };
-        if let Err(e) = done {
-            tracing::error!(error = %e, "could not record a delivery");
+        match completes {
+            Completes::Offline(id) => core.acknowledge_offline(me, id),
+            Completes::Live(handoff) => handoff.received(),
+            Completes::Broadcast(id) => {
+                if let Err(e) = core.store().mark_broadcasts_seen(me, id).await {
+                    tracing::error!(error = %e, "could not mark a broadcast seen");
+                }
+            }
         }
     }
 
@@ -323,10 +308,7 @@ impl Online {
     async fn event(&mut self, event: Event) -> Result<(), End> {
         match event {
             Event::Presence { contact, presence } => self.show_presence(contact, presence.map(|p| p.status)).await,
-            Event::Message(message) => {
-                let live = Completes::Live(Box::new(message.clone()));
-                self.show(&message, Some(live)).await
-            }
+            Event::Message(message, handoff) => self.show(&message, Some(Completes::Live(handoff))).await,
             Event::Broadcast { id, message } => self.show(&message, Some(Completes::Broadcast(id))).await,
             // The contact now lets this user see them: show them if they are online.
             Event::Authorized { by } => self.show_if_online(&by).await,

@@ -1,0 +1,100 @@
+//! Acknowledging a client's messages in the order it sent them, each once it is safe, while its
+//! session goes on with the client's next commands: a sender is never told "delivered" early,
+//! and never waits for one message before the next is even read.
+
+use crate::delivery::Accepted;
+use crate::error::CoreError;
+use crate::routing::Delivery;
+use std::collections::VecDeque;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll, Waker};
+
+/// Messages whose acknowledgement a session has not sent yet at most; past it, the session
+/// reads no more from its client until some are settled.
+const MOST_PENDING: usize = 256;
+
+/// The replies a session owes its client, each waiting for the messages it acknowledges.
+pub struct Acknowledgements<R> {
+    pending: VecDeque<Pending<R>>,
+}
+
+struct Pending<R> {
+    reply: R,
+    parts: Vec<Accepted>,
+    outcome: Result<Delivery, CoreError>,
+}
+
+impl<R> Default for Acknowledgements<R> {
+    fn default() -> Self {
+        Acknowledgements { pending: VecDeque::new() }
+    }
+}
+
+impl<R> Acknowledgements<R> {
+    /// Whether the session may take another message from its client.
+    pub fn has_room(&self) -> bool {
+        self.pending.len() < MOST_PENDING
+    }
+
+    /// Owes `reply` once every part (one per recipient) is safe. Its outcome is the first
+    /// refusal among them, else a delivery.
+    pub fn push(&mut self, reply: R, parts: Vec<Accepted>) {
+        self.pending.push_back(Pending { reply, parts, outcome: Ok(Delivery::Live) });
+    }
+
+    /// The next reply, in order, once it is settled; never, while nothing is owed.
+    /// Cancellation-safe: what was settled stays settled.
+    pub async fn next(&mut self) -> (R, Result<Delivery, CoreError>) {
+        std::future::poll_fn(|cx| self.poll_next(cx)).await
+    }
+
+    /// The next reply if it is settled already.
+    pub fn ready(&mut self) -> Option<(R, Result<Delivery, CoreError>)> {
+        match self.poll_next(&mut Context::from_waker(Waker::noop())) {
+            Poll::Ready(settled) => Some(settled),
+            Poll::Pending => None,
+        }
+    }
+
+    fn poll_next(&mut self, cx: &mut Context<'_>) -> Poll<(R, Result<Delivery, CoreError>)> {
+        let Some(head) = self.pending.front_mut() else { return Poll::Pending };
+        while let Some(part) = head.parts.last_mut() {
+            let outcome = std::task::ready!(Pin::new(part).poll(cx));
+            head.parts.pop();
+            if head.outcome.is_ok() {
+                head.outcome = outcome;
+            }
+        }
+        let settled = self.pending.pop_front().expect("the head exists");
+        Poll::Ready((settled.reply, settled.outcome))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn refused() -> Accepted {
+        Accepted::ready(Err(CoreError::NotAllowed))
+    }
+
+    #[tokio::test]
+    async fn replies_come_in_order_each_once_all_its_parts_are_settled() {
+        let mut acks = Acknowledgements::default();
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        acks.push("first", vec![Accepted::ready(Ok(Delivery::Live)), Accepted::waiting(rx)]);
+        acks.push("second", vec![Accepted::ready(Ok(Delivery::Queued(7)))]);
+        acks.push("third", vec![refused(), Accepted::ready(Ok(Delivery::Live))]);
+        assert!(acks.ready().is_none(), "the first waits for its second part, and the rest behind it");
+        tx.send(Ok(Delivery::Queued(3))).unwrap();
+        let (reply, outcome) = acks.next().await;
+        assert_eq!(reply, "first");
+        assert!(outcome.is_ok());
+        assert_eq!(acks.ready().map(|(r, o)| (r, o.unwrap())), Some(("second", Delivery::Queued(7))));
+        let (reply, outcome) = acks.ready().unwrap();
+        assert_eq!(reply, "third");
+        assert!(matches!(outcome, Err(CoreError::NotAllowed)), "a refusal wins over deliveries");
+        assert!(acks.ready().is_none());
+    }
+}

@@ -1,0 +1,463 @@
+//! Messages in flight. From the moment a sender may hear that a message is delivered, the
+//! message is written to the recipient's client or in the durable queue, whatever happens
+//! meanwhile to sessions, tasks or the process.
+//!
+//! A message for a live session travels as a [`Handoff`] beside the event that carries it.
+//! The journal, one task per server, stores every message its recipient's client does not have
+//! within a short grace; messages that reach their client in time (nearly all of them) never
+//! touch the disk. The sender's [`Accepted`] resolves at whichever comes first: the message
+//! written to the client's connection, or stored. A session that ends, however it ends, drops
+//! its hand-offs; each one not yet received is then stored (if the grace had not already done
+//! so) and the recipient's current session, if any, told to read the queue.
+//!
+//! Stored messages are deleted when the client receives them, in the same batched transactions
+//! that store new ones, so a busy server writes the disk once per batch, not per message.
+
+use crate::account::AccountId;
+use crate::error::CoreError;
+use crate::routing::Delivery;
+use crate::store::{OfflineMessage, Store, StoreError};
+use std::collections::{HashSet, VecDeque};
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::task::{Context, Poll};
+use std::time::Duration;
+use tokio::sync::{mpsc, oneshot};
+use tokio::time::Instant;
+
+/// What the sender of a message learns, once it is safe.
+type Outcome = Result<Delivery, CoreError>;
+
+/// The journal's handle: what the core and the hand-offs it makes talk to.
+#[derive(Clone)]
+pub(crate) struct Journal {
+    jobs: mpsc::UnboundedSender<Job>,
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    /// Queue ids whose message a live hand-off still carries toward its client: reading the
+    /// queue skips them, so they do not come twice.
+    held: Mutex<HashSet<i64>>,
+    /// Bytes of message text held in memory for recipients, over the whole server.
+    bytes: AtomicUsize,
+    /// When the memory limit was last reported (Unix seconds).
+    memory_full_warned: AtomicI64,
+    grace: Duration,
+}
+
+enum Job {
+    /// Store this message once `due`, unless its client has it by then.
+    Store { flight: Arc<Flight>, due: Instant },
+    /// The recipient's session gave this message up: store it now if it is not, and have the
+    /// recipient read the queue.
+    Abandoned(Arc<Flight>),
+    /// Delete a stored message its client received.
+    Forget { recipient: AccountId, id: i64 },
+    /// Store everything waiting, at once; answer when done (shutdown).
+    Flush(oneshot::Sender<()>),
+}
+
+/// One message on its way to one recipient.
+struct Flight {
+    message: OfflineMessage,
+    bytes: usize,
+    /// The recipient's session's count of bytes held, if it has a session.
+    session_bytes: Option<Arc<AtomicUsize>>,
+    journal: Journal,
+    state: Mutex<FlightState>,
+}
+
+impl Flight {
+    fn give_back_bytes(&self) {
+        self.journal.shared.bytes.fetch_sub(self.bytes, Ordering::Relaxed);
+        if let Some(counter) = &self.session_bytes {
+            counter.fetch_sub(self.bytes, Ordering::Relaxed);
+        }
+    }
+}
+
+#[derive(Default)]
+struct FlightState {
+    /// Written to the client's connection: safe, and need not be stored while the session lasts.
+    written: bool,
+    /// The client has it: nothing is kept.
+    received: bool,
+    /// The session gave it up before the client received it.
+    abandoned: bool,
+    storing: bool,
+    stored: Option<i64>,
+    /// The sender, waiting to hear it is safe.
+    sender: Option<oneshot::Sender<Outcome>>,
+}
+
+impl FlightState {
+    fn tell_sender(&mut self, outcome: Outcome) {
+        if let Some(sender) = self.sender.take() {
+            let _ = sender.send(outcome);
+        }
+    }
+}
+
+fn locked<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    // Every change under these locks is a few field writes that cannot panic half-way.
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl Journal {
+    /// Starts the journal's task on the current Tokio runtime. `notify_waiting` tells an
+    /// account's session that the queue holds something for it.
+    pub(crate) fn start(
+        store: Arc<dyn Store>,
+        grace: Duration,
+        notify_waiting: impl Fn(AccountId) + Send + Sync + 'static,
+    ) -> Journal {
+        let (jobs, receiver) = mpsc::unbounded_channel();
+        let shared = Arc::new(Shared {
+            held: Mutex::default(),
+            bytes: AtomicUsize::new(0),
+            memory_full_warned: AtomicI64::new(0),
+            grace,
+        });
+        let writer = Writer { store, shared: shared.clone(), notify_waiting: Box::new(notify_waiting) };
+        tokio::spawn(writer.run(receiver));
+        Journal { jobs, shared }
+    }
+
+    /// Bytes of message text held in memory for recipients.
+    pub(crate) fn bytes_in_memory(&self) -> usize {
+        self.shared.bytes.load(Ordering::Relaxed)
+    }
+
+    /// Says, at most once a minute, that messages go to the queue first for want of memory.
+    pub(crate) fn warn_memory_full(&self) {
+        let now = crate::unix_now();
+        let last = self.shared.memory_full_warned.load(Ordering::Relaxed);
+        if now - last >= 60
+            && self.shared.memory_full_warned.compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed).is_ok()
+        {
+            tracing::warn!(
+                bytes = self.bytes_in_memory(),
+                "messages held in memory at their limit (limits.memory_bytes); new ones go to the durable queue first"
+            );
+        }
+    }
+
+    /// A message for a live session: the hand-off travels with it to the session, the
+    /// acceptance to the sender. `session_bytes` counts what the session holds.
+    pub(crate) fn hand_off(
+        &self,
+        message: OfflineMessage,
+        session_bytes: Option<Arc<AtomicUsize>>,
+    ) -> (Handoff, Accepted) {
+        let (sender, outcome) = oneshot::channel();
+        let bytes = message.text.len();
+        let state = FlightState { sender: Some(sender), ..FlightState::default() };
+        self.shared.bytes.fetch_add(bytes, Ordering::Relaxed);
+        if let Some(counter) = &session_bytes {
+            counter.fetch_add(bytes, Ordering::Relaxed);
+        }
+        let journal = self.clone();
+        let flight = Arc::new(Flight { message, bytes, session_bytes, journal, state: Mutex::new(state) });
+        let due = Instant::now() + self.shared.grace;
+        self.submit(Job::Store { flight: flight.clone(), due });
+        (Handoff { flight: Some(flight) }, Accepted::waiting(outcome))
+    }
+
+    /// A message with no live session to take it: stored as soon as the journal gets to it.
+    pub(crate) fn store(&self, message: OfflineMessage) -> Accepted {
+        let (sender, outcome) = oneshot::channel();
+        let state = FlightState { sender: Some(sender), abandoned: true, ..FlightState::default() };
+        let flight = Arc::new(Flight {
+            message,
+            bytes: 0,
+            session_bytes: None,
+            journal: self.clone(),
+            state: Mutex::new(state),
+        });
+        self.submit(Job::Store { flight, due: Instant::now() });
+        Accepted::waiting(outcome)
+    }
+
+    /// Deletes a stored message its client received.
+    pub(crate) fn forget(&self, recipient: AccountId, id: i64) {
+        self.submit(Job::Forget { recipient, id });
+    }
+
+    /// Whether a live hand-off carries the stored message `id` to its client.
+    pub(crate) fn is_held(&self, id: i64) -> bool {
+        locked(&self.shared.held).contains(&id)
+    }
+
+    /// Stores everything waiting for its grace, and returns once it is stored.
+    pub(crate) async fn flush(&self) {
+        let (done, flushed) = oneshot::channel();
+        self.submit(Job::Flush(done));
+        let _ = flushed.await;
+    }
+
+    fn submit(&self, job: Job) {
+        // The writer ends only when every handle is gone, this one included.
+        let _ = self.jobs.send(job);
+    }
+}
+
+/// The recipient's side of a message in flight, carried with it to the session's client.
+/// Dropping it before [`Handoff::received`] gives the message back to the durable queue.
+#[derive(Default)]
+pub struct Handoff {
+    flight: Option<Arc<Flight>>,
+}
+
+impl std::fmt::Debug for Handoff {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Handoff").field("carries", &self.flight.is_some()).finish()
+    }
+}
+
+/// Two hand-offs are equal when they carry the same message, or both carry none.
+impl PartialEq for Handoff {
+    fn eq(&self, other: &Handoff) -> bool {
+        match (&self.flight, &other.flight) {
+            (Some(a), Some(b)) => Arc::ptr_eq(a, b),
+            (a, b) => a.is_none() && b.is_none(),
+        }
+    }
+}
+
+impl Eq for Handoff {}
+
+impl Handoff {
+    /// A hand-off with nothing behind it: for messages that are only ever shown live
+    /// (typing notices) and for what the queue itself keeps (offline messages, broadcasts).
+    pub fn none() -> Handoff {
+        Handoff::default()
+    }
+
+    /// Whether the message needs [`Handoff::received`] to be forgotten.
+    pub fn is_durable(&self) -> bool {
+        self.flight.is_some()
+    }
+
+    /// The message was written to the client's connection: the sender may hear it is
+    /// delivered. It is still kept, to be queued if the session ends before
+    /// [`Handoff::received`] (protocols whose clients confirm receipt).
+    pub fn written(&self) {
+        if let Some(flight) = &self.flight {
+            let mut state = locked(&flight.state);
+            state.written = true;
+            state.tell_sender(Ok(Delivery::Live));
+        }
+    }
+
+    /// The client has the message (it was written, or the client confirmed it): forgotten.
+    pub fn received(mut self) {
+        let Some(flight) = self.flight.take() else { return };
+        let journal = &flight.journal;
+        let mut state = locked(&flight.state);
+        state.written = true;
+        state.received = true;
+        state.tell_sender(Ok(Delivery::Live));
+        if let Some(id) = state.stored {
+            locked(&journal.shared.held).remove(&id);
+            journal.forget(flight.message.recipient, id);
+        }
+        drop(state);
+        flight.give_back_bytes();
+    }
+}
+
+impl Drop for Handoff {
+    fn drop(&mut self) {
+        let Some(flight) = self.flight.take() else { return };
+        {
+            let mut state = locked(&flight.state);
+            state.abandoned = true;
+            if let Some(id) = state.stored {
+                locked(&flight.journal.shared.held).remove(&id);
+            }
+        }
+        flight.give_back_bytes();
+        // The journal tells the recipient: a drop may happen where the core's maps are locked.
+        flight.journal.clone().submit(Job::Abandoned(flight));
+    }
+}
+
+/// The sender's side: resolves once the message is safe (written to its recipient's client,
+/// or stored), or with the reason it is not.
+#[must_use = "the message is not known to be safe until this resolves"]
+pub struct Accepted(AcceptedState);
+
+enum AcceptedState {
+    Ready(Option<Outcome>),
+    Waiting(oneshot::Receiver<Outcome>),
+}
+
+impl Accepted {
+    /// Already settled.
+    pub fn ready(outcome: Outcome) -> Accepted {
+        Accepted(AcceptedState::Ready(Some(outcome)))
+    }
+
+    pub(crate) fn waiting(outcome: oneshot::Receiver<Outcome>) -> Accepted {
+        Accepted(AcceptedState::Waiting(outcome))
+    }
+}
+
+impl Future for Accepted {
+    type Output = Outcome;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Outcome> {
+        match &mut self.0 {
+            AcceptedState::Ready(outcome) => {
+                Poll::Ready(outcome.take().unwrap_or_else(|| Err(gone("polled after it resolved"))))
+            }
+            AcceptedState::Waiting(receiver) => Pin::new(receiver)
+                .poll(cx)
+                .map(|outcome| outcome.unwrap_or_else(|_| Err(gone("the delivery journal stopped")))),
+        }
+    }
+}
+
+fn gone(why: &str) -> CoreError {
+    CoreError::Store(StoreError::Backend(why.into()))
+}
+
+/// The journal's task: the only writer of the durable queue's traffic.
+struct Writer {
+    store: Arc<dyn Store>,
+    shared: Arc<Shared>,
+    notify_waiting: Box<dyn Fn(AccountId) + Send + Sync>,
+}
+
+/// How long the writer waits before trying again after the store failed.
+const RETRY_AFTER: Duration = Duration::from_secs(1);
+
+impl Writer {
+    async fn run(self, mut jobs: mpsc::UnboundedReceiver<Job>) {
+        // In submission order, so each recipient's messages are stored in the order sent.
+        let mut waiting: VecDeque<(Instant, Arc<Flight>)> = VecDeque::new();
+        let mut forget: Vec<(AccountId, i64)> = Vec::new();
+        let mut flushes: Vec<oneshot::Sender<()>> = Vec::new();
+        // Every handle is gone (the core is): whatever waits is stored at once, then it ends.
+        let mut closed = false;
+        loop {
+            let next_due = waiting.front().map(|(due, _)| *due);
+            let idle = forget.is_empty() && flushes.is_empty() && !closed;
+            if idle && next_due.is_none_or(|due| due > Instant::now()) {
+                tokio::select! {
+                    job = jobs.recv() => match job {
+                        Some(job) => self.take(job, &mut waiting, &mut forget, &mut flushes),
+                        None => closed = true,
+                    },
+                    _ = tokio::time::sleep_until(next_due.unwrap_or_else(Instant::now)), if next_due.is_some() => {}
+                }
+            }
+            while let Ok(job) = jobs.try_recv() {
+                self.take(job, &mut waiting, &mut forget, &mut flushes);
+            }
+            if closed && waiting.is_empty() && forget.is_empty() {
+                return;
+            }
+            let everything = !flushes.is_empty() || closed;
+            let now = Instant::now();
+            let mut batch = Vec::new();
+            while let Some((due, _)) = waiting.front() {
+                if !everything && *due > now {
+                    break;
+                }
+                let (_, flight) = waiting.pop_front().expect("front exists");
+                if begin_storing(&flight) {
+                    batch.push(flight);
+                }
+            }
+            if !batch.is_empty() || !forget.is_empty() {
+                let new = batch.iter().map(|f| f.message.clone()).collect();
+                match self.store.update_queue(new, std::mem::take(&mut forget)).await {
+                    Ok(ids) => {
+                        for (flight, id) in batch.iter().zip(ids) {
+                            match id {
+                                Some(id) => self.stored(flight, id, &mut forget),
+                                None => self.failed(flight, CoreError::NoSuchAccount),
+                            }
+                        }
+                    }
+                    Err(e) => {
+                        tracing::error!(error = %e, messages = batch.len(), "could not store messages in flight");
+                        for flight in &batch {
+                            self.failed(flight, CoreError::Store(StoreError::Backend(e.to_string())));
+                        }
+                        tokio::time::sleep(RETRY_AFTER).await;
+                    }
+                }
+            }
+            if waiting.is_empty() || everything {
+                for done in flushes.drain(..) {
+                    let _ = done.send(());
+                }
+            }
+        }
+    }
+
+    fn take(
+        &self,
+        job: Job,
+        waiting: &mut VecDeque<(Instant, Arc<Flight>)>,
+        forget: &mut Vec<(AccountId, i64)>,
+        flushes: &mut Vec<oneshot::Sender<()>>,
+    ) {
+        match job {
+            Job::Store { flight, due } => waiting.push_back((due, flight)),
+            Job::Abandoned(flight) => {
+                let stored = locked(&flight.state).stored.is_some();
+                if stored {
+                    (self.notify_waiting)(flight.message.recipient);
+                } else {
+                    // Stored at its turn (now), or after the write in progress; then the
+                    // recipient is told.
+                    waiting.push_back((Instant::now(), flight));
+                }
+            }
+            Job::Forget { recipient, id } => forget.push((recipient, id)),
+            Job::Flush(done) => flushes.push(done),
+        }
+    }
+
+    /// After the write: the sender hears it is safe, and the message is forgotten again if
+    /// its client got it meanwhile, held if a session still carries it, or announced to the
+    /// recipient if none does.
+    fn stored(&self, flight: &Flight, id: i64, forget: &mut Vec<(AccountId, i64)>) {
+        let mut state = locked(&flight.state);
+        state.storing = false;
+        state.stored = Some(id);
+        state.tell_sender(Ok(Delivery::Queued(id)));
+        if state.received {
+            forget.push((flight.message.recipient, id));
+        } else if state.abandoned {
+            drop(state);
+            (self.notify_waiting)(flight.message.recipient);
+        } else {
+            locked(&self.shared.held).insert(id);
+        }
+    }
+
+    /// Not stored: a sender still waiting is not told it is delivered.
+    fn failed(&self, flight: &Flight, error: CoreError) {
+        let mut state = locked(&flight.state);
+        state.storing = false;
+        state.tell_sender(Err(error));
+    }
+}
+
+/// Whether the writer should store this flight now: not when its client has it or a session
+/// carries it written, nor twice.
+fn begin_storing(flight: &Flight) -> bool {
+    let mut state = locked(&flight.state);
+    let skip = state.received || state.storing || state.stored.is_some() || (state.written && !state.abandoned);
+    if !skip {
+        state.storing = true;
+    }
+    !skip
+}
