@@ -173,6 +173,11 @@ impl Session {
         }
     }
 
+    /// Resolves once the core ended the session (a kick).
+    pub async fn ended(&self) {
+        self.control.cancel.cancelled().await
+    }
+
     fn kick_reason(&self) -> KickReason {
         self.control.reason.get().copied().unwrap_or(KickReason::LoggedInElsewhere)
     }

@@ -71,7 +71,7 @@ impl Default for CoreConfig {
         CoreConfig {
             max_list_entries: 600,
             session_queue: 512,
-            session_bytes: 1 << 20,
+            session_bytes: 4 << 20,
             memory_bytes: 256 << 20,
             delivery_grace: std::time::Duration::from_millis(100),
             max_offline_messages: 1000,

@@ -61,6 +61,11 @@ impl Conn {
         self.stream.flush().await
     }
 
+    /// [`Conn::flush`], given up (and the connection with it) if `stop` comes first.
+    pub(crate) async fn flush_unless(&mut self, stop: impl std::future::Future<Output = ()>) -> io::Result<()> {
+        self.stream.flush_unless(stop).await
+    }
+
     /// Sends what is queued (the `MRIM_CS_OK`), then runs the TLS handshake on the same socket.
     pub(crate) async fn start_tls(&mut self, config: Arc<rustls::ServerConfig>) -> io::Result<()> {
         self.stream.start_tls(config).await

@@ -180,6 +180,20 @@ impl BufferedStream {
         Ok(())
     }
 
+    /// [`BufferedStream::flush`], given up if `stop` comes first (the session was ended while
+    /// its client was not reading): the connection is then dropped unwritten, as after a
+    /// failed write, rather than waiting out the write deadline.
+    pub async fn flush_unless(&mut self, stop: impl std::future::Future<Output = ()>) -> io::Result<()> {
+        tokio::select! {
+            biased;
+            written = self.flush() => return written,
+            () = stop => {}
+        }
+        self.transport = Transport::Gone;
+        self.output = BytesMut::new();
+        Err(io::Error::new(io::ErrorKind::Interrupted, "the session ended while its client was not reading"))
+    }
+
     /// Sends what is queued (the protocol's "go ahead"), then runs the TLS handshake on the same
     /// socket. The client must wait for that answer before its handshake, so nothing may be
     /// buffered from it.

@@ -346,7 +346,9 @@ impl MrimSession {
             while let Some((seq, outcome)) = self.acks.ready() {
                 conn.send(&ServerPacket::MessageStatus { status: messages::status_of(outcome) }, seq);
             }
-            if let Err(e) = conn.flush().await {
+            // A session ended as too slow has a client that is not reading: its stalled write
+            // is given up at once.
+            if let Err(e) = conn.flush_unless(self.session.ended()).await {
                 tracing::info!(error = %e, "write failed");
                 return;
             }

@@ -71,6 +71,8 @@ pub(crate) async fn run(
     if let Err(e) = ns.context.core.logout(&mut ns.session).await {
         tracing::warn!(error = %e, "logout fan-out failed");
     }
+    // Its rings can no longer be answered: what waited in them is for the next login.
+    ns.context.switchboards.abandon_rings(ns.session.account.id);
     tracing::info!("session ended");
 }
 

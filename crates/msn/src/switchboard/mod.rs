@@ -176,6 +176,8 @@ pub(crate) struct Switchboards {
     outstanding: DashMap<AccountId, usize>,
     /// (MSN user, member on another protocol) → the room their conversation is in.
     conversations: DashMap<(AccountId, AccountId), u64>,
+    /// Rooms the server opened, by the MSN user it rang for them.
+    rung: DashMap<AccountId, Vec<u64>>,
     next_room: AtomicU64,
     next_connection: AtomicU64,
     lifetime: Duration,
@@ -191,6 +193,7 @@ impl Switchboards {
             tickets: DashMap::new(),
             outstanding: DashMap::new(),
             conversations: DashMap::new(),
+            rung: DashMap::new(),
             next_room: AtomicU64::new(first),
             next_connection: AtomicU64::new(1),
             lifetime,
@@ -283,8 +286,24 @@ impl Switchboards {
         let room = std::mem::take(&mut *lock(&room));
         for key in &room.conversations {
             self.conversations.remove_if(key, |_, room_id| *room_id == id);
+            self.rung.remove_if_mut(&key.0, |_, rooms| {
+                rooms.retain(|room| *room != id);
+                rooms.is_empty()
+            });
         }
         Some(room)
+    }
+
+    /// The MSN user's session ended: rooms that ring only for them are closed, and what waited
+    /// in them goes back to the durable queue (for their next login) as it is dropped.
+    pub(crate) fn abandon_rings(&self, msn_user: AccountId) {
+        let Some((_, rooms)) = self.rung.remove(&msn_user) else { return };
+        for id in rooms {
+            if let Some(room) = self.room(id) {
+                lock(&room).ringing.remove(&msn_user);
+            }
+            self.close_if_empty(id);
+        }
     }
 
     /// Puts a member on another protocol into a room and lets `msn_user`'s later messages
@@ -342,6 +361,7 @@ impl Switchboards {
         room.waiting.push(waiting);
         self.add_remote(id, &mut room, to.account.id, from.clone());
         self.rooms.insert(id, Arc::new(Mutex::new(room)));
+        self.rung.entry(to.account.id).or_default().push(id);
         RemoteDelivery::Ring { session: id, cookie }
     }
 }

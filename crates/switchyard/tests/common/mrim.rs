@@ -124,6 +124,25 @@ impl MrimClient {
         (packet.header.seq, Reader::new(packet.body))
     }
 
+    /// Everything the server sent until it closed the connection: the whole packets, and how
+    /// many bytes of a last one were cut off.
+    pub async fn packets_until_closed(&mut self) -> (Vec<Packet>, usize) {
+        loop {
+            let n = tokio::time::timeout(PATIENCE, self.stream.read_buf(&mut self.input))
+                .await
+                .expect("the server did not close the connection");
+            match n {
+                Ok(0) | Err(_) => break,
+                Ok(_) => {}
+            }
+        }
+        let mut packets = Vec::new();
+        while let Some(packet) = self.decoder.decode(&mut self.input).expect("well-formed packets only") {
+            packets.push(packet);
+        }
+        (packets, self.input.len())
+    }
+
     pub async fn expect_closed(&mut self) {
         let mut rest = Vec::new();
         let read = tokio::time::timeout(PATIENCE, self.stream.read_to_end(&mut rest)).await.expect("still open");
