@@ -74,6 +74,11 @@ impl<R> Acknowledgements<R> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::delivery::Journal;
+    use crate::memory::MemoryStore;
+    use crate::store::{MessageKind, OfflineMessage};
+    use crate::AccountId;
+    use std::sync::Arc;
 
     fn refused() -> Accepted {
         Accepted::ready(Err(CoreError::NotAllowed))
@@ -81,13 +86,21 @@ mod tests {
 
     #[tokio::test]
     async fn replies_come_in_order_each_once_all_its_parts_are_settled() {
+        let journal = Journal::start(Arc::new(MemoryStore::new()), std::time::Duration::from_secs(60), |_| {});
+        let message = OfflineMessage {
+            sender: AccountId(1),
+            recipient: AccountId(2),
+            kind: MessageKind::Text,
+            text: "hi".into(),
+            sent_at: 0,
+        };
+        let (handoff, in_flight) = journal.hand_off(message, None);
         let mut acks = Acknowledgements::default();
-        let (tx, rx) = tokio::sync::oneshot::channel();
-        acks.push("first", vec![Accepted::ready(Ok(Delivery::Live)), Accepted::waiting(rx)]);
+        acks.push("first", vec![Accepted::ready(Ok(Delivery::Live)), in_flight]);
         acks.push("second", vec![Accepted::ready(Ok(Delivery::Queued(7)))]);
         acks.push("third", vec![refused(), Accepted::ready(Ok(Delivery::Live))]);
         assert!(acks.ready().is_none(), "the first waits for its second part, and the rest behind it");
-        tx.send(Ok(Delivery::Queued(3))).unwrap();
+        handoff.received();
         let (reply, outcome) = acks.next().await;
         assert_eq!(reply, "first");
         assert!(outcome.is_ok());

@@ -22,9 +22,9 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, Waker};
 use std::time::Duration;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, Notify};
 use tokio::time::Instant;
 
 /// What the sender of a message learns, once it is safe.
@@ -38,6 +38,12 @@ pub(crate) struct Journal {
 }
 
 struct Shared {
+    /// Messages to store once due unless their client has them by then, in the order they
+    /// came, so each recipient's messages are stored in the order sent. A hand-off only
+    /// pushes here (no task is woken per message); the writer sleeps until the first is due.
+    due: Mutex<VecDeque<(Instant, Arc<Flight>)>>,
+    /// Wakes the writer when `due` gets a first entry.
+    arrived: Notify,
     /// Queue ids whose message a live hand-off still carries toward its client: reading the
     /// queue skips them, so they do not come twice.
     held: Mutex<HashSet<i64>>,
@@ -49,11 +55,8 @@ struct Shared {
 }
 
 enum Job {
-    /// Store this message once `due`, unless its client has it by then.
-    Store { flight: Arc<Flight>, due: Instant },
-    /// The recipient's session gave this message up: store it now if it is not, and have the
-    /// recipient read the queue.
-    Abandoned(Arc<Flight>),
+    /// A session gave up a stored message: have the recipient read the queue.
+    Announce(AccountId),
     /// Delete a stored message its client received.
     Forget { recipient: AccountId, id: i64 },
     /// Store everything waiting, at once; answer when done (shutdown).
@@ -89,14 +92,22 @@ struct FlightState {
     abandoned: bool,
     storing: bool,
     stored: Option<i64>,
-    /// The sender, waiting to hear it is safe.
-    sender: Option<oneshot::Sender<Outcome>>,
+    /// What the sender learns, until its [`Accepted`] takes it.
+    outcome: Option<Outcome>,
+    /// Whether the sender has been told (once is all).
+    told: bool,
+    /// The sender's task, waiting to hear.
+    sender: Option<Waker>,
 }
 
 impl FlightState {
     fn tell_sender(&mut self, outcome: Outcome) {
-        if let Some(sender) = self.sender.take() {
-            let _ = sender.send(outcome);
+        if !self.told {
+            self.told = true;
+            self.outcome = Some(outcome);
+            if let Some(sender) = self.sender.take() {
+                sender.wake();
+            }
         }
     }
 }
@@ -116,6 +127,8 @@ impl Journal {
     ) -> Journal {
         let (jobs, receiver) = mpsc::unbounded_channel();
         let shared = Arc::new(Shared {
+            due: Mutex::default(),
+            arrived: Notify::new(),
             held: Mutex::default(),
             bytes: AtomicUsize::new(0),
             memory_full_warned: AtomicI64::new(0),
@@ -152,33 +165,42 @@ impl Journal {
         message: OfflineMessage,
         session_bytes: Option<Arc<AtomicUsize>>,
     ) -> (Handoff, Accepted) {
-        let (sender, outcome) = oneshot::channel();
         let bytes = message.text.len();
-        let state = FlightState { sender: Some(sender), ..FlightState::default() };
         self.shared.bytes.fetch_add(bytes, Ordering::Relaxed);
         if let Some(counter) = &session_bytes {
             counter.fetch_add(bytes, Ordering::Relaxed);
         }
-        let journal = self.clone();
-        let flight = Arc::new(Flight { message, bytes, session_bytes, journal, state: Mutex::new(state) });
-        let due = Instant::now() + self.shared.grace;
-        self.submit(Job::Store { flight: flight.clone(), due });
-        (Handoff { flight: Some(flight) }, Accepted::waiting(outcome))
+        let flight = self.flight(message, bytes, session_bytes, FlightState::default());
+        self.store_when_due(flight.clone(), Instant::now() + self.shared.grace);
+        (Handoff { flight: Some(flight.clone()) }, Accepted(AcceptedState::Waiting(flight)))
     }
 
     /// A message with no live session to take it: stored as soon as the journal gets to it.
     pub(crate) fn store(&self, message: OfflineMessage) -> Accepted {
-        let (sender, outcome) = oneshot::channel();
-        let state = FlightState { sender: Some(sender), abandoned: true, ..FlightState::default() };
-        let flight = Arc::new(Flight {
-            message,
-            bytes: 0,
-            session_bytes: None,
-            journal: self.clone(),
-            state: Mutex::new(state),
-        });
-        self.submit(Job::Store { flight, due: Instant::now() });
-        Accepted::waiting(outcome)
+        let flight = self.flight(message, 0, None, FlightState { abandoned: true, ..FlightState::default() });
+        self.store_when_due(flight.clone(), Instant::now());
+        Accepted(AcceptedState::Waiting(flight))
+    }
+
+    fn flight(
+        &self,
+        message: OfflineMessage,
+        bytes: usize,
+        session_bytes: Option<Arc<AtomicUsize>>,
+        state: FlightState,
+    ) -> Arc<Flight> {
+        Arc::new(Flight { message, bytes, session_bytes, journal: self.clone(), state: Mutex::new(state) })
+    }
+
+    fn store_when_due(&self, flight: Arc<Flight>, due: Instant) {
+        let first = {
+            let mut waiting = locked(&self.shared.due);
+            waiting.push_back((due, flight));
+            waiting.len() == 1
+        };
+        if first {
+            self.shared.arrived.notify_one();
+        }
     }
 
     /// Deletes a stored message its client received.
@@ -272,16 +294,23 @@ impl Handoff {
 impl Drop for Handoff {
     fn drop(&mut self) {
         let Some(flight) = self.flight.take() else { return };
-        {
+        let (stored, storing) = {
             let mut state = locked(&flight.state);
             state.abandoned = true;
             if let Some(id) = state.stored {
                 locked(&flight.journal.shared.held).remove(&id);
             }
-        }
+            (state.stored.is_some(), state.storing)
+        };
         flight.give_back_bytes();
-        // The journal tells the recipient: a drop may happen where the core's maps are locked.
-        flight.journal.clone().submit(Job::Abandoned(flight));
+        let journal = flight.journal.clone();
+        if stored {
+            // The journal tells the recipient: a drop may happen where the core's maps are locked.
+            journal.submit(Job::Announce(flight.message.recipient));
+        } else if !storing {
+            journal.store_when_due(flight, Instant::now());
+        }
+        // (One being stored is announced by the writer once it is.)
     }
 }
 
@@ -292,17 +321,13 @@ pub struct Accepted(AcceptedState);
 
 enum AcceptedState {
     Ready(Option<Outcome>),
-    Waiting(oneshot::Receiver<Outcome>),
+    Waiting(Arc<Flight>),
 }
 
 impl Accepted {
     /// Already settled.
     pub fn ready(outcome: Outcome) -> Accepted {
         Accepted(AcceptedState::Ready(Some(outcome)))
-    }
-
-    pub(crate) fn waiting(outcome: oneshot::Receiver<Outcome>) -> Accepted {
-        Accepted(AcceptedState::Waiting(outcome))
     }
 }
 
@@ -314,9 +339,19 @@ impl Future for Accepted {
             AcceptedState::Ready(outcome) => {
                 Poll::Ready(outcome.take().unwrap_or_else(|| Err(gone("polled after it resolved"))))
             }
-            AcceptedState::Waiting(receiver) => Pin::new(receiver)
-                .poll(cx)
-                .map(|outcome| outcome.unwrap_or_else(|_| Err(gone("the delivery journal stopped")))),
+            AcceptedState::Waiting(flight) => {
+                let mut state = locked(&flight.state);
+                if let Some(outcome) = state.outcome.take() {
+                    return Poll::Ready(outcome);
+                }
+                if state.told {
+                    return Poll::Ready(Err(gone("polled after it resolved")));
+                }
+                if !state.sender.as_ref().is_some_and(|waker| waker.will_wake(cx.waker())) {
+                    state.sender = Some(cx.waker().clone());
+                }
+                Poll::Pending
+            }
         }
     }
 }
@@ -337,63 +372,35 @@ const RETRY_AFTER: Duration = Duration::from_secs(1);
 
 impl Writer {
     async fn run(self, mut jobs: mpsc::UnboundedReceiver<Job>) {
-        // In submission order, so each recipient's messages are stored in the order sent.
-        let mut waiting: VecDeque<(Instant, Arc<Flight>)> = VecDeque::new();
         let mut forget: Vec<(AccountId, i64)> = Vec::new();
         let mut flushes: Vec<oneshot::Sender<()>> = Vec::new();
         // Every handle is gone (the core is): whatever waits is stored at once, then it ends.
         let mut closed = false;
         loop {
-            let next_due = waiting.front().map(|(due, _)| *due);
+            let next_due = locked(&self.shared.due).front().map(|(due, _)| *due);
             let idle = forget.is_empty() && flushes.is_empty() && !closed;
             if idle && next_due.is_none_or(|due| due > Instant::now()) {
                 tokio::select! {
                     job = jobs.recv() => match job {
-                        Some(job) => self.take(job, &mut waiting, &mut forget, &mut flushes),
+                        Some(job) => self.take(job, &mut forget, &mut flushes),
                         None => closed = true,
                     },
-                    _ = tokio::time::sleep_until(next_due.unwrap_or_else(Instant::now)), if next_due.is_some() => {}
+                    () = self.shared.arrived.notified() => {}
+                    () = tokio::time::sleep_until(next_due.unwrap_or_else(Instant::now)), if next_due.is_some() => {}
                 }
             }
             while let Ok(job) = jobs.try_recv() {
-                self.take(job, &mut waiting, &mut forget, &mut flushes);
-            }
-            if closed && waiting.is_empty() && forget.is_empty() {
-                return;
+                self.take(job, &mut forget, &mut flushes);
             }
             let everything = !flushes.is_empty() || closed;
-            let now = Instant::now();
-            let mut batch = Vec::new();
-            while let Some((due, _)) = waiting.front() {
-                if !everything && *due > now {
-                    break;
-                }
-                let (_, flight) = waiting.pop_front().expect("front exists");
-                if begin_storing(&flight) {
-                    batch.push(flight);
-                }
+            let batch = self.due_now(everything);
+            if closed && batch.is_empty() && forget.is_empty() {
+                return;
             }
             if !batch.is_empty() || !forget.is_empty() {
-                let new = batch.iter().map(|f| f.message.clone()).collect();
-                match self.store.update_queue(new, std::mem::take(&mut forget)).await {
-                    Ok(ids) => {
-                        for (flight, id) in batch.iter().zip(ids) {
-                            match id {
-                                Some(id) => self.stored(flight, id, &mut forget),
-                                None => self.failed(flight, CoreError::NoSuchAccount),
-                            }
-                        }
-                    }
-                    Err(e) => {
-                        tracing::error!(error = %e, messages = batch.len(), "could not store messages in flight");
-                        for flight in &batch {
-                            self.failed(flight, CoreError::Store(StoreError::Backend(e.to_string())));
-                        }
-                        tokio::time::sleep(RETRY_AFTER).await;
-                    }
-                }
+                self.write(batch, &mut forget).await;
             }
-            if waiting.is_empty() || everything {
+            if everything && locked(&self.shared.due).is_empty() {
                 for done in flushes.drain(..) {
                     let _ = done.send(());
                 }
@@ -401,27 +408,50 @@ impl Writer {
         }
     }
 
-    fn take(
-        &self,
-        job: Job,
-        waiting: &mut VecDeque<(Instant, Arc<Flight>)>,
-        forget: &mut Vec<(AccountId, i64)>,
-        flushes: &mut Vec<oneshot::Sender<()>>,
-    ) {
+    fn take(&self, job: Job, forget: &mut Vec<(AccountId, i64)>, flushes: &mut Vec<oneshot::Sender<()>>) {
         match job {
-            Job::Store { flight, due } => waiting.push_back((due, flight)),
-            Job::Abandoned(flight) => {
-                let stored = locked(&flight.state).stored.is_some();
-                if stored {
-                    (self.notify_waiting)(flight.message.recipient);
-                } else {
-                    // Stored at its turn (now), or after the write in progress; then the
-                    // recipient is told.
-                    waiting.push_back((Instant::now(), flight));
-                }
-            }
+            Job::Announce(recipient) => (self.notify_waiting)(recipient),
             Job::Forget { recipient, id } => forget.push((recipient, id)),
             Job::Flush(done) => flushes.push(done),
+        }
+    }
+
+    /// The messages due to be stored now (all of them for a flush), in order.
+    fn due_now(&self, everything: bool) -> Vec<Arc<Flight>> {
+        let now = Instant::now();
+        let mut waiting = locked(&self.shared.due);
+        let mut batch = Vec::new();
+        while let Some((due, _)) = waiting.front() {
+            if !everything && *due > now {
+                break;
+            }
+            let (_, flight) = waiting.pop_front().expect("front exists");
+            if begin_storing(&flight) {
+                batch.push(flight);
+            }
+        }
+        batch
+    }
+
+    /// One transaction: the batch stored, what was received deleted.
+    async fn write(&self, batch: Vec<Arc<Flight>>, forget: &mut Vec<(AccountId, i64)>) {
+        let new = batch.iter().map(|f| f.message.clone()).collect();
+        match self.store.update_queue(new, std::mem::take(forget)).await {
+            Ok(ids) => {
+                for (flight, id) in batch.iter().zip(ids) {
+                    match id {
+                        Some(id) => self.stored(flight, id, forget),
+                        None => failed(flight, CoreError::NoSuchAccount),
+                    }
+                }
+            }
+            Err(e) => {
+                tracing::error!(error = %e, messages = batch.len(), "could not store messages in flight");
+                for flight in &batch {
+                    failed(flight, CoreError::Store(StoreError::Backend(e.to_string())));
+                }
+                tokio::time::sleep(RETRY_AFTER).await;
+            }
         }
     }
 
@@ -442,13 +472,13 @@ impl Writer {
             locked(&self.shared.held).insert(id);
         }
     }
+}
 
-    /// Not stored: a sender still waiting is not told it is delivered.
-    fn failed(&self, flight: &Flight, error: CoreError) {
-        let mut state = locked(&flight.state);
-        state.storing = false;
-        state.tell_sender(Err(error));
-    }
+/// Not stored: a sender still waiting is not told it is delivered.
+fn failed(flight: &Flight, error: CoreError) {
+    let mut state = locked(&flight.state);
+    state.storing = false;
+    state.tell_sender(Err(error));
 }
 
 /// Whether the writer should store this flight now: not when its client has it or a session

@@ -152,14 +152,26 @@ struct Sender {
 }
 
 impl Sender {
-    /// Sends whenever the receiver gave back a slot of the window.
+    /// Sends whenever the receiver gave back a slot of the window, without waiting for the
+    /// server's acknowledgement of the message before (it comes once the message is safe,
+    /// which is when it reached the receiver or the durable queue).
     async fn closed_loop(self, slots: Arc<Semaphore>) {
+        let mut acknowledgements = tokio::task::JoinSet::new();
         while Instant::now() < self.deadline {
             let slot = tokio::time::timeout_at(self.deadline.into(), slots.acquire()).await;
             let Ok(Ok(slot)) = slot else { break };
             slot.forget();
             let text = format!("t={} {} hello", self.start.elapsed().as_micros(), self.run);
-            if self.handle.send_message(&self.to, &text).await.is_err() {
+            let (handle, to) = (self.handle.clone(), self.to.clone());
+            acknowledgements.spawn(async move { handle.send_message(&to, &text).await.is_ok() });
+            while let Some(acknowledged) = acknowledgements.try_join_next() {
+                if !matches!(acknowledged, Ok(true)) {
+                    self.errors.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+        }
+        while let Some(acknowledged) = acknowledgements.join_next().await {
+            if !matches!(acknowledged, Ok(true)) {
                 self.errors.fetch_add(1, Ordering::Relaxed);
             }
         }
