@@ -21,7 +21,9 @@ pub struct Acknowledgements<R> {
 
 struct Pending<R> {
     reply: R,
-    parts: Vec<Accepted>,
+    /// Most messages have one recipient: theirs needs no list of its own.
+    part: Option<Accepted>,
+    more: Vec<Accepted>,
     outcome: Result<Delivery, CoreError>,
 }
 
@@ -39,8 +41,11 @@ impl<R> Acknowledgements<R> {
 
     /// Owes `reply` once every part (one per recipient) is safe. Its outcome is the first
     /// refusal among them, else a delivery.
-    pub fn push(&mut self, reply: R, parts: Vec<Accepted>) {
-        self.pending.push_back(Pending { reply, parts, outcome: Ok(Delivery::Live) });
+    pub fn push(&mut self, reply: R, parts: impl IntoIterator<Item = Accepted>) {
+        let mut parts = parts.into_iter();
+        let part = parts.next();
+        let more = parts.collect();
+        self.pending.push_back(Pending { reply, part, more, outcome: Ok(Delivery::Live) });
     }
 
     /// The next reply, in order, once it is settled; never, while nothing is owed.
@@ -59,9 +64,16 @@ impl<R> Acknowledgements<R> {
 
     fn poll_next(&mut self, cx: &mut Context<'_>) -> Poll<(R, Result<Delivery, CoreError>)> {
         let Some(head) = self.pending.front_mut() else { return Poll::Pending };
-        while let Some(part) = head.parts.last_mut() {
+        loop {
+            let part = match (&mut head.part, head.more.last_mut()) {
+                (_, Some(last)) => last,
+                (Some(first), None) => first,
+                (None, None) => break,
+            };
             let outcome = std::task::ready!(Pin::new(part).poll(cx));
-            head.parts.pop();
+            if head.more.pop().is_none() {
+                head.part = None;
+            }
             if head.outcome.is_ok() {
                 head.outcome = outcome;
             }

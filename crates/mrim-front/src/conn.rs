@@ -62,7 +62,10 @@ impl Conn {
     }
 
     /// [`Conn::flush`], given up (and the connection with it) if `stop` comes first.
-    pub(crate) async fn flush_unless(&mut self, stop: impl std::future::Future<Output = ()>) -> io::Result<()> {
+    pub(crate) async fn flush_unless<F: std::future::Future<Output = ()>>(
+        &mut self,
+        stop: impl FnOnce() -> F,
+    ) -> io::Result<()> {
         self.stream.flush_unless(stop).await
     }
 

@@ -182,12 +182,22 @@ impl BufferedStream {
 
     /// [`BufferedStream::flush`], given up if `stop` comes first (the session was ended while
     /// its client was not reading): the connection is then dropped unwritten, as after a
-    /// failed write, rather than waiting out the write deadline.
-    pub async fn flush_unless(&mut self, stop: impl std::future::Future<Output = ()>) -> io::Result<()> {
-        tokio::select! {
-            biased;
-            written = self.flush() => return written,
-            () = stop => {}
+    /// failed write, rather than waiting out the write deadline. `stop` is made only if the
+    /// write has to wait, which a client that reads never makes it do.
+    pub async fn flush_unless<F: std::future::Future<Output = ()>>(
+        &mut self,
+        stop: impl FnOnce() -> F,
+    ) -> io::Result<()> {
+        {
+            let mut write = std::pin::pin!(self.flush());
+            if let std::task::Poll::Ready(written) = poll_once(write.as_mut()) {
+                return written;
+            }
+            tokio::select! {
+                biased;
+                written = write => return written,
+                () = stop() => {}
+            }
         }
         self.transport = Transport::Gone;
         self.output = BytesMut::new();
@@ -222,4 +232,9 @@ impl BufferedStream {
             };
         }
     }
+}
+
+/// Polls a future once, without a waker to call: whether it is done already.
+fn poll_once<F: std::future::Future>(future: std::pin::Pin<&mut F>) -> std::task::Poll<F::Output> {
+    future.poll(&mut std::task::Context::from_waker(std::task::Waker::noop()))
 }

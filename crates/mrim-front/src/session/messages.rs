@@ -67,6 +67,10 @@ impl MrimSession {
         if message.text.is_empty() {
             return conn.send(&ServerPacket::MessageStatus { status: message_status::REJECTED_INTERR }, seq);
         }
+        if let [to] = message.to.as_slice() {
+            let part = self.deliver_one(to, kind, &message).await;
+            return self.acks.push(seq, [part]);
+        }
         let mut parts = Vec::with_capacity(message.to.len());
         for to in &message.to {
             parts.push(self.deliver_one(to, kind, &message).await);

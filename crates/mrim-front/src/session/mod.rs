@@ -348,7 +348,7 @@ impl MrimSession {
             }
             // A session ended as too slow has a client that is not reading: its stalled write
             // is given up at once.
-            if let Err(e) = conn.flush_unless(self.session.ended()).await {
+            if let Err(e) = conn.flush_unless(|| self.session.ended()).await {
                 tracing::info!(error = %e, "write failed");
                 return;
             }
