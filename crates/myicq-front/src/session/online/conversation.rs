@@ -83,45 +83,53 @@ impl Online {
         self.link.context.core.store().profile(id).await.map(|p| p.face).unwrap_or(0)
     }
 
-    /// Returns whether the message is done with: delivered, stored for later, or refused for
-    /// good (too long, no such UIN, not allowed: the original server acknowledged those too). A
-    /// message the store could not take is not, and is done again when the client resends it.
-    pub(super) async fn send_message(&mut self, kind: u8, to: u32, text: &[u8]) -> bool {
+    /// Routes a `SEND_MSG`; the client's packet is acknowledged once the message is done with:
+    /// delivered, stored for later, or refused for good (too long, no such UIN, not allowed:
+    /// the original server acknowledged those too). A message the store could not take is
+    /// not, and is done again when the client resends it.
+    pub(super) async fn send_message(&mut self, kind: u8, to: u32, text: &[u8], seq: u16) {
         if text.len() > messages::MAX_TEXT {
             tracing::info!(len = text.len(), "message longer than 450 bytes dropped");
-            return true;
+            return self.link.pure_ack(seq).await;
         }
         // Messages need only the recipient's identity: the core knows online ones without the store.
         let recipient = match self.link.context.core.account_by_uin(to).await {
             Ok(Some(recipient)) => recipient,
             Ok(None) => {
                 tracing::info!(to, "message to a UIN that does not exist dropped");
-                return true;
+                return self.link.pure_ack(seq).await;
             }
             Err(e) => {
                 tracing::error!(error = %e, "recipient lookup failed");
-                return false;
+                return self.link.retry_when_resent(seq);
             }
         };
         let from = self.me().to_ref();
         let Some(message) = messages::from_client(kind, text, from, &self.display_name, unix_now()) else {
             tracing::debug!(kind, "message of an unknown type dropped");
-            return true;
+            return self.link.pure_ack(seq).await;
         };
-        let granted = message.kind == MessageKind::AuthorizationGranted;
-        let core = self.link.context.core.clone();
-        match core.deliver(recipient.id, message).await {
+        let grant = (message.kind == MessageKind::AuthorizationGranted).then(|| recipient.clone());
+        let accepted = self.link.context.core.accept(recipient.id, message).await;
+        self.owed.push(Owed { seq, to, grant }, [accepted]);
+    }
+
+    /// A message the client sent is settled: its packet is acknowledged, or left for a resend.
+    pub(super) async fn settled(&mut self, owed: Owed, outcome: Result<Delivery, CoreError>) {
+        match outcome {
             Ok(_) => {}
-            Err(CoreError::NotAllowed | CoreError::NotOnline) => tracing::debug!(to, "message not deliverable"),
+            Err(CoreError::NotAllowed | CoreError::NotOnline) => {
+                tracing::debug!(to = owed.to, "message not deliverable")
+            }
             Err(e) => {
-                tracing::warn!(to, error = %e, "message neither delivered nor stored; not acknowledged");
-                return false;
+                tracing::warn!(to = owed.to, error = %e, "message neither delivered nor stored; not acknowledged");
+                return self.link.retry_when_resent(owed.seq);
             }
         }
-        if granted {
+        self.link.pure_ack(owed.seq).await;
+        if let Some(recipient) = owed.grant {
             self.grant_authorization(&recipient).await;
         }
-        true
     }
 
     /// `BROADCAST_MSG`: only an administrator's reaches everyone.

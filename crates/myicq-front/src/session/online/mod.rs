@@ -16,8 +16,8 @@ use std::collections::HashMap;
 use std::pin::Pin;
 use switchyard_core::store::StoredMessage;
 use switchyard_core::{
-    Account, AccountId, AccountRef, AddPolicy, CoreError, Date, Event, KickReason, ListKind, Message, MessageKind,
-    Presence, RelationFlags, SearchQuery, Session, ShownQueue, Status, TextMatch,
+    Account, AccountId, AccountRef, Acknowledgements, AddPolicy, CoreError, Date, Delivery, Event, KickReason,
+    ListKind, Message, MessageKind, Presence, RelationFlags, SearchQuery, Session, ShownQueue, Status, TextMatch,
 };
 
 /// Largest contact list one reply can carry in a 1024-byte datagram.
@@ -43,9 +43,20 @@ pub(super) struct Online {
     shown_queue: ShownQueue,
     /// The contacts online at login, until the client has fetched its contact list.
     held_roster: Option<Box<contacts::HeldRoster>>,
+    /// The client's messages not acknowledged yet, each until it is safe.
+    owed: Acknowledgements<Owed>,
+}
+
+/// A `SEND_MSG` whose acknowledgement waits for its message to be safe.
+pub(super) struct Owed {
+    seq: u16,
+    to: u32,
+    /// The recipient a granted authorization lets see this user, once it is delivered.
+    grant: Option<Account>,
 }
 
 enum Input {
+    Settled(Owed, Result<Delivery, CoreError>),
     Shutdown,
     Tick,
     Expired,
@@ -86,6 +97,7 @@ pub(super) async fn start(
         shown: HashMap::new(),
         shown_queue: ShownQueue::default(),
         held_roster: None,
+        owed: Acknowledgements::default(),
     });
     match online.welcome(login, seq, status).await {
         Ok(()) => Some(online),
@@ -128,8 +140,9 @@ impl Online {
                 _ = self.inputs.shutdown.cancelled() => Input::Shutdown,
                 _ = &mut self.expiry_timer => Input::Expired,
                 _ = roster_due(&mut self.held_roster) => Input::RosterDue,
+                (owed, outcome) = self.owed.next() => Input::Settled(owed, outcome),
                 _ = self.inputs.clock.tick(), if !self.link.is_idle() => Input::Tick,
-                inbound = self.inputs.datagrams.recv() => Input::Datagram(inbound),
+                inbound = self.inputs.datagrams.recv(), if self.owed.has_room() => Input::Datagram(inbound),
                 event = self.session.next_event(), if self.link.has_room() => Input::Event(event),
             };
             // An idle session did not follow the ticks: catch up with the clock.
@@ -138,6 +151,10 @@ impl Online {
                 Input::Shutdown => Err(End::Shutdown),
                 Input::Expired => Err(End::Expired),
                 Input::RosterDue => Box::pin(self.release_roster()).await,
+                Input::Settled(owed, outcome) => {
+                    Box::pin(self.settled(owed, outcome)).await;
+                    Ok(())
+                }
                 Input::Tick => Box::pin(self.resend()).await,
                 Input::Datagram(None) | Input::Event(Err(KickReason::LoggedInElsewhere)) => Err(End::Replaced),
                 Input::Event(Err(KickReason::TooSlow)) => Err(End::Unresponsive),
@@ -258,13 +275,7 @@ impl Online {
             Request::ModifyUser(modify) => self.modify_user(*modify).await,
             // Acknowledged once delivered or stored, never before: an ACK tells the sender the
             // message is safe.
-            Request::SendMessage { kind, to, text } => {
-                if self.send_message(kind, to, &text).await {
-                    self.link.pure_ack(seq).await;
-                } else {
-                    self.link.retry_when_resent(seq);
-                }
-            }
+            Request::SendMessage { kind, to, text } => self.send_message(kind, to, &text, seq).await,
             Request::SearchRandom => self.search_random(seq).await?,
             Request::SearchCustom(search) => self.search_custom(search, seq).await?,
             Request::AddFriend { uin } => self.add_friend(uin, seq).await?,
