@@ -16,6 +16,13 @@ pub struct ShownQueue {
     ids: HashSet<i64>,
 }
 
+impl ShownQueue {
+    /// Counts a message as not shown after all: the next read brings it again.
+    pub fn forget(&mut self, id: i64) {
+        self.ids.remove(&id);
+    }
+}
+
 impl Core {
     /// Messages waiting for `recipient` that `shown` does not hold, oldest first; from now on
     /// they count as shown. Those a live session is carrying to its client are left out: they

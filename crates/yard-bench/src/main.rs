@@ -20,6 +20,7 @@ mod login;
 mod measure;
 mod pairs;
 mod report;
+mod soak;
 mod users;
 
 use clap::{Parser, Subcommand, ValueEnum};
@@ -124,6 +125,26 @@ enum Scenario {
         #[arg(long, default_value_t = 20)]
         changes: u32,
     },
+    /// Runs the server (`--server`, on `--data-dir` and the ports of `--msn`, `--mrim` and
+    /// `--myicq`), has pairs chat over the nine routes while some recipients come and go, kills
+    /// the server with SIGKILL `--kills` times and starts it again; then counts the messages
+    /// acknowledged and never delivered (the exit status is 1 if any) and those delivered twice.
+    Soak {
+        /// The `switchyard` binary.
+        #[arg(long)]
+        server: PathBuf,
+        #[arg(long, default_value_t = 10)]
+        kills: u32,
+        /// Seconds between kills, at random from this many…
+        #[arg(long, default_value_t = 1.0)]
+        min_between: f64,
+        /// …to this many.
+        #[arg(long, default_value_t = 5.0)]
+        max_between: f64,
+        /// Messages each sender has waiting for their acknowledgement at once.
+        #[arg(long, default_value_t = 2)]
+        window: usize,
+    },
 }
 
 /// How pairs chat.
@@ -155,7 +176,7 @@ impl Args {
     /// The protocols the users take: `mixed` is always all three.
     fn protocol(&self) -> Which {
         match self.scenario {
-            Scenario::Mixed { .. } => Which::Mixed,
+            Scenario::Mixed { .. } | Scenario::Soak { .. } => Which::Mixed,
             _ => self.protocol,
         }
     }
@@ -178,6 +199,16 @@ async fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt().with_env_filter(std::env::var("YARD_LOG").unwrap_or_else(|_| "error".into())).init();
     let args = Args::parse();
     let users = users::accounts(&args).await?;
+    if let Scenario::Soak { server, kills, min_between, max_between, window } = &args.scenario {
+        let plan = soak::Plan {
+            server: server.clone(),
+            kills: *kills,
+            between: (*min_between, *max_between),
+            window: *window,
+        };
+        let nothing_lost = soak::soak(&args, &users, &plan).await?;
+        std::process::exit(if nothing_lost { 0 } else { 1 });
+    }
     let before = args.server_pid.and_then(usage).unwrap_or_default();
     let mut report = Report {
         scenario: scenario_name(&args.scenario).into(),
@@ -196,6 +227,7 @@ async fn main() -> anyhow::Result<()> {
             clients = pairs::pairs(&users, clients, &chat.load(status_every_ms), &mut report).await
         }
         Scenario::Fanout { changes } => clients = fanout::fanout(&users, clients, changes, &mut report).await,
+        Scenario::Soak { .. } => unreachable!("run above"),
     }
     if let (Some(before), Some(after)) = (udp_before, udp_counters()) {
         report.udp_datagrams = after.delivered.saturating_sub(before.delivered);
@@ -223,5 +255,6 @@ fn scenario_name(s: &Scenario) -> &'static str {
         Scenario::Pairs { .. } => "pairs",
         Scenario::Mixed { .. } => "mixed",
         Scenario::Fanout { .. } => "fanout",
+        Scenario::Soak { .. } => "soak",
     }
 }

@@ -110,7 +110,11 @@ impl Notification {
                 receipt(id).settle(&self.context.core, me).await;
                 continue;
             };
-            self.offer(conn, &from, Waiting { body: body.into(), receipt: Some(receipt(id)) }, false);
+            let waiting = Waiting { body: body.into(), receipt: Some(receipt(id)) };
+            if !self.offer(conn, &from, waiting, false) {
+                // Not placed (too many rings at once): offered again at the next read.
+                self.shown_queue.forget(id);
+            }
         }
     }
 }
