@@ -40,6 +40,9 @@ pub struct HttpSection {
     /// A connection that moves no byte either way for this long is closed (idle keep-alive, a
     /// client that stalls mid-request or stops reading the answer).
     pub idle_timeout_secs: u64,
+    /// A request's head (and a nexus request's body) must have arrived this long after the
+    /// connection opened or the request began, however slowly it trickles in.
+    pub request_deadline_secs: u64,
 }
 
 impl Default for HttpSection {
@@ -53,6 +56,7 @@ impl Default for HttpSection {
             public_host: None,
             max_connections: 1024,
             idle_timeout_secs: 30,
+            request_deadline_secs: 10,
         }
     }
 }
@@ -137,6 +141,12 @@ pub struct LimitsSection {
     pub failed_logins_free: u32,
     /// The longest wait between tries after failed logins, in seconds.
     pub failed_login_wait_max_secs: u64,
+    /// Bytes of message text one session may hold in memory, not yet received by its client;
+    /// past it the session is closed as too slow and what it held waits in the durable queue.
+    pub session_message_bytes: usize,
+    /// Bytes of message text all sessions together may hold in memory; past it, messages go
+    /// to the durable queue first.
+    pub memory_message_bytes: usize,
 }
 
 impl Default for Config {
@@ -212,6 +222,8 @@ impl Default for LimitsSection {
             max_offline_messages: switchyard_core::CoreConfig::default().max_offline_messages,
             failed_logins_free: switchyard_core::ThrottleConfig::default().free_failures,
             failed_login_wait_max_secs: switchyard_core::ThrottleConfig::default().longest_wait.as_secs(),
+            session_message_bytes: switchyard_core::CoreConfig::default().session_bytes,
+            memory_message_bytes: switchyard_core::CoreConfig::default().memory_bytes,
         }
     }
 }
@@ -303,6 +315,8 @@ impl Config {
         switchyard_core::CoreConfig {
             max_list_entries: self.limits.max_list_entries,
             max_offline_messages: self.limits.max_offline_messages,
+            session_bytes: self.limits.session_message_bytes,
+            memory_bytes: self.limits.memory_message_bytes,
             throttle: switchyard_core::ThrottleConfig {
                 free_failures: self.limits.failed_logins_free,
                 longest_wait: Duration::from_secs(self.limits.failed_login_wait_max_secs.max(1)),

@@ -1,16 +1,16 @@
-//! The HTTP service: the Passport nexus, plain and over TLS, and whatever else is served by
-//! `axum` beside it.
+//! The HTTP service: the Passport nexus, plain and over TLS, and whatever else an `axum` router
+//! serves beside it.
 //!
-//! `axum::serve` has neither a connection limit nor a timeout of its own, so connections reach
-//! it through a channel from an accept loop that has both: at most `max_connections` open at
-//! once, and each closed once it has moved no byte for the idle timeout. A flood of idle or
-//! slow connections therefore holds a bounded number of file descriptors, and never those the
-//! messaging fronts need.
+//! The accept loop keeps at most `max_connections` open at once, each closed once it has moved
+//! no byte for the idle timeout. A flood of idle or slow connections therefore holds a bounded
+//! number of file descriptors, and never those the messaging fronts need.
 //!
 //! Each connection's first request head is read here, within a deadline. The nexus's requests
 //! are answered here too, through `switchyard_msn::nexus::http1`, byte for byte as the Passport
 //! service answered them (strict clients look for its header names, and Pidgin 2.2 asks without
-//! an HTTP version); any other request, and the rest of its connection, goes to `axum`.
+//! an HTTP version); any other request, and the rest of its connection, goes to the router,
+//! served by hyper with the same deadline on every later request's head (a client that trickles
+//! headers is closed, however many bytes it moves).
 
 use bytes::{Buf, Bytes, BytesMut};
 use std::future::Future;
@@ -25,19 +25,13 @@ use switchyard_msn::nexus::Nexus;
 use switchyard_net::{ConnectionBudget, Connections, Slot};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::mpsc;
 use tokio::time::{Instant, Sleep};
 use tokio_rustls::server::TlsStream;
 use tokio_rustls::TlsAcceptor;
 use tokio_util::sync::CancellationToken;
 
-/// Connections accepted and not yet taken by the HTTP server.
-const READY_QUEUE: usize = 256;
 /// A client that has not finished its TLS handshake by then is dropped.
 const HANDSHAKE_DEADLINE: Duration = Duration::from_secs(10);
-/// A client that has not sent its first request head (and a nexus request's body) by then is
-/// dropped.
-const REQUEST_DEADLINE: Duration = Duration::from_secs(10);
 /// How long a closing connection is drained of what the client still sends, so that closing
 /// with unread bytes does not reset the connection under the answer.
 const LINGER: Duration = Duration::from_secs(1);
@@ -48,6 +42,9 @@ const LINGER: Duration = Duration::from_secs(1);
 pub struct HttpLimits {
     pub max_connections: usize,
     pub idle_timeout: Duration,
+    /// A request's head (and a nexus request's body) must have come by then, counted from
+    /// the connection's opening or, on a kept-alive one, the request's start.
+    pub request_deadline: Duration,
     pub budget: ConnectionBudget,
 }
 
@@ -68,14 +65,9 @@ pub async fn serve(
             return;
         }
     };
-    let (accepted, ready) = mpsc::channel(READY_QUEUE);
+    tracing::debug!(%local, "HTTP service listening");
     let tls = tls.map(TlsAcceptor::from);
-    let accepting = tokio::spawn(accept(listener, tls, limits, nexus, accepted, shutdown.clone()));
-    let listener = ChannelListener { ready, local };
-    if let Err(e) = axum::serve(listener, router).with_graceful_shutdown(shutdown.cancelled_owned()).await {
-        tracing::error!(error = %e, "HTTP service failed");
-    }
-    accepting.abort();
+    accept(listener, tls, limits, nexus, router, shutdown).await;
 }
 
 async fn accept(
@@ -83,11 +75,11 @@ async fn accept(
     tls: Option<TlsAcceptor>,
     limits: HttpLimits,
     nexus: Arc<Nexus>,
-    web: mpsc::Sender<(HttpConnection, SocketAddr)>,
+    router: axum::Router,
     shutdown: CancellationToken,
 ) {
     let connections = Connections::new(limits.max_connections, limits.budget.clone());
-    let idle_timeout = limits.idle_timeout;
+    let (idle_timeout, request_deadline) = (limits.idle_timeout, limits.request_deadline);
     while let Some((stream, peer, slot)) = connections.accept(&listener, &shutdown).await {
         let local = match stream.local_addr() {
             Ok(local) => local,
@@ -96,7 +88,7 @@ async fn accept(
                 continue;
             }
         };
-        let (tls, nexus, web) = (tls.clone(), nexus.clone(), web.clone());
+        let (tls, nexus, router, shutdown) = (tls.clone(), nexus.clone(), router.clone(), shutdown.clone());
         tokio::spawn(async move {
             let transport = match tls {
                 None => Transport::Plain(stream),
@@ -107,22 +99,26 @@ async fn accept(
                 },
             };
             let connection = HttpConnection::new(transport, slot, idle_timeout);
-            route(connection, peer, local, &nexus, &web).await;
+            tokio::select! {
+                () = route(connection, peer, local, &nexus, router, request_deadline) => {}
+                () = shutdown.cancelled() => {}
+            }
         });
     }
 }
 
-/// Reads the first request head: answers it here if it is the nexus's (or not HTTP), hands the
-/// connection to `axum` otherwise.
+/// Reads the first request head: answers it here if it is the nexus's (or not HTTP), serves the
+/// connection with `router` otherwise.
 async fn route(
     mut connection: HttpConnection,
     peer: SocketAddr,
     local: SocketAddr,
     nexus: &Nexus,
-    web: &mpsc::Sender<(HttpConnection, SocketAddr)>,
+    router: axum::Router,
+    deadline: Duration,
 ) {
     let mut read = BytesMut::with_capacity(1024);
-    let request = match tokio::time::timeout(REQUEST_DEADLINE, read_request(&mut connection, &mut read)).await {
+    let request = match tokio::time::timeout(deadline, read_request(&mut connection, &mut read)).await {
         Ok(Ok(request)) => request,
         Ok(Err(e)) => return tracing::debug!(%peer, error = %e, "HTTP request not read"),
         Err(_) => return tracing::debug!(%peer, "HTTP request head not sent in time"),
@@ -136,8 +132,7 @@ async fn route(
         }
         Request::Web => {
             connection.replay = read.freeze();
-            let _ = web.send((connection, peer)).await;
-            return;
+            return serve_web(connection, peer, router, deadline).await;
         }
         Request::Refused(status, why) => {
             tracing::debug!(%peer, status = status.code(), why, "HTTP request refused");
@@ -199,26 +194,15 @@ async fn answer_and_close(connection: &mut HttpConnection, response: &Response) 
     Ok(())
 }
 
-/// Connections accepted (and through their handshake), for `axum::serve`.
-struct ChannelListener {
-    ready: mpsc::Receiver<(HttpConnection, SocketAddr)>,
-    local: SocketAddr,
-}
-
-impl axum::serve::Listener for ChannelListener {
-    type Io = HttpConnection;
-    type Addr = SocketAddr;
-
-    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
-        match self.ready.recv().await {
-            Some(connection) => connection,
-            // The accepting task is gone (shutdown): nothing more will come.
-            None => std::future::pending().await,
-        }
-    }
-
-    fn local_addr(&self) -> io::Result<SocketAddr> {
-        Ok(self.local)
+/// Serves the rest of a connection with `router`: HTTP/1.1 with keep-alive, each request's
+/// head due within `deadline` (hyper's `header_read_timeout`).
+async fn serve_web(connection: HttpConnection, peer: SocketAddr, router: axum::Router, deadline: Duration) {
+    let mut http = hyper::server::conn::http1::Builder::new();
+    http.timer(hyper_util::rt::TokioTimer::new()).header_read_timeout(deadline);
+    let service = hyper_util::service::TowerToHyperService::new(router);
+    let served = http.serve_connection(hyper_util::rt::TokioIo::new(connection), service).with_upgrades();
+    if let Err(e) = served.await {
+        tracing::debug!(%peer, error = %e, "HTTP connection ended");
     }
 }
 

@@ -111,6 +111,7 @@ impl RunningServer {
         let limits = crate::http::HttpLimits {
             max_connections: config.http.max_connections,
             idle_timeout: std::time::Duration::from_secs(config.http.idle_timeout_secs.max(1)),
+            request_deadline: std::time::Duration::from_secs(config.http.request_deadline_secs.max(1)),
             budget,
         };
         let (http_limits, http_nexus, http_web) = (limits.clone(), nexus.clone(), web.clone());

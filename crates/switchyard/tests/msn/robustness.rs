@@ -156,6 +156,51 @@ async fn the_nexus_keeps_few_connections_and_closes_idle_ones() {
     assert!(answer.to_ascii_lowercase().contains("passporturls: dalogin="), "{answer}");
 }
 
+/// Headers trickled a byte at a time never keep a connection: the first request's head, and on
+/// a kept-alive connection every later one's, must be whole within the request deadline
+/// however many bytes move meanwhile.
+#[tokio::test]
+async fn request_heads_trickled_byte_by_byte_are_cut_off_at_the_deadline() {
+    use std::time::{Duration, Instant};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::TcpStream;
+    let server = TestServer::start_with(|c| {
+        c.http.request_deadline_secs = 1;
+        c.http.idle_timeout_secs = 30;
+    })
+    .await;
+    let http = server.running().address("http").unwrap();
+    // Is the connection closed before the whole (endless) head is sent, at about the deadline?
+    async fn trickle_until_closed(stream: &mut TcpStream, head: &[u8]) -> Duration {
+        let started = Instant::now();
+        for byte in head.iter().cycle() {
+            if stream.write_all(&[*byte]).await.is_err() {
+                break;
+            }
+            let mut answer = [0u8; 512];
+            match tokio::time::timeout(Duration::from_millis(100), stream.read(&mut answer)).await {
+                Ok(Ok(0) | Err(_)) => break,
+                Ok(Ok(_)) => panic!("an answer to a head that never ended"),
+                Err(_) => {}
+            }
+            assert!(started.elapsed() < Duration::from_secs(8), "still open after 8 s");
+        }
+        started.elapsed()
+    }
+    let mut first = TcpStream::connect(http).await.unwrap();
+    let elapsed = trickle_until_closed(&mut first, b"GET /x HTTP/1.1\r\nX-Slow: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa").await;
+    assert!(elapsed >= Duration::from_millis(900), "closed before the deadline: {elapsed:?}");
+
+    // A kept-alive connection handed to the web service: one whole request, then a trickle.
+    let mut kept = TcpStream::connect(http).await.unwrap();
+    kept.write_all(b"GET /nothing-here HTTP/1.1\r\nHost: localhost\r\n\r\n").await.unwrap();
+    let mut answer = [0u8; 1024];
+    let n = tokio::time::timeout(Duration::from_secs(5), kept.read(&mut answer)).await.unwrap().unwrap();
+    assert!(answer[..n].starts_with(b"HTTP/1.1 404"), "{}", String::from_utf8_lossy(&answer[..n]));
+    let elapsed = trickle_until_closed(&mut kept, b"GET /y HTTP/1.1\r\nX-Slow: aaaaaaaaaaaaaaaaaaaaaaaaaaa").await;
+    assert!(elapsed >= Duration::from_millis(900), "closed before the deadline: {elapsed:?}");
+}
+
 /// Sessions handle what is ready before they write: a long pipeline with bad lines in it is
 /// answered whole and in order.
 #[tokio::test]
