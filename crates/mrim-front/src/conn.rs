@@ -61,6 +61,16 @@ impl Conn {
         self.stream.flush().await
     }
 
+    /// Bytes queued for the next flush.
+    pub(crate) fn output_len(&self) -> usize {
+        self.stream.output.len()
+    }
+
+    /// Of the output a failed flush lost, how many bytes the kernel had taken.
+    pub(crate) fn sent_of_lost_output(&self) -> usize {
+        self.stream.sent_of_lost_output()
+    }
+
     /// [`Conn::flush`], given up (and the connection with it) if `stop` comes first.
     pub(crate) async fn flush_unless<F: std::future::Future<Output = ()>>(
         &mut self,

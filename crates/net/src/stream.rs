@@ -72,6 +72,10 @@ pub struct BufferedStream {
     read_size: usize,
     /// Bytes queued for the next [`BufferedStream::flush`].
     pub output: BytesMut,
+    /// Bytes of `output` the kernel has taken during the flush in progress.
+    sent: usize,
+    /// How much of the output a failed flush gave the kernel before the connection was dropped.
+    sent_of_lost_output: usize,
 }
 
 fn gone() -> io::Error {
@@ -85,6 +89,8 @@ impl BufferedStream {
             input: BytesMut::with_capacity(INITIAL_INPUT),
             read_size: INITIAL_INPUT,
             output: BytesMut::new(),
+            sent: 0,
+            sent_of_lost_output: 0,
         }
     }
 
@@ -154,7 +160,16 @@ impl BufferedStream {
         }
         let write = async {
             match &mut self.transport {
-                Transport::Plain(tcp) => tcp.write_all(&self.output).await,
+                Transport::Plain(tcp) => {
+                    // Counted as it goes, so that a write given up part-way knows what went.
+                    while self.sent < self.output.len() {
+                        match tcp.write(&self.output[self.sent..]).await? {
+                            0 => return Err(io::ErrorKind::WriteZero.into()),
+                            n => self.sent += n,
+                        }
+                    }
+                    Ok(())
+                }
                 Transport::Tls(tls) => {
                     tls.write_all(&self.output).await?;
                     tls.flush().await
@@ -167,17 +182,31 @@ impl BufferedStream {
             Err(_) => Err(io::Error::new(io::ErrorKind::TimedOut, "client stopped reading")),
         };
         if let Err(e) = written {
-            // Part of the output may have gone out: writing it again from its start would
-            // repeat bytes the client has. The connection is dropped, unwritten.
-            self.transport = Transport::Gone;
-            self.output = BytesMut::new();
+            self.lose_output();
             return Err(e);
         }
+        self.sent = 0;
         self.output.clear();
         if self.output.capacity() > RETAINED_OUTPUT {
             self.output = BytesMut::new();
         }
         Ok(())
+    }
+
+    /// After a failed write: part of the output may have gone out, and writing it again from
+    /// its start would repeat bytes the client has. The connection is dropped, unwritten.
+    fn lose_output(&mut self) {
+        // What TLS took is not known to have reached the socket: none of it counts.
+        self.sent_of_lost_output = if matches!(self.transport, Transport::Plain(_)) { self.sent } else { 0 };
+        self.sent = 0;
+        self.transport = Transport::Gone;
+        self.output = BytesMut::new();
+    }
+
+    /// How many bytes of its output the kernel took before a flush failed and the connection
+    /// was dropped: what the client may have, whole, of what was being written.
+    pub fn sent_of_lost_output(&self) -> usize {
+        self.sent_of_lost_output
     }
 
     /// [`BufferedStream::flush`], given up if `stop` comes first (the session was ended while
@@ -199,8 +228,7 @@ impl BufferedStream {
                 () = stop() => {}
             }
         }
-        self.transport = Transport::Gone;
-        self.output = BytesMut::new();
+        self.lose_output();
         Err(io::Error::new(io::ErrorKind::Interrupted, "the session ended while its client was not reading"))
     }
 

@@ -211,9 +211,11 @@ struct MrimSession {
     awaiting_receipt: VecDeque<(u32, Handoff)>,
 }
 
-/// A message written for the client: its `MESSAGE_ACK` id and what keeps it safe.
+/// A message written for the client: its `MESSAGE_ACK` id, where its packet ends in the output,
+/// and what keeps it safe.
 struct Shown {
     msg_id: u32,
+    end: usize,
     handoff: Handoff,
     wants_receipt: bool,
 }
@@ -350,15 +352,22 @@ impl MrimSession {
             // is given up at once.
             if let Err(e) = conn.flush_unless(|| self.session.ended()).await {
                 tracing::info!(error = %e, "write failed");
+                // The messages whose packets the kernel took whole are the client's; the rest
+                // go back to the queue as their hand-offs are dropped.
+                self.flushed(conn.sent_of_lost_output());
                 return;
             }
-            self.flushed();
+            self.flushed(usize::MAX);
         }
     }
 
-    /// The messages just flushed are with the client: forgotten, or kept until it confirms them.
-    fn flushed(&mut self) {
-        for Shown { msg_id, handoff, wants_receipt } in self.unflushed.drain(..) {
+    /// The messages flushed (those whose packets end within the first `sent` bytes of the
+    /// output) are with the client: forgotten, or kept until it confirms them.
+    fn flushed(&mut self, sent: usize) {
+        for Shown { msg_id, end, handoff, wants_receipt } in self.unflushed.drain(..) {
+            if end > sent {
+                continue;
+            }
             if !wants_receipt || !handoff.is_durable() {
                 handoff.received();
                 continue;
@@ -509,7 +518,7 @@ impl MrimSession {
             rtf,
         };
         conn.send(&ServerPacket::MessageAck(ack), 0);
-        self.unflushed.push(Shown { msg_id, handoff, wants_receipt: message.wants_receipt });
+        self.unflushed.push(Shown { msg_id, end: conn.output_len(), handoff, wants_receipt: message.wants_receipt });
     }
 
     fn next_message_id(&mut self) -> u32 {
