@@ -109,6 +109,8 @@ pub struct MrimSection {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct MyIcqSection {
+    /// Whether MyICQ is served at all.
+    pub enabled: bool,
     /// UDP port.
     pub port: u16,
     /// Whether clients may register new accounts (`NEW_UIN`).
@@ -203,6 +205,7 @@ impl Default for MyIcqSection {
     fn default() -> Self {
         let front = switchyard_myicq::MyIcqConfig::default();
         MyIcqSection {
+            enabled: true,
             port: 8000,
             registration: front.registration,
             registrations_per_hour: front.registrations_per_hour,

@@ -8,7 +8,12 @@ use switchyard_core::{AccountName, Date, Sex, Store};
 
 /// One server for MSN Messenger, Mail.Ru Agent and MyICQ clients.
 #[derive(Parser)]
-#[command(version, about)]
+#[command(
+    version,
+    about,
+    after_help = "The log goes to standard error; SWITCHYARD_LOG sets what it shows, as a tracing filter \
+                  (default `info`; e.g. `debug`, or `info,switchyard_msn=debug` for every MSN command line)."
+)]
 struct Cli {
     #[command(flatten)]
     common: CommonArgs,
@@ -22,7 +27,8 @@ struct CommonArgs {
     /// TOML configuration file; flags and environment variables override it.
     #[arg(long, global = true, env = "SWITCHYARD_CONFIG")]
     config: Option<PathBuf>,
-    /// Directory holding the database (created if missing) [default: ./switchyard-data]
+    /// Directory holding the database, its certificates and its lock; `serve` creates it if
+    /// missing [default: ./switchyard-data]
     #[arg(long, global = true, env = "SWITCHYARD_DATA_DIR")]
     data_dir: Option<PathBuf>,
 }
@@ -60,46 +66,78 @@ struct ServeArgs {
     /// MRIM redirector port (answers `ip:port` and closes) [default: 2042]
     #[arg(long, env = "SWITCHYARD_MRIM_REDIRECT_PORT")]
     mrim_redirect_port: Option<u16>,
-    /// MyICQ UDP port; 0 picks a free one [default: 8000]
-    #[arg(long, env = "SWITCHYARD_MYICQ_PORT")]
-    myicq_port: Option<u16>,
+    /// MyICQ UDP port; 0 picks a free one, `off` serves no MyICQ [default: 8000]
+    #[arg(long, env = "SWITCHYARD_MYICQ_PORT", value_parser = parse_port)]
+    myicq_port: Option<Port>,
     /// HTTP port of the Passport nexus; 0 picks a free one [default: 8080]
     #[arg(long, env = "SWITCHYARD_HTTP_PORT")]
     http_port: Option<u16>,
-    /// HTTPS port of the Passport nexus; 0 picks a free one [default: 8443]
-    #[arg(long, env = "SWITCHYARD_HTTPS_PORT")]
-    https_port: Option<u16>,
+    /// HTTPS port of the Passport nexus; 0 picks a free one, `off` serves no HTTPS [default: 8443]
+    #[arg(long, env = "SWITCHYARD_HTTPS_PORT", value_parser = parse_port)]
+    https_port: Option<Port>,
     /// Open connections one source address may have, all TCP listeners together [default: 100]
     #[arg(long, env = "SWITCHYARD_MAX_CONNECTIONS_PER_ADDRESS")]
     max_connections_per_address: Option<usize>,
 }
 
+/// A port to listen on, or none.
+#[derive(Clone, Copy)]
+enum Port {
+    On(u16),
+    Off,
+}
+
+fn parse_port(text: &str) -> Result<Port, String> {
+    match text {
+        "off" => Ok(Port::Off),
+        number => number.parse().map(Port::On).map_err(|_| "a port number (0 picks a free one), or off".into()),
+    }
+}
+
 #[derive(Subcommand)]
 enum UserCommand {
-    /// Create an account (the password is read from standard input when not given).
+    /// Create an account. Its UIN (the MyICQ number) is given in order: 10001, 10002, …
     Add {
+        /// The login name: 1–64 lowercase letters, digits, `.`, `_` and `-`, not digits only
+        /// (those are UINs). The same name is the user's handle on every protocol:
+        /// NAME@hotmail.com (MSN), NAME@mail.ru (MRIM), and the UIN for MyICQ.
         name: String,
+        /// The password; without it, it is asked for twice (hidden) at a terminal, or read as a
+        /// line from standard input.
         #[arg(long)]
         password: Option<String>,
+        /// The name shown to others until the user sets one from a client.
         #[arg(long)]
         nickname: Option<String>,
+        /// Create the database if the data directory has none (a first account before the
+        /// first `serve`); without it a missing database is an error, as a mistyped
+        /// --data-dir would otherwise start an empty one.
+        #[arg(long)]
+        create: bool,
     },
-    /// List accounts with their UINs.
+    /// List accounts: UIN, name and nickname, tab-separated.
     List,
-    /// Change an account's password (read from standard input when not given).
+    /// Change an account's password.
     Passwd {
+        /// The account's login name.
         name: String,
+        /// The new password; without it, it is asked for twice (hidden) at a terminal, or read
+        /// as a line from standard input.
         #[arg(long)]
         password: Option<String>,
     },
     /// Delete an account with its contact relations and queued messages.
-    Del { name: String },
+    Del {
+        /// The account's login name.
+        name: String,
+    },
     /// Show an account's profile, or change the fields given.
     Profile(ProfileArgs),
 }
 
 #[derive(Args)]
 struct ProfileArgs {
+    /// The account's login name.
     name: String,
     #[arg(long)]
     first_name: Option<String>,
@@ -111,10 +149,14 @@ struct ProfileArgs {
     /// YYYY-MM-DD, or an empty string to clear it
     #[arg(long)]
     birthday: Option<String>,
+    /// The region code Mail.Ru Agent clients search by (MRIM_CS_WP_REQUEST_PARAM_CITY_ID: the
+    /// ids of Mail.Ru's own region list, which the clients carry; 0 for none)
     #[arg(long)]
     city_id: Option<u32>,
+    /// The country code of the same list (0 for none)
     #[arg(long)]
     country_id: Option<u32>,
+    /// Free text: where the user lives, as shown in profiles
     #[arg(long)]
     location: Option<String>,
 }
@@ -175,11 +217,15 @@ async fn serve(mut config: Config, args: ServeArgs) -> anyhow::Result<()> {
     if let Some(port) = args.http_port {
         config.http.port = port;
     }
-    if args.https_port.is_some() {
-        config.http.https_port = args.https_port;
+    match args.https_port {
+        Some(Port::On(port)) => config.http.https_port = Some(port),
+        Some(Port::Off) => config.http.https_port = None,
+        None => {}
     }
-    if let Some(port) = args.myicq_port {
-        config.myicq.port = port;
+    match args.myicq_port {
+        Some(Port::On(port)) => (config.myicq.enabled, config.myicq.port) = (true, port),
+        Some(Port::Off) => config.myicq.enabled = false,
+        None => {}
     }
     if let Some(max) = args.max_connections_per_address {
         config.limits.max_connections_per_address = max;
@@ -218,6 +264,13 @@ async fn backup(config: Config, file: &std::path::Path) -> anyhow::Result<()> {
 }
 
 async fn user(config: Config, command: UserCommand) -> anyhow::Result<()> {
+    let create = matches!(command, UserCommand::Add { create: true, .. });
+    if !create && !config.database_path().exists() {
+        bail!(
+            "there is no database in {} (a mistyped --data-dir?); `user add --create` makes one, and so does `serve`",
+            config.data_dir.display()
+        );
+    }
     let store = open_store(&config).await?;
     let result = run_user_command(&store, command).await;
     store.close().await;
@@ -226,7 +279,7 @@ async fn user(config: Config, command: UserCommand) -> anyhow::Result<()> {
 
 async fn run_user_command(store: &dyn Store, command: UserCommand) -> anyhow::Result<()> {
     match command {
-        UserCommand::Add { name, password, nickname } => {
+        UserCommand::Add { name, password, nickname, .. } => {
             let name = account_name(&name)?;
             if nickname.as_deref().is_some_and(|n| n.trim().is_empty()) {
                 bail!("the nickname must not be blank");
@@ -303,9 +356,18 @@ async fn existing(store: &dyn Store, name: &str) -> anyhow::Result<switchyard_co
     }
 }
 
+/// The password given, else asked for twice without echo at a terminal, else a line of
+/// standard input (for scripts).
 fn password_or_stdin(password: Option<String>) -> anyhow::Result<String> {
     let password = match password {
         Some(p) => p,
+        None if std::io::IsTerminal::is_terminal(&std::io::stdin()) => {
+            let first = rpassword::prompt_password("password: ")?;
+            if rpassword::prompt_password("password again: ")? != first {
+                bail!("the two passwords differ");
+            }
+            first
+        }
         None => {
             let mut line = String::new();
             std::io::stdin().lock().read_line(&mut line)?;

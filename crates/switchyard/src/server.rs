@@ -40,7 +40,7 @@ pub struct RunningServer {
     listener_tasks: JoinSet<()>,
     msn: MsnFront,
     mrim: MrimFront,
-    myicq: MyIcqFront,
+    myicq: Option<MyIcqFront>,
     core: Core,
     store: Arc<SqliteStore>,
     _data_dir_lock: crate::data_lock::DataDirLock,
@@ -128,13 +128,18 @@ impl RunningServer {
             listener_tasks.spawn(crate::http::serve(https, Some(tls), limits, nexus, web, shutdown.clone()));
         }
 
-        let myicq_addr = SocketAddr::new(config.bind, config.myicq.port);
-        let myicq_socket =
-            UdpSocket::bind(myicq_addr).await.with_context(|| format!("cannot bind UDP {myicq_addr}"))?;
-        listeners.push(("myicq", myicq_socket.local_addr()?));
-        let myicq = MyIcqFront::new(core.clone(), config.myicq_front()?, myicq_socket);
-        let (front, token) = (myicq.clone(), shutdown.clone());
-        listener_tasks.spawn(async move { front.serve(token).await });
+        let myicq = if config.myicq.enabled {
+            let myicq_addr = SocketAddr::new(config.bind, config.myicq.port);
+            let myicq_socket =
+                UdpSocket::bind(myicq_addr).await.with_context(|| format!("cannot bind UDP {myicq_addr}"))?;
+            listeners.push(("myicq", myicq_socket.local_addr()?));
+            let myicq = MyIcqFront::new(core.clone(), config.myicq_front()?, myicq_socket);
+            let (front, token) = (myicq.clone(), shutdown.clone());
+            listener_tasks.spawn(async move { front.serve(token).await });
+            Some(myicq)
+        } else {
+            None
+        };
         Ok(RunningServer {
             listeners,
             shutdown,
@@ -158,8 +163,8 @@ impl RunningServer {
     }
 
     /// Datagrams the MyICQ front dropped, by reason.
-    pub fn myicq_stats(&self) -> &switchyard_myicq::Stats {
-        self.myicq.stats()
+    pub fn myicq_stats(&self) -> Option<&switchyard_myicq::Stats> {
+        self.myicq.as_ref().map(MyIcqFront::stats)
     }
 
     /// The server's store, for administration while it runs.

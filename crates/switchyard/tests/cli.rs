@@ -25,7 +25,13 @@ fn stdout(output: &Output) -> String {
 fn accounts_are_managed_from_the_command_line() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    let first = run(d, &["user", "add", "alice", "--password", "pw", "--nickname", "Alice A"]);
+    // A directory with no database is refused (a mistyped --data-dir), unless asked to create.
+    let mistyped = run(d, &["user", "add", "alice", "--password", "pw"]);
+    assert!(!mistyped.status.success(), "{mistyped:?}");
+    assert!(String::from_utf8_lossy(&mistyped.stderr).contains("there is no database in"), "{mistyped:?}");
+    assert!(!run(d, &["user", "list"]).status.success());
+    assert!(!d.join("switchyard.db").exists(), "nothing was created");
+    let first = run(d, &["user", "add", "alice", "--password", "pw", "--nickname", "Alice A", "--create"]);
     assert_eq!(stdout(&first), "created alice uin 10001\n");
     // The log (the new database's migrations) goes to standard error, without colour codes
     // when that is not a terminal.
@@ -92,7 +98,7 @@ fn expect_line(reader: &mut BufReader<TcpStream>, expected: &str) -> String {
 #[test]
 fn serve_prints_its_ports_and_sigterm_sends_out_ssd() {
     let dir = tempfile::tempdir().unwrap();
-    stdout(&run(dir.path(), &["user", "add", "alice", "--password", "pw"]));
+    stdout(&run(dir.path(), &["user", "add", "alice", "--password", "pw", "--create"]));
     let (mut child, lines) = serve(
         dir.path(),
         &[
@@ -208,7 +214,7 @@ fn the_data_directory_is_private_and_its_certificates_outlive_a_restart() {
 fn a_running_server_is_backed_up_into_a_database_that_opens() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path().join("data");
-    run(&d, &["user", "add", "alice", "--password", "pw", "--nickname", "Alice"]);
+    run(&d, &["user", "add", "alice", "--password", "pw", "--nickname", "Alice", "--create"]);
     let ports = ["--msn-port", "0", "--mrim-port", "0", "--mrim-redirect-port", "0", "--myicq-port", "0"];
     let ports = [&ports[..], &["--http-port", "0", "--https-port", "0"]].concat();
     let (mut server, _) = serve(&d, &ports, 6);
@@ -225,4 +231,24 @@ fn a_running_server_is_backed_up_into_a_database_that_opens() {
     std::fs::create_dir(&restored).unwrap();
     std::fs::copy(&copy, restored.join("switchyard.db")).unwrap();
     assert_eq!(stdout(&run(&restored, &["user", "list"])), "10001\talice\tAlice\n10002\tbob\t\n");
+}
+
+#[test]
+fn help_names_the_rules_and_the_log_and_a_listener_can_be_switched_off() {
+    let dir = tempfile::tempdir().unwrap();
+    let help = stdout(&run(dir.path(), &["--help"]));
+    assert!(help.contains("SWITCHYARD_LOG"), "{help}");
+    let add = stdout(&run(dir.path(), &["user", "add", "--help"]));
+    assert!(add.contains("not digits only") && add.contains("asked for twice"), "{add}");
+    let serve_help = stdout(&run(dir.path(), &["serve", "--help"]));
+    assert!(serve_help.contains("`off` serves no MyICQ"), "{serve_help}");
+
+    let ports = ["--msn-port", "0", "--mrim-port", "0", "--mrim-redirect-port", "0", "--http-port", "0"];
+    let (mut server, lines) =
+        serve(dir.path(), &[&ports[..], &["--https-port", "off", "--myicq-port", "off"]].concat(), 4);
+    let roles: Vec<&str> = lines.iter().map(|l| l.split(' ').nth(1).unwrap()).collect();
+    assert_eq!(roles, ["msn", "mrim", "mrim-redirect", "http"]);
+    server.kill().unwrap();
+    server.wait().unwrap();
+    assert!(!run(dir.path(), &["serve", "--myicq-port", "of"]).status.success(), "a typo is no port");
 }
