@@ -113,6 +113,6 @@ async fn an_account_registered_over_myicq_logs_in_over_mrim_with_its_uin_as_name
     let email = format!("{uin}@mail.ru");
     let (_mrim, contacts) = MrimClient::login(server.running().address("mrim").unwrap(), 19, &email, "both-ways").await;
     assert!(contacts.is_empty());
-    let stats = server.running().myicq_stats();
+    let stats = server.running().myicq_stats().expect("MyICQ is served");
     assert_eq!(stats.total(), 0, "nothing dropped: {:?}", stats.snapshot());
 }
