@@ -214,6 +214,14 @@ impl Core {
         Ok(Session { account, id, events, control })
     }
 
+    /// Ends the account's session, if it has one, as a login elsewhere would (its account was
+    /// deleted or changed from outside the server).
+    pub fn end_sessions(&self, account: AccountId) {
+        if let Some(entry) = self.hub().online.get(&account) {
+            entry.kick(KickReason::LoggedInElsewhere);
+        }
+    }
+
     /// Ends a session: the messages it was handed and its client did not receive go back to
     /// the durable queue (their hand-offs do that as they are dropped), and the session is
     /// removed if it is still the account's current one, its watchers told it left.

@@ -1,6 +1,7 @@
 //! The Switchyard server: its configuration and the assembly of store, core and fronts.
 
 pub mod config;
+pub mod control;
 mod data_lock;
 mod fd_limit;
 mod http;

@@ -272,12 +272,12 @@ async fn user(config: Config, command: UserCommand) -> anyhow::Result<()> {
         );
     }
     let store = open_store(&config).await?;
-    let result = run_user_command(&store, command).await;
+    let result = run_user_command(&store, command, &config.data_dir).await;
     store.close().await;
     result
 }
 
-async fn run_user_command(store: &dyn Store, command: UserCommand) -> anyhow::Result<()> {
+async fn run_user_command(store: &dyn Store, command: UserCommand, data_dir: &std::path::Path) -> anyhow::Result<()> {
     match command {
         UserCommand::Add { name, password, nickname, .. } => {
             let name = account_name(&name)?;
@@ -301,7 +301,11 @@ async fn run_user_command(store: &dyn Store, command: UserCommand) -> anyhow::Re
         UserCommand::Del { name } => {
             let account = existing(store, &name).await?;
             store.delete_account(account.id).await?;
-            println!("deleted {}", account.name);
+            match switchyard::control::end_sessions(data_dir, account.id) {
+                Ok(true) => println!("deleted {} (its sessions on the running server ended)", account.name),
+                Ok(false) => println!("deleted {}", account.name),
+                Err(e) => println!("deleted {} (the running server could not be told: {e})", account.name),
+            }
         }
         UserCommand::Profile(args) => {
             let account = existing(store, &args.name).await?;

@@ -68,6 +68,8 @@ impl RunningServer {
         let msn = MsnFront::new(core.clone(), msn_config, passport, budget.clone());
         let mrim = MrimFront::new(core.clone(), config.mrim_front()?, budget.clone());
         let shutdown = CancellationToken::new();
+        crate::control::start(&config.data_dir, core.clone(), shutdown.clone())
+            .context("cannot open the control socket in the data directory")?;
         let mut listeners = Vec::new();
         let mut listener_tasks = JoinSet::new();
 

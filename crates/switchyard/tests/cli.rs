@@ -252,3 +252,33 @@ fn help_names_the_rules_and_the_log_and_a_listener_can_be_switched_off() {
     server.wait().unwrap();
     assert!(!run(dir.path(), &["serve", "--myicq-port", "of"]).status.success(), "a typo is no port");
 }
+
+/// The command line writes the database directly; a deletion still takes effect at once in the
+/// running server: the deleted account's session is ended.
+#[test]
+fn deleting_an_online_account_ends_its_session_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    stdout(&run(dir.path(), &["user", "add", "alice", "--password", "pw", "--create"]));
+    let ports = ["--msn-port", "0", "--mrim-port", "0", "--mrim-redirect-port", "0", "--http-port", "0"];
+    let (mut child, lines) = serve(dir.path(), &[&ports[..], &["--https-port", "off", "--myicq-port", "off"]].concat(), 4);
+    let port = port_of(&lines[0], "msn");
+    let stream = TcpStream::connect(format!("127.0.0.1:{port}")).unwrap();
+    stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let mut writer = stream.try_clone().unwrap();
+    let mut reader = BufReader::new(stream);
+    writer.write_all(b"VER 1 MSNP2\r\nUSR 2 MD5 I alice@hotmail.com\r\n").unwrap();
+    expect_line(&mut reader, "VER 1 MSNP2");
+    let challenge = expect_line(&mut reader, "USR 2 MD5 S ").rsplit(' ').next().unwrap().to_owned();
+    let response = msnp::auth::md5_response(&challenge, "pw");
+    writer.write_all(format!("USR 3 MD5 S {response}\r\n").as_bytes()).unwrap();
+    expect_line(&mut reader, "USR 3 OK alice@hotmail.com alice@hotmail.com");
+
+    let deleted = stdout(&run(dir.path(), &["user", "del", "alice"]));
+    assert_eq!(deleted, "deleted alice (its sessions on the running server ended)\n");
+    expect_line(&mut reader, "OUT OTH");
+    child.kill().unwrap();
+    child.wait().unwrap();
+    // No server: the deletion alone.
+    stdout(&run(dir.path(), &["user", "add", "bob", "--password", "pw"]));
+    assert_eq!(stdout(&run(dir.path(), &["user", "del", "bob"])), "deleted bob\n");
+}
