@@ -260,7 +260,8 @@ fn deleting_an_online_account_ends_its_session_at_once() {
     let dir = tempfile::tempdir().unwrap();
     stdout(&run(dir.path(), &["user", "add", "alice", "--password", "pw", "--create"]));
     let ports = ["--msn-port", "0", "--mrim-port", "0", "--mrim-redirect-port", "0", "--http-port", "0"];
-    let (mut child, lines) = serve(dir.path(), &[&ports[..], &["--https-port", "off", "--myicq-port", "off"]].concat(), 4);
+    let (mut child, lines) =
+        serve(dir.path(), &[&ports[..], &["--https-port", "off", "--myicq-port", "off"]].concat(), 4);
     let port = port_of(&lines[0], "msn");
     let stream = TcpStream::connect(format!("127.0.0.1:{port}")).unwrap();
     stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();

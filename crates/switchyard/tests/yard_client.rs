@@ -128,3 +128,24 @@ async fn refusals_are_said_in_words() {
     let refused = msn.add_contact("nobody@hotmail.com", "Nobody").await;
     assert!(matches!(&refused, Err(Error::Refused(why)) if why == "no such user"), "{refused:?}");
 }
+
+/// A client pointed at another protocol's port is told so, not "ServerClosed".
+#[tokio::test]
+async fn a_port_of_another_protocol_is_said_to_be_one() {
+    let server = TestServer::start().await;
+    server.add_user("alice", "secret", None).await;
+    let mut msn_at_mrim = account(&server, Protocol::Msn, "alice@hotmail.com", "secret");
+    msn_at_mrim.server = server.running().address("mrim").unwrap().to_string();
+    let mut mrim_at_msn = account(&server, Protocol::Mrim, "alice@mail.ru", "secret");
+    mrim_at_msn.server = server.running().address("msn").unwrap().to_string();
+    for (wrong, protocol) in [(msn_at_mrim, "MSN"), (mrim_at_msn, "MRIM")] {
+        let options = Options { reconnect: false, timeout: Duration::from_secs(5), ..quick() };
+        match tokio::time::timeout(PATIENCE, Client::connect(wrong, options)).await.expect("an answer in time") {
+            Err(Error::Unreachable(why)) => {
+                assert!(why.contains(&format!("is this the server's {protocol} port?")), "{why}")
+            }
+            Err(other) => panic!("{protocol}: {other:?}"),
+            Ok(_) => panic!("{protocol}: logged in at the wrong port"),
+        }
+    }
+}

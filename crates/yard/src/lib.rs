@@ -229,6 +229,25 @@ impl Command {
 
 /// Where a connection's events go; a full or closed application queue never blocks the
 /// protocol (events are dropped with a log line instead).
+/// A connection that ended before the server answered the login in this protocol, in words:
+/// the usual cause is a port of another protocol (or of nothing).
+fn unanswered(protocol: Protocol, reason: &Disconnect) -> Error {
+    let ports = "by default MSN listens on 1863, MRIM on 2041, MyICQ on UDP 8000";
+    let protocol = match protocol {
+        Protocol::Msn => "MSN",
+        Protocol::Mrim => "MRIM",
+        Protocol::MyIcq => "MyICQ",
+    };
+    let what = match reason {
+        Disconnect::ServerClosed => "the server closed the connection without answering".to_owned(),
+        Disconnect::Lost(why) if why.starts_with("bad packet") => format!("the answer is not {protocol}"),
+        Disconnect::Lost(why) => why.clone(),
+        Disconnect::LoggedInElsewhere | Disconnect::LoggedOut => format!("{reason:?}"),
+    };
+    tracing::debug!(?reason, "no login answer");
+    Error::Unreachable(format!("{what}: is this the server's {protocol} port? ({ports})"))
+}
+
 #[derive(Clone)]
 struct Events(mpsc::Sender<Event>);
 

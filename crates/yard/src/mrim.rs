@@ -86,7 +86,12 @@ impl Connection {
         };
         conn.send(&ClientPacket::Hello).await.map_err(|e| unreachable(format!("{e:?}")))?;
         let deadline = Instant::now() + options.timeout;
-        match conn.expect(deadline).await? {
+        // Nothing at all in answer to HELLO: most likely the port of another protocol.
+        let silent = |e| match e {
+            Error::Timeout => crate::unanswered(crate::Protocol::Mrim, &Disconnect::Lost("no answer in time".into())),
+            other => other,
+        };
+        match conn.expect(deadline).await.map_err(silent)? {
             ServerPacket::HelloAck { ping_period, .. } => {
                 conn.ping_period = Duration::from_secs(ping_period.max(1).into())
             }
@@ -163,7 +168,7 @@ impl Connection {
     async fn expect(&mut self, deadline: Instant) -> Result<ServerPacket, Error> {
         match tokio::time::timeout_at(deadline, self.read()).await {
             Ok(Ok((_, packet))) => Ok(packet),
-            Ok(Err(reason)) => Err(Error::Unreachable(format!("{reason:?}"))),
+            Ok(Err(reason)) => Err(crate::unanswered(crate::Protocol::Mrim, &reason)),
             Err(_) => Err(Error::Timeout),
         }
     }

@@ -103,7 +103,7 @@ impl Line {
     async fn expect(&mut self, deadline: Instant) -> Result<Frame, Error> {
         match tokio::time::timeout_at(deadline, self.read()).await {
             Ok(Ok(frame)) => Ok(frame),
-            Ok(Err(reason)) => Err(Error::Unreachable(format!("{reason:?}"))),
+            Ok(Err(reason)) => Err(crate::unanswered(crate::Protocol::Msn, &reason)),
             Err(_) => Err(Error::Timeout),
         }
     }
