@@ -253,8 +253,13 @@ struct Events(mpsc::Sender<Event>);
 
 impl Events {
     fn emit(&self, event: Event) {
-        if let Err(e) = self.0.try_send(event) {
-            tracing::warn!(error = %e, "event dropped: the application is not reading events");
+        match self.0.try_send(event) {
+            Ok(()) => {}
+            Err(mpsc::error::TrySendError::Full(_)) => {
+                tracing::warn!("event dropped: the application is not reading events fast enough")
+            }
+            // The application stopped reading (it is logging out): nothing to tell.
+            Err(mpsc::error::TrySendError::Closed(_)) => {}
         }
     }
 }

@@ -67,3 +67,54 @@ async fn watch_prints_what_send_delivers() {
     watch.kill().await.unwrap();
     server.shutdown().await;
 }
+
+/// `yard chat` without a terminal (its lines from a pipe): options after the command, /help and
+/// /status explain themselves, your delivered messages are marked as yours, incoming ones carry
+/// the time, and a login elsewhere is said and ends the session until /reconnect or /quit.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chat_marks_its_lines_and_says_when_a_login_elsewhere_ends_it() {
+    use tokio::io::AsyncWriteExt;
+    let dir = tempfile::tempdir().unwrap();
+    let server = server(dir.path()).await;
+    let mrim = server.address("mrim").unwrap();
+    let mut chat = Command::new(env!("CARGO_BIN_EXE_yard"))
+        .args(["chat", "--protocol", "mrim", "--server", &mrim.to_string(), "--handle", "bob@mail.ru"])
+        .env("YARD_PASSWORD", "pw")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut input = chat.stdin.take().unwrap();
+    let mut lines = BufReader::new(chat.stdout.take().unwrap()).lines();
+    let mut until = async |wanted: &str| loop {
+        let line = next_line(&mut lines).await;
+        if line.contains(wanted) {
+            return line;
+        }
+    };
+    until("logged in as bob@mail.ru").await;
+    input.write_all(b"/help\n/status\n/status sleepy\nalice@mail.ru: hi alice\n").await.unwrap();
+    until("/status [STATUS]").await;
+    until("one of: online, busy, away, invisible").await;
+    until("\"sleepy\" is no status").await;
+    let mine = until("you → alice@mail.ru: hi alice").await;
+    assert!(mine.as_bytes()[2] == b':' && mine.chars().take(2).all(|c| c.is_ascii_digit()), "{mine}");
+
+    let sent = yard("mrim", mrim, "alice@mail.ru", "secret").args(["send", "bob@mail.ru", "hello bob"]).output();
+    assert!(sent.await.unwrap().status.success());
+    let incoming = until("alice@mail.ru: hello bob").await;
+    assert!(!incoming.contains("you →"), "{incoming}");
+
+    // Bob logs in elsewhere: the chat says so, refuses to send, and /quit ends it.
+    let elsewhere = yard("mrim", mrim, "bob@mail.ru", "pw").args(["send", "alice@mail.ru", "from elsewhere"]).output();
+    assert!(elsewhere.await.unwrap().status.success());
+    until("you logged in elsewhere").await;
+    input.write_all(b"alice@mail.ru: still here?\n").await.unwrap();
+    until("this session has ended").await;
+    input.write_all(b"/quit\n").await.unwrap();
+    let status = tokio::time::timeout(Duration::from_secs(10), chat.wait()).await.unwrap().unwrap();
+    assert!(status.success());
+    server.shutdown().await;
+}
