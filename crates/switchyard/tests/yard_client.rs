@@ -65,7 +65,8 @@ async fn wrong_passwords_are_refused_at_connect() {
 async fn a_login_elsewhere_ends_a_client_for_good() {
     let server = TestServer::start().await;
     server.add_user("alice", "secret", None).await;
-    for (protocol, handle) in [(Protocol::Msn, "alice@hotmail.com"), (Protocol::Mrim, "alice@mail.ru")] {
+    let both = [(Protocol::Msn, "alice@hotmail.com"), (Protocol::Mrim, "alice@mail.ru"), (Protocol::MyIcq, "10001")];
+    for (protocol, handle) in both {
         let mut first = Client::connect(account(&server, protocol, handle, "secret"), quick()).await.unwrap();
         let _second = Client::connect(account(&server, protocol, handle, "secret"), quick()).await.unwrap();
         let ended = until(&mut first, |e| matches!(e, Event::Disconnected { .. })).await;

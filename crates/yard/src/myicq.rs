@@ -360,6 +360,8 @@ impl Connection {
             }
             ServerPacket::UserOnline(contact) => self.presence(&contact),
             ServerPacket::MultiOnline(contacts) => contacts.iter().for_each(|c| self.presence(c)),
+            // The server's way of saying another login of this UIN replaced this one.
+            ServerPacket::UserOffline { uin } if uin == self.uin => return Err(Disconnect::LoggedInElsewhere),
             ServerPacket::UserOffline { uin } => {
                 events.emit(Event::Presence { handle: uin.to_string(), status: Status::Offline, name: String::new() })
             }

@@ -156,7 +156,18 @@ impl Online {
                     Ok(())
                 }
                 Input::Tick => Box::pin(self.resend()).await,
-                Input::Datagram(None) | Input::Event(Err(KickReason::LoggedInElsewhere)) => Err(End::Replaced),
+                // Another login of this UIN took the session's place (the dispatcher gave it the
+                // route, or the core ended this one).
+                Input::Datagram(None) | Input::Event(Err(KickReason::LoggedInElsewhere)) => {
+                    // MyICQ has no "logged in elsewhere": the original server just dropped the
+                    // session, and its client, finding the server silent, logged in again and
+                    // took the new session's place. The user's own UIN gone offline tells a
+                    // client that looks for it (yard) not to; others ignore a UIN not on
+                    // their list.
+                    let uin = self.me().uin;
+                    self.link.send_once(&ServerPacket::UserOffline { uin }, 0).await;
+                    Err(End::Replaced)
+                }
                 Input::Event(Err(KickReason::TooSlow)) => Err(End::Unresponsive),
                 Input::Datagram(Some(inbound)) => {
                     // A datagram from another address moves the session there (a NAT mapping
