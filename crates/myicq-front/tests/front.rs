@@ -577,10 +577,13 @@ async fn a_session_follows_its_client_to_a_new_address_and_a_new_login_replaces_
     alice.acked(&message(msg::TEXT, BOB, &text("still there?"))).await;
     assert!(matches!(bob.packet().await, ServerPacket::Message { .. }), "replies go to the new address");
 
-    // Bob logs in again from elsewhere: the old session ends without an offline notice.
+    // Bob logs in again from elsewhere: the old session ends without an offline notice to his
+    // watchers; the old client alone hears, once, that its own UIN went offline (the only
+    // "logged in elsewhere" MyICQ can say).
     let mut bob_again = server.online(BOB, "bobpass").await;
     alice.acked(&message(msg::TEXT, BOB, &text("which one?"))).await;
     assert!(matches!(bob_again.packet().await, ServerPacket::Message { .. }));
+    assert_eq!(bob.packet().await, ServerPacket::UserOffline { uin: BOB });
     bob.quiet_for(Duration::from_secs(3)).await;
     bob.send(&Request::GetContactList).await;
     bob.quiet_for(Duration::from_secs(3)).await;
