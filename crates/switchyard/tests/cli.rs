@@ -95,6 +95,21 @@ fn expect_line(reader: &mut BufReader<TcpStream>, expected: &str) -> String {
     line
 }
 
+/// Alice (password `pw`) logs in over MSNP2 on the MSN port; returns the connection's reader.
+fn alice_logs_in_to_msn(port: &str) -> BufReader<TcpStream> {
+    let stream = TcpStream::connect(format!("127.0.0.1:{port}")).unwrap();
+    stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let mut writer = stream.try_clone().unwrap();
+    let mut reader = BufReader::new(stream);
+    writer.write_all(b"VER 1 MSNP2\r\nUSR 2 MD5 I alice@hotmail.com\r\n").unwrap();
+    expect_line(&mut reader, "VER 1 MSNP2");
+    let challenge = expect_line(&mut reader, "USR 2 MD5 S ").rsplit(' ').next().unwrap().to_owned();
+    let response = msnp::auth::md5_response(&challenge, "pw");
+    writer.write_all(format!("USR 3 MD5 S {response}\r\n").as_bytes()).unwrap();
+    expect_line(&mut reader, "USR 3 OK alice@hotmail.com alice@hotmail.com");
+    reader
+}
+
 #[test]
 fn serve_prints_its_ports_and_sigterm_sends_out_ssd() {
     let dir = tempfile::tempdir().unwrap();
@@ -124,16 +139,7 @@ fn serve_prints_its_ports_and_sigterm_sends_out_ssd() {
     port_of(&lines[5], "myicq");
     let port = port_of(&lines[0], "msn");
 
-    let stream = TcpStream::connect(format!("127.0.0.1:{port}")).unwrap();
-    stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    let mut writer = stream.try_clone().unwrap();
-    let mut reader = BufReader::new(stream);
-    writer.write_all(b"VER 1 MSNP2\r\nUSR 2 MD5 I alice@hotmail.com\r\n").unwrap();
-    expect_line(&mut reader, "VER 1 MSNP2");
-    let challenge = expect_line(&mut reader, "USR 2 MD5 S ").rsplit(' ').next().unwrap().to_owned();
-    let response = msnp::auth::md5_response(&challenge, "pw");
-    writer.write_all(format!("USR 3 MD5 S {response}\r\n").as_bytes()).unwrap();
-    expect_line(&mut reader, "USR 3 OK alice@hotmail.com alice@hotmail.com");
+    let mut reader = alice_logs_in_to_msn(&port);
 
     let killed = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
     assert!(killed.success());
@@ -263,16 +269,7 @@ fn deleting_an_online_account_ends_its_session_at_once() {
     let (mut child, lines) =
         serve(dir.path(), &[&ports[..], &["--https-port", "off", "--myicq-port", "off"]].concat(), 4);
     let port = port_of(&lines[0], "msn");
-    let stream = TcpStream::connect(format!("127.0.0.1:{port}")).unwrap();
-    stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    let mut writer = stream.try_clone().unwrap();
-    let mut reader = BufReader::new(stream);
-    writer.write_all(b"VER 1 MSNP2\r\nUSR 2 MD5 I alice@hotmail.com\r\n").unwrap();
-    expect_line(&mut reader, "VER 1 MSNP2");
-    let challenge = expect_line(&mut reader, "USR 2 MD5 S ").rsplit(' ').next().unwrap().to_owned();
-    let response = msnp::auth::md5_response(&challenge, "pw");
-    writer.write_all(format!("USR 3 MD5 S {response}\r\n").as_bytes()).unwrap();
-    expect_line(&mut reader, "USR 3 OK alice@hotmail.com alice@hotmail.com");
+    let mut reader = alice_logs_in_to_msn(&port);
 
     let deleted = stdout(&run(dir.path(), &["user", "del", "alice"]));
     assert_eq!(deleted, "deleted alice (its sessions on the running server ended)\n");
