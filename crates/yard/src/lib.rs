@@ -202,11 +202,34 @@ pub enum Error {
 #[derive(Debug)]
 enum Command {
     SetStatus(Status, Reply),
-    SendMessage { to: String, text: String, reply: Reply },
-    SendTyping { to: String, reply: Reply },
-    AddContact { handle: String, name: String, reply: Reply },
-    RemoveContact { handle: String, reply: Reply },
-    Authorize { handle: String, reply: Reply },
+    SendMessage {
+        to: String,
+        text: String,
+        reply: Reply,
+    },
+    SendTyping {
+        to: String,
+        reply: Reply,
+    },
+    AddContact {
+        handle: String,
+        name: String,
+        reply: Reply,
+    },
+    RemoveContact {
+        handle: String,
+        reply: Reply,
+    },
+    Authorize {
+        handle: String,
+        reply: Reply,
+    },
+    /// Fails when the server knows no such user (MyICQ, whose server takes messages to unknown
+    /// numbers without a word; the other protocols' servers refuse those messages themselves).
+    CheckUser {
+        handle: String,
+        reply: Reply,
+    },
     Logout(Reply),
 }
 
@@ -221,14 +244,13 @@ impl Command {
             | Command::AddContact { reply, .. }
             | Command::RemoveContact { reply, .. }
             | Command::Authorize { reply, .. }
+            | Command::CheckUser { reply, .. }
             | Command::Logout(reply) => reply,
         };
         let _ = reply.send(Err(error));
     }
 }
 
-/// Where a connection's events go; a full or closed application queue never blocks the
-/// protocol (events are dropped with a log line instead).
 /// A connection that ended before the server answered the login in this protocol, in words:
 /// the usual cause is a port of another protocol (or of nothing).
 fn unanswered(protocol: Protocol, reason: &Disconnect) -> Error {
@@ -248,6 +270,8 @@ fn unanswered(protocol: Protocol, reason: &Disconnect) -> Error {
     Error::Unreachable(format!("{what}: is this the server's {protocol} port? ({ports})"))
 }
 
+/// Where a connection's events go; a full or closed application queue never blocks the
+/// protocol (events are dropped with a log line instead).
 #[derive(Clone)]
 struct Events(mpsc::Sender<Event>);
 

@@ -90,7 +90,11 @@ async fn main() -> anyhow::Result<()> {
 }
 
 async fn send(client: Client, to: &str, text: &str) -> anyhow::Result<()> {
-    let sent = client.send_message(to, text).await;
+    // A MyICQ server takes a message to a number nobody has and drops it: ask first.
+    let sent = match client.check_user(to).await {
+        Ok(()) => client.send_message(to, text).await,
+        Err(e) => Err(e),
+    };
     let _ = client.logout().await;
     sent.with_context(|| format!("message to {to} not delivered"))
 }

@@ -258,6 +258,11 @@ impl Connection {
                 (ClientPacket::ModifyContact(remove), reply, true)
             }
             Command::Authorize { handle, reply } => (ClientPacket::Authorize { user: handle }, reply, false),
+            // The server refuses a message to an unknown user itself.
+            Command::CheckUser { reply, .. } => {
+                let _ = reply.send(Ok(()));
+                return None;
+            }
             Command::Logout(reply) => {
                 let _ = self.flush().await;
                 let _ = reply.send(Ok(()));

@@ -387,6 +387,11 @@ impl Connection {
             }
             Command::RemoveContact { handle, reply } => (format!("REM {trid} FL {handle}"), reply),
             Command::Authorize { handle, reply } => (format!("ADD {trid} AL {handle} {handle}"), reply),
+            // The server refuses a message to an unknown user itself.
+            Command::CheckUser { reply, .. } => {
+                let _ = reply.send(Ok(()));
+                return Ok(());
+            }
             Command::Logout(reply) => {
                 let _ = self.ns.line("OUT").await;
                 let _ = reply.send(Ok(()));

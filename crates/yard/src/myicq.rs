@@ -3,7 +3,7 @@
 //! reliable packet from the server acknowledged and de-duplicated, keepalives each minute.
 
 use crate::{Account, Command, Disconnect, Error, Event, Events, Options, Reply, Status};
-use myicq::client::{Login, Request};
+use myicq::client::{Login, Request, SearchCustom};
 use myicq::codes::{add_friend, cmd, msg, status};
 use myicq::datagram::client_datagram;
 use myicq::msgtext::{AuthRequest, TextMessage};
@@ -26,6 +26,8 @@ const SEEN: usize = 64;
 enum Then {
     Nothing,
     Reply(Reply),
+    /// A search by UIN: a result if the user exists, a bare ACK if not.
+    Found(Reply),
     /// `ADD_FRIEND`: the reply says whether authorization must be asked for.
     AddFriend {
         uin: u32,
@@ -185,8 +187,14 @@ impl Connection {
         if header.seq == 0 {
             // A pure ACK settles a request that has no reply of its own.
             if let Some(sent) = self.sent.remove(&header.ackseq) {
-                if let Then::Reply(reply) = sent.then {
-                    let _ = reply.send(Ok(()));
+                match sent.then {
+                    Then::Reply(reply) => {
+                        let _ = reply.send(Ok(()));
+                    }
+                    Then::Found(reply) => {
+                        let _ = reply.send(Err(Error::NotDelivered("no such user".into())));
+                    }
+                    Then::Nothing | Then::AddFriend { .. } => {}
                 }
             }
             return Ok(None);
@@ -277,6 +285,13 @@ impl Connection {
                     return Ok(());
                 }
             },
+            Command::CheckUser { handle, reply } => match uin_of(&handle) {
+                Ok(uin) => (Request::SearchCustom(SearchCustom::Uin(uin)), Then::Found(reply)),
+                Err(e) => {
+                    let _ = reply.send(Err(e));
+                    return Ok(());
+                }
+            },
             // MyICQ has no typing notifications.
             Command::SendTyping { reply, .. } => {
                 let _ = reply.send(Ok(()));
@@ -328,6 +343,12 @@ impl Connection {
             match (sent.then, &packet) {
                 (Then::Reply(reply), _) => {
                     let _ = reply.send(Ok(()));
+                }
+                (Then::Found(reply), ServerPacket::Search(found)) if !found.is_empty() => {
+                    let _ = reply.send(Ok(()));
+                }
+                (Then::Found(reply), _) => {
+                    let _ = reply.send(Err(Error::NotDelivered("no such user".into())));
                 }
                 (Then::AddFriend { uin, reason, reply }, ServerPacket::AddFriend { result, .. }) => match *result {
                     add_friend::ACCEPTED => {

@@ -103,6 +103,13 @@ impl Handle {
     }
 
     /// Sends a message; `Ok` once the server confirmed it was delivered or stored.
+    /// Fails with "no such user" when the server knows no `handle`. Only MyICQ needs asking (its
+    /// server takes a message to an unknown number and drops it); elsewhere this is `Ok` and
+    /// the message itself is refused.
+    pub async fn check_user(&self, handle: &str) -> Result<(), Error> {
+        self.ask(|reply| Command::CheckUser { handle: handle.to_owned(), reply }).await
+    }
+
     pub async fn send_message(&self, to: &str, text: &str) -> Result<(), Error> {
         self.ask(|reply| Command::SendMessage { to: to.to_owned(), text: text.to_owned(), reply }).await
     }

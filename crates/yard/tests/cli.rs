@@ -118,3 +118,19 @@ async fn chat_marks_its_lines_and_says_when_a_login_elsewhere_ends_it() {
     assert!(status.success());
     server.shutdown().await;
 }
+
+/// A MyICQ server takes a message to a number nobody has without a word; `yard send` asks
+/// first, and exits 1 saying so.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn send_to_a_myicq_number_nobody_has_fails() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = server(dir.path()).await;
+    let myicq = server.address("myicq").unwrap();
+    // alice is 10001, bob 10002.
+    let sent = yard("myicq", myicq, "10001", "secret").args(["send", "10002", "hello"]).output().await.unwrap();
+    assert!(sent.status.success(), "{}", String::from_utf8_lossy(&sent.stderr));
+    let nobody = yard("myicq", myicq, "10001", "secret").args(["send", "19999", "hello?"]).output().await.unwrap();
+    assert_eq!(nobody.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&nobody.stderr).contains("no such user"), "{nobody:?}");
+    server.shutdown().await;
+}

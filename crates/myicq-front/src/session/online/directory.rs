@@ -79,7 +79,12 @@ impl Online {
         let core = self.link.context.core.clone();
         let query = match search {
             SearchCustom::Uin(uin) => {
-                let Some(account) = self.account_by_uin(uin).await else { return Ok(()) };
+                // The original server sent nothing for a number nobody has, and its clients
+                // resent the search until they gave up; a bare ACK ends it ("no such user").
+                let Some(account) = self.account_by_uin(uin).await else {
+                    self.link.pure_ack(seq).await;
+                    return Ok(());
+                };
                 SearchQuery { name: Some(account.name), ..SearchQuery::default() }
             }
             SearchCustom::Fields { nick, email, start_uin } => {
