@@ -170,7 +170,18 @@ fn parse_sex(text: &str) -> Result<Sex, String> {
     }
 }
 
-fn main() -> anyhow::Result<()> {
+/// The error and its causes on one line, without a backtrace: words for an operator.
+fn main() -> std::process::ExitCode {
+    match run() {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("switchyard: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn run() -> anyhow::Result<()> {
     let cli = Cli::parse();
     tracing_subscriber::fmt()
         .with_env_filter(

@@ -53,8 +53,19 @@ enum Mode {
     Chat,
 }
 
+/// The error and its causes on one line, without a backtrace: words for a person.
 #[tokio::main]
-async fn main() -> anyhow::Result<()> {
+async fn main() -> std::process::ExitCode {
+    match run().await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("yard: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(std::env::var("YARD_LOG").unwrap_or_else(|_| "warn".into()))
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
