@@ -2,14 +2,13 @@
 
 use crate::measure::{ms, Latencies};
 use crate::report::Report;
-use crate::users::User;
+use crate::users::{source_address, User};
 use crate::Args;
-use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::Semaphore;
-use yard::{Account, Client, Options, Protocol};
+use yard::{Client, Options};
 
 /// Logs every user in; returns the clients by user index.
 pub(crate) async fn log_in(args: &Args, users: &[User], report: &mut Report) -> Vec<(usize, Client)> {
@@ -19,21 +18,14 @@ pub(crate) async fn log_in(args: &Args, users: &[User], report: &mut Report) -> 
     let started = Instant::now();
     let mut tasks = tokio::task::JoinSet::new();
     for (i, user) in users.iter().cloned().enumerate() {
-        let server = match user.protocol {
-            Protocol::Msn => args.msn.clone(),
-            Protocol::Mrim => args.mrim.clone(),
-            Protocol::MyIcq => args.myicq.clone(),
-        };
-        let source: IpAddr = [127, 0, 0, 1 + (i % usize::from(args.sources.max(1))) as u8].into();
         let options = Options {
             msn_dialect: args.msn_dialect,
             reconnect: false,
-            local_address: Some(source),
+            local_address: Some(source_address(args, i)),
             timeout: Duration::from_secs(60),
             ..Options::default()
         };
-        let handle = user.handle(user.protocol);
-        let account = Account { protocol: user.protocol, server, handle, password: args.password.clone() };
+        let account = user.account(args);
         // Open loop: each login has its intended start, and its latency counts from there.
         let intended = (args.rate > 0).then(|| started + Duration::from_secs_f64(i as f64 / f64::from(args.rate)));
         let (gate, latencies, errors) = (gate.clone(), latencies.clone(), errors.clone());

@@ -5,12 +5,12 @@
 //! acknowledged message must arrive; duplicates (a message the client had, delivered again
 //! after a crash) are counted and reported.
 
-use crate::users::User;
+use crate::users::{source_address, User};
 use crate::Args;
 use anyhow::Context as _;
 use rand::Rng;
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -107,24 +107,14 @@ fn port_of(address: &str) -> anyhow::Result<u16> {
     port.parse().context("a port is a number")
 }
 
-fn account(args: &Args, user: &User) -> Account {
-    let server = match user.protocol {
-        Protocol::Msn => args.msn.clone(),
-        Protocol::Mrim => args.mrim.clone(),
-        Protocol::MyIcq => args.myicq.clone(),
-    };
-    Account { protocol: user.protocol, server, handle: user.handle(user.protocol), password: args.password.clone() }
-}
-
 fn options(args: &Args, index: usize) -> Options {
-    let source: IpAddr = [127, 0, 0, 1 + (index % usize::from(args.sources.max(1))) as u8].into();
     Options {
         msn_dialect: args.msn_dialect,
         reconnect: true,
         first_backoff: Duration::from_millis(200),
         // Short, so that a sender whose server restarted unnoticed (MyICQ) logs in again soon.
         timeout: Duration::from_secs(3),
-        local_address: Some(source),
+        local_address: Some(source_address(args, index)),
         ..Options::default()
     }
 }
@@ -166,7 +156,7 @@ pub(crate) async fn soak(args: &Args, users: &[User], plan: &Plan) -> anyhow::Re
 
     let mut receivers = JoinSet::new();
     for (k, &(_, r)) in pairs.iter().enumerate() {
-        let (account, options) = (account(args, &users[r]), options(args, r));
+        let (account, options) = (users[r].account(args), options(args, r));
         let (ledgers, collecting, last_arrival) = (ledgers.clone(), collecting.clone(), last_arrival.clone());
         let sending = sending.clone();
         receivers.spawn(async move {
@@ -175,7 +165,7 @@ pub(crate) async fn soak(args: &Args, users: &[User], plan: &Plan) -> anyhow::Re
     }
     let mut senders = JoinSet::new();
     for (k, &(s, r)) in pairs.iter().enumerate() {
-        let (account, options) = (account(args, &users[s]), options(args, s));
+        let (account, options) = (users[s].account(args), options(args, s));
         let to = users[r].handle(users[s].protocol);
         let (ledgers, sending, window) = (ledgers.clone(), sending.clone(), plan.window.max(1));
         senders.spawn(async move { send(k, account, options, to, ledgers, sending, window, give_up).await });

@@ -28,6 +28,21 @@ impl User {
         User { protocol, msn: format!("{name}@{}", args.msn_domain), mrim: format!("{name}@{}", args.mrim_domain), uin }
     }
 
+    /// How user `index` logs in: its own protocol's handle, at that protocol's server.
+    pub(crate) fn account(&self, args: &Args) -> yard::Account {
+        let server = match self.protocol {
+            Protocol::Msn => args.msn.clone(),
+            Protocol::Mrim => args.mrim.clone(),
+            Protocol::MyIcq => args.myicq.clone(),
+        };
+        yard::Account {
+            protocol: self.protocol,
+            server,
+            handle: self.handle(self.protocol),
+            password: args.password.clone(),
+        }
+    }
+
     pub(crate) fn handle(&self, protocol: Protocol) -> String {
         match protocol {
             Protocol::Msn => self.msn.clone(),
@@ -99,4 +114,10 @@ pub(crate) async fn accounts(args: &Args) -> anyhow::Result<Vec<User>> {
     }
     store.close().await;
     Ok(accounts.iter().enumerate().map(|(i, account)| User::new(args, i, account.uin)).collect())
+}
+
+/// The loopback address user `index` connects from: 127.0.0.1 … 127.0.0.N for `--sources N`
+/// (one address gives only about 28,000 ports).
+pub(crate) fn source_address(args: &Args, index: usize) -> std::net::IpAddr {
+    [127, 0, 0, 1 + (index % usize::from(args.sources.max(1))) as u8].into()
 }
