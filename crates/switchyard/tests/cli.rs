@@ -271,6 +271,15 @@ fn deleting_an_online_account_ends_its_session_at_once() {
     let port = port_of(&lines[0], "msn");
     let mut reader = alice_logs_in_to_msn(&port);
 
+    // The control socket answers junk, and a line longer than a request can be, in words.
+    for junk in [&b"hello\n"[..], &[b'x'; 4096][..]] {
+        let mut control = std::os::unix::net::UnixStream::connect(dir.path().join("control.sock")).unwrap();
+        control.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        let _ = control.write_all(junk);
+        let mut answer = String::new();
+        BufReader::new(&control).read_line(&mut answer).unwrap();
+        assert_eq!(answer, "unknown request\n");
+    }
     let deleted = stdout(&run(dir.path(), &["user", "del", "alice"]));
     assert_eq!(deleted, "deleted alice (its sessions on the running server ended)\n");
     expect_line(&mut reader, "OUT OTH");
