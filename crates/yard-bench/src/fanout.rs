@@ -19,9 +19,9 @@ pub(crate) async fn fanout(
         return Vec::new();
     };
     let seen = Tally::default();
-    // The change in progress: (its status, when it was made). None before the first, so that
-    // the star's coming online at login, seen late, is not counted as a change.
-    let (changed, _) = tokio::sync::watch::channel(None::<(yard::Status, Instant)>);
+    // The change in progress: (its number, its status, when it was made). None before the
+    // first, so that the star's coming online at login, seen late, is not counted as a change.
+    let (changed, _) = tokio::sync::watch::channel(None::<(u32, yard::Status, Instant)>);
     let mut watchers = tokio::task::JoinSet::new();
     let mut watching = 0u64;
     for (i, mut client) in clients {
@@ -29,11 +29,15 @@ pub(crate) async fn fanout(
         let (seen, mut changed) = (seen.clone(), changed.subscribe());
         watching += 1;
         watchers.spawn(async move {
+            // A watcher whose contact list was composed after a change is told of it twice, in
+            // the list and as the change itself: it counts once.
+            let mut last_counted = None;
             while let Some(event) = client.next_event().await {
                 if let Event::Presence { handle, status, .. } = event {
                     let change = *changed.borrow_and_update();
-                    if let Some((expected, at)) = change {
-                        if handle == star_handle && status == expected {
+                    if let Some((number, expected, at)) = change {
+                        if handle == star_handle && status == expected && last_counted != Some(number) {
+                            last_counted = Some(number);
                             seen.record(at.elapsed());
                         }
                     }
@@ -46,7 +50,7 @@ pub(crate) async fn fanout(
     for k in 0..changes {
         let status = if k % 2 == 0 { yard::Status::Away } else { yard::Status::Online };
         let before = seen.count();
-        changed.send_replace(Some((status, Instant::now())));
+        changed.send_replace(Some((k, status, Instant::now())));
         if star.set_status(status).await.is_err() {
             report.message_errors += 1;
         }

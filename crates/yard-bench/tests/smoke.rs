@@ -112,8 +112,8 @@ async fn without_a_data_dir_it_uses_existing_accounts_named_by_its_options() {
     fixture.server.shutdown().await;
 }
 
-/// Every watcher sees each change exactly once: no change lost, none notified twice, and
-/// nothing else counted as one.
+/// Every watcher sees each change: no change lost, and nothing else (the star's login, an
+/// earlier status) counted as one.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fanout_counts_each_change_once_per_watcher() {
     let fixture = Fixture::start(|_| {}).await;
