@@ -14,6 +14,11 @@ use std::task::{Context, Poll, Waker};
 /// reads no more from its client until some are settled.
 const MOST_PENDING: usize = 256;
 
+/// Turns of the runtime a session lets pass between its first settled reply and its answer
+/// (see [`Acknowledgements::next`]). Two measured best: `yard-bench --protocol mrim pairs`
+/// went from 76–91k to 114–118k messages/s on the same day (none, 99–102k with one).
+const YIELDS_BEFORE_ANSWERING: usize = 2;
+
 /// The replies a session owes its client, each waiting for the messages it acknowledges.
 pub struct Acknowledgements<R> {
     pending: VecDeque<Pending<R>>,
@@ -51,24 +56,40 @@ impl<R> Acknowledgements<R> {
     /// The next reply, in order, once it is settled; never, while nothing is owed.
     /// Cancellation-safe: what was settled stays settled.
     pub async fn next(&mut self) -> (R, Result<Delivery, CoreError>) {
-        std::future::poll_fn(|cx| self.poll_next(cx)).await
+        std::future::poll_fn(|cx| self.poll_head(cx)).await;
+        self.ready().expect("a settled head stays settled")
+    }
+
+    /// For a session that got a settled reply from [`Acknowledgements::next`], before it
+    /// takes the rest with [`Acknowledgements::ready`] and writes. Settlements come in bursts:
+    /// one write to a recipient settles every message it carried, and the rest of the burst
+    /// may be a task or two away. Letting the runtime go round first puts them in this write
+    /// too: fewer, fuller writes, and on a quiet server a delay of microseconds.
+    pub async fn let_more_settle(&self) {
+        for _ in 0..YIELDS_BEFORE_ANSWERING {
+            tokio::task::yield_now().await;
+        }
     }
 
     /// The next reply if it is settled already.
     pub fn ready(&mut self) -> Option<(R, Result<Delivery, CoreError>)> {
-        match self.poll_next(&mut Context::from_waker(Waker::noop())) {
-            Poll::Ready(settled) => Some(settled),
+        match self.poll_head(&mut Context::from_waker(Waker::noop())) {
+            Poll::Ready(()) => {
+                let settled = self.pending.pop_front().expect("the head exists");
+                Some((settled.reply, settled.outcome))
+            }
             Poll::Pending => None,
         }
     }
 
-    fn poll_next(&mut self, cx: &mut Context<'_>) -> Poll<(R, Result<Delivery, CoreError>)> {
+    /// Ready once the oldest reply owed is settled.
+    fn poll_head(&mut self, cx: &mut Context<'_>) -> Poll<()> {
         let Some(head) = self.pending.front_mut() else { return Poll::Pending };
         loop {
             let part = match (&mut head.part, head.more.last_mut()) {
                 (_, Some(last)) => last,
                 (Some(first), None) => first,
-                (None, None) => break,
+                (None, None) => return Poll::Ready(()),
             };
             let outcome = std::task::ready!(Pin::new(part).poll(cx));
             if head.more.pop().is_none() {
@@ -78,8 +99,6 @@ impl<R> Acknowledgements<R> {
                 head.outcome = outcome;
             }
         }
-        let settled = self.pending.pop_front().expect("the head exists");
-        Poll::Ready((settled.reply, settled.outcome))
     }
 }
 

@@ -101,14 +101,57 @@ struct FlightState {
 }
 
 impl FlightState {
-    fn tell_sender(&mut self, outcome: Outcome) {
-        if !self.told {
-            self.told = true;
-            self.outcome = Some(outcome);
-            if let Some(sender) = self.sender.take() {
-                sender.wake();
-            }
+    /// Settles what the sender learns; returns the sender's task to wake, if it waits.
+    #[must_use = "the sender's task waits until it is woken"]
+    fn tell_sender(&mut self, outcome: Outcome) -> Option<Waker> {
+        if self.told {
+            return None;
         }
+        self.told = true;
+        self.outcome = Some(outcome);
+        self.sender.take()
+    }
+}
+
+/// Senders to wake once a session has settled a batch of messages (those one write took to the
+/// client): each sender's task then runs once and finds all of its messages settled, rather than
+/// being woken, perhaps on the other thread, once per message and answering its client in pieces.
+#[derive(Default)]
+pub struct Settlements {
+    senders: Vec<Waker>,
+}
+
+impl Settlements {
+    /// As [`Handoff::written`], its sender woken when this is dropped.
+    pub fn written(&mut self, handoff: &Handoff) {
+        self.wake_later(handoff.mark_written());
+    }
+
+    /// As [`Handoff::received`], its sender woken when this is dropped.
+    pub fn received(&mut self, handoff: Handoff) {
+        self.wake_later(handoff.mark_received());
+    }
+
+    fn wake_later(&mut self, sender: Option<Waker>) {
+        let Some(sender) = sender else { return };
+        // A sender's messages usually come together: one wake each.
+        if !self.senders.last().is_some_and(|last| last.will_wake(&sender)) {
+            self.senders.push(sender);
+        }
+    }
+}
+
+impl Drop for Settlements {
+    fn drop(&mut self) {
+        for sender in self.senders.drain(..) {
+            sender.wake();
+        }
+    }
+}
+
+fn wake(sender: Option<Waker>) {
+    if let Some(sender) = sender {
+        sender.wake();
     }
 }
 
@@ -267,27 +310,37 @@ impl Handoff {
     /// delivered. It is still kept, to be queued if the session ends before
     /// [`Handoff::received`] (protocols whose clients confirm receipt).
     pub fn written(&self) {
-        if let Some(flight) = &self.flight {
-            let mut state = locked(&flight.state);
-            state.written = true;
-            state.tell_sender(Ok(Delivery::Live));
-        }
+        wake(self.mark_written());
     }
 
     /// The client has the message (it was written, or the client confirmed it): forgotten.
-    pub fn received(mut self) {
-        let Some(flight) = self.flight.take() else { return };
+    pub fn received(self) {
+        wake(self.mark_received());
+    }
+
+    /// [`Handoff::written`], but the sender's task is returned to wake rather than woken.
+    fn mark_written(&self) -> Option<Waker> {
+        let flight = self.flight.as_ref()?;
+        let mut state = locked(&flight.state);
+        state.written = true;
+        state.tell_sender(Ok(Delivery::Live))
+    }
+
+    /// [`Handoff::received`], but the sender's task is returned to wake rather than woken.
+    fn mark_received(mut self) -> Option<Waker> {
+        let flight = self.flight.take()?;
         let journal = &flight.journal;
         let mut state = locked(&flight.state);
         state.written = true;
         state.received = true;
-        state.tell_sender(Ok(Delivery::Live));
+        let sender = state.tell_sender(Ok(Delivery::Live));
         if let Some(id) = state.stored {
             locked(&journal.shared.held).remove(&id);
             journal.forget(flight.message.recipient, id);
         }
         drop(state);
         flight.give_back_bytes();
+        sender
     }
 }
 
@@ -436,33 +489,38 @@ impl Writer {
     /// One transaction: the batch stored, what was received deleted.
     async fn write(&self, batch: Vec<Arc<Flight>>, forget: &mut Vec<(AccountId, i64)>) {
         let new = batch.iter().map(|f| f.message.clone()).collect();
-        match self.store.update_queue(new, std::mem::take(forget)).await {
+        let written = self.store.update_queue(new, std::mem::take(forget)).await;
+        let mut told = Settlements::default();
+        match &written {
             Ok(ids) => {
                 for (flight, id) in batch.iter().zip(ids) {
                     match id {
-                        Some(id) => self.stored(flight, id, forget),
-                        None => failed(flight, CoreError::NoSuchAccount),
+                        Some(id) => self.stored(flight, *id, forget, &mut told),
+                        None => failed(flight, CoreError::NoSuchAccount, &mut told),
                     }
                 }
             }
             Err(e) => {
                 tracing::error!(error = %e, messages = batch.len(), "could not store messages in flight");
                 for flight in &batch {
-                    failed(flight, CoreError::Store(StoreError::Backend(e.to_string())));
+                    failed(flight, CoreError::Store(StoreError::Backend(e.to_string())), &mut told);
                 }
-                tokio::time::sleep(RETRY_AFTER).await;
             }
+        }
+        drop(told);
+        if written.is_err() {
+            tokio::time::sleep(RETRY_AFTER).await;
         }
     }
 
     /// After the write: the sender hears it is safe, and the message is forgotten again if
     /// its client got it meanwhile, held if a session still carries it, or announced to the
     /// recipient if none does.
-    fn stored(&self, flight: &Flight, id: i64, forget: &mut Vec<(AccountId, i64)>) {
+    fn stored(&self, flight: &Flight, id: i64, forget: &mut Vec<(AccountId, i64)>, told: &mut Settlements) {
         let mut state = locked(&flight.state);
         state.storing = false;
         state.stored = Some(id);
-        state.tell_sender(Ok(Delivery::Queued(id)));
+        told.wake_later(state.tell_sender(Ok(Delivery::Queued(id))));
         if state.received {
             forget.push((flight.message.recipient, id));
         } else if state.abandoned {
@@ -475,10 +533,10 @@ impl Writer {
 }
 
 /// Not stored: a sender still waiting is not told it is delivered.
-fn failed(flight: &Flight, error: CoreError) {
+fn failed(flight: &Flight, error: CoreError, told: &mut Settlements) {
     let mut state = locked(&flight.state);
     state.storing = false;
-    state.tell_sender(Err(error));
+    told.wake_later(state.tell_sender(Err(error)));
 }
 
 /// Whether the writer should store this flight now: not when its client has it or a session

@@ -22,7 +22,7 @@ pub mod throttle;
 
 pub use account::{Account, AccountId, AccountName, AccountRef};
 pub use acknowledgements::Acknowledgements;
-pub use delivery::{Accepted, Handoff};
+pub use delivery::{Accepted, Handoff, Settlements};
 pub use error::CoreError;
 pub use hub::{ConversationInvite, Event, Invitation, KickReason, Session};
 pub use lists::{ContactList, ListEntry, ListKind};

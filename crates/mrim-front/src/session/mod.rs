@@ -14,7 +14,7 @@ use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 use switchyard_core::{
     Account, Acknowledgements, CoreError, Delivery, Event, Handoff, KickReason, MessageKind, Presence, Session,
-    ShownQueue, Status,
+    Settlements, ShownQueue, Status,
 };
 use switchyard_net::batch::{handle_ready, Ready};
 use tokio::net::TcpStream;
@@ -335,6 +335,7 @@ impl MrimSession {
                 }
                 Input::Settled(seq, outcome) => {
                     conn.send(&ServerPacket::MessageStatus { status: messages::status_of(outcome) }, seq);
+                    self.acks.let_more_settle().await;
                     None
                 }
                 Input::Ready(work) => Some(work),
@@ -364,19 +365,20 @@ impl MrimSession {
     /// The messages flushed (those whose packets end within the first `sent` bytes of the
     /// output) are with the client: forgotten, or kept until it confirms them.
     fn flushed(&mut self, sent: usize) {
+        let mut told = Settlements::default();
         for Shown { msg_id, end, handoff, wants_receipt } in self.unflushed.drain(..) {
             if end > sent {
                 continue;
             }
             if !wants_receipt || !handoff.is_durable() {
-                handoff.received();
+                told.received(handoff);
                 continue;
             }
-            handoff.written();
+            told.written(&handoff);
             if self.awaiting_receipt.len() == MOST_AWAITING_RECEIPT {
                 if let Some((_, oldest)) = self.awaiting_receipt.pop_front() {
                     tracing::debug!("a message never confirmed with MESSAGE_RECV counts as received");
-                    oldest.received();
+                    told.received(oldest);
                 }
             }
             self.awaiting_receipt.push_back((msg_id, handoff));

@@ -10,7 +10,7 @@ use msnp::{MsnStatus, Reply};
 use std::collections::HashMap;
 use std::time::{Duration, UNIX_EPOCH};
 use switchyard_core::store::StoredMessage;
-use switchyard_core::{AccountId, AccountRef, Message};
+use switchyard_core::{AccountId, AccountRef, Message, Settlements};
 
 /// Unseen broadcasts delivered at login.
 const BROADCASTS_AT_LOGIN: usize = 20;
@@ -107,7 +107,7 @@ impl Notification {
             let Some(body) = to_msn(message.kind, &text, None, &from.handle) else {
                 // A notice MSN shows otherwise (someone added the user: the reverse list) or
                 // not at all: done with, so it does not wait forever.
-                receipt(id).settle(&self.context.core, me).await;
+                receipt(id).settle(&self.context.core, me, &mut Settlements::default()).await;
                 continue;
             };
             let waiting = Waiting { body: body.into(), receipt: Some(receipt(id)) };

@@ -19,7 +19,7 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use switchyard_core::{AccountId, AccountRef, Handoff};
+use switchyard_core::{AccountId, AccountRef, Handoff, Settlements};
 use tokio::sync::mpsc;
 
 /// Events a participant's connection may have queued before it counts as too slow.
@@ -65,9 +65,10 @@ impl Receipt {
     /// The message reached the client (or was done with): forgotten, deleted from the queue,
     /// or the broadcast marked seen. Failing that, it comes again at the next login, which
     /// beats losing it.
-    pub(crate) async fn settle(self, core: &switchyard_core::Core, recipient: AccountId) {
+    /// A sender waiting for a live message is woken once `told` is dropped.
+    pub(crate) async fn settle(self, core: &switchyard_core::Core, recipient: AccountId, told: &mut Settlements) {
         match self {
-            Receipt::Live(handoff) => handoff.received(),
+            Receipt::Live(handoff) => told.received(handoff),
             Receipt::Offline(id) => core.acknowledge_offline(recipient, id),
             Receipt::Broadcast(id) => {
                 if let Err(e) = core.store().mark_broadcasts_seen(recipient, id).await {

@@ -10,7 +10,9 @@ use msnp::{ErrorCode, Frame, Reply, SbCommand, Trid};
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
-use switchyard_core::{Accepted, Acknowledgements, ConversationInvite, CoreError, Invitation, Message, MessageKind};
+use switchyard_core::{
+    Accepted, Acknowledgements, ConversationInvite, CoreError, Invitation, Message, MessageKind, Settlements,
+};
 use switchyard_net::batch::{handle_ready, Ready};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
@@ -121,14 +123,17 @@ async fn serve(context: &Context, conn: &mut Conn, seat: &mut Seat, shutdown: &C
             tracing::info!(error = %e, "write failed");
             return;
         }
+        let mut told = Settlements::default();
         for receipt in pending.written.drain(..) {
-            receipt.settle(&context.core, seat.member.account.id).await;
+            receipt.settle(&context.core, seat.member.account.id, &mut told).await;
         }
+        drop(told);
         let first = tokio::select! {
             biased;
             _ = shutdown.cancelled() => Input::Shutdown,
             (reply, outcome) = pending.acks.next() => {
                 acknowledge(conn, reply, outcome.is_ok());
+                pending.acks.let_more_settle().await;
                 continue;
             }
             event = seat.events.recv() => Input::Room(event),
