@@ -21,7 +21,7 @@ use std::collections::{HashSet, VecDeque};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot, Notify};
@@ -41,7 +41,7 @@ struct Shared {
     /// Messages to store once due unless their client has them by then, in the order they
     /// came, so each recipient's messages are stored in the order sent. A hand-off only
     /// pushes here (no task is woken per message); the writer sleeps until the first is due.
-    due: Mutex<VecDeque<(Instant, Arc<Flight>)>>,
+    due: Mutex<VecDeque<(Instant, Due)>>,
     /// Wakes the writer when `due` gets a first entry.
     arrived: Notify,
     /// Queue ids whose message a live hand-off still carries toward its client: reading the
@@ -52,6 +52,15 @@ struct Shared {
     /// When the memory limit was last reported (Unix seconds).
     memory_full_warned: AtomicI64,
     grace: Duration,
+}
+
+/// A message waiting in `due`.
+enum Due {
+    /// Held by its hand-off meanwhile: one whose client received it is gone by its time, its
+    /// memory freed by the session that settled it, and the writer skips it.
+    Grace(Weak<Flight>),
+    /// Nothing else may hold it (given up, or for no session): kept here until stored.
+    Now(Arc<Flight>),
 }
 
 enum Job {
@@ -214,14 +223,14 @@ impl Journal {
             counter.fetch_add(bytes, Ordering::Relaxed);
         }
         let flight = self.flight(message, bytes, session_bytes, FlightState::default());
-        self.store_when_due(flight.clone(), Instant::now() + self.shared.grace);
+        self.store_when_due(Due::Grace(Arc::downgrade(&flight)), Instant::now() + self.shared.grace);
         (Handoff { flight: Some(flight.clone()) }, Accepted(AcceptedState::Waiting(flight)))
     }
 
     /// A message with no live session to take it: stored as soon as the journal gets to it.
     pub(crate) fn store(&self, message: OfflineMessage) -> Accepted {
         let flight = self.flight(message, 0, None, FlightState { abandoned: true, ..FlightState::default() });
-        self.store_when_due(flight.clone(), Instant::now());
+        self.store_when_due(Due::Now(flight.clone()), Instant::now());
         Accepted(AcceptedState::Waiting(flight))
     }
 
@@ -235,7 +244,7 @@ impl Journal {
         Arc::new(Flight { message, bytes, session_bytes, journal: self.clone(), state: Mutex::new(state) })
     }
 
-    fn store_when_due(&self, flight: Arc<Flight>, due: Instant) {
+    fn store_when_due(&self, flight: Due, due: Instant) {
         let first = {
             let mut waiting = locked(&self.shared.due);
             waiting.push_back((due, flight));
@@ -361,7 +370,7 @@ impl Drop for Handoff {
             // The journal tells the recipient: a drop may happen where the core's maps are locked.
             journal.submit(Job::Announce(flight.message.recipient));
         } else if !storing {
-            journal.store_when_due(flight, Instant::now());
+            journal.store_when_due(Due::Now(flight), Instant::now());
         }
         // (One being stored is announced by the writer once it is.)
     }
@@ -478,7 +487,13 @@ impl Writer {
             if !everything && *due > now {
                 break;
             }
-            let (_, flight) = waiting.pop_front().expect("front exists");
+            let flight = match waiting.pop_front().expect("front exists").1 {
+                Due::Now(flight) => flight,
+                Due::Grace(flight) => match flight.upgrade() {
+                    Some(flight) => flight,
+                    None => continue,
+                },
+            };
             if begin_storing(&flight) {
                 batch.push(flight);
             }
