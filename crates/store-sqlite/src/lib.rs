@@ -27,11 +27,19 @@ fn uin_of(id: i64) -> u32 {
     (UIN_BASE + id) as u32
 }
 
+/// The database's file name inside a server's data directory.
+pub const FILE_NAME: &str = "switchyard.db";
+
 pub struct SqliteStore {
     connections: Arc<Connections>,
 }
 
 impl SqliteStore {
+    /// Opens the database of the data directory `dir` ([`FILE_NAME`] in it), as [`SqliteStore::open`].
+    pub async fn open_in(dir: &Path) -> Result<Self, StoreError> {
+        SqliteStore::open(&dir.join(FILE_NAME)).await
+    }
+
     /// Opens (creating if needed) the database at `path` and brings its schema up to date.
     pub async fn open(path: &Path) -> Result<Self, StoreError> {
         let path = path.to_owned();

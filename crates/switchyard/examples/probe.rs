@@ -41,7 +41,7 @@ async fn main() {
     let sessions: usize = sessions.parse().expect("session count");
     let concurrency: usize = concurrency.parse().expect("concurrency");
 
-    let store = SqliteStore::open(&PathBuf::from(data_dir).join("switchyard.db")).await.expect("open store");
+    let store = SqliteStore::open_in(&PathBuf::from(data_dir)).await.expect("open store");
     let mut uins = Vec::with_capacity(sessions);
     for i in 0..sessions {
         let name = AccountName::new(&format!("probe{i}")).unwrap();

@@ -131,7 +131,8 @@ pub struct MyIcqSection {
 #[serde(default, deny_unknown_fields)]
 pub struct LimitsSection {
     pub max_list_entries: usize,
-    /// Open MSN connections at once; more wait to be accepted.
+    /// Open connections at once on each TCP protocol listener (MSN and MRIM, each); more wait to
+    /// be accepted.
     pub max_connections: usize,
     /// Open connections one source address may have across every TCP listener; more are
     /// closed at once.
@@ -249,7 +250,7 @@ impl Config {
     }
 
     pub fn database_path(&self) -> PathBuf {
-        self.data_dir.join("switchyard.db")
+        self.data_dir.join(switchyard_store_sqlite::FILE_NAME)
     }
 
     pub(crate) fn msn_front(&self) -> switchyard_msn::MsnConfig {

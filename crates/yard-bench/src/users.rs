@@ -82,7 +82,7 @@ pub(crate) async fn accounts(args: &Args) -> anyhow::Result<Vec<User>> {
         let uin = |i: usize| u32::try_from(i).ok().and_then(|i| first_uin.checked_add(i)).context("UIN out of range");
         return (0..args.users).map(|i| Ok(User::new(args, i, uin(i)?))).collect();
     };
-    let path = data_dir.join("switchyard.db");
+    let path = data_dir.join(switchyard_store_sqlite::FILE_NAME);
     let store = SqliteStore::open(&path).await.with_context(|| format!("cannot open {}", path.display()))?;
     let mut accounts = Vec::with_capacity(args.users);
     for i in 0..args.users {
