@@ -224,6 +224,9 @@ pub trait Store: Send + Sync + 'static {
     /// Queued messages for `recipient`, oldest first.
     async fn offline_messages(&self, recipient: AccountId) -> Result<Vec<StoredMessage>, StoreError>;
     async fn delete_offline(&self, recipient: AccountId, id: i64) -> Result<bool, StoreError>;
+    /// Leaves what the store holds tidy for the next start (SQLite: the WAL checkpointed into
+    /// the database file); called once at shutdown, after the last write.
+    async fn close(&self) {}
     /// Queues `new` messages and deletes the `done` ones (recipient, id), as one transaction
     /// where the store has them; returns the new messages' ids, in order, `None` for one whose
     /// sender or recipient no longer exists. The delivery journal's one write per batch.

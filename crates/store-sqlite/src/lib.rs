@@ -122,14 +122,6 @@ impl SqliteStore {
             .await
     }
 
-    /// Checkpoints the WAL into the database file, leaving it empty; the connections close
-    /// when the store is dropped.
-    pub async fn close(&self) {
-        let checkpoint = self.connections.write(|db| db.execute_batch("PRAGMA wal_checkpoint(TRUNCATE)")).await;
-        if let Err(e) = checkpoint {
-            tracing::warn!(error = %e, "could not checkpoint the database at close");
-        }
-    }
 }
 
 /// A transaction that takes the write lock at once (`BEGIN IMMEDIATE`). A deferred one that
@@ -333,6 +325,15 @@ fn secrets_from(id: AccountId, salt: String, md5_response: String, verifier: Vec
 
 #[async_trait]
 impl Store for SqliteStore {
+    /// Checkpoints the WAL into the database file, leaving it empty; the connections close
+    /// when the store is dropped.
+    async fn close(&self) {
+        let checkpoint = self.connections.write(|db| db.execute_batch("PRAGMA wal_checkpoint(TRUNCATE)")).await;
+        if let Err(e) = checkpoint {
+            tracing::warn!(error = %e, "could not checkpoint the database at close");
+        }
+    }
+
     async fn create_account(
         &self,
         name: &AccountName,

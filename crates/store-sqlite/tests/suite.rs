@@ -1,3 +1,4 @@
+use switchyard_core::Store;
 use switchyard_store_sqlite::SqliteStore;
 
 #[tokio::test]

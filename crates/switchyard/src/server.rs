@@ -4,6 +4,7 @@ use crate::config::Config;
 use anyhow::Context as _;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use switchyard_core::store::Store;
 use switchyard_core::Core;
 use switchyard_mrim::{MrimFront, RedirectTarget};
 use switchyard_msn::{MsnFront, Passport, Role};
@@ -42,7 +43,7 @@ pub struct RunningServer {
     mrim: MrimFront,
     myicq: Option<MyIcqFront>,
     core: Core,
-    store: Arc<SqliteStore>,
+    store: Arc<dyn Store>,
     _data_dir_lock: crate::data_lock::DataDirLock,
 }
 
@@ -51,7 +52,7 @@ impl RunningServer {
         config.validate()?;
         create_data_dir(config)?;
         let data_dir_lock = crate::data_lock::DataDirLock::acquire(&config.data_dir)?;
-        let store = Arc::new(open_store(config).await?);
+        let store: Arc<dyn Store> = Arc::new(open_store(config).await?);
         let core = Core::new(store.clone(), config.core());
         let msn_config = config.msn_front();
         let passport = Arc::new(Passport::new(msn_config.ticket_lifetime));
@@ -170,8 +171,8 @@ impl RunningServer {
     }
 
     /// The server's store, for administration while it runs.
-    pub fn store(&self) -> &SqliteStore {
-        &self.store
+    pub fn store(&self) -> &dyn Store {
+        self.store.as_ref()
     }
 
     /// Stops accepting, ends every session (MSN clients get `OUT SSD`; MRIM connections are

@@ -15,7 +15,6 @@ use myicq::msgtext::TextMessage;
 use myicq::server::ServerPacket;
 use std::net::SocketAddr;
 use std::time::Duration;
-use switchyard_core::Store;
 
 const ALICE_UIN: u32 = 10001;
 const CAROL_UIN: u32 = 10003;

@@ -10,7 +10,7 @@ use common::TestServer;
 use mrim::codes::{msg, status};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
-use switchyard_core::{AccountName, RelationFlags, Store};
+use switchyard_core::{AccountName, RelationFlags};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 

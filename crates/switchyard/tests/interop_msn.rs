@@ -13,7 +13,6 @@ use common::TestServer;
 use msnp11_sdk::{Client, Event, MsnpList, MsnpStatus, PersonalMessage, PlainText, Switchboard};
 use std::sync::Arc;
 use std::time::Duration;
-use switchyard_core::Store;
 use tokio::sync::mpsc;
 
 const PATIENCE: Duration = Duration::from_secs(10);

@@ -10,7 +10,6 @@ mod common;
 use common::TestServer;
 use std::time::Duration;
 use switchyard_core::Account as Stored;
-use switchyard_core::Store;
 use yard::{Account, Client, Event, Options, Protocol, Status};
 
 const PATIENCE: Duration = Duration::from_secs(15);

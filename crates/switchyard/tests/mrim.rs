@@ -285,7 +285,6 @@ async fn authorization_request_and_grant() {
     let addr = mrim_addr(&server);
     let store = server.running().store();
     let bob_id = {
-        use switchyard_core::Store;
         let bob = store.account_by_name(&switchyard_core::AccountName::new("bob").unwrap()).await.unwrap().unwrap();
         store.set_privacy(bob.id, switchyard_core::Privacy::BlockUnlisted).await.unwrap();
         bob.id
@@ -552,7 +551,7 @@ async fn search(c: &mut MrimClient, params: &[(u32, &str)]) -> (u32, Vec<String>
 
 #[tokio::test]
 async fn white_pages_search_over_every_parameter() {
-    use switchyard_core::{AccountName, Date, Profile, Sex, Store};
+    use switchyard_core::{AccountName, Date, Profile, Sex};
     let server = server().await;
     let store = server.running().store();
     let today =

@@ -66,7 +66,7 @@ async fn without_a_data_dir_it_uses_existing_accounts_named_by_its_options() {
         (config.msn.domains, config.mrim.domains) = (vec!["example.net".into()], vec!["example.ru".into()])
     })
     .await;
-    let store = switchyard_store_sqlite::SqliteStore::open(&fixture.dir.path().join("switchyard.db")).await.unwrap();
+    let store = switchyard_store_sqlite::SqliteStore::open_in(fixture.dir.path()).await.unwrap();
     let mut uins = Vec::new();
     for i in 0..6 {
         let name = AccountName::new(&format!("load{i}")).unwrap();

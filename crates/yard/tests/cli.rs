@@ -4,7 +4,7 @@
 use std::process::Stdio;
 use std::time::Duration;
 use switchyard::{Config, RunningServer};
-use switchyard_core::{AccountName, Store};
+use switchyard_core::AccountName;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::Command;
 

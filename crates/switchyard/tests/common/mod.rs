@@ -6,7 +6,7 @@ pub mod mrim;
 use std::net::SocketAddr;
 use std::time::Duration;
 use switchyard::{Config, RunningServer};
-use switchyard_core::{AccountName, Store};
+use switchyard_core::AccountName;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::TcpStream;

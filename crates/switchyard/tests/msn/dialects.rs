@@ -2,7 +2,7 @@
 //! from MSNP8), the three `SYN` formats, groups, GUIDs, names, challenges, personal messages.
 
 use crate::common::{Client, TestServer};
-use switchyard_core::{AccountId, GroupId, RelationFlags, Store};
+use switchyard_core::{AccountId, GroupId, RelationFlags};
 
 fn contact_guid(id: AccountId) -> String {
     format!("00000000-0000-0000-0001-{:012x}", id.0)

@@ -1,5 +1,4 @@
 use crate::common::{Client, TestServer};
-use switchyard_core::Store;
 
 /// The MD5 challenge is the account's salt (the server keeps `md5(salt + password)`, never the
 /// password): the same at every attempt, new when the password changes.

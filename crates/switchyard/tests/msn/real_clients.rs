@@ -5,7 +5,7 @@
 
 use crate::common::{Client, TestServer};
 use std::net::SocketAddr;
-use switchyard_core::{RelationFlags, Store};
+use switchyard_core::RelationFlags;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
