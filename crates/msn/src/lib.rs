@@ -117,8 +117,7 @@ impl Context {
 
 /// Reads the first command and hands the connection to the role it starts.
 async fn route(context: Arc<Context>, stream: TcpStream, role: Role, shutdown: CancellationToken) {
-    // Made here rather than passed in: a future keeps room for its arguments as well as for
-    // its locals, and this is one of the larger parts of an idle session.
+    // Made here rather than passed in (small idle sessions: `switchyard_net`).
     let mut conn = conn::Conn::new(stream);
     // Logging in must be done this long after connecting, whatever the client sends meanwhile.
     let login_deadline = tokio::time::Instant::now() + context.config.login_timeout;

@@ -150,9 +150,7 @@ impl Connections {
     }
 
     /// Runs the future `connection` makes as a task of this front; `slot` stays taken until it
-    /// ends. The future is made inside the task: an async block that awaits a future it was
-    /// given keeps room for it twice (rustc #62958), and a session's future is most of an idle
-    /// session's memory.
+    /// ends. The future is made inside the task (small idle sessions, see the crate's docs).
     pub fn spawn<F>(&self, slot: Slot, connection: impl FnOnce() -> F + Send + 'static)
     where
         F: Future<Output = ()> + Send + 'static,

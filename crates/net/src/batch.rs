@@ -19,8 +19,8 @@ pub trait Ready {
 /// Handles `first`, then what [`Ready::waiting`] finds already there, until it finds nothing or
 /// [`READY_BATCH`] inputs were handled. `waiting` is asked only for an input that will be
 /// handled, so nothing taken is dropped. Returns false as soon as an input ends the session.
-/// Sessions box the future this returns: it holds an input, which an idle session's future
-/// should not keep room for.
+/// Sessions box the future this returns: it holds an input (small idle sessions, see the
+/// crate's docs).
 pub async fn handle_ready<R: Ready>(ready: &mut R, first: R::Input) -> bool {
     let mut input = first;
     for handled in 1..=READY_BATCH {

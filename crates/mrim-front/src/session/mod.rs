@@ -25,10 +25,8 @@ mod contacts;
 mod messages;
 mod search;
 
-/// Serves one connection from `HELLO` to its end. The connection is made here rather than passed
-/// in (a future keeps room for its arguments as well as for its locals), and the login and each
-/// packet and event run in boxes of their own, so an idle session holds little more than what
-/// it waits on.
+/// Serves one connection from `HELLO` to its end. The connection is made here and the login and
+/// each packet and event run in boxes of their own (small idle sessions: `switchyard_net`).
 pub(crate) async fn run(context: Arc<Context>, stream: TcpStream, shutdown: CancellationToken) {
     let mut conn = Conn::new(stream, context.config.max_body);
     serve_connection(context, &mut conn, &shutdown).await;

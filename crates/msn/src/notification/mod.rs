@@ -25,8 +25,7 @@ enum Flow {
 }
 
 /// Logs the client in and serves it until it leaves; the caller closes `conn`. The login runs in
-/// a box of its own: it is over once the session starts, so idle sessions need not keep room
-/// for it.
+/// a box of its own (small idle sessions: `switchyard_net`).
 pub(crate) async fn run(
     context: Arc<Context>,
     conn: &mut Conn,

@@ -42,9 +42,8 @@ pub(crate) fn run(
     serve(pending).instrument(span)
 }
 
-/// The session's state is boxed and logging in runs in boxes of its own (it is over once the
-/// session is online): an idle session's future holds little more than what it waits on. A
-/// future keeps room for its arguments as well as for its locals, so large ones are passed boxed.
+/// The session's state is passed boxed and logging in runs in boxes of its own (small idle
+/// sessions: `switchyard_net`).
 async fn serve(mut pending: Box<Pending>) {
     let Some((account, login, seq)) = Box::pin(pending.until_logged_in()).await else { return };
     tracing::Span::current().record("uin", account.uin);

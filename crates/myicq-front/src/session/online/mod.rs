@@ -114,7 +114,7 @@ impl Online {
     }
 
     /// Serves the session until it ends, then finishes it. Each request, event and resend runs
-    /// in a box of its own, so an idle session holds little more than what it waits on.
+    /// in a box of its own (small idle sessions: `switchyard_net`).
     pub(super) async fn run(mut self: Box<Self>) {
         let end = self.serve().await;
         Box::pin(self.finish(end)).await;
