@@ -30,7 +30,7 @@ pub use offline::ShownQueue;
 pub use presence::{ClientDetails, Presence, Status};
 pub use privacy::{AddPolicy, Privacy, RelationFlags, ReverseListPrompt};
 pub use profile::{Date, Profile, SearchQuery, Sex, TextMatch};
-pub use routing::{unix_now, Delivery, Font, Message};
+pub use routing::{unix_now, Delivery, Font, Formatted, Message};
 pub use secrets::Secrets;
 pub use store::{ContactGroup, GroupId, MessageKind, Store, StoreError};
 pub use throttle::{LoginThrottle, ThrottleConfig, Throttled};

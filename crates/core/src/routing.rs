@@ -17,16 +17,25 @@ pub struct Message {
     pub from_display_name: String,
     pub kind: MessageKind,
     pub text: String,
-    /// A formatted copy in the sender's own format, for recipients of the same protocol
-    /// (MRIM: base64 of zlib-packed RTF; MyICQ: a peer-to-peer offer's fields). Delivered live
-    /// only; the text is what is stored.
-    pub formatted: Option<Vec<u8>>,
+    /// A formatted copy in the sender's own format, for recipients of the same protocol.
+    /// Delivered live only; the text is what is stored.
+    pub formatted: Option<Formatted>,
     /// The typeface the sender wrote in, where their client says.
     pub font: Option<Font>,
     /// Whether the sender asks the recipient's client to confirm receipt (MRIM: not `NORECV`).
     pub wants_receipt: bool,
     /// Seconds since the Unix epoch when it was sent.
     pub sent_at: i64,
+}
+
+/// A message's bytes in one protocol's own format, tagged with it, so that no other protocol
+/// takes them for its own.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Formatted {
+    /// MRIM: base64 of zlib-packed RTF, as the client sent it.
+    MrimRtf(Vec<u8>),
+    /// MyICQ: a peer-to-peer offer's fields (session name, reason, port).
+    MyIcqOffer(Vec<u8>),
 }
 
 /// How the sender's text looks.

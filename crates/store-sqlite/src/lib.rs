@@ -121,7 +121,6 @@ impl SqliteStore {
             })
             .await
     }
-
 }
 
 /// A transaction that takes the write lock at once (`BEGIN IMMEDIATE`). A deferred one that

@@ -8,7 +8,7 @@ use mrim::codes::{message_flag, message_status};
 use mrim::ServerPacket;
 use std::time::{Duration, UNIX_EPOCH};
 use switchyard_core::store::MessageKind;
-use switchyard_core::{Accepted, CoreError, Delivery};
+use switchyard_core::{Accepted, CoreError, Delivery, Formatted};
 
 /// Longest message text accepted, in bytes as sent.
 const MAX_TEXT: usize = 16 * 1024;
@@ -94,7 +94,8 @@ impl MrimSession {
             kind,
             text: sent.text.clone(),
             // The RTF part is carried through to MRIM recipients as it came.
-            formatted: (sent.flags & message_flag::RTF != 0 && !sent.rtf.is_empty()).then(|| sent.rtf.to_vec()),
+            formatted: (sent.flags & message_flag::RTF != 0 && !sent.rtf.is_empty())
+                .then(|| Formatted::MrimRtf(sent.rtf.to_vec())),
             font: None,
             wants_receipt: sent.flags & message_flag::NORECV == 0,
             sent_at: i64::from(now_secs()),

@@ -13,8 +13,8 @@ use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 use switchyard_core::{
-    Account, Acknowledgements, CoreError, Delivery, Event, Handoff, KickReason, MessageKind, Presence, Session,
-    Settlements, ShownQueue, Status,
+    Account, Acknowledgements, CoreError, Delivery, Event, Formatted, Handoff, KickReason, MessageKind, Presence,
+    Session, Settlements, ShownQueue, Status,
 };
 use switchyard_net::batch::{handle_ready, Ready};
 use tokio::net::TcpStream;
@@ -506,8 +506,8 @@ impl MrimSession {
         let flags = messages::flags_of(message.kind);
         let flags = if message.wants_receipt { flags } else { flags | message_flag::NORECV };
         let (flags, rtf) = match message.formatted {
-            Some(rtf) => (flags | message_flag::RTF, rtf),
-            None => (flags, Vec::new()),
+            Some(Formatted::MrimRtf(rtf)) => (flags | message_flag::RTF, rtf),
+            _ => (flags, Vec::new()),
         };
         let msg_id = self.next_message_id();
         let ack = MessageAck {

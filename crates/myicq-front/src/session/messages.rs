@@ -4,7 +4,7 @@ use myicq::codes::msg;
 use myicq::msgtext::{format_flag, AuthRequest, FontSpec, TextMessage};
 use myicq::server::ServerPacket;
 use myicq::wire::{from_gbk, gbk_chunks};
-use switchyard_core::{AccountRef, Font, Message, MessageKind};
+use switchyard_core::{AccountRef, Font, Formatted, Message, MessageKind};
 
 /// Longest message text (`MAX_MSG_LEN`): the server drops longer ones, and the clients read
 /// texts into buffers of 512 bytes, so longer texts for them are cut into several messages.
@@ -91,7 +91,7 @@ pub(crate) fn from_client(
         }
         MessageKind::AuthorizationRequest => (AuthRequest::parse(text).reason, None, None),
         // The offer's fields (session name, reason, port) are for the other MyICQ client.
-        k if k.is_direct_connection() => (String::new(), None, Some(text.to_vec())),
+        k if k.is_direct_connection() => (String::new(), None, Some(Formatted::MyIcqOffer(text.to_vec()))),
         _ => (from_gbk(text), None, None),
     };
     Some(Message {
@@ -134,7 +134,11 @@ pub(crate) fn to_client(message: &Message, sender_face: u8) -> Vec<ServerPacket>
             vec![packet(request.compose())]
         }
         k if k.is_direct_connection() => {
-            vec![packet(message.formatted.clone().unwrap_or_else(|| myicq::wire::to_gbk(&message.text)))]
+            let offer = match &message.formatted {
+                Some(Formatted::MyIcqOffer(fields)) => fields.clone(),
+                _ => myicq::wire::to_gbk(&message.text),
+            };
+            vec![packet(offer)]
         }
         MessageKind::AutoReply | MessageKind::AuthorizationDenied => {
             pieces(&message.text, MAX_TEXT).iter().map(|piece| packet(myicq::wire::to_gbk(piece))).collect()
