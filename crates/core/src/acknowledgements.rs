@@ -15,8 +15,8 @@ use std::task::{Context, Poll, Waker};
 const MOST_PENDING: usize = 256;
 
 /// Turns of the runtime a session lets pass between its first settled reply and its answer
-/// (see [`Acknowledgements::next`]). Two measured best: `yard-bench --protocol mrim pairs`
-/// went from 76–91k to 114–118k messages/s on the same day (none, 99–102k with one).
+/// (see [`Acknowledgements::let_more_settle`]). Two measured best with `yard-bench --protocol
+/// mrim pairs` (none, one and two side by side: BENCHMARKS.md, 2026-12-05).
 const YIELDS_BEFORE_ANSWERING: usize = 2;
 
 /// The replies a session owes its client, each waiting for the messages it acknowledges.

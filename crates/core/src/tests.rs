@@ -481,3 +481,38 @@ async fn closing_stores_what_is_only_in_memory() {
     assert!(matches!(accepted.await, Ok(Delivery::Queued(_))));
     assert_eq!(stored_texts(&core, &bob).await, ["in flight"]);
 }
+
+/// Counts how often the task it stands for is woken.
+struct CountingWaker(std::sync::atomic::AtomicUsize);
+
+impl std::task::Wake for CountingWaker {
+    fn wake(self: Arc<Self>) {
+        self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_batch_of_settled_messages_wakes_their_sender_once_when_it_is_done() {
+    use std::future::Future;
+    use std::sync::atomic::Ordering::SeqCst;
+    let core = core_with(CoreConfig::default());
+    let (alice, bob) = (account(&core, "alice").await, account(&core, "bob").await);
+    let mut bob_session = online(&core, &bob).await;
+    let mut first = Box::pin(core.accept(bob.id, message(&alice, "one")).await);
+    let mut second = Box::pin(core.accept(bob.id, message(&alice, "two")).await);
+    let sender = Arc::new(CountingWaker(Default::default()));
+    let waker = std::task::Waker::from(sender.clone());
+    let mut cx = std::task::Context::from_waker(&waker);
+    assert!(first.as_mut().poll(&mut cx).is_pending() && second.as_mut().poll(&mut cx).is_pending());
+    let Ok(Event::Message(_, one)) = next(&mut bob_session).await else { panic!("a message") };
+    let Ok(Event::Message(_, two)) = next(&mut bob_session).await else { panic!("a message") };
+    let mut told = crate::Settlements::default();
+    told.written(&one);
+    told.received(two);
+    assert_eq!(sender.0.load(SeqCst), 0, "nobody is woken while the batch is being settled");
+    drop(told);
+    assert_eq!(sender.0.load(SeqCst), 1, "then the sender once, for both");
+    assert_eq!(first.await.unwrap(), Delivery::Live);
+    assert_eq!(second.await.unwrap(), Delivery::Live);
+    drop(one);
+}
