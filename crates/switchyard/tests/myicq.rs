@@ -3,7 +3,7 @@
 
 mod common;
 
-#[path = "../../myicq-front/tests/support/client.rs"]
+#[path = "../../switchyard-myicq/tests/support/client.rs"]
 mod myicq_client;
 
 use common::mrim::MrimClient;
