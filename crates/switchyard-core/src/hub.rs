@@ -173,9 +173,10 @@ impl Session {
         }
     }
 
-    /// Resolves once the core ended the session (a kick).
-    pub async fn ended(&self) {
-        self.control.cancel.cancelled().await
+    /// Resolves once the core ended the session (a kick). It does not borrow the session, so a
+    /// write can race it while the session is in use.
+    pub fn ended(&self) -> tokio_util::sync::WaitForCancellationFutureOwned {
+        self.control.cancel.clone().cancelled_owned()
     }
 
     fn kick_reason(&self) -> KickReason {

@@ -1,90 +1,62 @@
 //! One client connection: packets framed by `dlen`, replies buffered until a flush, in the
 //! dialect the client announced.
 
+use bytes::BytesMut;
 use mrim::{Dialect, Packet, PacketDecoder, ServerPacket};
-use std::io;
-use std::sync::Arc;
-use switchyard_net::BufferedStream;
-use tokio::net::TcpStream;
+use switchyard_net::Framed;
 
-pub(crate) type ReadError = switchyard_net::ReadError<mrim::DecodeError>;
+pub(crate) type Conn = Framed<Codec>;
 
-pub(crate) struct Conn {
-    stream: BufferedStream,
+/// MRIM's packets from a client, and the version its replies are written in.
+pub(crate) struct Codec {
     decoder: PacketDecoder,
-    /// The version the client announced in its first packet; replies are written in it.
+    /// The version the client announced in its first packet.
     pub(crate) dialect: Dialect,
 }
 
-impl Conn {
-    pub(crate) fn new(stream: TcpStream, max_body: u32) -> Self {
-        Conn { stream: BufferedStream::new(stream), decoder: PacketDecoder::new(max_body), dialect: Dialect::V1_7 }
+impl Codec {
+    pub(crate) fn new(max_body: u32) -> Self {
+        Codec { decoder: PacketDecoder::new(max_body), dialect: Dialect::V1_7 }
+    }
+}
+
+impl switchyard_net::Codec for Codec {
+    type Frame = Packet;
+    type Error = mrim::DecodeError;
+
+    fn decode(&mut self, input: &mut BytesMut, _: &mut BytesMut) -> Result<Option<Packet>, mrim::DecodeError> {
+        self.decoder.decode(input)
+    }
+}
+
+/// What a session does with its connection beyond reading and flushing.
+pub(crate) trait MrimConn {
+    fn dialect(&self) -> Dialect;
+    fn peer_ip(&self) -> Option<std::net::IpAddr>;
+    fn peer(&self) -> String;
+    fn send(&mut self, packet: &ServerPacket, seq: u32);
+    /// Bytes queued for the next flush.
+    fn output_len(&self) -> usize;
+}
+
+impl MrimConn for Conn {
+    fn dialect(&self) -> Dialect {
+        self.codec.dialect
     }
 
-    pub(crate) fn peer_ip(&self) -> Option<std::net::IpAddr> {
+    fn peer_ip(&self) -> Option<std::net::IpAddr> {
         self.stream.peer_addr().ok().map(|a| a.ip())
     }
 
-    pub(crate) fn peer(&self) -> String {
+    fn peer(&self) -> String {
         self.stream.peer_addr().map(|a| a.to_string()).unwrap_or_default()
     }
 
-    pub(crate) fn is_tls(&self) -> bool {
-        self.stream.is_tls()
+    fn send(&mut self, packet: &ServerPacket, seq: u32) {
+        packet.encode(self.codec.dialect, seq, &mut self.stream.output);
     }
 
-    /// The next packet. Cancellation-safe: bytes already read stay buffered.
-    pub(crate) async fn read_packet(&mut self) -> Result<Packet, ReadError> {
-        loop {
-            match self.buffered_packet() {
-                Some(packet) => return packet,
-                None => self.stream.read_more().await?,
-            }
-        }
-    }
-
-    /// A packet whose bytes have all been read already, if there is one.
-    pub(crate) fn buffered_packet(&mut self) -> Option<Result<Packet, ReadError>> {
-        self.decoder.decode(&mut self.stream.input).map_err(ReadError::Protocol).transpose()
-    }
-
-    /// Whether more input may be handled before the next flush.
-    pub(crate) fn has_room_for_more(&self) -> bool {
-        self.stream.has_room_for_more()
-    }
-
-    pub(crate) fn send(&mut self, packet: &ServerPacket, seq: u32) {
-        packet.encode(self.dialect, seq, &mut self.stream.output);
-    }
-
-    pub(crate) async fn flush(&mut self) -> io::Result<()> {
-        self.stream.flush().await
-    }
-
-    /// Bytes queued for the next flush.
-    pub(crate) fn output_len(&self) -> usize {
+    fn output_len(&self) -> usize {
         self.stream.output.len()
-    }
-
-    /// Of the output a failed flush lost, how many bytes the kernel had taken.
-    pub(crate) fn sent_of_lost_output(&self) -> usize {
-        self.stream.sent_of_lost_output()
-    }
-
-    /// [`Conn::flush`], given up (and the connection with it) if `stop` comes first.
-    pub(crate) async fn flush_unless<F: std::future::Future<Output = ()>>(
-        &mut self,
-        stop: impl FnOnce() -> F,
-    ) -> io::Result<()> {
-        self.stream.flush_unless(stop).await
-    }
-
-    /// Sends what is queued (the `MRIM_CS_OK`), then runs the TLS handshake on the same socket.
-    pub(crate) async fn start_tls(&mut self, config: Arc<rustls::ServerConfig>) -> io::Result<()> {
-        self.stream.start_tls(config).await
-    }
-
-    pub(crate) async fn close(self) {
-        self.stream.close().await
     }
 }

@@ -118,12 +118,12 @@ impl Context {
 /// Reads the first command and hands the connection to the role it starts.
 async fn route(context: Arc<Context>, stream: TcpStream, role: Role, shutdown: CancellationToken) {
     // Made here rather than passed in (small idle sessions: `switchyard_net`).
-    let mut conn = conn::Conn::new(stream);
+    let mut conn = conn::new(stream);
     // Logging in must be done this long after connecting, whatever the client sends meanwhile.
     let login_deadline = tokio::time::Instant::now() + context.config.login_timeout;
     let first = tokio::select! {
         _ = shutdown.cancelled() => None,
-        read = tokio::time::timeout_at(login_deadline, conn.read_frame()) => match read {
+        read = tokio::time::timeout_at(login_deadline, conn.read()) => match read {
             Ok(Ok(frame)) => Some(frame),
             Ok(Err(e)) => {
                 tracing::debug!("{e}");

@@ -1,6 +1,11 @@
-//! What the TCP fronts (MSN, MRIM, the HTTPS nexus) share: [`Connections`] accepts under a
-//! limit and tracks every connection task for shutdown; [`BufferedStream`] is one client
-//! connection with buffered replies, a write deadline and the switch to TLS.
+//! What every session shares, the server's and the `yard` client's: [`driver::drive`] is the
+//! one loop a session runs (inputs, batching, one write per batch, how it ends);
+//! [`Framed`] is a connection that speaks in frames of a protocol's [`Codec`] over a
+//! [`BufferedStream`] (buffered output, a write deadline, reads that grow with the load, and on
+//! the server the switch to TLS); [`Connections`] accepts under a limit and tracks every
+//! connection task for shutdown.
+//!
+//! Without the default feature `server` (what `yard` uses) there is no TLS and no accepting.
 //!
 //! # Small idle sessions
 //!
@@ -13,9 +18,13 @@
 //! large state is passed boxed. An idle session then holds little more than what it waits on.
 //! Where the code boxes, it says "(small idle sessions)".
 
+#[cfg(feature = "server")]
 mod accept;
-pub mod batch;
+pub mod driver;
+mod framed;
 mod stream;
 
+#[cfg(feature = "server")]
 pub use accept::{ConnectionBudget, Connections, Slot};
+pub use framed::{Codec, Framed};
 pub use stream::{BufferedStream, ReadError};

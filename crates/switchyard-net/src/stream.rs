@@ -5,16 +5,20 @@ use bytes::BytesMut;
 use std::fmt;
 use std::io;
 use std::net::SocketAddr;
+#[cfg(feature = "server")]
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
+#[cfg(feature = "server")]
 use tokio_rustls::server::TlsStream;
+#[cfg(feature = "server")]
 use tokio_rustls::TlsAcceptor;
 
 /// A client that does not take our bytes within this time is gone or hostile.
 const WRITE_DEADLINE: Duration = Duration::from_secs(30);
 /// A TLS handshake takes a few round trips; a client that stalls in it is dropped.
+#[cfg(feature = "server")]
 const HANDSHAKE_DEADLINE: Duration = Duration::from_secs(15);
 /// Idle sessions dominate memory: buffers start this small and grow only for what arrives.
 const INITIAL_INPUT: usize = 256;
@@ -58,6 +62,7 @@ impl<E: fmt::Display> fmt::Display for ReadError<E> {
 
 enum Transport {
     Plain(TcpStream),
+    #[cfg(feature = "server")]
     Tls(Box<TlsStream<TcpStream>>),
     /// Only while a handshake is running; a failed one leaves the connection unusable.
     Gone,
@@ -97,6 +102,7 @@ impl BufferedStream {
     fn tcp(&self) -> io::Result<&TcpStream> {
         match &self.transport {
             Transport::Plain(tcp) => Ok(tcp),
+            #[cfg(feature = "server")]
             Transport::Tls(tls) => Ok(tls.get_ref().0),
             Transport::Gone => Err(gone()),
         }
@@ -112,7 +118,7 @@ impl BufferedStream {
     }
 
     pub fn is_tls(&self) -> bool {
-        matches!(self.transport, Transport::Tls(_))
+        !matches!(self.transport, Transport::Plain(_) | Transport::Gone)
     }
 
     /// Reads what has arrived into `input`, waiting for at least one byte. Cancellation-safe:
@@ -130,6 +136,7 @@ impl BufferedStream {
         let room = self.input.capacity() - self.input.len();
         let read = match &mut self.transport {
             Transport::Plain(tcp) => tcp.read_buf(&mut self.input).await,
+            #[cfg(feature = "server")]
             Transport::Tls(tls) => tls.read_buf(&mut self.input).await,
             Transport::Gone => Err(gone()),
         };
@@ -170,6 +177,7 @@ impl BufferedStream {
                     }
                     Ok(())
                 }
+                #[cfg(feature = "server")]
                 Transport::Tls(tls) => {
                     tls.write_all(&self.output).await?;
                     tls.flush().await
@@ -232,6 +240,7 @@ impl BufferedStream {
         Err(io::Error::new(io::ErrorKind::Interrupted, "the session ended while its client was not reading"))
     }
 
+    #[cfg(feature = "server")]
     /// Sends what is queued (the protocol's "go ahead"), then runs the TLS handshake on the same
     /// socket. The client must wait for that answer before its handshake, so nothing may be
     /// buffered from it.
@@ -255,6 +264,7 @@ impl BufferedStream {
         if self.flush().await.is_ok() {
             let _ = match &mut self.transport {
                 Transport::Plain(tcp) => tcp.shutdown().await,
+                #[cfg(feature = "server")]
                 Transport::Tls(tls) => tls.shutdown().await,
                 Transport::Gone => Ok(()),
             };

@@ -2,7 +2,7 @@
 //! messages sent at login.
 
 use super::{now_secs, MrimSession};
-use crate::conn::Conn;
+use crate::conn::{Conn, MrimConn};
 use mrim::client::Message;
 use mrim::codes::{message_flag, message_status};
 use mrim::ServerPacket;
@@ -43,7 +43,7 @@ impl MrimSession {
             let flags = flags_of(message.kind) | message_flag::OFFLINE;
             let sent_at = UNIX_EPOCH + Duration::from_secs(message.sent_at.max(0) as u64);
             let boundary = format!("SWITCHYARD{:016X}", stored.id);
-            let text = mrim::offline::compose(&from, sent_at, flags, &message.text, conn.dialect, &boundary);
+            let text = mrim::offline::compose(&from, sent_at, flags, &message.text, conn.dialect(), &boundary);
             conn.send(&ServerPacket::OfflineMessageAck { uidl: uidl_of(stored.id), message: text }, 0);
         }
     }

@@ -1,7 +1,7 @@
 //! One MRIM session: `HELLO`, login, the contact list and stored messages, then packets from the
 //! client and events from the core until logout, a silent client, or shutdown.
 
-use crate::conn::{Conn, ReadError};
+use crate::conn::{Codec, Conn, MrimConn};
 use crate::status;
 use crate::Context;
 use mrim::client::{Login, Password, StatusInfo};
@@ -10,15 +10,18 @@ use mrim::server::{ContactList, MessageAck};
 use mrim::{ClientPacket, Dialect, Packet, ServerPacket};
 use std::collections::VecDeque;
 use std::net::IpAddr;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::time::Duration;
 use std::time::{SystemTime, UNIX_EPOCH};
 use switchyard_core::{
     Account, Acknowledgements, CoreError, Delivery, Event, Formatted, Handoff, KickReason, MessageKind, Presence,
     Session, Settlements, ShownQueue, Status,
 };
-use switchyard_net::batch::{handle_ready, Ready};
+use switchyard_net::driver::{self, End, Step};
 use tokio::net::TcpStream;
-use tokio::time::Instant;
+use tokio::sync::watch;
+use tokio::time::{Instant, Sleep};
 use tokio_util::sync::CancellationToken;
 
 mod contacts;
@@ -28,7 +31,7 @@ mod search;
 /// Serves one connection from `HELLO` to its end. The connection is made here and the login and
 /// each packet and event run in boxes of their own (small idle sessions: `switchyard_net`).
 pub(crate) async fn run(context: Arc<Context>, stream: TcpStream, shutdown: CancellationToken) {
-    let mut conn = Conn::new(stream, context.config.max_body);
+    let mut conn = Conn::new(stream, Codec::new(context.config.max_body));
     serve_connection(context, &mut conn, &shutdown).await;
     conn.close().await;
 }
@@ -47,13 +50,18 @@ async fn serve_connection(context: Arc<Context>, conn: &mut Conn, shutdown: &Can
         }
     };
     tracing::Span::current().record("account", session.account.name.as_str());
-    tracing::info!(version = ?conn.dialect, "logged in");
+    tracing::info!(version = ?conn.dialect(), "logged in");
+    // Only PING keeps a session alive, as on the official server.
+    let mut period = context.ping_period.subscribe();
+    let allowed_silence = *period.borrow_and_update() * 3 / 2;
     let mut mrim = MrimSession {
         context,
+        period,
+        allowed_silence,
+        silence: Box::pin(tokio::time::sleep(allowed_silence)),
         session,
         nickname,
         next_msg_id: 1,
-        closing: false,
         searches: Vec::new(),
         shown_queue: ShownQueue::default(),
         acks: Acknowledgements::default(),
@@ -61,7 +69,8 @@ async fn serve_connection(context: Arc<Context>, conn: &mut Conn, shutdown: &Can
         awaiting_receipt: VecDeque::new(),
     };
     if Box::pin(mrim.welcome(conn, &login, seq)).await.is_ok() {
-        mrim.serve(conn, shutdown).await;
+        mrim.silence.as_mut().reset(Instant::now() + mrim.allowed_silence);
+        driver::drive(conn, &mut mrim, shutdown).await;
     }
     if let Err(e) = mrim.context.core.logout(&mut mrim.session).await {
         tracing::warn!(error = %e, "logout fan-out failed");
@@ -85,16 +94,16 @@ async fn log_in(context: &Context, conn: &mut Conn, shutdown: &CancellationToken
                 tracing::info!("closing connection that did not log in in time");
                 return None;
             }
-            read = conn.read_packet() => match read {
+            read = conn.read() => match read {
                 Ok(packet) => packet,
                 Err(e) => { e.log(); return None; }
             },
         };
         if !greeted {
             // The first packet's version is the connection's version.
-            conn.dialect = Dialect::from_proto(packet.header.proto);
+            conn.codec.dialect = Dialect::from_proto(packet.header.proto);
         }
-        match ClientPacket::decode(&packet, conn.dialect) {
+        match ClientPacket::decode(&packet, conn.dialect()) {
             ClientPacket::Hello => {
                 greeted = true;
                 let ping_period = context.ping_period.borrow().as_secs() as u32;
@@ -164,9 +173,9 @@ async fn authenticate(context: &Context, login: &Login, ip: Option<IpAddr>) -> O
 /// configured or the connection is TLS already. Returns false when the connection is lost.
 async fn start_tls(context: &Context, conn: &mut Conn, seq: u32) -> bool {
     match &context.config.tls {
-        Some(tls) if !conn.is_tls() => {
+        Some(tls) if !conn.stream.is_tls() => {
             conn.send(&ServerPacket::Ok, seq);
-            match conn.start_tls(tls.clone()).await {
+            match conn.stream.start_tls(tls.clone()).await {
                 Ok(()) => {
                     tracing::debug!("TLS established");
                     true
@@ -178,7 +187,7 @@ async fn start_tls(context: &Context, conn: &mut Conn, seq: u32) -> bool {
             }
         }
         _ => {
-            let reason = if conn.is_tls() { "TLS is already on" } else { "TLS is not enabled on this server" };
+            let reason = if conn.stream.is_tls() { "TLS is already on" } else { "TLS is not enabled on this server" };
             conn.send(
                 &ServerPacket::Failure { code: failure::SERVICE_UNAVAILABLE, reason: reason.into(), method: 0 },
                 seq,
@@ -191,12 +200,15 @@ async fn start_tls(context: &Context, conn: &mut Conn, seq: u32) -> bool {
 /// A logged-in MRIM connection.
 struct MrimSession {
     context: Arc<Context>,
+    /// The ping period clients are told, which an operator may change.
+    period: watch::Receiver<Duration>,
+    /// How long a client may go without a `PING`, and when its time is up.
+    allowed_silence: Duration,
+    silence: Pin<Box<Sleep>>,
     session: Session,
     nickname: String,
     /// Ids of the `MESSAGE_ACK`s this session sends.
     next_msg_id: u32,
-    /// Set when a packet handler lost the connection.
-    closing: bool,
     /// When this session's recent searches were made.
     searches: Vec<Instant>,
     /// What of the offline queue this session has sent.
@@ -222,45 +234,97 @@ struct Shown {
 /// was written): a client that never confirms must not make the server hold more and more.
 const MOST_AWAITING_RECEIPT: usize = 64;
 
+/// What a session waits on besides its client's packets.
 enum Input {
-    Shutdown,
     Silent,
     NewPeriod,
     Settled(u32, Result<Delivery, CoreError>),
-    Ready(Work),
-}
-
-/// Input a session handles and answers.
-enum Work {
-    Packet(Result<Packet, ReadError>),
     Event(Result<Event, KickReason>),
 }
 
-/// A session's packets and events as a batch handles them (see `switchyard_net::batch`).
-struct ReadyWork<'a> {
-    session: &'a mut MrimSession,
-    conn: &'a mut Conn,
-    /// The deadline a `PING` pushes back.
-    silence: std::pin::Pin<&'a mut tokio::time::Sleep>,
-    allowed_silence: std::time::Duration,
+/// How a session ends itself.
+enum Why {
+    Silent,
+    LoggedInElsewhere,
+    TooSlow,
+    TlsFailed,
 }
 
-impl Ready for ReadyWork<'_> {
-    type Input = Work;
+impl driver::Session<Conn> for MrimSession {
+    type Input = Input;
+    type Why = Why;
 
-    fn waiting(&mut self) -> Option<Work> {
-        if !self.conn.has_room_for_more() {
-            return None;
+    async fn next_input(&mut self) -> Input {
+        tokio::select! {
+            biased;
+            _ = self.silence.as_mut() => Input::Silent,
+            Ok(()) = self.period.changed() => Input::NewPeriod,
+            (seq, outcome) = self.acks.next() => Input::Settled(seq, outcome),
+            event = self.session.next_event() => Input::Event(event),
         }
-        let packet = self.session.acks.has_room().then(|| self.conn.buffered_packet().map(Work::Packet)).flatten();
-        packet.or_else(|| self.session.session.try_next_event().map(Work::Event))
     }
 
-    async fn handle(&mut self, work: Work) -> bool {
-        if matches!(&work, Work::Packet(Ok(packet)) if packet.header.msg == msg::PING) {
+    fn ready_input(&mut self) -> Option<Input> {
+        self.session.try_next_event().map(Input::Event)
+    }
+
+    fn reads(&self) -> bool {
+        self.acks.has_room()
+    }
+
+    async fn frame(&mut self, conn: &mut Conn, packet: Packet) -> Step<Why> {
+        if packet.header.msg == msg::PING {
             self.silence.as_mut().reset(Instant::now() + self.allowed_silence);
         }
-        Box::pin(self.session.work(self.conn, work)).await
+        self.packet(conn, packet).await
+    }
+
+    async fn input(&mut self, conn: &mut Conn, input: Input) -> Step<Why> {
+        match input {
+            Input::Silent => {
+                tracing::info!("no PING within 1.5 ping periods; closing");
+                return Step::End(Why::Silent);
+            }
+            Input::NewPeriod => {
+                let new = *self.period.borrow_and_update();
+                self.allowed_silence = new * 3 / 2;
+                self.silence.as_mut().reset(Instant::now() + self.allowed_silence);
+                conn.send(&ServerPacket::ConnectionParams { ping_period: new.as_secs() as u32 }, 0);
+            }
+            Input::Settled(seq, outcome) => {
+                conn.send(&ServerPacket::MessageStatus { status: messages::status_of(outcome) }, seq);
+                self.acks.let_more_settle().await;
+            }
+            Input::Event(Ok(event)) => self.event(conn, event).await,
+            Input::Event(Err(KickReason::LoggedInElsewhere)) => {
+                tracing::info!("logged in elsewhere");
+                return Step::End(Why::LoggedInElsewhere);
+            }
+            Input::Event(Err(KickReason::TooSlow)) => return Step::End(Why::TooSlow),
+        }
+        Step::Continue
+    }
+
+    fn before_flush(&mut self, conn: &mut Conn) {
+        while let Some((seq, outcome)) = self.acks.ready() {
+            conn.send(&ServerPacket::MessageStatus { status: messages::status_of(outcome) }, seq);
+        }
+    }
+
+    async fn flushed(&mut self, sent: usize) {
+        self.settle_written(sent);
+    }
+
+    /// A session ended as too slow has a client that is not reading: its stalled write is given
+    /// up at once.
+    fn stalled(&self) -> Option<tokio_util::sync::WaitForCancellationFutureOwned> {
+        Some(self.session.ended())
+    }
+
+    async fn goodbye(&mut self, conn: &mut Conn, end: &End<Why, mrim::DecodeError>) {
+        if let End::Session(Why::LoggedInElsewhere) = end {
+            conn.send(&ServerPacket::Logout { reason: logout::NO_RELOGIN }, 0);
+        }
     }
 }
 
@@ -279,7 +343,7 @@ impl MrimSession {
             }
         };
         let list = match &relations {
-            Some(relations) => self.contact_list(conn.dialect, relations).await.map_err(|e| {
+            Some(relations) => self.contact_list(conn.dialect(), relations).await.map_err(|e| {
                 tracing::error!(error = %e, "cannot load the contact list");
             }),
             None => Err(()),
@@ -302,67 +366,10 @@ impl MrimSession {
         conn.flush().await
     }
 
-    async fn serve(&mut self, conn: &mut Conn, shutdown: &CancellationToken) {
-        // Only PING keeps a session alive, as on the official server.
-        let mut period = self.context.ping_period.subscribe();
-        let mut allowed_silence = *period.borrow_and_update() * 3 / 2;
-        let silence = tokio::time::sleep(allowed_silence);
-        tokio::pin!(silence);
-        loop {
-            let input = tokio::select! {
-                biased;
-                _ = shutdown.cancelled() => Input::Shutdown,
-                _ = &mut silence => Input::Silent,
-                Ok(()) = period.changed() => Input::NewPeriod,
-                (seq, outcome) = self.acks.next() => Input::Settled(seq, outcome),
-                event = self.session.next_event() => Input::Ready(Work::Event(event)),
-                packet = conn.read_packet(), if self.acks.has_room() => Input::Ready(Work::Packet(packet)),
-            };
-            let first = match input {
-                Input::Shutdown => return,
-                Input::Silent => {
-                    tracing::info!("no PING within 1.5 ping periods; closing");
-                    return;
-                }
-                Input::NewPeriod => {
-                    let new = *period.borrow_and_update();
-                    allowed_silence = new * 3 / 2;
-                    silence.as_mut().reset(Instant::now() + allowed_silence);
-                    conn.send(&ServerPacket::ConnectionParams { ping_period: new.as_secs() as u32 }, 0);
-                    None
-                }
-                Input::Settled(seq, outcome) => {
-                    conn.send(&ServerPacket::MessageStatus { status: messages::status_of(outcome) }, seq);
-                    self.acks.let_more_settle().await;
-                    None
-                }
-                Input::Ready(work) => Some(work),
-            };
-            if let Some(first) = first {
-                let mut ready = ReadyWork { session: self, conn, silence: silence.as_mut(), allowed_silence };
-                if !Box::pin(handle_ready(&mut ready, first)).await {
-                    return;
-                }
-            }
-            while let Some((seq, outcome)) = self.acks.ready() {
-                conn.send(&ServerPacket::MessageStatus { status: messages::status_of(outcome) }, seq);
-            }
-            // A session ended as too slow has a client that is not reading: its stalled write
-            // is given up at once.
-            if let Err(e) = conn.flush_unless(|| self.session.ended()).await {
-                tracing::info!(error = %e, "write failed");
-                // The messages whose packets the kernel took whole are the client's; the rest
-                // go back to the queue as their hand-offs are dropped.
-                self.flushed(conn.sent_of_lost_output());
-                return;
-            }
-            self.flushed(usize::MAX);
-        }
-    }
-
     /// The messages flushed (those whose packets end within the first `sent` bytes of the
-    /// output) are with the client: forgotten, or kept until it confirms them.
-    fn flushed(&mut self, sent: usize) {
+    /// output) are with the client: forgotten, or kept until it confirms them. The rest go back
+    /// to the queue as their hand-offs are dropped.
+    fn settle_written(&mut self, sent: usize) {
         let mut told = Settlements::default();
         for Shown { msg_id, end, handoff, wants_receipt } in self.unflushed.drain(..) {
             if end > sent {
@@ -395,33 +402,9 @@ impl MrimSession {
         }
     }
 
-    /// Handles a packet or an event; false when the session ends.
-    async fn work(&mut self, conn: &mut Conn, work: Work) -> bool {
-        match work {
-            Work::Packet(Err(e)) => {
-                e.log();
-                false
-            }
-            Work::Packet(Ok(packet)) => {
-                self.packet(conn, packet).await;
-                !self.closing
-            }
-            Work::Event(Ok(event)) => {
-                self.event(conn, event).await;
-                true
-            }
-            Work::Event(Err(KickReason::LoggedInElsewhere)) => {
-                tracing::info!("logged in elsewhere");
-                conn.send(&ServerPacket::Logout { reason: logout::NO_RELOGIN }, 0);
-                false
-            }
-            Work::Event(Err(KickReason::TooSlow)) => false,
-        }
-    }
-
-    async fn packet(&mut self, conn: &mut Conn, packet: Packet) {
+    async fn packet(&mut self, conn: &mut Conn, packet: Packet) -> Step<Why> {
         let seq = packet.header.seq;
-        match ClientPacket::decode(&packet, conn.dialect) {
+        match ClientPacket::decode(&packet, conn.dialect()) {
             ClientPacket::Ping | ClientPacket::Hello => {}
             ClientPacket::MessageRecv { msg_id, .. } => self.receipt(msg_id),
             ClientPacket::Login(_) => tracing::warn!("LOGIN on a logged-in connection ignored"),
@@ -451,11 +434,12 @@ impl MrimSession {
             }
             ClientPacket::StartTls => {
                 if !start_tls(&self.context, conn, seq).await {
-                    self.closing = true;
+                    return Step::End(Why::TlsFailed);
                 }
             }
             ClientPacket::Unknown { msg } => tracing::debug!(msg = format_args!("{msg:#x}"), "unknown packet ignored"),
         }
+        Step::Continue
     }
 
     async fn event(&mut self, conn: &mut Conn, event: Event) {

@@ -2,7 +2,7 @@
 //! group 0 that always exists and holds everyone in no other group; MSNP10+ by GUID.
 
 use super::{core_error, error, Notification};
-use crate::conn::Conn;
+use crate::conn::{Conn, Replies};
 use crate::guid;
 use msnp::text::url_encode;
 use msnp::{CommandError, ErrorCode, GroupRef, Reply, Trid};

@@ -2,7 +2,7 @@
 //! contacts (`ADD` up to MSNP9, `ADC` from MSNP10, `REM`), and names (`REA`, `PRP`, `SBP`).
 
 use super::{core_error, error, Notification};
-use crate::conn::Conn;
+use crate::conn::{Conn, Replies};
 use crate::guid;
 use msnp::command::{ContactRef, PrivacyMode, PromptMode};
 use msnp::dialect::ListFormat;

@@ -3,7 +3,7 @@
 //! or TWN (MSNP8+), whose ticket comes from the Passport nexus.
 
 use super::{error, flush, send_error};
-use crate::conn::Conn;
+use crate::conn::{Conn, Replies};
 use crate::handles::ResolveError;
 use crate::Context;
 use msnp::command::AuthStage;
@@ -74,7 +74,7 @@ pub(super) async fn log_in(
         let frame = match next.take() {
             Some(frame) => frame,
             None => {
-                let read = tokio::time::timeout_at(deadline, conn.read_frame());
+                let read = tokio::time::timeout_at(deadline, conn.read());
                 tokio::select! {
                     _ = shutdown.cancelled() => return None,
                     read = read => match read {
@@ -159,7 +159,7 @@ impl Login<'_> {
             }
             NsCommand::Usr { trid, stage: AuthStage::Initiate, value: handle, .. } => {
                 if let Some(address) = self.referral {
-                    let current = conn.local_addr().ok().filter(|_| self.dialect.xfr_ns_names_current());
+                    let current = conn.stream.local_addr().ok().filter(|_| self.dialect.xfr_ns_names_current());
                     let current = current.map(|a| a.to_string());
                     conn.send(Reply::XfrNs { trid, address, current: current.as_deref() });
                     return Step::Close;
@@ -294,7 +294,7 @@ pub(super) fn answer_inf(conn: &mut Conn, dialect: Dialect, trid: Trid) -> Resul
 /// The `text/x-msmsgsprofile` message clients expect right after login (MSNP5+).
 fn profile_message(conn: &Conn, member_id: i64, credential: &str) -> String {
     let now = switchyard_core::unix_now();
-    let (ip, port) = conn.peer_addr().map(|a| (a.ip().to_string(), a.port())).unwrap_or_default();
+    let (ip, port) = conn.stream.peer_addr().map(|a| (a.ip().to_string(), a.port())).unwrap_or_default();
     // The ticket's `t=` part doubles as the Hotmail cookie; MD5 logins have none.
     let auth = credential.strip_prefix("t=").and_then(|t| t.split('&').next()).unwrap_or("");
     format!(
@@ -317,7 +317,7 @@ fn md5_login(
 ) -> Option<Account> {
     let name = context.config.domains.resolve(handle).ok();
     let throttle = context.core.login_throttle();
-    let ip = conn.peer_addr().ok().map(|a| a.ip());
+    let ip = conn.stream.peer_addr().ok().map(|a| a.ip());
     if let Some(ip) = ip {
         if let Err(held) = throttle.check(ip, name.as_ref()) {
             tracing::info!(%handle, retry_after = ?held.retry_after, "login held back after too many failures");

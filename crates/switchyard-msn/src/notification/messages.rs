@@ -4,7 +4,7 @@
 //! are delivered the same way once the user is online, marked with the time they were sent.
 
 use super::Notification;
-use crate::conn::Conn;
+use crate::conn::{Conn, Replies};
 use crate::switchboard::{to_msn, Member, Receipt, RemoteDelivery, Waiting};
 use msnp::{MsnStatus, Reply};
 use std::collections::HashMap;

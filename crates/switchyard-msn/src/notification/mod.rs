@@ -8,21 +8,15 @@ mod login;
 mod messages;
 mod presence;
 
-use crate::conn::{Conn, ReadError};
+use crate::conn::{BadInput, Conn, Replies};
 use crate::handles::ResolveError;
 use crate::Context;
 use msnp::{CommandError, Dialect, ErrorCode, Frame, List, MsnStatus, NsCommand, Reply, Trid};
 use presence::PendingChallenge;
 use std::sync::Arc;
 use switchyard_core::{AccountName, CoreError, Event, KickReason, Presence, Session, ShownQueue};
-use switchyard_net::batch::{handle_ready, Ready};
+use switchyard_net::driver::{self, End, Step};
 use tokio_util::sync::CancellationToken;
-
-/// What the connection does after a command.
-enum Flow {
-    Continue,
-    Close,
-}
 
 /// Logs the client in and serves it until it leaves; the caller closes `conn`. The login runs in
 /// a box of its own (small idle sessions: `switchyard_net`).
@@ -46,7 +40,7 @@ pub(crate) async fn run(
     }
     tracing::info!(dialect = %login.dialect, "logged in");
     // Switchboards live on this node, reachable where the client reached us (or as configured).
-    let switchboard_address = match conn.local_addr() {
+    let switchboard_address = match conn.stream.local_addr() {
         Ok(local) => context.public_address(local),
         Err(e) => {
             tracing::warn!(error = %e, "connection has no local address");
@@ -66,7 +60,7 @@ pub(crate) async fn run(
         challenge: PendingChallenge::NotYet,
         shown_queue: ShownQueue::default(),
     };
-    ns.serve(conn, shutdown).await;
+    driver::drive(conn, &mut ns, shutdown).await;
     if let Err(e) = ns.context.core.logout(&mut ns.session).await {
         tracing::warn!(error = %e, "logout fan-out failed");
     }
@@ -106,94 +100,77 @@ struct Notification {
     shown_queue: ShownQueue,
 }
 
+/// What a session waits on besides its client's commands.
 enum Input {
-    Shutdown,
     ChallengeExpired,
-    Ready(Work),
-}
-
-/// Input a session handles and answers.
-enum Work {
-    Frame(Result<Frame, ReadError>),
     Event(Result<Event, KickReason>),
 }
 
-/// A session's commands and events as a batch handles them (see `switchyard_net::batch`).
-struct ReadyWork<'a> {
-    notification: &'a mut Notification,
-    conn: &'a mut Conn,
+/// How a session ends itself.
+enum Why {
+    ChallengeExpired,
+    WrongChallengeAnswer,
+    LoggedInElsewhere,
+    TooSlow,
+    /// The client said `OUT`.
+    LoggedOut,
 }
 
-impl Ready for ReadyWork<'_> {
-    type Input = Work;
+impl driver::Session<Conn> for Notification {
+    type Input = Input;
+    type Why = Why;
 
-    fn waiting(&mut self) -> Option<Work> {
-        if !self.conn.has_room_for_more() {
-            return None;
+    async fn next_input(&mut self) -> Input {
+        tokio::select! {
+            biased;
+            _ = self.challenge.expired() => Input::ChallengeExpired,
+            event = self.session.next_event() => Input::Event(event),
         }
-        let frame = self.conn.buffered_frame().map(Work::Frame);
-        frame.or_else(|| self.notification.session.try_next_event().map(Work::Event))
     }
 
-    async fn handle(&mut self, work: Work) -> bool {
-        matches!(Box::pin(self.notification.work(self.conn, work)).await, Flow::Continue)
+    fn ready_input(&mut self) -> Option<Input> {
+        self.session.try_next_event().map(Input::Event)
+    }
+
+    async fn frame(&mut self, conn: &mut Conn, frame: Frame) -> Step<Why> {
+        match NsCommand::parse(&frame) {
+            Ok(command) => self.command(conn, command).await,
+            Err(e) => {
+                send_error(conn, e);
+                Step::Continue
+            }
+        }
+    }
+
+    async fn input(&mut self, conn: &mut Conn, input: Input) -> Step<Why> {
+        match input {
+            Input::ChallengeExpired => {
+                tracing::info!("challenge not answered in time");
+                Step::End(Why::ChallengeExpired)
+            }
+            Input::Event(Ok(event)) => {
+                Box::pin(self.event(conn, event)).await;
+                Step::Continue
+            }
+            Input::Event(Err(KickReason::LoggedInElsewhere)) => {
+                tracing::info!("logged in elsewhere");
+                Step::End(Why::LoggedInElsewhere)
+            }
+            Input::Event(Err(KickReason::TooSlow)) => Step::End(Why::TooSlow),
+        }
+    }
+
+    async fn goodbye(&mut self, conn: &mut Conn, end: &End<Why, BadInput>) {
+        match end {
+            End::Shutdown => conn.send(Reply::Out { reason: Some("SSD") }),
+            End::Session(Why::LoggedInElsewhere) => conn.send(Reply::Out { reason: Some("OTH") }),
+            _ => {}
+        }
     }
 }
 
 impl Notification {
-    async fn serve(&mut self, conn: &mut Conn, shutdown: &CancellationToken) {
-        loop {
-            let input = tokio::select! {
-                biased;
-                _ = shutdown.cancelled() => Input::Shutdown,
-                _ = self.challenge.expired() => Input::ChallengeExpired,
-                event = self.session.next_event() => Input::Ready(Work::Event(event)),
-                frame = conn.read_frame() => Input::Ready(Work::Frame(frame)),
-            };
-            let open = match input {
-                Input::Shutdown => {
-                    conn.send(Reply::Out { reason: Some("SSD") });
-                    false
-                }
-                Input::ChallengeExpired => {
-                    tracing::info!("challenge not answered in time");
-                    false
-                }
-                Input::Ready(first) => Box::pin(handle_ready(&mut ReadyWork { notification: self, conn }, first)).await,
-            };
-            if flush(conn).await.is_none() || !open {
-                return;
-            }
-        }
-    }
-
-    async fn work(&mut self, conn: &mut Conn, work: Work) -> Flow {
-        match work {
-            Work::Frame(Ok(frame)) => match NsCommand::parse(&frame) {
-                Ok(command) => self.command(conn, command).await,
-                Err(e) => {
-                    send_error(conn, e);
-                    Flow::Continue
-                }
-            },
-            Work::Frame(Err(e)) => {
-                e.log();
-                Flow::Close
-            }
-            Work::Event(Ok(event)) => {
-                Box::pin(self.event(conn, event)).await;
-                Flow::Continue
-            }
-            Work::Event(Err(KickReason::LoggedInElsewhere)) => {
-                tracing::info!("logged in elsewhere");
-                conn.send(Reply::Out { reason: Some("OTH") });
-                Flow::Close
-            }
-            Work::Event(Err(KickReason::TooSlow)) => Flow::Close,
-        }
-    }
-
-    async fn command(&mut self, conn: &mut Conn, command: NsCommand) -> Flow {
+    async fn command(&mut self, conn: &mut Conn, command: NsCommand) -> Step<Why> {
         let result = match command {
             NsCommand::Ver { trid, .. } => {
                 conn.send(Reply::Ver { trid, dialect: Some(&self.dialect.to_string()) });
@@ -241,12 +218,12 @@ impl Notification {
             }
             NsCommand::XfrSb { trid } => self.refer_to_switchboard(conn, trid),
             // The service closed without a word: msn-pecan reads a reason from any `OUT` it gets.
-            NsCommand::Out => return Flow::Close,
+            NsCommand::Out => return Step::End(Why::LoggedOut),
         };
         if let Err(e) = result {
             send_error(conn, e);
         }
-        Flow::Continue
+        Step::Continue
     }
 
     /// `URL`: where the web pages of a service are. There are none here; the configured web

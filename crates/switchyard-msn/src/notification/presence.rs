@@ -2,14 +2,15 @@
 //! connection's dialect, personal messages (`UUX`/`UBX`, MSNP11+), and the `CHL`/`QRY`
 //! challenge sent after the first `CHG` (MSNP6+, when configured).
 
-use super::{core_error, error, Flow, Notification};
-use crate::conn::Conn;
+use super::{core_error, error, Notification, Why};
+use crate::conn::{Conn, Replies};
 use crate::status;
 use crate::xml;
 use msnp::dialect::PresenceExtras as Extras;
 use msnp::{CommandError, ErrorCode, MsnStatus, PresenceExtras, Reply, Trid};
 use rand::Rng;
 use switchyard_core::{ClientDetails, Presence};
+use switchyard_net::driver::Step;
 use tokio::time::Instant;
 
 /// How long a client has to answer `CHL`.
@@ -119,10 +120,10 @@ impl Notification {
 
     /// `QRY`: the right answer is acknowledged; a wrong one (or one for an unknown product)
     /// gets 540 and the connection is closed.
-    pub(super) fn answer_challenge(&mut self, conn: &mut Conn, trid: Trid, product: &str, answer: &[u8]) -> Flow {
+    pub(super) fn answer_challenge(&mut self, conn: &mut Conn, trid: Trid, product: &str, answer: &[u8]) -> Step<Why> {
         let PendingChallenge::Waiting { challenge, .. } = &self.challenge else {
             conn.send(Reply::Error { code: ErrorCode::NotExpected, trid: Some(trid) });
-            return Flow::Continue;
+            return Step::Continue;
         };
         let scheme = self.dialect.challenge_scheme().expect("challenges are only sent in dialects with a scheme");
         let right = std::str::from_utf8(answer)
@@ -130,11 +131,11 @@ impl Notification {
         if right {
             conn.send(Reply::Qry { trid });
             self.challenge = PendingChallenge::Answered;
-            Flow::Continue
+            Step::Continue
         } else {
             tracing::info!(product, "wrong challenge answer");
             conn.send(Reply::Error { code: ErrorCode::ChallengeFailed, trid: Some(trid) });
-            Flow::Close
+            Step::End(Why::WrongChallengeAnswer)
         }
     }
 

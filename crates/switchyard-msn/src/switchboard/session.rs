@@ -2,7 +2,7 @@
 
 use super::content::{from_msn, Content};
 use super::{lock, Member, Participant, Purpose, Receipt, Room, RoomEvent, PARTICIPANT_QUEUE};
-use crate::conn::{Conn, ReadError};
+use crate::conn::{Conn, Replies};
 use crate::Context;
 use bytes::Bytes;
 use msnp::command::AckMode;
@@ -13,7 +13,7 @@ use std::time::Instant;
 use switchyard_core::{
     Accepted, Acknowledgements, ConversationInvite, CoreError, Invitation, Message, MessageKind, Settlements,
 };
-use switchyard_net::batch::{handle_ready, Ready};
+use switchyard_net::driver::{self, Step};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
@@ -31,13 +31,14 @@ struct Seat {
 
 /// Serves a switchboard connection until it leaves; the caller closes `conn`.
 pub(crate) async fn run(context: &Context, conn: &mut Conn, first: Frame, shutdown: &CancellationToken) {
-    let Some(mut seat) = enter(context, conn, &first) else {
+    let Some(seat) = enter(context, conn, &first) else {
         conn.send(Reply::Error { code: ErrorCode::AuthenticationFailed, trid: first.trid() });
         return;
     };
     tracing::Span::current().record("account", seat.member.account.name.as_str());
-    serve(context, conn, &mut seat, shutdown).await;
-    leave(context, &seat);
+    let mut seated = Seated { context, seat, written: Vec::new(), acks: Acknowledgements::default() };
+    driver::drive(conn, &mut seated, shutdown).await;
+    leave(context, &seated.seat);
 }
 
 /// `USR` (creating a room) or `ANS` (joining one) with a valid cookie.
@@ -98,49 +99,93 @@ fn enter(context: &Context, conn: &mut Conn, first: &Frame) -> Option<Seat> {
     Some(Seat { room_id, room, member, connection, events })
 }
 
-enum Input {
-    Shutdown,
-    Frame(Result<Frame, ReadError>),
-    Room(Option<RoomEvent>),
-}
-
-/// What a participant's connection keeps between inputs.
-#[derive(Default)]
-struct Pending {
+/// A participant's connection as the driver runs it.
+struct Seated<'a> {
+    context: &'a Context,
+    seat: Seat,
     /// Messages written to the client but not yet flushed: forgotten once they are.
     written: Vec<Receipt>,
     /// The `ACK`/`NAK` owed for the client's `MSG`s, each sent once its message is safe.
     acks: Acknowledgements<(Trid, AckMode)>,
 }
 
-async fn serve(context: &Context, conn: &mut Conn, seat: &mut Seat, shutdown: &CancellationToken) {
-    let mut pending = Pending::default();
-    loop {
-        while let Some((reply, outcome)) = pending.acks.ready() {
+/// What a participant waits on besides its client's commands.
+enum Input {
+    Settled((Trid, AckMode), Result<switchyard_core::Delivery, CoreError>),
+    /// `None`: the room closed the participant's queue.
+    Room(Option<RoomEvent>),
+}
+
+/// How a participant's connection ends itself.
+enum Why {
+    /// The client said `OUT`.
+    Left,
+    RoomClosed,
+}
+
+impl driver::Session<Conn> for Seated<'_> {
+    type Input = Input;
+    type Why = Why;
+
+    async fn next_input(&mut self) -> Input {
+        tokio::select! {
+            biased;
+            (reply, outcome) = self.acks.next() => Input::Settled(reply, outcome),
+            event = self.seat.events.recv() => Input::Room(event),
+        }
+    }
+
+    fn ready_input(&mut self) -> Option<Input> {
+        self.seat.events.try_recv().ok().map(|event| Input::Room(Some(event)))
+    }
+
+    fn reads(&self) -> bool {
+        self.acks.has_room()
+    }
+
+    async fn frame(&mut self, conn: &mut Conn, frame: Frame) -> Step<Why> {
+        let (context, seat) = (self.context, &self.seat);
+        match SbCommand::parse(&frame) {
+            Ok(SbCommand::Out) => return Step::End(Why::Left),
+            Ok(SbCommand::Cal { trid, handle }) => call(context, conn, seat, trid, &handle).await,
+            Ok(SbCommand::Msg { trid, ack, body }) => {
+                send_message(context, seat, &mut self.acks, trid, ack, body).await
+            }
+            Ok(SbCommand::Usr { trid, .. } | SbCommand::Ans { trid, .. }) => {
+                conn.send(Reply::Error { code: ErrorCode::AlreadyLoggedIn, trid: Some(trid) })
+            }
+            Err(e) => conn.send(Reply::Error { code: e.code, trid: e.trid }),
+        }
+        Step::Continue
+    }
+
+    async fn input(&mut self, conn: &mut Conn, input: Input) -> Step<Why> {
+        match input {
+            Input::Settled(reply, outcome) => {
+                acknowledge(conn, reply, outcome.is_ok());
+                self.acks.let_more_settle().await;
+            }
+            Input::Room(Some(event)) => self.written.extend(relay(conn, event)),
+            Input::Room(None) => return Step::End(Why::RoomClosed),
+        }
+        Step::Continue
+    }
+
+    fn before_flush(&mut self, conn: &mut Conn) {
+        while let Some((reply, outcome)) = self.acks.ready() {
             acknowledge(conn, reply, outcome.is_ok());
         }
-        if let Err(e) = conn.flush().await {
-            tracing::info!(error = %e, "write failed");
+    }
+
+    async fn flushed(&mut self, sent: usize) {
+        if sent != usize::MAX {
+            // Not known to be whole with the client: dropped, the messages wait in the queue.
+            self.written.clear();
             return;
         }
         let mut told = Settlements::default();
-        for receipt in pending.written.drain(..) {
-            receipt.settle(&context.core, seat.member.account.id, &mut told).await;
-        }
-        drop(told);
-        let first = tokio::select! {
-            biased;
-            _ = shutdown.cancelled() => Input::Shutdown,
-            (reply, outcome) = pending.acks.next() => {
-                acknowledge(conn, reply, outcome.is_ok());
-                pending.acks.let_more_settle().await;
-                continue;
-            }
-            event = seat.events.recv() => Input::Room(event),
-            frame = conn.read_frame(), if pending.acks.has_room() => Input::Frame(frame),
-        };
-        if !Box::pin(handle_ready(&mut ReadyInput { context, conn, seat, pending: &mut pending }, first)).await {
-            return;
+        for receipt in self.written.drain(..) {
+            receipt.settle(&self.context.core, self.seat.member.account.id, &mut told).await;
         }
     }
 }
@@ -152,58 +197,6 @@ fn acknowledge(conn: &mut Conn, (trid, mode): (Trid, AckMode), delivered: bool) 
         (AckMode::Acknowledged | AckMode::NegativeOnly, false) => conn.send(Reply::Nak { trid }),
         _ => {}
     }
-}
-
-/// A participant's commands and room events as a batch handles them (see
-/// `switchyard_net::batch`).
-struct ReadyInput<'a> {
-    context: &'a Context,
-    conn: &'a mut Conn,
-    seat: &'a mut Seat,
-    pending: &'a mut Pending,
-}
-
-impl Ready for ReadyInput<'_> {
-    type Input = Input;
-
-    fn waiting(&mut self) -> Option<Input> {
-        if !self.conn.has_room_for_more() {
-            return None;
-        }
-        let frame = self.pending.acks.has_room().then(|| self.conn.buffered_frame()).flatten();
-        match frame {
-            Some(frame) => Some(Input::Frame(frame)),
-            None => self.seat.events.try_recv().ok().map(|event| Input::Room(Some(event))),
-        }
-    }
-
-    async fn handle(&mut self, input: Input) -> bool {
-        Box::pin(handle(self.context, self.conn, self.seat, input, self.pending)).await
-    }
-}
-
-/// Handles one input; false when the session ends.
-async fn handle(context: &Context, conn: &mut Conn, seat: &mut Seat, input: Input, pending: &mut Pending) -> bool {
-    match input {
-        Input::Shutdown | Input::Room(None) => return false,
-        Input::Room(Some(event)) => pending.written.extend(relay(conn, event)),
-        Input::Frame(Err(e)) => {
-            e.log();
-            return false;
-        }
-        Input::Frame(Ok(frame)) => match SbCommand::parse(&frame) {
-            Ok(SbCommand::Out) => return false,
-            Ok(SbCommand::Cal { trid, handle }) => call(context, conn, seat, trid, &handle).await,
-            Ok(SbCommand::Msg { trid, ack, body }) => {
-                send_message(context, seat, &mut pending.acks, trid, ack, body).await
-            }
-            Ok(SbCommand::Usr { trid, .. } | SbCommand::Ans { trid, .. }) => {
-                conn.send(Reply::Error { code: ErrorCode::AlreadyLoggedIn, trid: Some(trid) })
-            }
-            Err(e) => conn.send(Reply::Error { code: e.code, trid: e.trid }),
-        },
-    }
-    true
 }
 
 /// Writes a room event; returns the receipt to settle once it is on its way.

@@ -16,17 +16,49 @@ use myicq::client::{Login, Request};
 use myicq::codes::login;
 use myicq::server::{LoginReply, ServerPacket};
 use myicq::wire::from_gbk;
+use std::future::Future;
+use std::io;
 use switchyard_core::Account;
+use switchyard_net::{driver, ReadError};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
-/// What a session runs on besides its link.
+/// What a session runs on besides its link and its datagrams.
 pub(crate) struct Inputs {
     pub registration: Registration,
-    pub datagrams: mpsc::Receiver<InboundBox>,
     pub clock: Clock,
     pub shutdown: CancellationToken,
+}
+
+/// The datagrams the dispatcher routes to a session. They end (`ReadError::Closed`) when
+/// another session took the route: a new login of the same UIN or from the same address.
+pub(crate) struct Datagrams(mpsc::Receiver<InboundBox>);
+
+impl driver::Link for Datagrams {
+    type Frame = InboundBox;
+    type Bad = std::convert::Infallible;
+
+    fn buffered(&mut self) -> Option<Result<InboundBox, ReadError<Self::Bad>>> {
+        self.0.try_recv().ok().map(Ok)
+    }
+
+    async fn read(&mut self) -> Result<InboundBox, ReadError<Self::Bad>> {
+        self.0.recv().await.ok_or(ReadError::Closed)
+    }
+
+    fn has_room_for_more(&self) -> bool {
+        true
+    }
+
+    /// Every reply is sent as it is made (the link resends what is not acknowledged).
+    async fn flush_unless<F: Future<Output = ()> + Send>(&mut self, _: impl FnOnce() -> F + Send) -> io::Result<()> {
+        Ok(())
+    }
+
+    fn sent_of_lost_output(&self) -> usize {
+        0
+    }
 }
 
 /// Runs a session from its first datagram (a `LOGIN` or `NEW_UIN`, already in `datagrams`).
@@ -38,7 +70,8 @@ pub(crate) fn run(
     shutdown: CancellationToken,
 ) -> impl std::future::Future<Output = ()> + Send {
     let span = tracing::info_span!("myicq", peer = %link.peer, uin = tracing::field::Empty);
-    let pending = Box::new(Pending { link, inputs: Inputs { registration, datagrams, clock, shutdown } });
+    let inputs = Inputs { registration, clock, shutdown };
+    let pending = Box::new(Pending { link, inputs, datagrams: Datagrams(datagrams) });
     serve(pending).instrument(span)
 }
 
@@ -47,15 +80,16 @@ pub(crate) fn run(
 async fn serve(mut pending: Box<Pending>) {
     let Some((account, login, seq)) = Box::pin(pending.until_logged_in()).await else { return };
     tracing::Span::current().record("uin", account.uin);
-    let Pending { link, inputs } = *pending;
+    let Pending { link, inputs, datagrams } = *pending;
     if let Some(online) = Box::pin(online::start(link, inputs, account, &login, seq)).await {
-        online.run().await;
+        online.run(datagrams).await;
     }
 }
 
 struct Pending {
     link: Link,
     inputs: Inputs,
+    datagrams: Datagrams,
 }
 
 impl Pending {
@@ -75,7 +109,7 @@ impl Pending {
                     }
                     continue;
                 }
-                inbound = self.inputs.datagrams.recv() => inbound?,
+                inbound = self.datagrams.0.recv() => inbound?,
             };
             if inbound.from != self.link.peer {
                 // Only a logged-in session is looked up by its uin from another address.

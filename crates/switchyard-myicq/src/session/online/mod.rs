@@ -5,7 +5,8 @@ mod conversation;
 mod directory;
 
 use super::link::{Accepted, Completes};
-use super::{messages, profile, unix_now, End, Inputs, Link};
+use super::{messages, profile, unix_now, Datagrams, End, Inputs, Link};
+use crate::dispatch::InboundBox;
 use crate::{status, PeerAddress};
 use myicq::client::{Login, ModifyUser, Request, SearchCustom};
 use myicq::codes::add_friend;
@@ -19,6 +20,7 @@ use switchyard_core::{
     Account, AccountId, AccountRef, Acknowledgements, AddPolicy, CoreError, Date, Delivery, Event, KickReason,
     ListKind, Message, MessageKind, Presence, RelationFlags, SearchQuery, Session, ShownQueue, Status, TextMatch,
 };
+use switchyard_net::driver::{self, Step};
 
 /// Largest contact list one reply can carry in a 1024-byte datagram.
 const CONTACT_LIST_MAX: usize = 250;
@@ -55,13 +57,12 @@ pub(super) struct Owed {
     grant: Option<Account>,
 }
 
-enum Input {
+/// What a session waits on besides its client's datagrams.
+pub(super) enum Input {
     Settled(Owed, Result<Delivery, CoreError>),
-    Shutdown,
     Tick,
     Expired,
     RosterDue,
-    Datagram(Option<crate::dispatch::InboundBox>),
     Event(Result<Event, KickReason>),
 }
 
@@ -108,15 +109,98 @@ pub(super) async fn start(
     }
 }
 
+/// Each request, event and resend runs in the driver's box for a batch (small idle sessions:
+/// `switchyard_net`).
+impl driver::Session<Datagrams> for Online {
+    type Input = Input;
+    type Why = End;
+
+    async fn next_input(&mut self) -> Input {
+        tokio::select! {
+            biased;
+            _ = &mut self.expiry_timer => Input::Expired,
+            _ = roster_due(&mut self.held_roster) => Input::RosterDue,
+            (owed, outcome) = self.owed.next() => Input::Settled(owed, outcome),
+            _ = self.inputs.clock.tick(), if !self.link.is_idle() => Input::Tick,
+            event = self.session.next_event(), if self.link.has_room() => Input::Event(event),
+        }
+    }
+
+    fn ready_input(&mut self) -> Option<Input> {
+        self.link.has_room().then(|| self.session.try_next_event().map(Input::Event)).flatten()
+    }
+
+    fn reads(&self) -> bool {
+        self.owed.has_room()
+    }
+
+    async fn frame(&mut self, _: &mut Datagrams, inbound: InboundBox) -> Step<End> {
+        // An idle session did not follow the ticks: catch up with the clock.
+        self.link.now = self.inputs.clock.now();
+        // A datagram from another address moves the session there (a NAT mapping changed)
+        // only once it proved itself: decrypted with the session's key, its check code right,
+        // and not seen before.
+        let elsewhere = inbound.from != self.link.peer;
+        let Some(accepted) = self.link.accept(&inbound.datagram, elsewhere).await else {
+            return Step::Continue;
+        };
+        if elsewhere {
+            self.moved(inbound.from);
+        }
+        step(self.request(accepted).await)
+    }
+
+    async fn input(&mut self, _: &mut Datagrams, input: Input) -> Step<End> {
+        self.link.now = self.inputs.clock.now();
+        step(match input {
+            Input::Expired => Err(End::Expired),
+            Input::RosterDue => self.release_roster().await,
+            Input::Settled(owed, outcome) => {
+                self.settled(owed, outcome).await;
+                Ok(())
+            }
+            Input::Tick => self.resend().await,
+            // The core ended this session for another login of this UIN.
+            Input::Event(Err(KickReason::LoggedInElsewhere)) => Err(End::Replaced),
+            Input::Event(Err(KickReason::TooSlow)) => Err(End::Unresponsive),
+            Input::Event(Ok(event)) => self.event(event).await,
+        })
+    }
+
+    async fn goodbye(&mut self, _: &mut Datagrams, end: &driver::End<End, std::convert::Infallible>) {
+        // Another login of this UIN took the session's place (the dispatcher gave it the
+        // route, or the core ended this one). MyICQ has no "logged in elsewhere": the original
+        // server just dropped the session, and its client, finding the server silent, logged in
+        // again and took the new session's place. The user's own UIN gone offline tells a
+        // client that looks for it (yard) not to; others ignore a UIN not on their list.
+        if matches!(end, driver::End::Read(_) | driver::End::Session(End::Replaced)) {
+            let uin = self.me().uin;
+            self.link.send_once(&ServerPacket::UserOffline { uin }, 0).await;
+        }
+    }
+}
+
+fn step(outcome: Result<(), End>) -> Step<End> {
+    match outcome {
+        Ok(()) => Step::Continue,
+        Err(end) => Step::End(end),
+    }
+}
+
 impl Online {
     fn me(&self) -> &Account {
         &self.session.account
     }
 
-    /// Serves the session until it ends, then finishes it. Each request, event and resend runs
-    /// in a box of its own (small idle sessions: `switchyard_net`).
-    pub(super) async fn run(mut self: Box<Self>) {
-        let end = self.serve().await;
+    /// Serves the session until it ends, then finishes it.
+    pub(super) async fn run(mut self: Box<Self>, mut datagrams: Datagrams) {
+        let shutdown = self.inputs.shutdown.clone();
+        let end = match driver::drive(&mut datagrams, &mut *self, &shutdown).await {
+            driver::End::Shutdown => End::Shutdown,
+            driver::End::Read(_) => End::Replaced,
+            driver::End::Write(_) => End::Unresponsive,
+            driver::End::Session(end) => end,
+        };
         Box::pin(self.finish(end)).await;
     }
 
@@ -131,65 +215,6 @@ impl Online {
         self.send(ServerPacket::Login(LoginReply::Success { ip: address.ip, online }), seq).await?;
         self.come_online(status).await;
         self.send_waiting_messages().await
-    }
-
-    async fn serve(&mut self) -> End {
-        loop {
-            let input = tokio::select! {
-                biased;
-                _ = self.inputs.shutdown.cancelled() => Input::Shutdown,
-                _ = &mut self.expiry_timer => Input::Expired,
-                _ = roster_due(&mut self.held_roster) => Input::RosterDue,
-                (owed, outcome) = self.owed.next() => Input::Settled(owed, outcome),
-                _ = self.inputs.clock.tick(), if !self.link.is_idle() => Input::Tick,
-                inbound = self.inputs.datagrams.recv(), if self.owed.has_room() => Input::Datagram(inbound),
-                event = self.session.next_event(), if self.link.has_room() => Input::Event(event),
-            };
-            // An idle session did not follow the ticks: catch up with the clock.
-            self.link.now = self.inputs.clock.now();
-            let outcome = match input {
-                Input::Shutdown => Err(End::Shutdown),
-                Input::Expired => Err(End::Expired),
-                Input::RosterDue => Box::pin(self.release_roster()).await,
-                Input::Settled(owed, outcome) => {
-                    Box::pin(self.settled(owed, outcome)).await;
-                    Ok(())
-                }
-                Input::Tick => Box::pin(self.resend()).await,
-                // Another login of this UIN took the session's place (the dispatcher gave it the
-                // route, or the core ended this one).
-                Input::Datagram(None) | Input::Event(Err(KickReason::LoggedInElsewhere)) => {
-                    // MyICQ has no "logged in elsewhere": the original server just dropped the
-                    // session, and its client, finding the server silent, logged in again and
-                    // took the new session's place. The user's own UIN gone offline tells a
-                    // client that looks for it (yard) not to; others ignore a UIN not on
-                    // their list.
-                    let uin = self.me().uin;
-                    self.link.send_once(&ServerPacket::UserOffline { uin }, 0).await;
-                    Err(End::Replaced)
-                }
-                Input::Event(Err(KickReason::TooSlow)) => Err(End::Unresponsive),
-                Input::Datagram(Some(inbound)) => {
-                    // A datagram from another address moves the session there (a NAT mapping
-                    // changed) only once it proved itself: decrypted with the session's key,
-                    // its check code right, and not seen before.
-                    let elsewhere = inbound.from != self.link.peer;
-                    match self.link.accept(&inbound.datagram, elsewhere).await {
-                        Some(accepted) => {
-                            if elsewhere {
-                                self.moved(inbound.from);
-                            }
-                            Box::pin(self.request(accepted)).await
-                        }
-                        None => Ok(()),
-                    }
-                }
-                Input::Event(Ok(event)) => Box::pin(self.event(event)).await,
-            };
-            if let Err(end) = outcome {
-                return end;
-            }
-        }
     }
 
     /// Resends what is due; a client that let a packet go unanswered three times is gone.
