@@ -63,6 +63,17 @@ pub enum End<Why, Bad> {
     Session(Why),
 }
 
+impl<Why, Bad: fmt::Display> End<Why, Bad> {
+    /// Logs a lost connection (a server's concern; a client tells its application instead).
+    pub fn log(&self) {
+        match self {
+            End::Read(e) => e.log(),
+            End::Write(e) => tracing::info!(error = %e, "write failed"),
+            End::Shutdown | End::Session(_) => {}
+        }
+    }
+}
+
 /// One protocol's session as the driver runs it, over a link `L`.
 pub trait Session<L: Link>: Send {
     /// Everything the session waits on besides its link's frames.
@@ -138,11 +149,6 @@ pub async fn drive<L: Link, S: Session<L>>(
             }
         }
     };
-    match &end {
-        End::Read(e) => e.log(),
-        End::Write(e) => tracing::info!(error = %e, "write failed"),
-        End::Shutdown | End::Session(_) => {}
-    }
     session.goodbye(link, &end).await;
     end
 }

@@ -62,7 +62,7 @@ impl<C: Codec> Framed<C> {
     }
 
     /// Sends what is queued and closes our side.
-    pub async fn close(self) {
+    pub async fn close(&mut self) {
         self.stream.close().await
     }
 }

@@ -53,7 +53,7 @@ impl<E: fmt::Display> ReadError<E> {
 impl<E: fmt::Display> fmt::Display for ReadError<E> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            ReadError::Closed => f.write_str("client closed the connection"),
+            ReadError::Closed => f.write_str("the peer closed the connection"),
             ReadError::Io(e) => write!(f, "read failed: {e}"),
             ReadError::Protocol(e) => write!(f, "bad input: {e}"),
         }
@@ -187,7 +187,7 @@ impl BufferedStream {
         };
         let written = match tokio::time::timeout(WRITE_DEADLINE, write).await {
             Ok(result) => result,
-            Err(_) => Err(io::Error::new(io::ErrorKind::TimedOut, "client stopped reading")),
+            Err(_) => Err(io::Error::new(io::ErrorKind::TimedOut, "the peer stopped reading")),
         };
         if let Err(e) = written {
             self.lose_output();
@@ -260,7 +260,7 @@ impl BufferedStream {
     }
 
     /// Sends what is queued and closes our side.
-    pub async fn close(mut self) {
+    pub async fn close(&mut self) {
         if self.flush().await.is_ok() {
             let _ = match &mut self.transport {
                 Transport::Plain(tcp) => tcp.shutdown().await,

@@ -16,13 +16,11 @@ mod tcp;
 
 use std::fmt;
 use std::time::Duration;
+use switchyard_net::driver::End;
+use switchyard_net::ReadError;
 use tokio::sync::{mpsc, oneshot};
 
 pub use supervisor::{Client, Handle};
-
-/// Inputs a connection handles between two writes while more is ready at once: under load one
-/// write carries many packets; when nothing more is ready it writes at once.
-const READY_BATCH: usize = 64;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Protocol {
@@ -253,6 +251,35 @@ impl Command {
 
 /// A connection that ended before the server answered the login in this protocol, in words:
 /// the usual cause is a port of another protocol (or of nothing).
+/// yard's connections run until the application logs out, never to a server-wide shutdown.
+fn never_shut_down() -> tokio_util::sync::CancellationToken {
+    tokio_util::sync::CancellationToken::new()
+}
+
+/// Why reading from the server stopped, as the application is told.
+fn lost<E: fmt::Display>(e: ReadError<E>) -> Disconnect {
+    match e {
+        ReadError::Closed => Disconnect::ServerClosed,
+        ReadError::Io(e) => Disconnect::Lost(format!("read failed: {e}")),
+        ReadError::Protocol(e) => Disconnect::Lost(format!("bad packet: {e}")),
+    }
+}
+
+/// How a connection's driver ended: the connection's own reason, or how it was lost.
+fn ended<Why, E: fmt::Display>(end: End<Why, E>) -> Result<Why, Disconnect> {
+    match end {
+        End::Session(why) => Ok(why),
+        End::Shutdown => Err(Disconnect::LoggedOut),
+        End::Read(e) => Err(lost(e)),
+        End::Write(e) => Err(Disconnect::Lost(format!("write failed: {e}"))),
+    }
+}
+
+/// How a connection ended, as the application is told.
+fn disconnect_of<E: fmt::Display>(end: End<Disconnect, E>) -> Disconnect {
+    ended(end).unwrap_or_else(|lost| lost)
+}
+
 fn unanswered(protocol: Protocol, reason: &Disconnect) -> Error {
     let ports = "by default MSN listens on 1863, MRIM on 2041, MyICQ on UDP 8000";
     let protocol = match protocol {

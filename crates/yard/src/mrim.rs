@@ -1,25 +1,38 @@
 //! Mail.Ru Agent: the redirector, `HELLO`, `LOGIN2`, pings at the server's period, messages
 //! with `MESSAGE_STATUS`, offline messages deleted once read, contacts and authorization.
 
-use crate::{Account, Command, Disconnect, Error, Event, Events, Options, Reply, Status, READY_BATCH};
+use crate::{Account, Command, Disconnect, Error, Event, Events, Options, Reply, Status};
 use bytes::BytesMut;
 use mrim::client::{AddContact, Login, Message, ModifyContact, Password, StatusInfo};
 use mrim::codes::{contact_flag, contact_oper, logout, message_flag, message_status, status};
 use mrim::server::ServerPacket;
-use mrim::{ClientPacket, Dialect, Packet, PacketDecoder};
+use mrim::{ClientPacket, Dialect, PacketDecoder};
 use std::collections::HashMap;
 use std::time::Duration;
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use switchyard_net::driver::{self, Step};
+use switchyard_net::Framed;
+use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::net::TcpStream;
-use tokio::time::Instant;
+use tokio::sync::mpsc;
+use tokio::time::{Instant, Interval};
 
-const WRITE_DEADLINE: Duration = Duration::from_secs(30);
-
-enum Input {
-    Ping,
-    Read(Result<(u32, ServerPacket), Disconnect>),
-    Command(Option<Command>),
+/// The server's packets, decoded in the dialect this client announced.
+struct Codec {
+    decoder: PacketDecoder,
+    dialect: Dialect,
 }
+
+impl switchyard_net::Codec for Codec {
+    type Frame = (u32, ServerPacket);
+    type Error = mrim::DecodeError;
+
+    fn decode(&mut self, input: &mut BytesMut, _: &mut BytesMut) -> Result<Option<Self::Frame>, Self::Error> {
+        let packet = self.decoder.decode(input)?;
+        Ok(packet.map(|packet| (packet.header.seq, ServerPacket::decode(&packet, self.dialect))))
+    }
+}
+
+type Link = Framed<Codec>;
 
 /// What a `MESSAGE_STATUS` or `ADD_CONTACT_ACK` answers.
 struct Pending {
@@ -28,18 +41,32 @@ struct Pending {
 }
 
 pub(crate) struct Connection {
-    stream: TcpStream,
-    decoder: PacketDecoder,
-    input: BytesMut,
-    /// Packets queued for the next flush, and the commands answered once they are written.
-    output: BytesMut,
+    link: Link,
+    state: State,
+}
+
+/// Everything of a connection but its link.
+struct State {
+    /// The commands answered once their packets are written.
     written: Vec<Reply>,
-    dialect: Dialect,
     seq: u32,
     ping_period: Duration,
     pending: HashMap<u32, Pending>,
     events: Events,
     timeout: Duration,
+}
+
+/// A logged-in connection as the driver runs it.
+struct Running<'a> {
+    state: &'a mut State,
+    commands: &'a mut mpsc::Receiver<Command>,
+    ping: Interval,
+}
+
+/// What a connection waits on besides the server's packets.
+enum Input {
+    Ping,
+    Command(Option<Command>),
 }
 
 fn to_mrim(s: Status) -> u32 {
@@ -72,19 +99,17 @@ impl Connection {
         let stream = crate::tcp::connect(&address, options.local_address).await?;
         let dialect = Dialect { major: 1, minor: options.mrim_minor };
         let mut conn = Connection {
-            stream,
-            decoder: PacketDecoder::default(),
-            input: BytesMut::with_capacity(4096),
-            output: BytesMut::new(),
-            written: Vec::new(),
-            dialect,
-            seq: 0,
-            ping_period: Duration::from_secs(30),
-            pending: HashMap::new(),
-            events,
-            timeout: options.timeout,
+            link: Framed::new(stream, Codec { decoder: PacketDecoder::default(), dialect }),
+            state: State {
+                written: Vec::new(),
+                seq: 0,
+                ping_period: Duration::from_secs(30),
+                pending: HashMap::new(),
+                events,
+                timeout: options.timeout,
+            },
         };
-        conn.send(&ClientPacket::Hello).await.map_err(|e| unreachable(format!("{e:?}")))?;
+        conn.send(&ClientPacket::Hello).await?;
         let deadline = Instant::now() + options.timeout;
         // Nothing at all in answer to HELLO: most likely the port of another protocol.
         let silent = |e| match e {
@@ -93,7 +118,7 @@ impl Connection {
         };
         match conn.expect(deadline).await.map_err(silent)? {
             ServerPacket::HelloAck { ping_period, .. } => {
-                conn.ping_period = Duration::from_secs(ping_period.max(1).into())
+                conn.state.ping_period = Duration::from_secs(ping_period.max(1).into())
             }
             other => return Err(Error::Protocol(format!("expected HELLO_ACK, got {other:?}"))),
         }
@@ -104,7 +129,7 @@ impl Connection {
             user_agent: "yard".into(),
             language: "en".into(),
         };
-        conn.send(&ClientPacket::Login(login)).await.map_err(|e| unreachable(format!("{e:?}")))?;
+        conn.send(&ClientPacket::Login(login)).await?;
         loop {
             match conn.expect(deadline).await? {
                 ServerPacket::LoginAck => break,
@@ -112,108 +137,85 @@ impl Connection {
                 other => tracing::debug!(?other, "before LOGIN_ACK"),
             }
         }
-        conn.events.emit(Event::LoggedIn);
+        conn.state.events.emit(Event::LoggedIn);
         Ok(conn)
     }
 
-    async fn send(&mut self, packet: &ClientPacket) -> Result<u32, Disconnect> {
-        let seq = self.queue(packet);
-        self.flush().await.map(|()| seq)
-    }
-
-    /// Queues a packet for the next flush; returns its sequence number.
-    fn queue(&mut self, packet: &ClientPacket) -> u32 {
-        self.seq = self.seq.wrapping_add(1);
-        packet.encode(self.dialect, self.seq, &mut self.output);
-        self.seq
-    }
-
-    /// Writes what is queued, then answers the commands that waited for it.
-    async fn flush(&mut self) -> Result<(), Disconnect> {
-        let result = match tokio::time::timeout(WRITE_DEADLINE, self.stream.write_all(&self.output)).await {
-            Ok(Ok(())) => Ok(()),
-            Ok(Err(e)) => Err(Disconnect::Lost(format!("write failed: {e}"))),
-            Err(_) => Err(Disconnect::Lost("the server stopped reading".into())),
-        };
-        self.output.clear();
-        for reply in self.written.drain(..) {
-            let _ = reply.send(result.as_ref().map(|_| ()).map_err(|_| Error::NotConnected));
-        }
-        result
-    }
-
-    /// A packet whose bytes have all been read already, if there is one.
-    fn buffered(&mut self) -> Option<Result<(u32, ServerPacket), Disconnect>> {
-        match self.decoder.decode(&mut self.input) {
-            Ok(Some(packet)) => Some(Ok(decode(&packet, self.dialect))),
-            Ok(None) => None,
-            Err(e) => Some(Err(Disconnect::Lost(format!("bad packet: {e}")))),
-        }
-    }
-
-    /// The next packet. Cancellation-safe: bytes read stay buffered.
-    async fn read(&mut self) -> Result<(u32, ServerPacket), Disconnect> {
-        loop {
-            if let Some(packet) = self.buffered() {
-                return packet;
-            }
-            match self.stream.read_buf(&mut self.input).await {
-                Ok(0) => return Err(Disconnect::ServerClosed),
-                Ok(_) => {}
-                Err(e) => return Err(Disconnect::Lost(format!("read failed: {e}"))),
-            }
-        }
+    /// Sends a packet at once (while logging in).
+    async fn send(&mut self, packet: &ClientPacket) -> Result<(), Error> {
+        self.state.queue(&mut self.link, packet);
+        self.link.flush().await.map_err(unreachable)
     }
 
     async fn expect(&mut self, deadline: Instant) -> Result<ServerPacket, Error> {
-        match tokio::time::timeout_at(deadline, self.read()).await {
-            Ok(Ok((_, packet))) => Ok(packet),
-            Ok(Err(reason)) => Err(crate::unanswered(crate::Protocol::Mrim, &reason)),
-            Err(_) => Err(Error::Timeout),
+        match self.link.read_until(deadline).await {
+            Some(Ok((_, packet))) => Ok(packet),
+            Some(Err(e)) => Err(crate::unanswered(crate::Protocol::Mrim, &crate::lost(e))),
+            None => Err(Error::Timeout),
         }
     }
 
-    pub(crate) async fn run(&mut self, commands: &mut tokio::sync::mpsc::Receiver<Command>) -> Disconnect {
-        let mut ping = tokio::time::interval_at(Instant::now() + self.ping_period, self.ping_period);
-        loop {
-            let input = tokio::select! {
-                _ = ping.tick() => Input::Ping,
-                read = self.read() => Input::Read(read),
-                command = commands.recv() => Input::Command(command),
-            };
-            // What else is ready is handled before the write, so one write carries it all.
-            let mut next = Some(input);
-            let mut step = None;
-            for handled in 1..=READY_BATCH {
-                let Some(input) = next.take() else { break };
-                step = match input {
-                    Input::Ping => {
-                        self.forget_unanswered();
-                        self.queue(&ClientPacket::Ping);
-                        None
-                    }
-                    Input::Read(Ok((seq, packet))) => self.packet(seq, packet),
-                    Input::Read(Err(reason)) => Some(reason),
-                    Input::Command(Some(command)) => self.command(command).await,
-                    Input::Command(None) => Some(Disconnect::LoggedOut),
-                };
-                // Fetched only to be handled: what is taken here must not be dropped.
-                if step.is_some() || handled == READY_BATCH {
-                    break;
-                }
-                next =
-                    self.buffered().map(Input::Read).or_else(|| commands.try_recv().ok().map(Some).map(Input::Command));
-            }
-            if let Err(reason) = self.flush().await {
-                step.get_or_insert(reason);
-            }
-            if let Some(reason) = step {
-                for (_, pending) in self.pending.drain() {
-                    let _ = pending.reply.send(Err(Error::NotConnected));
-                }
-                return reason;
-            }
+    pub(crate) async fn run(&mut self, commands: &mut mpsc::Receiver<Command>) -> Disconnect {
+        let period = self.state.ping_period;
+        let ping = tokio::time::interval_at(Instant::now() + period, period);
+        let mut running = Running { state: &mut self.state, commands, ping };
+        let end = driver::drive(&mut self.link, &mut running, &crate::never_shut_down()).await;
+        for (_, pending) in self.state.pending.drain() {
+            let _ = pending.reply.send(Err(Error::NotConnected));
         }
+        self.link.close().await;
+        crate::disconnect_of(end)
+    }
+}
+
+impl driver::Session<Link> for Running<'_> {
+    type Input = Input;
+    type Why = Disconnect;
+
+    async fn next_input(&mut self) -> Input {
+        tokio::select! {
+            _ = self.ping.tick() => Input::Ping,
+            command = self.commands.recv() => Input::Command(command),
+        }
+    }
+
+    fn ready_input(&mut self) -> Option<Input> {
+        self.commands.try_recv().ok().map(|command| Input::Command(Some(command)))
+    }
+
+    async fn frame(&mut self, link: &mut Link, (seq, packet): (u32, ServerPacket)) -> Step<Disconnect> {
+        match self.state.packet(link, seq, packet) {
+            Some(reason) => Step::End(reason),
+            None => Step::Continue,
+        }
+    }
+
+    async fn input(&mut self, link: &mut Link, input: Input) -> Step<Disconnect> {
+        match input {
+            Input::Ping => {
+                self.state.forget_unanswered();
+                self.state.queue(link, &ClientPacket::Ping);
+                Step::Continue
+            }
+            Input::Command(Some(command)) => self.state.command(link, command).await,
+            Input::Command(None) => Step::End(Disconnect::LoggedOut),
+        }
+    }
+
+    /// The commands that waited for their packets to be written are answered.
+    async fn flushed(&mut self, sent: usize) {
+        for reply in self.state.written.drain(..) {
+            let _ = reply.send(if sent == usize::MAX { Ok(()) } else { Err(Error::NotConnected) });
+        }
+    }
+}
+
+impl State {
+    /// Queues a packet for the next flush; returns its sequence number.
+    fn queue(&mut self, link: &mut Link, packet: &ClientPacket) -> u32 {
+        self.seq = self.seq.wrapping_add(1);
+        packet.encode(link.codec.dialect, self.seq, &mut link.stream.output);
+        self.seq
     }
 
     /// Commands the server never answered fail (the application's wait has timed out anyway).
@@ -222,19 +224,19 @@ impl Connection {
         self.pending.retain(|_, p| p.since.elapsed() < timeout);
     }
 
-    async fn command(&mut self, command: Command) -> Option<Disconnect> {
+    async fn command(&mut self, link: &mut Link, command: Command) -> Step<Disconnect> {
         let (packet, reply, answered_later) = match command {
             Command::SetStatus(s, reply) => {
                 (ClientPacket::ChangeStatus(StatusInfo { status: to_mrim(s), ..StatusInfo::default() }), reply, false)
             }
-            Command::SendMessage { to, text, reply } => (self.message(to, text, 0), reply, true),
+            Command::SendMessage { to, text, reply } => (message(link, to, text, 0), reply, true),
             Command::SendTyping { to, reply } => {
-                (self.message(to, " ".into(), message_flag::NOTIFY | message_flag::NORECV), reply, true)
+                (message(link, to, " ".into(), message_flag::NOTIFY | message_flag::NORECV), reply, true)
             }
             Command::AddContact { handle, name, reply } => {
                 // As Mail.Ru Agent does: the request to authorize is a message of its own.
-                let ask = self.message(handle.clone(), "Please authorize me".into(), message_flag::AUTHORIZE);
-                self.queue(&ask);
+                let ask = message(link, handle.clone(), "Please authorize me".into(), message_flag::AUTHORIZE);
+                self.queue(link, &ask);
                 let add = AddContact {
                     flags: 0,
                     group_id: 0,
@@ -261,27 +263,21 @@ impl Connection {
             // The server refuses a message to an unknown user itself.
             Command::CheckUser { reply, .. } => {
                 let _ = reply.send(Ok(()));
-                return None;
+                return Step::Continue;
             }
             Command::Logout(reply) => {
-                let _ = self.flush().await;
+                let _ = link.flush().await;
                 let _ = reply.send(Ok(()));
-                let _ = self.stream.shutdown().await;
-                return Some(Disconnect::LoggedOut);
+                return Step::End(Disconnect::LoggedOut);
             }
         };
-        let seq = self.queue(&packet);
+        let seq = self.queue(link, &packet);
         if answered_later {
             self.pending.insert(seq, Pending { reply, since: Instant::now() });
         } else {
             self.written.push(reply);
         }
-        None
-    }
-
-    fn message(&self, to: String, text: String, flags: u32) -> ClientPacket {
-        let encoding = if self.dialect.unicode_text() { message_flag::UNICODE } else { message_flag::CP1251 };
-        ClientPacket::Message(Message { flags: flags | encoding, to: vec![to], text, rtf: Default::default() })
+        Step::Continue
     }
 
     fn answer(&mut self, seq: u32, result: Result<(), Error>) {
@@ -290,7 +286,7 @@ impl Connection {
         }
     }
 
-    fn packet(&mut self, seq: u32, packet: ServerPacket) -> Option<Disconnect> {
+    fn packet(&mut self, link: &mut Link, seq: u32, packet: ServerPacket) -> Option<Disconnect> {
         let events = self.events.clone();
         match packet {
             ServerPacket::MessageAck(ack) => {
@@ -304,7 +300,7 @@ impl Connection {
                 };
                 events.emit(event);
                 if ack.flags & message_flag::NORECV == 0 {
-                    self.queue(&ClientPacket::MessageRecv { from: ack.from, msg_id: ack.msg_id });
+                    self.queue(link, &ClientPacket::MessageRecv { from: ack.from, msg_id: ack.msg_id });
                 }
             }
             ServerPacket::MessageStatus { status } => {
@@ -341,7 +337,7 @@ impl Connection {
                     Some(offline) => events.emit(Event::Message { from: offline.from, text: offline.text }),
                     None => tracing::warn!("unreadable offline message; deleted"),
                 }
-                self.queue(&ClientPacket::DeleteOfflineMessage { uidl });
+                self.queue(link, &ClientPacket::DeleteOfflineMessage { uidl });
             }
             ServerPacket::AuthorizeAck { user } => events.emit(Event::Authorized { by: user }),
             ServerPacket::ConnectionParams { ping_period } => {
@@ -357,8 +353,9 @@ impl Connection {
     }
 }
 
-fn decode(packet: &Packet, dialect: Dialect) -> (u32, ServerPacket) {
-    (packet.header.seq, ServerPacket::decode(packet, dialect))
+fn message(link: &Link, to: String, text: String, flags: u32) -> ClientPacket {
+    let encoding = if link.codec.dialect.unicode_text() { message_flag::UNICODE } else { message_flag::CP1251 };
+    ClientPacket::Message(Message { flags: flags | encoding, to: vec![to], text, rtf: Default::default() })
 }
 
 /// Asks the redirector where the server is: it answers `ip:port` and closes.

@@ -9,12 +9,11 @@ use msnp::message::{self, Body};
 use msnp::{Direction, Frame, FrameDecoder, Limits};
 use std::collections::HashMap;
 use std::time::Duration;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
+use switchyard_net::driver::{self, Step};
+use switchyard_net::Framed;
 use tokio::sync::mpsc;
-use tokio::time::Instant;
+use tokio::time::{Instant, Interval};
 
-const WRITE_DEADLINE: Duration = Duration::from_secs(30);
 /// How often the client pings, and how long it waits for `QNG` before calling the link dead.
 const PING_EVERY: Duration = Duration::from_secs(45);
 const QNG_WITHIN: Duration = Duration::from_secs(30);
@@ -25,86 +24,62 @@ const MAX_REFERRALS: usize = 3;
 /// The product id and key MSN Messenger 3.6–6 answer challenges with (`protocols/msnp.md`).
 const CHALLENGE_PRODUCT: &str = "msmsgs@msnmsgr.com";
 
-/// A line-based connection: commands out, frames in.
-struct Line {
-    stream: TcpStream,
-    decoder: FrameDecoder,
-    input: BytesMut,
-    /// Bytes queued for the next flush.
-    output: BytesMut,
+/// The server's frames; a line that is not one is skipped.
+struct Codec(FrameDecoder);
+
+impl switchyard_net::Codec for Codec {
+    type Frame = Frame;
+    type Error = msnp::DecodeError;
+
+    fn decode(&mut self, input: &mut BytesMut, _: &mut BytesMut) -> Result<Option<Frame>, msnp::DecodeError> {
+        loop {
+            match self.0.decode(input) {
+                Err(e) if !e.is_fatal() => tracing::debug!(error = %e, "unparsable line skipped"),
+                decoded => return decoded,
+            }
+        }
+    }
 }
 
-impl Line {
-    async fn connect(address: &str, local: Option<std::net::IpAddr>) -> Result<Line, Error> {
-        let stream = crate::tcp::connect(address, local).await?;
-        let decoder = FrameDecoder::new(Direction::ServerToClient, Limits::default());
-        Ok(Line { stream, decoder, input: BytesMut::with_capacity(4096), output: BytesMut::new() })
-    }
+/// A line-based connection: commands out, frames in.
+type Line = Framed<Codec>;
 
-    /// Writes what is queued.
-    async fn flush(&mut self) -> Result<(), Disconnect> {
-        let result = match tokio::time::timeout(WRITE_DEADLINE, self.stream.write_all(&self.output)).await {
-            Ok(Ok(())) => Ok(()),
-            Ok(Err(e)) => Err(Disconnect::Lost(format!("write failed: {e}"))),
-            Err(_) => Err(Disconnect::Lost("the server stopped reading".into())),
-        };
-        self.output.clear();
-        result
-    }
+async fn connect(address: &str, local: Option<std::net::IpAddr>) -> Result<Line, Error> {
+    let stream = crate::tcp::connect(address, local).await?;
+    Ok(Framed::new(stream, Codec(FrameDecoder::new(Direction::ServerToClient, Limits::default()))))
+}
 
-    async fn line(&mut self, line: &str) -> Result<(), Disconnect> {
-        self.queue_line(line);
-        self.flush().await
-    }
-
-    fn queue_line(&mut self, line: &str) {
-        self.output.extend_from_slice(line.as_bytes());
-        self.output.extend_from_slice(b"\r\n");
-    }
-
+/// Commands written on a [`Line`]: queued for the driver's next write, or (while logging in
+/// and entering a switchboard) sent at once.
+trait Lines {
+    fn queue_line(&mut self, line: &str);
     /// `head len\r\npayload`.
-    async fn payload(&mut self, head: &str, payload: &[u8]) -> Result<(), Disconnect> {
-        self.queue_payload(head, payload);
-        self.flush().await
+    fn queue_payload(&mut self, head: &str, payload: &[u8]);
+    async fn line(&mut self, line: &str) -> Result<(), Error>;
+    async fn expect(&mut self, deadline: Instant) -> Result<Frame, Error>;
+}
+
+impl Lines for Line {
+    fn queue_line(&mut self, line: &str) {
+        self.stream.output.extend_from_slice(line.as_bytes());
+        self.stream.output.extend_from_slice(b"\r\n");
     }
 
     fn queue_payload(&mut self, head: &str, payload: &[u8]) {
         self.queue_line(&format!("{head} {}", payload.len()));
-        self.output.extend_from_slice(payload);
+        self.stream.output.extend_from_slice(payload);
     }
 
-    /// A frame whose bytes have all been read already, if there is one; unparsable lines are
-    /// skipped.
-    fn buffered(&mut self) -> Option<Result<Frame, Disconnect>> {
-        loop {
-            match self.decoder.decode(&mut self.input) {
-                Ok(Some(frame)) => return Some(Ok(frame)),
-                Ok(None) => return None,
-                Err(e) if e.is_fatal() => return Some(Err(Disconnect::Lost(format!("framing: {e}")))),
-                Err(e) => tracing::debug!(error = %e, "unparsable line skipped"),
-            }
-        }
-    }
-
-    /// The next frame; unparsable lines are skipped. Cancellation-safe.
-    async fn read(&mut self) -> Result<Frame, Disconnect> {
-        loop {
-            if let Some(frame) = self.buffered() {
-                return frame;
-            }
-            match self.stream.read_buf(&mut self.input).await {
-                Ok(0) => return Err(Disconnect::ServerClosed),
-                Ok(_) => {}
-                Err(e) => return Err(Disconnect::Lost(format!("read failed: {e}"))),
-            }
-        }
+    async fn line(&mut self, line: &str) -> Result<(), Error> {
+        self.queue_line(line);
+        self.flush().await.map_err(|e| Error::Unreachable(format!("write failed: {e}")))
     }
 
     async fn expect(&mut self, deadline: Instant) -> Result<Frame, Error> {
-        match tokio::time::timeout_at(deadline, self.read()).await {
-            Ok(Ok(frame)) => Ok(frame),
-            Ok(Err(reason)) => Err(crate::unanswered(crate::Protocol::Msn, &reason)),
-            Err(_) => Err(Error::Timeout),
+        match self.read_until(deadline).await {
+            Some(Ok(frame)) => Ok(frame),
+            Some(Err(e)) => Err(crate::unanswered(crate::Protocol::Msn, &crate::lost(e))),
+            None => Err(Error::Timeout),
         }
     }
 }
@@ -140,6 +115,8 @@ fn from_msn(code: &str) -> Status {
 /// What a command to the notification server waits for.
 enum Waiting {
     Reply(Reply),
+    /// `OUT`: done once it is written and the connection closed.
+    LoggingOut(Reply),
     /// An `XFR SB` for a switchboard with `to`, whose queued commands are in `commands`.
     Switchboard {
         to: String,
@@ -149,6 +126,11 @@ enum Waiting {
 
 pub(crate) struct Connection {
     ns: Line,
+    state: Notification,
+}
+
+/// Everything of a notification connection but its line.
+struct Notification {
     me: String,
     trid: u32,
     events: Events,
@@ -163,8 +145,15 @@ pub(crate) struct Connection {
     local: Option<std::net::IpAddr>,
 }
 
+/// A logged-in notification connection as the driver runs it.
+struct Running<'a> {
+    state: &'a mut Notification,
+    commands: &'a mut mpsc::Receiver<Command>,
+    ping: Interval,
+}
+
+/// What a notification connection waits on besides the server's frames.
 enum Input {
-    Frame(Result<Frame, Disconnect>),
     Command(Option<Command>),
     Switchboard(SbEvent),
     Ping,
@@ -175,13 +164,12 @@ impl Connection {
         let deadline = Instant::now() + options.timeout;
         let mut address = account.server.clone();
         for _ in 0..=MAX_REFERRALS {
-            let mut ns = Line::connect(&address, options.local_address).await?;
+            let mut ns = connect(&address, options.local_address).await?;
             match log_in(&mut ns, account, options.msn_dialect, deadline).await? {
                 Login::ReferredTo(next) => address = next,
                 Login::Done => {
                     let (sb_events, sb_events_rx) = mpsc::channel(256);
-                    let mut conn = Connection {
-                        ns,
+                    let state = Notification {
                         me: account.handle.to_ascii_lowercase(),
                         trid: 10,
                         events,
@@ -192,10 +180,11 @@ impl Connection {
                         pinged: None,
                         local: options.local_address,
                     };
-                    conn.events.emit(Event::LoggedIn);
+                    let mut conn = Connection { ns, state };
+                    conn.state.events.emit(Event::LoggedIn);
                     conn.synchronize(deadline).await?;
-                    let trid = conn.next_trid();
-                    conn.ns.line(&format!("CHG {trid} {}", to_msn(options.initial_status))).await.map_err(lost)?;
+                    let trid = conn.state.next_trid();
+                    conn.ns.line(&format!("CHG {trid} {}", to_msn(options.initial_status))).await?;
                     return Ok(conn);
                 }
             }
@@ -203,16 +192,11 @@ impl Connection {
         Err(Error::Protocol("too many dispatch referrals".into()))
     }
 
-    fn next_trid(&mut self) -> u32 {
-        self.trid = self.trid.wrapping_add(1);
-        self.trid
-    }
-
     /// `SYN 0`: the lists, up to the last entry of the reverse list; forward-list entries are
     /// the contacts.
     async fn synchronize(&mut self, deadline: Instant) -> Result<(), Error> {
-        let trid = self.next_trid();
-        self.ns.line(&format!("SYN {trid} 0")).await.map_err(lost)?;
+        let trid = self.state.next_trid();
+        self.ns.line(&format!("SYN {trid} 0")).await?;
         loop {
             let frame = self.ns.expect(deadline).await?;
             if frame.verb.as_str() != "LST" || frame.trid() != Some(trid) {
@@ -222,7 +206,7 @@ impl Connection {
             let (list, index, total) = (param(&frame, 1), param(&frame, 3), param(&frame, 4));
             if list == "FL" && frame.params.len() >= 7 {
                 let name = decode_name(param(&frame, 6));
-                self.events.emit(Event::Contact { handle: param(&frame, 5).to_owned(), name });
+                self.state.events.emit(Event::Contact { handle: param(&frame, 5).to_owned(), name });
             }
             if list == "RL" && index == total {
                 return Ok(());
@@ -231,50 +215,82 @@ impl Connection {
     }
 
     pub(crate) async fn run(&mut self, commands: &mut mpsc::Receiver<Command>) -> Disconnect {
-        let mut ping = tokio::time::interval_at(Instant::now() + PING_EVERY, PING_EVERY);
-        loop {
-            let input = tokio::select! {
-                frame = self.ns.read() => Input::Frame(frame),
-                command = commands.recv() => Input::Command(command),
-                Some(event) = self.sb_events_rx.recv() => Input::Switchboard(event),
-                _ = ping.tick() => Input::Ping,
-            };
-            let step = match input {
-                Input::Frame(Ok(frame)) => self.frame(frame).await,
-                Input::Frame(Err(reason)) => Err(reason),
-                Input::Command(Some(command)) => self.command(command).await,
-                Input::Command(None) => Err(Disconnect::LoggedOut),
-                Input::Switchboard(event) => {
-                    self.switchboard_event(event);
-                    Ok(())
-                }
-                Input::Ping => self.ping().await,
-            };
-            if let Err(reason) = step {
-                for (_, waiting) in self.waiting.drain() {
-                    if let Waiting::Reply(reply) = waiting {
-                        let _ = reply.send(Err(Error::NotConnected));
-                    }
-                }
-                return reason;
+        let ping = tokio::time::interval_at(Instant::now() + PING_EVERY, PING_EVERY);
+        let mut running = Running { state: &mut self.state, commands, ping };
+        let end = driver::drive(&mut self.ns, &mut running, &crate::never_shut_down()).await;
+        self.ns.close().await;
+        for (_, waiting) in self.state.waiting.drain() {
+            match waiting {
+                Waiting::Reply(reply) => drop(reply.send(Err(Error::NotConnected))),
+                Waiting::LoggingOut(reply) => drop(reply.send(Ok(()))),
+                Waiting::Switchboard { .. } => {}
             }
+        }
+        crate::disconnect_of(end)
+    }
+}
+
+impl driver::Session<Line> for Running<'_> {
+    type Input = Input;
+    type Why = Disconnect;
+
+    async fn next_input(&mut self) -> Input {
+        tokio::select! {
+            command = self.commands.recv() => Input::Command(command),
+            Some(event) = self.state.sb_events_rx.recv() => Input::Switchboard(event),
+            _ = self.ping.tick() => Input::Ping,
         }
     }
 
-    async fn ping(&mut self) -> Result<(), Disconnect> {
+    fn ready_input(&mut self) -> Option<Input> {
+        let command = self.commands.try_recv().ok().map(|command| Input::Command(Some(command)));
+        command.or_else(|| self.state.sb_events_rx.try_recv().ok().map(Input::Switchboard))
+    }
+
+    async fn frame(&mut self, ns: &mut Line, frame: Frame) -> Step<Disconnect> {
+        to_step(self.state.frame(ns, frame))
+    }
+
+    async fn input(&mut self, ns: &mut Line, input: Input) -> Step<Disconnect> {
+        to_step(match input {
+            Input::Command(Some(command)) => self.state.command(ns, command),
+            Input::Command(None) => Err(Disconnect::LoggedOut),
+            Input::Switchboard(event) => {
+                self.state.switchboard_event(event);
+                Ok(())
+            }
+            Input::Ping => self.state.ping(ns),
+        })
+    }
+}
+
+fn to_step(result: Result<(), Disconnect>) -> Step<Disconnect> {
+    match result {
+        Ok(()) => Step::Continue,
+        Err(reason) => Step::End(reason),
+    }
+}
+
+impl Notification {
+    fn next_trid(&mut self) -> u32 {
+        self.trid = self.trid.wrapping_add(1);
+        self.trid
+    }
+
+    fn ping(&mut self, ns: &mut Line) -> Result<(), Disconnect> {
         if self.pinged.is_some_and(|at| at.elapsed() > QNG_WITHIN) {
             return Err(Disconnect::Lost("no answer to PNG".into()));
         }
         if self.pinged.is_none() {
             self.pinged = Some(Instant::now());
-            self.ns.line("PNG").await?;
+            ns.queue_line("PNG");
         }
         Ok(())
     }
 
     fn answer(&mut self, trid: Option<u32>, result: Result<(), Error>) {
         match trid.and_then(|t| self.waiting.remove(&t)) {
-            Some(Waiting::Reply(reply)) => {
+            Some(Waiting::Reply(reply) | Waiting::LoggingOut(reply)) => {
                 let _ = reply.send(result);
             }
             Some(Waiting::Switchboard { mut commands, .. }) => {
@@ -291,7 +307,7 @@ impl Connection {
         }
     }
 
-    async fn frame(&mut self, frame: Frame) -> Result<(), Disconnect> {
+    fn frame(&mut self, ns: &mut Line, frame: Frame) -> Result<(), Disconnect> {
         let events = self.events.clone();
         match frame.verb.as_str() {
             "ILN" => events.emit(Event::Presence {
@@ -351,7 +367,7 @@ impl Connection {
                     .map(|p| msnp::challenge::md5_answer(param(&frame, 1), p.key))
                     .unwrap_or_default();
                 let trid = self.next_trid();
-                self.ns.payload(&format!("QRY {trid} {CHALLENGE_PRODUCT}"), answer.as_bytes()).await?;
+                ns.queue_payload(&format!("QRY {trid} {CHALLENGE_PRODUCT}"), answer.as_bytes());
             }
             "QNG" => self.pinged = None,
             "OUT" => {
@@ -369,20 +385,22 @@ impl Connection {
         Ok(())
     }
 
-    async fn command(&mut self, command: Command) -> Result<(), Disconnect> {
+    fn command(&mut self, ns: &mut Line, command: Command) -> Result<(), Disconnect> {
         let trid = self.next_trid();
         let (line, reply) = match command {
             Command::SetStatus(status, reply) => (format!("CHG {trid} {}", to_msn(status)), reply),
             Command::SendMessage { to, text, reply } => {
-                return self.via_switchboard(to.to_ascii_lowercase(), SbCommand::Message { text, reply }).await
+                self.via_switchboard(ns, to.to_ascii_lowercase(), SbCommand::Message { text, reply });
+                return Ok(());
             }
             Command::SendTyping { to, reply } => {
-                return self.via_switchboard(to.to_ascii_lowercase(), SbCommand::Typing { reply }).await
+                self.via_switchboard(ns, to.to_ascii_lowercase(), SbCommand::Typing { reply });
+                return Ok(());
             }
             Command::AddContact { handle, name, reply } => {
                 // Watching someone also lets them see the user, as MSN clients did.
                 let allow = self.next_trid();
-                self.ns.line(&format!("ADD {allow} AL {handle} {handle}")).await?;
+                ns.queue_line(&format!("ADD {allow} AL {handle} {handle}"));
                 (format!("ADD {trid} FL {handle} {}", msnp::text::url_encode(&name)), reply)
             }
             Command::RemoveContact { handle, reply } => (format!("REM {trid} FL {handle}"), reply),
@@ -393,23 +411,25 @@ impl Connection {
                 return Ok(());
             }
             Command::Logout(reply) => {
-                let _ = self.ns.line("OUT").await;
-                let _ = reply.send(Ok(()));
+                // Answered once `OUT` is written, as the connection closes.
+                ns.queue_line("OUT");
+                self.waiting.insert(trid, Waiting::LoggingOut(reply));
                 return Err(Disconnect::LoggedOut);
             }
         };
         self.waiting.insert(trid, Waiting::Reply(reply));
-        self.ns.line(&line).await
+        ns.queue_line(&line);
+        Ok(())
     }
 
     /// Hands a command to the switchboard with `to`, asking for one (`XFR SB`) if there is none.
-    async fn via_switchboard(&mut self, to: String, command: SbCommand) -> Result<(), Disconnect> {
+    fn via_switchboard(&mut self, ns: &mut Line, to: String, command: SbCommand) {
         let command = match self.switchboards.get(&to) {
             Some(sb) => match sb.try_send(command) {
-                Ok(()) => return Ok(()),
+                Ok(()) => return,
                 Err(mpsc::error::TrySendError::Full(command)) => {
                     command.fail(Error::NotDelivered("switchboard busy".into()));
-                    return Ok(());
+                    return;
                 }
                 Err(mpsc::error::TrySendError::Closed(command)) => command,
             },
@@ -420,7 +440,7 @@ impl Connection {
         self.switchboards.insert(to.clone(), tx);
         let trid = self.next_trid();
         self.waiting.insert(trid, Waiting::Switchboard { to, commands: rx });
-        self.ns.line(&format!("XFR {trid} SB")).await
+        ns.queue_line(&format!("XFR {trid} SB"));
     }
 
     fn switchboard_event(&mut self, event: SbEvent) {
@@ -436,10 +456,6 @@ impl Connection {
     }
 }
 
-fn lost(reason: Disconnect) -> Error {
-    Error::Unreachable(format!("{reason:?}"))
-}
-
 enum Login {
     Done,
     ReferredTo(String),
@@ -448,12 +464,12 @@ enum Login {
 /// `VER`, `USR MD5 I`, `USR MD5 S`: logged in, or referred to another server.
 async fn log_in(ns: &mut Line, account: &Account, dialect: u8, deadline: Instant) -> Result<Login, Error> {
     let wanted = format!("MSNP{dialect}");
-    ns.line(&format!("VER 1 {wanted} CVR0")).await.map_err(lost)?;
+    ns.line(&format!("VER 1 {wanted} CVR0")).await?;
     let ver = ns.expect(deadline).await?;
     if ver.verb.as_str() != "VER" || param(&ver, 1) != wanted {
         return Err(Error::Protocol(format!("the server does not speak {wanted}: {ver:?}")));
     }
-    ns.line(&format!("USR 2 MD5 I {}", account.handle)).await.map_err(lost)?;
+    ns.line(&format!("USR 2 MD5 I {}", account.handle)).await?;
     let challenge = ns.expect(deadline).await?;
     match (challenge.verb.as_str(), param(&challenge, 1)) {
         ("XFR", "NS") => return Ok(Login::ReferredTo(param(&challenge, 2).to_owned())),
@@ -468,7 +484,7 @@ async fn log_in(ns: &mut Line, account: &Account, dialect: u8, deadline: Instant
         .iter()
         .map(|b| format!("{b:02x}"))
         .collect();
-    ns.line(&format!("USR 3 MD5 S {response}")).await.map_err(lost)?;
+    ns.line(&format!("USR 3 MD5 S {response}")).await?;
     let ok = ns.expect(deadline).await?;
     match (ok.verb.as_str(), param(&ok, 1)) {
         ("USR", "OK") => Ok(Login::Done),
@@ -476,14 +492,11 @@ async fn log_in(ns: &mut Line, account: &Account, dialect: u8, deadline: Instant
     }
 }
 
-enum SbInput {
-    Frame(Result<Frame, Disconnect>),
-    /// `None`: the commands ended, or the room fell idle.
-    Command(Option<SbCommand>),
-}
-
-/// A switchboard's state while it relays.
-struct Relay {
+/// A switchboard's state while it relays, as the driver runs it.
+struct Relay<'a> {
+    me: &'a str,
+    commands: &'a mut mpsc::Receiver<SbCommand>,
+    events: &'a mpsc::Sender<SbEvent>,
     /// Messages waiting for their `ACK`, by trid.
     acks: HashMap<u32, Reply>,
     /// Typing notifications queued, answered once written.
@@ -492,57 +505,84 @@ struct Relay {
     present: usize,
 }
 
-impl Relay {
-    /// Handles one input; false once the room is left.
-    async fn handle(
-        &mut self,
-        sb: &mut Line,
-        me: &str,
-        input: SbInput,
-        events: &mpsc::Sender<SbEvent>,
-    ) -> Result<bool, Error> {
-        match input {
-            SbInput::Frame(Ok(frame)) => match frame.verb.as_str() {
-                "MSG" => {
-                    let from = param(&frame, 0).to_owned();
-                    let event = match frame.payload.as_deref().and_then(message::parse) {
-                        Some(Body::Text { text, .. }) => SbEvent::Message { from, text },
-                        Some(Body::Typing { .. }) => SbEvent::Typing { from },
-                        None => return Ok(true),
-                    };
-                    let _ = events.send(event).await;
+/// How a switchboard ends itself.
+enum Left {
+    /// The last other participant left.
+    Alone,
+    /// The commands ended, or the room fell idle: `OUT` is on its way.
+    Done,
+}
+
+impl driver::Session<Line> for Relay<'_> {
+    /// A command; `None` when the commands ended or the room fell idle.
+    type Input = Option<SbCommand>;
+    type Why = Left;
+
+    async fn next_input(&mut self) -> Option<SbCommand> {
+        tokio::select! {
+            command = self.commands.recv() => command,
+            _ = tokio::time::sleep(SWITCHBOARD_IDLE) => None,
+        }
+    }
+
+    fn ready_input(&mut self) -> Option<Option<SbCommand>> {
+        self.commands.try_recv().ok().map(Some)
+    }
+
+    async fn frame(&mut self, _: &mut Line, frame: Frame) -> Step<Left> {
+        match frame.verb.as_str() {
+            "MSG" => {
+                let from = param(&frame, 0).to_owned();
+                let event = match frame.payload.as_deref().and_then(message::parse) {
+                    Some(Body::Text { text, .. }) => SbEvent::Message { from, text },
+                    Some(Body::Typing { .. }) => SbEvent::Typing { from },
+                    None => return Step::Continue,
+                };
+                let _ = self.events.send(event).await;
+            }
+            "ACK" | "NAK" => {
+                if let Some(reply) = frame.trid().and_then(|t| self.acks.remove(&t)) {
+                    let result =
+                        if frame.verb.as_str() == "ACK" { Ok(()) } else { Err(Error::NotDelivered("NAK".into())) };
+                    let _ = reply.send(result);
                 }
-                "ACK" | "NAK" => {
-                    if let Some(reply) = frame.trid().and_then(|t| self.acks.remove(&t)) {
-                        let result =
-                            if frame.verb.as_str() == "ACK" { Ok(()) } else { Err(Error::NotDelivered("NAK".into())) };
-                        let _ = reply.send(result);
-                    }
+            }
+            "JOI" => self.present += 1,
+            "BYE" => {
+                self.present = self.present.saturating_sub(1);
+                if self.present == 0 {
+                    return Step::End(Left::Alone);
                 }
-                "JOI" => self.present += 1,
-                "BYE" => {
-                    self.present = self.present.saturating_sub(1);
-                    return Ok(self.present > 0);
-                }
-                _ => {}
-            },
-            SbInput::Frame(Err(reason)) => return Err(Error::NotDelivered(format!("{reason:?}"))),
-            SbInput::Command(Some(SbCommand::Message { text, reply })) => {
+            }
+            _ => {}
+        }
+        Step::Continue
+    }
+
+    async fn input(&mut self, sb: &mut Line, command: Option<SbCommand>) -> Step<Left> {
+        match command {
+            Some(SbCommand::Message { text, reply }) => {
                 self.trid += 1;
                 self.acks.insert(self.trid, reply);
                 sb.queue_payload(&format!("MSG {} A", self.trid), message::text(&text, None).as_bytes());
             }
-            SbInput::Command(Some(SbCommand::Typing { reply })) => {
+            Some(SbCommand::Typing { reply }) => {
                 self.trid += 1;
-                sb.queue_payload(&format!("MSG {} U", self.trid), message::typing(me).as_bytes());
+                sb.queue_payload(&format!("MSG {} U", self.trid), message::typing(self.me).as_bytes());
                 self.typed.push(reply);
             }
-            SbInput::Command(None) => {
+            None => {
                 sb.queue_line("OUT");
-                return Ok(false);
+                return Step::End(Left::Done);
             }
         }
-        Ok(true)
+        Step::Continue
+    }
+
+    async fn flushed(&mut self, sent: usize) {
+        for reply in self.typed.drain(..) {
+            let _ = reply.send(if sent == usize::MAX { Ok(()) } else { Err(Error::NotConnected) });
+        }
     }
 }
 
@@ -584,11 +624,15 @@ async fn switchboard(
     mut commands: mpsc::Receiver<SbCommand>,
     events: mpsc::Sender<SbEvent>,
 ) {
-    let result = match Line::connect(&address, local).await {
-        Ok(mut sb) => match enter(&mut sb, &me, &with, start).await {
-            Ok(()) => relay(&mut sb, &me, &mut commands, &events).await,
-            Err(e) => Err(e),
-        },
+    let result = match connect(&address, local).await {
+        Ok(mut sb) => {
+            let result = match enter(&mut sb, &me, &with, start).await {
+                Ok(()) => relay(&mut sb, &me, &mut commands, &events).await,
+                Err(e) => Err(e),
+            };
+            sb.close().await;
+            result
+        }
         Err(e) => Err(e),
     };
     commands.close();
@@ -603,9 +647,9 @@ async fn enter(sb: &mut Line, me: &str, with: &str, start: Start) -> Result<(), 
     let deadline = Instant::now() + Duration::from_secs(30);
     match start {
         Start::Call { cookie } => {
-            sb.line(&format!("USR 1 {me} {cookie}")).await.map_err(lost)?;
+            sb.line(&format!("USR 1 {me} {cookie}")).await?;
             expect_verb(sb, "USR", deadline).await?;
-            sb.line(&format!("CAL 2 {with}")).await.map_err(lost)?;
+            sb.line(&format!("CAL 2 {with}")).await?;
             expect_verb(sb, "CAL", deadline).await?;
             loop {
                 let frame = sb.expect(deadline).await?;
@@ -615,7 +659,7 @@ async fn enter(sb: &mut Line, me: &str, with: &str, start: Start) -> Result<(), 
             }
         }
         Start::Answer { cookie, session } => {
-            sb.line(&format!("ANS 1 {me} {cookie} {session}")).await.map_err(lost)?;
+            sb.line(&format!("ANS 1 {me} {cookie} {session}")).await?;
             expect_verb(sb, "ANS", deadline).await
         }
     }
@@ -636,41 +680,19 @@ async fn expect_verb(sb: &mut Line, verb: &str, deadline: Instant) -> Result<(),
     }
 }
 
+/// Relays messages both ways until the other side leaves or the room falls idle.
 async fn relay(
     sb: &mut Line,
     me: &str,
     commands: &mut mpsc::Receiver<SbCommand>,
     events: &mpsc::Sender<SbEvent>,
 ) -> Result<(), Error> {
-    let mut room = Relay { acks: HashMap::new(), typed: Vec::new(), trid: 10, present: 1 };
-    let mut open = true;
-    while open {
-        let mut next = Some(tokio::select! {
-            frame = sb.read() => SbInput::Frame(frame),
-            command = commands.recv() => SbInput::Command(command),
-            _ = tokio::time::sleep(SWITCHBOARD_IDLE) => SbInput::Command(None),
-        });
-        // What else is ready is handled before the write, so one write carries it all.
-        for handled in 1..=crate::READY_BATCH {
-            let Some(input) = next.take() else { break };
-            open = room.handle(sb, me, input, events).await?;
-            // Fetched only to be handled: what is taken here must not be dropped.
-            if !open || handled == crate::READY_BATCH {
-                break;
-            }
-            next =
-                sb.buffered().map(SbInput::Frame).or_else(|| commands.try_recv().ok().map(Some).map(SbInput::Command));
-        }
-        sb.flush().await.map_err(lost)?;
-        for reply in room.typed.drain(..) {
-            let _ = reply.send(Ok(()));
-        }
-    }
-    let acks = room.acks;
-    for (_, reply) in acks {
+    let mut room = Relay { me, commands, events, acks: HashMap::new(), typed: Vec::new(), trid: 10, present: 1 };
+    let end = driver::drive(sb, &mut room, &crate::never_shut_down()).await;
+    for (_, reply) in room.acks {
         let _ = reply.send(Err(Error::NotDelivered("the switchboard closed".into())));
     }
-    Ok(())
+    crate::ended(end).map(drop).map_err(|lost| Error::NotDelivered(format!("{lost:?}")))
 }
 
 /// An MSN error number as a sentence; the number goes to the debug log.

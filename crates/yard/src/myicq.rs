@@ -10,11 +10,16 @@ use myicq::msgtext::{AuthRequest, TextMessage};
 use myicq::server::{LoginReply, OnlineContact, ServerPacket};
 use myicq::{BodyCipher, ClientHeader, ServerHeader, HEADER_LEN};
 use std::collections::{HashMap, VecDeque};
+use std::future::Future;
+use std::io;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
+use switchyard_net::driver::{self, Step};
+use switchyard_net::ReadError;
 use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
-use tokio::time::Instant;
+use tokio::time::{Instant, Interval};
 
 const RESEND_AFTER: Duration = Duration::from_secs(10);
 const TRANSMISSIONS: u8 = 3;
@@ -44,7 +49,7 @@ struct Sent {
 }
 
 pub(crate) struct Connection {
-    socket: UdpSocket,
+    socket: Arc<UdpSocket>,
     server: SocketAddr,
     uin: u32,
     sid: u32,
@@ -77,11 +82,109 @@ fn uin_of(handle: &str) -> Result<u32, Error> {
     handle.trim().parse().map_err(|_| Error::BadHandle(handle.to_owned()))
 }
 
+/// The server's datagrams (those from elsewhere are dropped), as the driver reads them.
+struct Datagrams {
+    socket: Arc<UdpSocket>,
+    server: SocketAddr,
+    buf: Vec<u8>,
+}
+
+impl driver::Link for Datagrams {
+    type Frame = Vec<u8>;
+    type Bad = std::convert::Infallible;
+
+    fn buffered(&mut self) -> Option<Result<Vec<u8>, ReadError<Self::Bad>>> {
+        loop {
+            match self.socket.try_recv_from(&mut self.buf) {
+                Ok((len, from)) if from == self.server => return Some(Ok(self.buf[..len].to_vec())),
+                Ok(_) => continue,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return None,
+                Err(e) => return Some(Err(ReadError::Io(e))),
+            }
+        }
+    }
+
+    async fn read(&mut self) -> Result<Vec<u8>, ReadError<Self::Bad>> {
+        loop {
+            match self.socket.recv_from(&mut self.buf).await {
+                Ok((len, from)) if from == self.server => return Ok(self.buf[..len].to_vec()),
+                Ok(_) => continue,
+                Err(e) => return Err(ReadError::Io(e)),
+            }
+        }
+    }
+
+    fn has_room_for_more(&self) -> bool {
+        true
+    }
+
+    /// Every request is sent as it is made (and resent until acknowledged).
+    async fn flush_unless<F: Future<Output = ()> + Send>(&mut self, _: impl FnOnce() -> F + Send) -> io::Result<()> {
+        Ok(())
+    }
+
+    fn sent_of_lost_output(&self) -> usize {
+        0
+    }
+}
+
+/// A logged-in connection as the driver runs it.
+struct Running<'a> {
+    conn: &'a mut Connection,
+    commands: &'a mut mpsc::Receiver<Command>,
+    keepalive: Interval,
+    resend: Interval,
+}
+
+/// What a connection waits on besides the server's datagrams.
 enum Input {
-    Datagram(std::io::Result<usize>),
     Command(Option<Command>),
     Resend,
     KeepAlive,
+}
+
+impl driver::Session<Datagrams> for Running<'_> {
+    type Input = Input;
+    type Why = Disconnect;
+
+    async fn next_input(&mut self) -> Input {
+        tokio::select! {
+            command = self.commands.recv() => Input::Command(command),
+            _ = self.resend.tick() => Input::Resend,
+            _ = self.keepalive.tick() => Input::KeepAlive,
+        }
+    }
+
+    fn ready_input(&mut self) -> Option<Input> {
+        self.commands.try_recv().ok().map(|command| Input::Command(Some(command)))
+    }
+
+    async fn frame(&mut self, _: &mut Datagrams, datagram: Vec<u8>) -> Step<Disconnect> {
+        let result = match self.conn.accept(&datagram).await {
+            Ok(Some((header, packet))) => self.conn.packet(header, packet).await,
+            Ok(None) => Ok(()),
+            Err(reason) => Err(reason),
+        };
+        to_step(result)
+    }
+
+    async fn input(&mut self, _: &mut Datagrams, input: Input) -> Step<Disconnect> {
+        to_step(match input {
+            Input::Command(Some(command)) => self.conn.command(command).await,
+            Input::Command(None) => Err(Disconnect::LoggedOut),
+            Input::Resend => self.conn.resend().await,
+            Input::KeepAlive => {
+                self.conn.request(&Request::KeepAlive { random: rand::random() }, Then::Nothing).await.map(|_| ())
+            }
+        })
+    }
+}
+
+fn to_step(result: Result<(), Disconnect>) -> Step<Disconnect> {
+    match result {
+        Ok(()) => Step::Continue,
+        Err(reason) => Step::End(reason),
+    }
 }
 
 impl Connection {
@@ -97,7 +200,7 @@ impl Connection {
         let socket = UdpSocket::bind(bind).await.map_err(|e| Error::Unreachable(e.to_string()))?;
         let uin = uin_of(&account.handle)?;
         let mut conn = Connection {
-            socket,
+            socket: Arc::new(socket),
             server,
             uin,
             sid: rand::random_range(1..0x7fff_ffff),
@@ -213,47 +316,17 @@ impl Connection {
     }
 
     pub(crate) async fn run(&mut self, commands: &mut mpsc::Receiver<Command>) -> Disconnect {
-        let mut keepalive = tokio::time::interval_at(Instant::now() + KEEPALIVE_EVERY, KEEPALIVE_EVERY);
-        let mut resend = tokio::time::interval(Duration::from_secs(1));
-        let mut buf = vec![0u8; 2048];
-        loop {
-            let input = tokio::select! {
-                received = self.socket.recv_from(&mut buf) => Input::Datagram(match received {
-                    Ok((len, from)) if from == self.server => Ok(len),
-                    Ok(_) => Ok(0),
-                    Err(e) => Err(e),
-                }),
-                command = commands.recv() => Input::Command(command),
-                _ = resend.tick() => Input::Resend,
-                _ = keepalive.tick() => Input::KeepAlive,
-            };
-            let step = match input {
-                Input::Datagram(Ok(0)) => Ok(()),
-                Input::Datagram(Ok(len)) => {
-                    let bytes = buf[..len].to_vec();
-                    match self.accept(&bytes).await {
-                        Ok(Some((header, packet))) => self.packet(header, packet).await,
-                        Ok(None) => Ok(()),
-                        Err(reason) => Err(reason),
-                    }
-                }
-                Input::Datagram(Err(e)) => Err(Disconnect::Lost(format!("receive failed: {e}"))),
-                Input::Command(Some(command)) => self.command(command).await,
-                Input::Command(None) => Err(Disconnect::LoggedOut),
-                Input::Resend => self.resend().await,
-                Input::KeepAlive => {
-                    self.request(&Request::KeepAlive { random: rand::random() }, Then::Nothing).await.map(|_| ())
-                }
-            };
-            if let Err(reason) = step {
-                for (_, sent) in self.sent.drain() {
-                    if let Then::Reply(reply) | Then::AddFriend { reply, .. } = sent.then {
-                        let _ = reply.send(Err(Error::NotConnected));
-                    }
-                }
-                return reason;
+        let keepalive = tokio::time::interval_at(Instant::now() + KEEPALIVE_EVERY, KEEPALIVE_EVERY);
+        let resend = tokio::time::interval(Duration::from_secs(1));
+        let mut datagrams = Datagrams { socket: self.socket.clone(), server: self.server, buf: vec![0; 2048] };
+        let mut running = Running { conn: self, commands, keepalive, resend };
+        let end = driver::drive(&mut datagrams, &mut running, &crate::never_shut_down()).await;
+        for (_, sent) in self.sent.drain() {
+            if let Then::Reply(reply) | Then::AddFriend { reply, .. } = sent.then {
+                let _ = reply.send(Err(Error::NotConnected));
             }
         }
+        crate::disconnect_of(end)
     }
 
     async fn resend(&mut self) -> Result<(), Disconnect> {
