@@ -16,6 +16,27 @@ pub struct Config {
     pub myicq: MyIcqSection,
     pub http: HttpSection,
     pub limits: LimitsSection,
+    pub store: StoreSection,
+}
+
+/// Where accounts, contact lists and the offline queue are kept.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct StoreSection {
+    /// `sqlite://FILE`: the embedded SQLite database; a relative FILE is in the data directory.
+    pub url: String,
+}
+
+impl Default for StoreSection {
+    fn default() -> Self {
+        StoreSection { url: format!("sqlite://{}", switchyard_store_sqlite::FILE_NAME) }
+    }
+}
+
+/// A store named by [`StoreSection::url`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StoreLocation {
+    Sqlite(PathBuf),
 }
 
 /// The HTTP service: the Passport nexus MSNP8+ clients log in through.
@@ -162,6 +183,7 @@ impl Default for Config {
             myicq: MyIcqSection::default(),
             http: HttpSection::default(),
             limits: LimitsSection::default(),
+            store: StoreSection::default(),
         }
     }
 }
@@ -246,11 +268,23 @@ impl Config {
         anyhow::ensure!(!self.mrim.domains.is_empty(), "mrim.domains must name at least one domain");
         anyhow::ensure!(self.mrim.ping_period_secs > 0, "mrim.ping_period_secs must be positive");
         self.myicq_administrators()?;
+        self.store_location()?;
         Ok(())
     }
 
-    pub fn database_path(&self) -> PathBuf {
-        self.data_dir.join(switchyard_store_sqlite::FILE_NAME)
+    /// The store `store.url` names.
+    pub fn store_location(&self) -> anyhow::Result<StoreLocation> {
+        let url = self.store.url.trim();
+        let Some((scheme, rest)) = url.split_once("://") else {
+            anyhow::bail!("store.url {url:?} is not a URL (sqlite://FILE)");
+        };
+        match scheme {
+            "sqlite" => {
+                anyhow::ensure!(!rest.is_empty(), "store.url {url:?} names no file (sqlite://FILE)");
+                Ok(StoreLocation::Sqlite(self.data_dir.join(rest)))
+            }
+            other => anyhow::bail!("store.url: unknown kind of store {other:?} (sqlite://FILE)"),
+        }
     }
 
     pub(crate) fn msn_front(&self) -> switchyard_msn::MsnConfig {
@@ -344,6 +378,21 @@ mod tests {
         assert_eq!(config.msn.domains[0], "msn.com");
         assert_eq!(config.msn.login_timeout_secs, 60);
         assert_eq!(config.data_dir, PathBuf::from("./switchyard-data"));
+    }
+
+    #[test]
+    fn the_store_is_the_data_directorys_database_unless_the_url_says_otherwise() {
+        let location = |toml: &str| toml::from_str::<Config>(toml).unwrap().store_location();
+        let default = location("data_dir = \"/srv/yard\"").unwrap();
+        assert_eq!(default, StoreLocation::Sqlite(PathBuf::from("/srv/yard/switchyard.db")));
+        let relative = location("data_dir = \"/srv/yard\"\n[store]\nurl = \"sqlite://other.db\"").unwrap();
+        assert_eq!(relative, StoreLocation::Sqlite(PathBuf::from("/srv/yard/other.db")));
+        let absolute = location("[store]\nurl = \"sqlite:///var/lib/yard.db\"").unwrap();
+        assert_eq!(absolute, StoreLocation::Sqlite(PathBuf::from("/var/lib/yard.db")));
+        for bad in ["switchyard.db", "sqlite://", "mysql://localhost/yard"] {
+            let config: Config = toml::from_str(&format!("[store]\nurl = \"{bad}\"")).unwrap();
+            assert!(config.validate().is_err(), "{bad} accepted");
+        }
     }
 
     #[test]

@@ -5,8 +5,9 @@ pub mod control;
 mod data_lock;
 mod fd_limit;
 mod http;
+pub mod import;
 mod server;
 pub mod tls;
 
-pub use config::Config;
-pub use server::{open_store, RunningServer};
+pub use config::{Config, StoreLocation};
+pub use server::{open_sqlite, open_store, RunningServer};

@@ -3,7 +3,7 @@ use clap::{Args, Parser, Subcommand};
 use std::io::BufRead;
 use std::net::IpAddr;
 use std::path::PathBuf;
-use switchyard::{open_store, Config, RunningServer};
+use switchyard::{open_sqlite, open_store, Config, RunningServer, StoreLocation};
 use switchyard_core::{AccountName, Date, Sex, Store};
 
 /// One server for MSN Messenger, Mail.Ru Agent and MyICQ clients.
@@ -40,9 +40,9 @@ enum Command {
     /// Manage accounts.
     #[command(subcommand)]
     User(UserCommand),
-    /// Copy the database into a new file, safely while the server runs (SQLite's online backup).
-    /// To restore, stop the server and put the copy in place of the data directory's
-    /// switchyard.db.
+    /// Copy the SQLite database into a new file, safely while the server runs (SQLite's online
+    /// backup). To restore, stop the server and put the copy in place of the database
+    /// (store.url; by default the data directory's switchyard.db).
     Backup {
         /// The new file; it must not exist.
         file: PathBuf,
@@ -133,6 +133,15 @@ enum UserCommand {
     },
     /// Show an account's profile, or change the fields given.
     Profile(ProfileArgs),
+    /// Create accounts and contact lists from lines of text (a file, or standard input):
+    /// `user NAME PASSWORD [NICKNAME]` creates the account or gives it this password;
+    /// `contact OWNER TARGET [SHOWN AS]` puts TARGET on OWNER's list, with TARGET's
+    /// authorization granted; `#` starts a comment. Each `user` line is answered with the
+    /// account's UIN and name, tab-separated. Importing the same lines again changes nothing.
+    Import {
+        /// The file to read; standard input without it.
+        file: Option<PathBuf>,
+    },
 }
 
 #[derive(Args)]
@@ -263,10 +272,13 @@ async fn shutdown_signal() -> anyhow::Result<()> {
 }
 
 async fn backup(config: Config, file: &std::path::Path) -> anyhow::Result<()> {
-    if !config.database_path().exists() {
-        bail!("there is no database in {}", config.data_dir.display());
+    let path = match config.store_location()? {
+        StoreLocation::Sqlite(path) => path,
+    };
+    if !path.exists() {
+        bail!("there is no database in {}", database_dir(&path).display());
     }
-    let store = open_store(&config).await?;
+    let store = open_sqlite(&config, &path).await?;
     let result = store.backup_to(file).await.with_context(|| format!("cannot back up into {}", file.display()));
     store.close().await;
     result?;
@@ -275,15 +287,17 @@ async fn backup(config: Config, file: &std::path::Path) -> anyhow::Result<()> {
 }
 
 async fn user(config: Config, command: UserCommand) -> anyhow::Result<()> {
-    let create = matches!(command, UserCommand::Add { create: true, .. });
-    if !create && !config.database_path().exists() {
-        bail!(
-            "there is no database in {} (a mistyped --data-dir?); `user add --create` makes one, and so does `serve`",
-            config.data_dir.display()
-        );
+    let create = matches!(command, UserCommand::Add { create: true, .. } | UserCommand::Import { .. });
+    match config.store_location()? {
+        StoreLocation::Sqlite(path) if !create && !path.exists() => bail!(
+            "there is no database in {} (a mistyped --data-dir?); `user add --create` makes one, and so do \
+             `user import` and `serve`",
+            database_dir(&path).display()
+        ),
+        StoreLocation::Sqlite(_) => {}
     }
     let store = open_store(&config).await?;
-    let result = run_user_command(&store, command, &config.data_dir).await;
+    let result = run_user_command(&*store, command, &config.data_dir).await;
     store.close().await;
     result
 }
@@ -298,6 +312,16 @@ async fn run_user_command(store: &dyn Store, command: UserCommand, data_dir: &st
             let password = password_or_stdin(password)?;
             let account = store.create_account(&name, &password, nickname.as_deref()).await?;
             println!("created {} uin {}", account.name, account.uin);
+        }
+        UserCommand::Import { file } => {
+            let mut out = std::io::stdout().lock();
+            match file {
+                Some(path) => {
+                    let file = std::fs::File::open(&path).with_context(|| format!("cannot open {}", path.display()))?;
+                    switchyard::import::import(store, std::io::BufReader::new(file), &mut out).await?
+                }
+                None => switchyard::import::import(store, std::io::stdin().lock(), &mut out).await?,
+            }
         }
         UserCommand::List => {
             for account in store.accounts().await? {
@@ -357,6 +381,11 @@ async fn run_user_command(store: &dyn Store, command: UserCommand, data_dir: &st
         }
     }
     Ok(())
+}
+
+/// The directory an SQLite database is in (or would be).
+fn database_dir(path: &std::path::Path) -> &std::path::Path {
+    path.parent().unwrap_or(path)
 }
 
 fn account_name(name: &str) -> anyhow::Result<AccountName> {

@@ -1,6 +1,6 @@
 //! Starting and stopping a server: store, core, listeners, graceful shutdown.
 
-use crate::config::Config;
+use crate::config::{Config, StoreLocation};
 use anyhow::Context as _;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -14,16 +14,22 @@ use tokio::net::{TcpListener, TcpSocket, UdpSocket};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-/// Opens the data directory's database, creating both if needed: the directory readable by its
-/// owner only (0700), the database too (0600).
-pub async fn open_store(config: &Config) -> anyhow::Result<SqliteStore> {
+/// Opens the store the configuration names, creating the data directory if needed (readable by
+/// its owner only, 0700).
+pub async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
+    match config.store_location()? {
+        StoreLocation::Sqlite(path) => Ok(Arc::new(open_sqlite(config, &path).await?)),
+    }
+}
+
+/// Opens an SQLite database, creating it if needed, readable by its owner only (0600).
+pub async fn open_sqlite(config: &Config, path: &std::path::Path) -> anyhow::Result<SqliteStore> {
     create_data_dir(config)?;
-    let path = config.database_path();
     // Made empty with its permissions first: SQLite gives its journal files the database's.
     std::os::unix::fs::OpenOptionsExt::mode(std::fs::OpenOptions::new().write(true).create(true), 0o600)
-        .open(&path)
+        .open(path)
         .with_context(|| format!("cannot create {}", path.display()))?;
-    Ok(SqliteStore::open(&path).await?)
+    Ok(SqliteStore::open(path).await?)
 }
 
 fn create_data_dir(config: &Config) -> anyhow::Result<()> {
@@ -52,7 +58,7 @@ impl RunningServer {
         config.validate()?;
         create_data_dir(config)?;
         let data_dir_lock = crate::data_lock::DataDirLock::acquire(&config.data_dir)?;
-        let store: Arc<dyn Store> = Arc::new(open_store(config).await?);
+        let store = open_store(config).await?;
         let core = Core::new(store.clone(), config.core());
         let msn_config = config.msn_front();
         let passport = Arc::new(Passport::new(msn_config.ticket_lifetime));

@@ -289,3 +289,30 @@ fn deleting_an_online_account_ends_its_session_at_once() {
     stdout(&run(dir.path(), &["user", "add", "bob", "--password", "pw"]));
     assert_eq!(stdout(&run(dir.path(), &["user", "del", "bob"])), "deleted bob\n");
 }
+
+#[test]
+fn accounts_and_contact_lists_are_imported_from_standard_input() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let import = |lines: &str| {
+        let mut child = switchyard(d)
+            .args(["user", "import"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child.stdin.take().unwrap().write_all(lines.as_bytes()).unwrap();
+        child.wait_with_output().unwrap()
+    };
+    // Importing makes the database, as `serve` does: it is how a new network is filled.
+    let lines = "user alice pw-a\nuser bob pw-b Bob B\ncontact alice bob partner\ncontact bob alice\n";
+    assert_eq!(stdout(&import(lines)), "10001\talice\n10002\tbob\n");
+    assert_eq!(stdout(&import(lines)), "10001\talice\n10002\tbob\n", "the same lines again change nothing");
+    assert_eq!(stdout(&run(d, &["user", "list"])), "10001\talice\t\n10002\tbob\tBob B\n");
+    let bad = import("user carol pw\ncontact carol nobody\n");
+    assert!(!bad.status.success());
+    let said = String::from_utf8_lossy(&bad.stderr);
+    assert!(said.contains("line 2: contact carol nobody") && said.contains("no account named nobody"), "{said}");
+    assert!(stdout(&run(d, &["user", "list"])).contains("10003\tcarol"), "the lines before the bad one stay");
+}
