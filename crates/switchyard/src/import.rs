@@ -13,7 +13,7 @@
 
 use anyhow::{bail, Context as _};
 use std::io::{BufRead, Write};
-use switchyard_core::{AccountName, RelationFlags, Store};
+use switchyard_core::{Account, AccountName, RelationFlags, Store};
 
 /// Reads `input` line by line into `store`, answering each `user` line on `out`. Stops at the
 /// first line it cannot take, naming it; what came before stays imported.
@@ -27,7 +27,8 @@ pub async fn import(store: &dyn Store, input: impl BufRead, out: &mut impl Write
 
 async fn import_line(store: &dyn Store, line: &str, out: &mut impl Write) -> anyhow::Result<()> {
     let mut words = line.split_whitespace();
-    let rest = |words: std::str::SplitWhitespace<'_>| Some(words.collect::<Vec<_>>().join(" ")).filter(|s| !s.is_empty());
+    let rest =
+        |words: std::str::SplitWhitespace<'_>| Some(words.collect::<Vec<_>>().join(" ")).filter(|s| !s.is_empty());
     match words.next() {
         None => Ok(()),
         Some(comment) if comment.starts_with('#') => Ok(()),
@@ -35,18 +36,7 @@ async fn import_line(store: &dyn Store, line: &str, out: &mut impl Write) -> any
             let (Some(name), Some(password)) = (words.next(), words.next()) else {
                 bail!("expected: user NAME PASSWORD [NICKNAME]");
             };
-            let nickname = rest(words);
-            let name = account_name(name)?;
-            let account = match store.account_by_name(&name).await? {
-                Some(account) => {
-                    store.set_password(account.id, password).await?;
-                    if nickname.is_some() && nickname != account.nickname {
-                        store.set_nickname(account.id, nickname.as_deref()).await?;
-                    }
-                    account
-                }
-                None => store.create_account(&name, password, nickname.as_deref()).await?,
-            };
+            let account = user(store, name, password, rest(words).as_deref()).await?;
             writeln!(out, "{}\t{}", account.uin, account.name)?;
             Ok(())
         }
@@ -54,27 +44,48 @@ async fn import_line(store: &dyn Store, line: &str, out: &mut impl Write) -> any
             let (Some(owner), Some(target)) = (words.next(), words.next()) else {
                 bail!("expected: contact OWNER TARGET [SHOWN AS]");
             };
-            let shown_as = rest(words);
-            let owner = existing(store, owner).await?;
-            let target = existing(store, target).await?;
-            anyhow::ensure!(owner.id != target.id, "an account cannot be its own contact");
-            let listed = (store.relation_flags(owner.id, target.id).await? - RelationFlags::BLOCK)
-                | RelationFlags::FORWARD
-                | RelationFlags::ALLOW;
-            store.set_relation(owner.id, target.id, listed, shown_as.as_deref()).await?;
-            let allowing = (store.relation_flags(target.id, owner.id).await? - RelationFlags::BLOCK) | RelationFlags::ALLOW;
-            store.set_relation(target.id, owner.id, allowing, None).await?;
-            Ok(())
+            contact(store, owner, target, rest(words).as_deref()).await
         }
         Some(other) => bail!("unknown kind of line {other:?} (user, contact)"),
     }
+}
+
+/// A `user` line: the account named `name`, created or given `password` (and `nickname`, when
+/// one is given).
+pub async fn user(store: &dyn Store, name: &str, password: &str, nickname: Option<&str>) -> anyhow::Result<Account> {
+    let name = account_name(name)?;
+    match store.account_by_name(&name).await? {
+        Some(account) => {
+            store.set_password(account.id, password).await?;
+            if nickname.is_some() && nickname != account.nickname.as_deref() {
+                store.set_nickname(account.id, nickname).await?;
+            }
+            Ok(account)
+        }
+        None => Ok(store.create_account(&name, password, nickname).await?),
+    }
+}
+
+/// A `contact` line: `owner` has `target` on their list (shown as `shown_as`), and `target`
+/// lets `owner` see them.
+pub async fn contact(store: &dyn Store, owner: &str, target: &str, shown_as: Option<&str>) -> anyhow::Result<()> {
+    let owner = existing(store, owner).await?;
+    let target = existing(store, target).await?;
+    anyhow::ensure!(owner.id != target.id, "an account cannot be its own contact");
+    let listed = (store.relation_flags(owner.id, target.id).await? - RelationFlags::BLOCK)
+        | RelationFlags::FORWARD
+        | RelationFlags::ALLOW;
+    store.set_relation(owner.id, target.id, listed, shown_as).await?;
+    let allowing = (store.relation_flags(target.id, owner.id).await? - RelationFlags::BLOCK) | RelationFlags::ALLOW;
+    store.set_relation(target.id, owner.id, allowing, None).await?;
+    Ok(())
 }
 
 fn account_name(name: &str) -> anyhow::Result<AccountName> {
     AccountName::new(name).with_context(|| format!("invalid account name {name:?}"))
 }
 
-async fn existing(store: &dyn Store, name: &str) -> anyhow::Result<switchyard_core::Account> {
+async fn existing(store: &dyn Store, name: &str) -> anyhow::Result<Account> {
     let name = account_name(name)?;
     store.account_by_name(&name).await?.with_context(|| format!("no account named {name}"))
 }
@@ -83,7 +94,7 @@ async fn existing(store: &dyn Store, name: &str) -> anyhow::Result<switchyard_co
 mod tests {
     use super::import;
     use switchyard_core::memory::MemoryStore;
-    use switchyard_core::{AccountName, RelationFlags, Store};
+    use switchyard_core::{Account, AccountName, RelationFlags, Store};
 
     async fn run(store: &MemoryStore, lines: &str) -> anyhow::Result<String> {
         let mut out = Vec::new();

@@ -35,9 +35,14 @@ struct Args {
     /// Which clients: msn (MD5 login), mrim, myicq, or mixed (the three in turn).
     #[arg(long, default_value = "msn")]
     protocol: Which,
-    /// A Switchyard server's data directory: the bench's accounts are created in its database
-    /// where missing. Without it (another server, or one elsewhere) the accounts must exist:
+    /// A Switchyard server's configuration file: the bench's accounts (and its scenario's
+    /// contact lists) are made in the store it names, as `switchyard user import` makes them.
+    /// Without it or `--data-dir` (another server, or one elsewhere) the accounts must exist:
     /// `<prefix>N` with `--password`, and for MyICQ the UINs from `--myicq-first-uin` on.
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// A Switchyard server's data directory (with its default configuration, or overriding
+    /// `--config`'s): the bench's accounts are made in its store.
     #[arg(long)]
     data_dir: Option<PathBuf>,
     /// The bench accounts' password.

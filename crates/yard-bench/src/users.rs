@@ -2,8 +2,7 @@
 
 use crate::{Args, Scenario, Which};
 use anyhow::Context as _;
-use switchyard_core::{AccountName, RelationFlags, Store};
-use switchyard_store_sqlite::SqliteStore;
+use switchyard::import;
 use yard::Protocol;
 
 /// One bench user: the protocol they log in with, and how each protocol names them (on one
@@ -66,54 +65,67 @@ pub(crate) fn mixed_protocol(index: usize) -> Protocol {
     }
 }
 
-/// The bench's users: created in the server's database where missing, or, without
-/// `--data-dir`, named by the options and assumed to exist.
+/// The bench's users: created in a Switchyard server's store (the one its `--config` and
+/// `--data-dir` name, whatever kind it is) as `switchyard user import` would, or, without either,
+/// named by the options and assumed to exist.
 pub(crate) async fn accounts(args: &Args) -> anyhow::Result<Vec<User>> {
-    let Some(data_dir) = &args.data_dir else {
+    let Some(config) = server_config(args)? else {
         anyhow::ensure!(
             !args.scenario.needs_contact_lists(),
-            "this scenario sets up contact lists in the server's database: it needs --data-dir"
+            "this scenario sets up contact lists in the server's store: it needs --data-dir or --config"
         );
         let first_uin = match (args.protocol(), args.myicq_first_uin) {
             (Which::Msn | Which::Mrim, first) => first.unwrap_or(0),
             (_, Some(first)) => first,
-            (_, None) => anyhow::bail!("MyICQ users without --data-dir need --myicq-first-uin"),
+            (_, None) => anyhow::bail!("MyICQ users without --data-dir or --config need --myicq-first-uin"),
         };
         let uin = |i: usize| u32::try_from(i).ok().and_then(|i| first_uin.checked_add(i)).context("UIN out of range");
         return (0..args.users).map(|i| Ok(User::new(args, i, uin(i)?))).collect();
     };
-    let path = data_dir.join(switchyard_store_sqlite::FILE_NAME);
-    let store = SqliteStore::open(&path).await.with_context(|| format!("cannot open {}", path.display()))?;
-    let mut accounts = Vec::with_capacity(args.users);
-    for i in 0..args.users {
-        let name = AccountName::new(&format!("{}{i}", args.prefix)).context("bad --prefix")?;
-        accounts.push(match store.account_by_name(&name).await? {
-            Some(account) => account,
-            None => store.create_account(&name, &args.password, None).await?,
-        });
+    let store = switchyard::open_store(&config).await.context("cannot open the server's store")?;
+    let created = create(&*store, args).await;
+    store.close().await;
+    let uins = created?;
+    Ok(uins.into_iter().enumerate().map(|(i, uin)| User::new(args, i, uin)).collect())
+}
+
+/// The server's configuration as `switchyard` reads it, if the bench was given one.
+fn server_config(args: &Args) -> anyhow::Result<Option<switchyard::Config>> {
+    let mut config = match &args.config {
+        Some(path) => switchyard::Config::from_file(path)?,
+        None if args.data_dir.is_some() => switchyard::Config::default(),
+        None => return Ok(None),
+    };
+    if let Some(dir) = &args.data_dir {
+        config.data_dir = dir.clone();
     }
-    let both = RelationFlags::FORWARD | RelationFlags::ALLOW;
+    Ok(Some(config))
+}
+
+/// Creates the users and the scenario's contact lists; their UINs.
+async fn create(store: &dyn switchyard_core::Store, args: &Args) -> anyhow::Result<Vec<u32>> {
+    let name = |i: usize| format!("{}{i}", args.prefix);
+    let mut uins = Vec::with_capacity(args.users);
+    for i in 0..args.users {
+        uins.push(import::user(store, &name(i), &args.password, None).await?.uin);
+    }
     match args.scenario {
         // Everyone watches user 0 (and lets it see them).
         Scenario::Fanout { .. } => {
-            if let Some((star, watchers)) = accounts.split_first() {
-                for watcher in watchers {
-                    store.set_relation(watcher.id, star.id, both, Some("star")).await?;
-                    store.set_relation(star.id, watcher.id, RelationFlags::ALLOW, None).await?;
-                }
+            for watcher in 1..args.users {
+                import::contact(store, &name(watcher), &name(0), Some("star")).await?;
             }
         }
         // Partners watch each other.
         Scenario::Mixed { .. } if args.scenario.needs_contact_lists() => {
-            for pair in accounts.chunks_exact(2) {
-                store.set_relation(pair[0].id, pair[1].id, both, Some("partner")).await?;
-                store.set_relation(pair[1].id, pair[0].id, both, Some("partner")).await?;
+            for first in (0..args.users.saturating_sub(1)).step_by(2) {
+                import::contact(store, &name(first), &name(first + 1), Some("partner")).await?;
+                import::contact(store, &name(first + 1), &name(first), Some("partner")).await?;
             }
         }
         _ => {}
     }
-    store.close().await;
-    Ok(accounts.iter().enumerate().map(|(i, account)| User::new(args, i, account.uin)).collect())
+    Ok(uins)
 }
 
 /// The loopback address user `index` connects from: 127.0.0.1 … 127.0.0.N for `--sources N`

@@ -3,30 +3,39 @@
 
 use switchyard::{Config, RunningServer};
 
-/// A server on free ports over a fresh data directory.
+/// A server on free ports over a fresh data directory, its store not the default one: the
+/// bench finds it through the server's configuration file.
 struct Fixture {
     dir: tempfile::TempDir,
+    config_file: std::path::PathBuf,
     server: RunningServer,
 }
+
+/// The store the fixture's configuration names.
+const STORE_URL: &str = "sqlite://chosen.db";
 
 impl Fixture {
     async fn start(adjust: impl FnOnce(&mut Config)) -> Fixture {
         let dir = tempfile::tempdir().unwrap();
-        let mut config = Config { data_dir: dir.path().to_path_buf(), ..Config::default() };
+        let config_file = dir.path().join("switchyard.toml");
+        let text = format!("data_dir = {:?}\n[store]\nurl = {STORE_URL:?}\n", dir.path());
+        std::fs::write(&config_file, text).unwrap();
+        let mut config = Config::from_file(&config_file).unwrap();
         (config.msn.port, config.mrim.port, config.mrim.redirect_port, config.myicq.port) = (0, 0, 0, 0);
         (config.http.port, config.http.https_port) = (0, None);
         adjust(&mut config);
         let server = RunningServer::start(&config).await.unwrap();
-        Fixture { dir, server }
+        assert!(dir.path().join("chosen.db").exists() && !dir.path().join("switchyard.db").exists());
+        Fixture { dir, config_file, server }
     }
 
-    /// Runs yard-bench against the server with `args` (and `--data-dir` when `creating`
+    /// Runs yard-bench against the server with `args` (and `--config` when `creating`
     /// accounts); the JSON report of a run that succeeded.
     async fn bench(&self, creating: bool, args: &[&str]) -> serde_json::Value {
         let address = |role| self.server.address(role).unwrap().to_string();
         let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_yard-bench"));
         if creating {
-            command.args(["--data-dir", self.dir.path().to_str().unwrap()]);
+            command.args(["--config", self.config_file.to_str().unwrap()]);
         }
         let output = command
             .args(["--json", "--msn", &address("msn"), "--mrim", &address("mrim"), "--myicq", &address("myicq")])
@@ -57,7 +66,7 @@ async fn mixed_pairs_log_in_and_deliver() {
     fixture.server.shutdown().await;
 }
 
-/// Without `--data-dir` the bench creates nothing: it logs in to accounts that exist, named by
+/// Without `--config` or `--data-dir` the bench creates nothing: it logs in to accounts that exist, named by
 /// its options, as it would on another server.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn without_a_data_dir_it_uses_existing_accounts_named_by_its_options() {
@@ -66,7 +75,7 @@ async fn without_a_data_dir_it_uses_existing_accounts_named_by_its_options() {
         (config.msn.domains, config.mrim.domains) = (vec!["example.net".into()], vec!["example.ru".into()])
     })
     .await;
-    let store = switchyard_store_sqlite::SqliteStore::open_in(fixture.dir.path()).await.unwrap();
+    let store = switchyard_store_sqlite::SqliteStore::open(&fixture.dir.path().join("chosen.db")).await.unwrap();
     let mut uins = Vec::new();
     for i in 0..6 {
         let name = AccountName::new(&format!("load{i}")).unwrap();
