@@ -20,8 +20,9 @@ const WRITE_DEADLINE: Duration = Duration::from_secs(30);
 /// A TLS handshake takes a few round trips; a client that stalls in it is dropped.
 #[cfg(feature = "server")]
 const HANDSHAKE_DEADLINE: Duration = Duration::from_secs(15);
-/// Idle sessions dominate memory: buffers start this small and grow only for what arrives.
-const INITIAL_INPUT: usize = 256;
+/// Idle sessions dominate a server's memory: its buffers start this small and grow only for
+/// what arrives.
+const SERVER_MIN_READ: usize = 256;
 /// The largest output buffer an idle connection keeps after a big write (a long contact list).
 const RETAINED_OUTPUT: usize = 4096;
 /// The most a busy connection reads at once. A read that fills the room it had grows the next
@@ -75,6 +76,8 @@ pub struct BufferedStream {
     pub input: BytesMut,
     /// Room to offer the next read.
     read_size: usize,
+    /// The least room a read is offered.
+    min_read: usize,
     /// Bytes queued for the next [`BufferedStream::flush`].
     pub output: BytesMut,
     /// Bytes of `output` the kernel has taken during the flush in progress.
@@ -88,11 +91,19 @@ fn gone() -> io::Error {
 }
 
 impl BufferedStream {
+    /// A server's connection: small while idle.
     pub fn new(stream: TcpStream) -> Self {
+        Self::with_min_read(stream, SERVER_MIN_READ)
+    }
+
+    /// A connection whose reads are offered at least `min_read` bytes. A client has a few
+    /// connections, not thousands: fewer, larger reads matter more to it than idle memory.
+    pub fn with_min_read(stream: TcpStream, min_read: usize) -> Self {
         BufferedStream {
             transport: Transport::Plain(stream),
-            input: BytesMut::with_capacity(INITIAL_INPUT),
-            read_size: INITIAL_INPUT,
+            input: BytesMut::with_capacity(min_read),
+            read_size: min_read,
+            min_read,
             output: BytesMut::new(),
             sent: 0,
             sent_of_lost_output: 0,
@@ -130,7 +141,7 @@ impl BufferedStream {
         }
         // Only a connection that has had bursts gets room made: an idle one reads into what it
         // has, as small as it started.
-        if self.read_size > INITIAL_INPUT && self.input.capacity() - self.input.len() < self.read_size {
+        if self.read_size > self.min_read && self.input.capacity() - self.input.len() < self.read_size {
             self.input.reserve(self.read_size);
         }
         let room = self.input.capacity() - self.input.len();
@@ -146,7 +157,7 @@ impl BufferedStream {
                 self.read_size = if n >= room {
                     (self.read_size * 2).min(MAX_READ)
                 } else {
-                    (self.read_size / 2).max(INITIAL_INPUT)
+                    (self.read_size / 2).max(self.min_read)
                 };
                 Ok(())
             }

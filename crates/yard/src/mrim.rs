@@ -99,7 +99,7 @@ impl Connection {
         let stream = crate::tcp::connect(&address, options.local_address).await?;
         let dialect = Dialect { major: 1, minor: options.mrim_minor };
         let mut conn = Connection {
-            link: Framed::new(stream, Codec { decoder: PacketDecoder::default(), dialect }),
+            link: Framed::client(stream, Codec { decoder: PacketDecoder::default(), dialect }),
             state: State {
                 written: Vec::new(),
                 seq: 0,

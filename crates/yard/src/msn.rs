@@ -46,7 +46,7 @@ type Line = Framed<Codec>;
 
 async fn connect(address: &str, local: Option<std::net::IpAddr>) -> Result<Line, Error> {
     let stream = crate::tcp::connect(address, local).await?;
-    Ok(Framed::new(stream, Codec(FrameDecoder::new(Direction::ServerToClient, Limits::default()))))
+    Ok(Framed::client(stream, Codec(FrameDecoder::new(Direction::ServerToClient, Limits::default()))))
 }
 
 /// Commands written on a [`Line`]: queued for the driver's next write, or (while logging in
