@@ -94,7 +94,7 @@ async fn existing(store: &dyn Store, name: &str) -> anyhow::Result<Account> {
 mod tests {
     use super::import;
     use switchyard_core::memory::MemoryStore;
-    use switchyard_core::{Account, AccountName, RelationFlags, Store};
+    use switchyard_core::{AccountName, RelationFlags, Store};
 
     async fn run(store: &MemoryStore, lines: &str) -> anyhow::Result<String> {
         let mut out = Vec::new();

@@ -121,7 +121,7 @@ enum GroupText {
 }
 
 impl GroupText {
-    fn as_ref(&self) -> GroupRef<'_> {
+    fn as_ref(&self) -> GroupRef<&str> {
         match self {
             GroupText::Number(n) => GroupRef::Number(*n),
             GroupText::Guid(g) => GroupRef::Guid(g),

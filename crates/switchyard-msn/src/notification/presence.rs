@@ -38,7 +38,7 @@ impl PendingChallenge {
 
 impl Notification {
     /// What `CHG`/`ILN`/`NLN` carry after the status in this dialect.
-    fn extras<'a>(&self, client: &'a ClientDetails) -> PresenceExtras<'a> {
+    fn extras<'a>(&self, client: &'a ClientDetails) -> PresenceExtras<&'a str> {
         match self.dialect.presence_extras() {
             Extras::None => PresenceExtras::default(),
             Extras::Capabilities => PresenceExtras { capabilities: Some(client.capabilities), object: None },
