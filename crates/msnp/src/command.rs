@@ -74,7 +74,7 @@ impl PromptMode {
         }
     }
 
-    fn from_code(code: &str) -> Option<Self> {
+    pub fn from_code(code: &str) -> Option<Self> {
         match code {
             "A" => Some(PromptMode::Ask),
             "N" => Some(PromptMode::AllowAutomatically),
@@ -98,7 +98,7 @@ impl PrivacyMode {
         }
     }
 
-    fn from_code(code: &str) -> Option<Self> {
+    pub fn from_code(code: &str) -> Option<Self> {
         match code {
             "AL" => Some(PrivacyMode::AllowAll),
             "BL" => Some(PrivacyMode::BlockAll),
@@ -550,5 +550,115 @@ impl SbCommand {
             _ => return Err(unknown(frame)),
         };
         Ok(command)
+    }
+}
+
+/// A command as a frame, for a client to write (the inverse of `parse`).
+fn frame(verb: &[u8; 3], params: impl IntoIterator<Item = String>) -> Frame {
+    Frame::new(Verb::new(verb), params.into_iter().collect())
+}
+
+fn with_payload(verb: &[u8; 3], params: impl IntoIterator<Item = String>, payload: &Bytes) -> Frame {
+    Frame::with_payload(Verb::new(verb), params.into_iter().collect(), payload.clone())
+}
+
+fn name(text: &str) -> String {
+    crate::text::url_encode(text).into_owned()
+}
+
+impl NsCommand {
+    pub fn to_frame(&self) -> Frame {
+        let t = |trid: &Trid| trid.to_string();
+        match self {
+            NsCommand::Ver { trid, dialects } => {
+                frame(b"VER", std::iter::once(t(trid)).chain(dialects.iter().cloned()))
+            }
+            NsCommand::Cvr { trid, client } => {
+                frame(b"CVR", std::iter::once(t(trid)).chain(client.split(' ').map(str::to_owned)))
+            }
+            NsCommand::Inf { trid } => frame(b"INF", [t(trid)]),
+            NsCommand::Usr { trid, package, stage, value } => {
+                let stage = match stage {
+                    AuthStage::Initiate => "I",
+                    AuthStage::Subsequent => "S",
+                };
+                frame(b"USR", [t(trid), package.clone(), stage.to_owned(), value.clone()])
+            }
+            NsCommand::Syn { trid, version } => frame(b"SYN", [t(trid), version.to_string()]),
+            NsCommand::Gtc { trid, mode } => frame(b"GTC", [t(trid), mode.code().to_owned()]),
+            NsCommand::Blp { trid, mode } => frame(b"BLP", [t(trid), mode.code().to_owned()]),
+            NsCommand::Lst { trid, list } => frame(b"LST", [t(trid), list.code().to_owned()]),
+            NsCommand::Add { trid, list, handle, name: friendly, group } => frame(
+                b"ADD",
+                [t(trid), list.code().to_owned(), handle.clone(), name(friendly)].into_iter().chain(group.clone()),
+            ),
+            NsCommand::Adc { trid, list, contact, name: friendly, group } => {
+                let contact = match contact {
+                    ContactRef::Handle(handle) => format!("N={handle}"),
+                    ContactRef::Guid(guid) => format!("C={guid}"),
+                };
+                let friendly = friendly.as_deref().map(|f| format!("F={}", name(f)));
+                frame(
+                    b"ADC",
+                    [t(trid), list.code().to_owned(), contact].into_iter().chain(friendly).chain(group.clone()),
+                )
+            }
+            NsCommand::Rem { trid, list, contact, group } => {
+                frame(b"REM", [t(trid), list.code().to_owned(), contact.clone()].into_iter().chain(group.clone()))
+            }
+            NsCommand::Lsg { trid } => frame(b"LSG", [t(trid)]),
+            NsCommand::Adg { trid, name: group } => frame(b"ADG", [t(trid), name(group), "0".to_owned()]),
+            NsCommand::Rmg { trid, group } => frame(b"RMG", [t(trid), group.clone()]),
+            NsCommand::Reg { trid, group, name: new } => {
+                frame(b"REG", [t(trid), group.clone(), name(new), "0".to_owned()])
+            }
+            NsCommand::Rea { trid, handle, name: friendly } => frame(b"REA", [t(trid), handle.clone(), name(friendly)]),
+            NsCommand::Prp { trid, property, value } => {
+                frame(b"PRP", [t(trid), property.clone()].into_iter().chain(value.as_deref().map(name)))
+            }
+            NsCommand::Sbp { trid, contact, property, value } => {
+                frame(b"SBP", [t(trid), contact.clone(), property.clone(), name(value)])
+            }
+            NsCommand::Chg { trid, status, capabilities, object } => frame(
+                b"CHG",
+                [t(trid), status.code().to_owned()]
+                    .into_iter()
+                    .chain(capabilities.map(|c| c.to_string()))
+                    .chain(object.clone()),
+            ),
+            NsCommand::Uux { trid, payload } => with_payload(b"UUX", [t(trid)], payload),
+            NsCommand::Qry { trid, product, payload } => with_payload(b"QRY", [t(trid), product.clone()], payload),
+            NsCommand::Url { trid, service } => frame(b"URL", [t(trid), service.clone()]),
+            NsCommand::Gcf { trid, file } => frame(b"GCF", [t(trid), file.clone()]),
+            NsCommand::Png => frame(b"PNG", []),
+            NsCommand::XfrSb { trid } => frame(b"XFR", [t(trid), "SB".to_owned()]),
+            NsCommand::Out => frame(b"OUT", []),
+        }
+    }
+
+    /// Writes the command for the server.
+    pub fn encode(&self, out: &mut bytes::BytesMut) {
+        self.to_frame().encode(out)
+    }
+}
+
+impl SbCommand {
+    pub fn to_frame(&self) -> Frame {
+        match self {
+            SbCommand::Usr { trid, handle, cookie } => {
+                frame(b"USR", [trid.to_string(), handle.clone(), cookie.clone()])
+            }
+            SbCommand::Ans { trid, handle, cookie, session } => {
+                frame(b"ANS", [trid.to_string(), handle.clone(), cookie.clone(), session.to_string()])
+            }
+            SbCommand::Cal { trid, handle } => frame(b"CAL", [trid.to_string(), handle.clone()]),
+            SbCommand::Msg { trid, ack, body } => with_payload(b"MSG", [trid.to_string(), ack.code().to_owned()], body),
+            SbCommand::Out => frame(b"OUT", []),
+        }
+    }
+
+    /// Writes the command for the switchboard.
+    pub fn encode(&self, out: &mut bytes::BytesMut) {
+        self.to_frame().encode(out)
     }
 }

@@ -1,8 +1,9 @@
 //! Sans-IO codec for the MSN Messenger protocol.
 //!
 //! * [`frame`]: splitting a byte stream into command lines with optional payloads, with hard limits.
-//! * [`command`]: typed client commands of the notification and switchboard roles.
-//! * [`reply`]: typed server messages and their encoding.
+//! * [`command`]: typed client commands of the notification and switchboard roles, parsed by
+//!   the server and encoded by a client.
+//! * [`reply`]: typed server messages, encoded by the server and parsed by a client.
 //! * [`text`]: URL-encoding of friendly names and handle syntax checks.
 //! * [`message`]: the text and typing bodies of switchboard messages.
 //! * [`auth`]: the MD5 challenge response of MSNP2–MSNP7.
@@ -29,5 +30,5 @@ pub use command::{CommandError, List, NsCommand, SbCommand, Trid};
 pub use dialect::Dialect;
 pub use error_code::ErrorCode;
 pub use frame::{DecodeError, Direction, Frame, FrameDecoder, Limits, Verb};
-pub use reply::{GroupRef, PresenceExtras, Reply, UsrOkShape};
+pub use reply::{BadReply, GroupRef, OwnedReply, PresenceExtras, Reply, ServerMessage, UsrOkShape};
 pub use status::MsnStatus;

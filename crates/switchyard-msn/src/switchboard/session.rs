@@ -17,9 +17,6 @@ use switchyard_net::driver::{self, Step};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-/// The switchboard's `USR OK` names the user in every dialect: `USR trid OK handle friendly`.
-const SWITCHBOARD_USR_OK: msnp::UsrOkShape = msnp::UsrOkShape { friendly: true, verified: false, kids_flag: false };
-
 /// A participant's place in a room, and its queue of room events.
 struct Seat {
     room_id: u64,
@@ -60,7 +57,12 @@ fn enter(context: &Context, conn: &mut Conn, first: &Frame) -> Option<Seat> {
             let id = boards.next_room.fetch_add(1, Ordering::Relaxed);
             let room = Arc::new(Mutex::new(Room { participants: vec![participant], ..Room::default() }));
             boards.rooms.insert(id, room.clone());
-            conn.send(Reply::UsrOk { trid, handle: &handle, friendly: &member.friendly, shape: SWITCHBOARD_USR_OK });
+            conn.send(Reply::UsrOk {
+                trid,
+                handle: &handle,
+                friendly: &member.friendly,
+                shape: msnp::reply::SWITCHBOARD_USR_OK,
+            });
             (id, room)
         }
         (Purpose::Join(id), Some(session)) if id == session => {

@@ -2,6 +2,10 @@
 //! ([`Reply`], borrowing its text), and parsed from frames by a client ([`OwnedReply`]).
 //! Friendly names are given as Unicode and URL-encoded here.
 
+mod parse;
+
+pub use parse::{BadReply, SWITCHBOARD_USR_OK};
+
 use crate::command::{List, PrivacyMode, PromptMode, Trid};
 use crate::error_code::ErrorCode;
 use crate::status::MsnStatus;
@@ -352,7 +356,9 @@ impl<S: AsRef<str> + Display, B: AsRef<[u8]>> ServerMessage<S, B> {
 
     fn write_to(&self, w: &mut LineWriter<'_>) -> std::fmt::Result {
         match self {
-            ServerMessage::Ver { trid, dialect } => write!(w, "VER {trid} {}\r\n", dialect.as_ref().map_or("0", AsRef::as_ref)),
+            ServerMessage::Ver { trid, dialect } => {
+                write!(w, "VER {trid} {}\r\n", dialect.as_ref().map_or("0", AsRef::as_ref))
+            }
             ServerMessage::Cvr { trid, recommended, minimum, download_url, info_url } => {
                 write!(w, "CVR {trid} {recommended} {recommended} {minimum} {download_url} {info_url}\r\n")
             }
@@ -397,11 +403,18 @@ impl<S: AsRef<str> + Display, B: AsRef<[u8]>> ServerMessage<S, B> {
                 write!(w, " {}\r\n", mode.code())
             }
             ServerMessage::Lst { trid, list, version, index, total, handle, friendly, groups } => {
-                write!(w, "LST {trid} {} {version} {index} {total} {handle} {}", list.code(), url_encode(friendly.as_ref()))?;
+                write!(
+                    w,
+                    "LST {trid} {} {version} {index} {total} {handle} {}",
+                    list.code(),
+                    url_encode(friendly.as_ref())
+                )?;
                 w.optional(groups.as_ref())?;
                 w.write_str("\r\n")
             }
-            ServerMessage::LstEmpty { trid, list, version } => write!(w, "LST {trid} {} {version} 0 0\r\n", list.code()),
+            ServerMessage::LstEmpty { trid, list, version } => {
+                write!(w, "LST {trid} {} {version} 0 0\r\n", list.code())
+            }
             ServerMessage::LstBitmask { handle, friendly, lists, groups } => {
                 write!(w, "LST {handle} {} {lists}", url_encode(friendly.as_ref()))?;
                 w.optional(groups.as_ref())?;
@@ -420,8 +433,12 @@ impl<S: AsRef<str> + Display, B: AsRef<[u8]>> ServerMessage<S, B> {
             ServerMessage::LsgIndexed { trid, version, index, total, id, name } => {
                 write!(w, "LSG {trid} {version} {index} {total} {id} {} 0\r\n", url_encode(name.as_ref()))
             }
-            ServerMessage::Lsg { group: GroupRef::Number(id), name } => write!(w, "LSG {id} {} 0\r\n", url_encode(name.as_ref())),
-            ServerMessage::Lsg { group: GroupRef::Guid(guid), name } => write!(w, "LSG {} {guid}\r\n", url_encode(name.as_ref())),
+            ServerMessage::Lsg { group: GroupRef::Number(id), name } => {
+                write!(w, "LSG {id} {} 0\r\n", url_encode(name.as_ref()))
+            }
+            ServerMessage::Lsg { group: GroupRef::Guid(guid), name } => {
+                write!(w, "LSG {} {guid}\r\n", url_encode(name.as_ref()))
+            }
             ServerMessage::Adg { trid, version, name, group } => {
                 write!(w, "ADG {trid}")?;
                 w.optional(version.as_ref())?;
