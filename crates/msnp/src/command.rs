@@ -662,3 +662,15 @@ impl SbCommand {
         self.to_frame().encode(out)
     }
 }
+
+impl From<NsCommand> for Frame {
+    fn from(command: NsCommand) -> Frame {
+        command.to_frame()
+    }
+}
+
+impl From<SbCommand> for Frame {
+    fn from(command: SbCommand) -> Frame {
+        command.to_frame()
+    }
+}

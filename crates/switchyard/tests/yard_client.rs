@@ -150,3 +150,62 @@ async fn a_port_of_another_protocol_is_said_to_be_one() {
         }
     }
 }
+
+/// yard logs in with every dialect the server speaks (MD5 up to MSNP7, a Passport ticket from
+/// the nexus from MSNP8), reads its contact list in that dialect's shape, changes it, and
+/// talks to a user on another dialect.
+#[tokio::test]
+async fn yard_speaks_every_msn_dialect() {
+    let server = TestServer::start().await;
+    server.add_user("alice", "secret", None).await;
+    server.add_user("bob", "bobpw", None).await;
+    let nexus = format!("http://{}", server.running().address("http").unwrap());
+    let options = |dialect| Options { msn_dialect: dialect, nexus: Some(nexus.clone()), reconnect: false, ..quick() };
+    let mut bob =
+        Client::connect(account(&server, Protocol::Msn, "bob@hotmail.com", "bobpw"), options(7)).await.unwrap();
+    for dialect in 2..=12 {
+        let alice_account = account(&server, Protocol::Msn, "alice@hotmail.com", "secret");
+        let mut alice =
+            Client::connect(alice_account, options(dialect)).await.unwrap_or_else(|e| panic!("MSNP{dialect}: {e}"));
+        if dialect > 2 {
+            // Added on the last login: the list says so in this dialect's own shape.
+            let listed = until(&mut alice, |e| matches!(e, Event::Contact { .. } | Event::Presence { .. })).await;
+            assert!(
+                matches!(&listed, Event::Contact { handle, .. } if handle == "bob@hotmail.com"),
+                "MSNP{dialect}: {listed:?}"
+            );
+            alice.remove_contact("bob@hotmail.com").await.unwrap_or_else(|e| panic!("MSNP{dialect} remove: {e}"));
+        }
+        alice.add_contact("bob@hotmail.com", "Bob").await.unwrap_or_else(|e| panic!("MSNP{dialect} add: {e}"));
+        let text = format!("hello in MSNP{dialect}");
+        alice.send_message("bob@hotmail.com", &text).await.unwrap_or_else(|e| panic!("MSNP{dialect} send: {e}"));
+        let got = until(&mut bob, |e| matches!(e, Event::Message { .. })).await;
+        assert_eq!(got, Event::Message { from: "alice@hotmail.com".into(), text }, "MSNP{dialect}");
+        alice.logout().await.unwrap();
+    }
+    // A wrong password through the nexus is a refused login, in words.
+    let wrong = account(&server, Protocol::Msn, "alice@hotmail.com", "wrong");
+    let refused = Client::connect(wrong, options(9)).await;
+    assert!(
+        matches!(&refused, Err(Error::LoginRefused(why)) if why == "wrong handle or password"),
+        "{:?}",
+        refused.err()
+    );
+}
+
+/// Over HTTPS the nexus's certificate must be trusted: the server's own self-signed one, given.
+#[tokio::test]
+async fn an_https_nexus_is_trusted_with_the_servers_certificate() {
+    let server = TestServer::start().await;
+    server.add_user("alice", "secret", None).await;
+    let nexus = format!("https://localhost:{}", server.running().address("https").unwrap().port());
+    let options =
+        |ca| Options { msn_dialect: 12, nexus: Some(nexus.clone()), nexus_ca: ca, reconnect: false, ..quick() };
+    let alice = || account(&server, Protocol::Msn, "alice@hotmail.com", "secret");
+    let untrusted = Client::connect(alice(), options(None)).await;
+    assert!(matches!(&untrusted, Err(Error::Unreachable(why)) if why.contains("nexus")), "{:?}", untrusted.err());
+    let certificate = server.dir.path().join("tls/https.crt");
+    assert!(certificate.exists(), "the server keeps its certificate at {}", certificate.display());
+    let trusted = Client::connect(alice(), options(Some(certificate))).await;
+    assert!(trusted.is_ok(), "{:?}", trusted.err());
+}

@@ -20,6 +20,7 @@ pub(crate) async fn log_in(args: &Args, users: &[User], report: &mut Report) -> 
     for (i, user) in users.iter().cloned().enumerate() {
         let options = Options {
             msn_dialect: args.msn_dialect,
+            nexus: args.nexus.clone(),
             reconnect: false,
             local_address: Some(source_address(args, i)),
             timeout: Duration::from_secs(60),

@@ -66,9 +66,13 @@ struct Args {
     mrim: String,
     #[arg(long, default_value = "127.0.0.1:8000")]
     myicq: String,
-    /// The MSN dialect (2 is MSN Messenger 1.0's, which every MSN server speaks).
-    #[arg(long, default_value_t = 2)]
+    /// The MSN dialect (2 is MSN Messenger 1.0's, which every MSN server speaks; 8 and up log
+    /// in through the Passport nexus).
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u8).range(2..=12))]
     msn_dialect: u8,
+    /// The Passport nexus of MSNP8+ logins [default: http://MSN-HOST:8080]
+    #[arg(long)]
+    nexus: Option<String>,
     /// Users (sessions); `pairs` makes half of them senders.
     #[arg(long, default_value_t = 1000)]
     users: usize,

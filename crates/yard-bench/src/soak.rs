@@ -110,6 +110,7 @@ fn port_of(address: &str) -> anyhow::Result<u16> {
 fn options(args: &Args, index: usize) -> Options {
     Options {
         msn_dialect: args.msn_dialect,
+        nexus: args.nexus.clone(),
         reconnect: true,
         first_backoff: Duration::from_millis(200),
         // Short, so that a sender whose server restarted unnoticed (MyICQ) logs in again soon.

@@ -56,8 +56,15 @@ pub struct Account {
 /// How the client behaves; the defaults suit an interactive user.
 #[derive(Debug, Clone)]
 pub struct Options {
-    /// The MSN dialect to speak: 2 (MSN Messenger 1.0) up to 7 (MD5 login, groups, challenges).
+    /// The MSN dialect to speak: 2 (MSN Messenger 1.0) to 7 log in with MD5; 8 to 12 through
+    /// the Passport nexus (`nexus`).
     pub msn_dialect: u8,
+    /// The Passport nexus MSNP8+ logins get their ticket from; without it, Switchyard's on its
+    /// default HTTP port on the notification server's host (`http://HOST:8080`).
+    pub nexus: Option<String>,
+    /// A PEM certificate to trust for an `https://` nexus (a server's self-signed one, kept in
+    /// `tls/https.crt` of its data directory), besides the usual authorities.
+    pub nexus_ca: Option<std::path::PathBuf>,
     /// The MRIM protocol minor version to announce (1.x).
     pub mrim_minor: u16,
     /// `server` is the MRIM redirector: ask it where to connect.
@@ -79,6 +86,8 @@ impl Default for Options {
     fn default() -> Self {
         Options {
             msn_dialect: 7,
+            nexus: None,
+            nexus_ca: None,
             mrim_minor: 16,
             mrim_redirector: false,
             initial_status: Status::Online,

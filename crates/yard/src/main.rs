@@ -35,9 +35,17 @@ struct Args {
     /// The server given is the MRIM redirector (port 2042).
     #[arg(long, global = true)]
     mrim_redirector: bool,
-    /// The MSN dialect: 2 (MSN Messenger 1.0) to 7.
-    #[arg(long, default_value_t = 7, global = true)]
+    /// The MSN dialect: 2 (MSN Messenger 1.0) to 7 log in with MD5, 8 to 12 through the
+    /// Passport nexus.
+    #[arg(long, default_value_t = 7, global = true, value_parser = clap::value_parser!(u8).range(2..=12))]
     msn_dialect: u8,
+    /// The Passport nexus of MSNP8+ logins [default: http://SERVER-HOST:8080]
+    #[arg(long, env = "YARD_NEXUS", global = true)]
+    nexus: Option<String>,
+    /// A PEM certificate to trust for an https:// nexus (a server's self-signed one is
+    /// tls/https.crt in its data directory).
+    #[arg(long, env = "YARD_NEXUS_CA", global = true)]
+    nexus_ca: Option<std::path::PathBuf>,
     #[command(subcommand)]
     command: Mode,
 }
@@ -88,6 +96,8 @@ async fn run() -> anyhow::Result<()> {
     let reconnect = !matches!(args.command, Mode::Send { .. });
     let options = Options {
         msn_dialect: args.msn_dialect,
+        nexus: args.nexus,
+        nexus_ca: args.nexus_ca,
         mrim_redirector: args.mrim_redirector,
         reconnect,
         ..Options::default()
