@@ -1,12 +1,8 @@
-//! Byte-exact transcripts of MSNP2–MSNP12 against a running server over loopback sockets.
+//! The MSN front inside the whole server: restarts, the nexus over HTTP(S), real clients'
+//! recorded transcripts.
 
 #[path = "../common/mod.rs"]
 mod common;
 
-mod dialects;
-mod lists;
-mod login;
-mod presence;
 mod real_clients;
-mod robustness;
-mod switchboard;
+mod server;

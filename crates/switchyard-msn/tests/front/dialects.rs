@@ -1,7 +1,7 @@
 //! Transcripts of the later dialects: login per dialect (MD5 up to MSNP7, TWN through the nexus
 //! from MSNP8), the three `SYN` formats, groups, GUIDs, names, challenges, personal messages.
 
-use crate::common::{Client, TestServer};
+use crate::support::{login_twn, Client, TestServer};
 use switchyard_core::{AccountId, GroupId, RelationFlags};
 
 fn contact_guid(id: AccountId) -> String {
@@ -27,7 +27,7 @@ async fn fixture(challenges: bool) -> Fixture {
     let alice = server.add_user("alice", "secret", Some("Alice")).await;
     let bob = server.add_user("bob", "pw", None).await;
     let carol = server.add_user("carol", "pw", Some("Carol")).await;
-    let store = server.running().store();
+    let store = server.store();
     store.set_relation(alice.id, bob.id, RelationFlags::FORWARD | RelationFlags::ALLOW, Some("Bob")).await.unwrap();
     store.set_relation(carol.id, alice.id, RelationFlags::FORWARD, Some("Alice")).await.unwrap();
     let (friends, _) = store.create_group(alice.id, "Friends").await.unwrap();
@@ -114,8 +114,7 @@ async fn msnp8_logs_in_through_the_nexus_and_synchronizes_bitmask_lists() {
     assert_eq!(server.passport_ticket("alice@hotmail.com", "wrong").await, Err(401));
     assert_eq!(server.passport_ticket("nobody@hotmail.com", "secret").await, Err(401));
 
-    let mut c =
-        Client::login_twn(server, 8, "alice@hotmail.com", "secret", "USR 3 OK alice@hotmail.com Alice 1 0").await;
+    let mut c = login_twn(server, 8, "alice@hotmail.com", "secret", "USR 3 OK alice@hotmail.com Alice 1 0").await;
     c.exchange(&[
         (
             "CVR 4 0x0409 winnt 5.1 i386 MSNMSGR 6.0.0602 MSMSGS alice@hotmail.com",
@@ -191,7 +190,7 @@ async fn tickets_are_good_for_one_login_of_their_own_account() {
 #[tokio::test]
 async fn msnp10_names_contacts_and_groups_by_guid() {
     let f = fixture(false).await;
-    let mut c = Client::login_twn(&f.server, 10, "alice@hotmail.com", "secret", "USR 3 OK alice@hotmail.com 1 0").await;
+    let mut c = login_twn(&f.server, 10, "alice@hotmail.com", "secret", "USR 3 OK alice@hotmail.com 1 0").await;
     let (v, bob, carol, friends) = (f.version, contact_guid(f.bob), contact_guid(f.carol), group_guid(f.friends));
     c.send("SYN 4 0 0").await;
     for line in [
@@ -238,7 +237,7 @@ async fn msnp10_names_contacts_and_groups_by_guid() {
     assert!(line.starts_with("RMG 24 ") && line.ends_with(&format!(" {work}")), "{line}");
 
     // What changed is what the next login sees; MSNP12 adds the network id.
-    let mut c = Client::login_twn(&f.server, 12, "alice@hotmail.com", "secret", "USR 3 OK alice@hotmail.com 1 0").await;
+    let mut c = login_twn(&f.server, 12, "alice@hotmail.com", "secret", "USR 3 OK alice@hotmail.com 1 0").await;
     c.send("SYN 4 0 0").await;
     let head = c.line().await;
     assert!(head.starts_with("SYN 4 ") && head.ends_with(" 2 1"), "{head}");
@@ -266,8 +265,7 @@ async fn challenges_follow_the_first_chg_and_a_wrong_answer_disconnects() {
         assert!(challenge.len() == 20 && challenge.bytes().all(|b| b.is_ascii_digit()), "{challenge}");
         (c, challenge)
     };
-    let login =
-        |dialect| Client::login_twn(server, dialect, "alice@hotmail.com", "secret", "USR 3 OK alice@hotmail.com 1 0");
+    let login = |dialect| login_twn(server, dialect, "alice@hotmail.com", "secret", "USR 3 OK alice@hotmail.com 1 0");
 
     let (mut c, challenge) = chg_then_challenge(login(11).await, "CHG 4 NLN 0").await;
     let answer = msnp::challenge::msnp11_answer(&challenge, "PROD0090YUAUV{2B", "YMM8C_H7KCQ2S_KL");
@@ -300,13 +298,13 @@ async fn challenges_follow_the_first_chg_and_a_wrong_answer_disconnects() {
 #[tokio::test]
 async fn personal_messages_configuration_and_urls_in_msnp11() {
     let f = fixture(false).await;
-    let store = f.server.running().store();
+    let store = f.server.store();
     let alice = store.account_by_name(&switchyard_core::AccountName::new("alice").unwrap()).await.unwrap().unwrap();
     store.set_relation(f.bob, alice.id, RelationFlags::FORWARD | RelationFlags::ALLOW, Some("Alice")).await.unwrap();
     let ok = |handle: &str| format!("USR 3 OK {handle} 1 0");
-    let mut bob = Client::login_twn(&f.server, 11, "bob@hotmail.com", "pw", &ok("bob@hotmail.com")).await;
+    let mut bob = login_twn(&f.server, 11, "bob@hotmail.com", "pw", &ok("bob@hotmail.com")).await;
     bob.exchange(&[("CHG 4 NLN 0", "CHG 4 NLN 0")]).await;
-    let mut alice = Client::login_twn(&f.server, 11, "alice@hotmail.com", "secret", &ok("alice@hotmail.com")).await;
+    let mut alice = login_twn(&f.server, 11, "alice@hotmail.com", "secret", &ok("alice@hotmail.com")).await;
     alice.exchange(&[("CHG 4 AWY 268435492", "CHG 4 AWY 268435492")]).await;
     alice.expect("ILN 4 NLN bob@hotmail.com bob@hotmail.com 0").await;
     bob.expect("NLN AWY alice@hotmail.com Alice 268435492").await;
@@ -327,48 +325,14 @@ async fn personal_messages_configuration_and_urls_in_msnp11() {
 }
 
 #[tokio::test]
-async fn the_soap_login_of_msn_7_5_works_over_https() {
-    let f = fixture(false).await;
-    let https = f.server.running().address("https").unwrap();
-    let client = reqwest::Client::builder().danger_accept_invalid_certs(true).build().unwrap();
-    let request = |password: &str| {
-        format!(
-            "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Envelope xmlns=\"http://schemas.xmlsoap.org/soap/envelope/\" \
-             xmlns:wsse=\"http://schemas.xmlsoap.org/ws/2003/06/secext\"><Header><wsse:Security><wsse:UsernameToken Id=\"user\">\
-             <wsse:Username>alice@hotmail.com</wsse:Username><wsse:Password>{password}</wsse:Password></wsse:UsernameToken>\
-             </wsse:Security></Header><Body><ps:RequestMultipleSecurityTokens xmlns:ps=\"http://schemas.microsoft.com/Passport/SoapServices/PPCRL\">\
-             <wst:RequestSecurityToken Id=\"RST0\"><wsp:AppliesTo><wsa:EndpointReference><wsa:Address>http://Passport.NET/tb</wsa:Address>\
-             </wsa:EndpointReference></wsp:AppliesTo></wst:RequestSecurityToken><wst:RequestSecurityToken Id=\"RST1\"><wsp:AppliesTo>\
-             <wsa:EndpointReference><wsa:Address>messenger.msn.com</wsa:Address></wsa:EndpointReference></wsp:AppliesTo>\
-             </wst:RequestSecurityToken></ps:RequestMultipleSecurityTokens></Body></Envelope>"
-        )
-    };
-    let post = |body: String| client.post(format!("https://{https}/RST.srf")).body(body).send();
-    let refused = post(request("wrong")).await.unwrap().text().await.unwrap();
-    assert!(refused.contains("<faultcode>wsse:FailedAuthentication</faultcode>"), "{refused}");
-    let granted = post(request("secret")).await.unwrap().text().await.unwrap();
-    let token = granted
-        .split("<wsa:Address>messenger.msn.com</wsa:Address>")
-        .nth(1)
-        .and_then(|rest| rest.split("<wsse:BinarySecurityToken Id=\"PPToken1\">").nth(1))
-        .and_then(|rest| rest.split("</wsse:BinarySecurityToken>").next())
-        .unwrap_or_else(|| panic!("no messenger token in {granted}"))
-        .replace("&amp;", "&");
-
-    let mut c = Client::connect(f.server.msn()).await;
-    c.exchange(&[("VER 1 MSNP12 MSNP11 CVR0", "VER 1 MSNP12")]).await;
-    c.send("USR 2 TWN I alice@hotmail.com").await;
-    c.line().await;
-    c.exchange(&[(&format!("USR 3 TWN S {token}"), "USR 3 OK alice@hotmail.com 1 0")]).await;
-}
-
-#[tokio::test]
 async fn cvr_answers_with_the_configured_versions_and_pages() {
     let server = TestServer::start_with(|config| {
-        config.msn.recommended_version = Some("7.5.0324".into());
-        config.msn.minimum_version = "5.0.0540".into();
-        config.msn.download_url = "http://example.invalid/get".into();
-        config.msn.info_url = "http://example.invalid/about".into();
+        config.msn.client_versions = switchyard_msn::ClientVersions {
+            recommended: Some("7.5.0324".into()),
+            minimum: "5.0.0540".into(),
+            download_url: "http://example.invalid/get".into(),
+            info_url: "http://example.invalid/about".into(),
+        };
     })
     .await;
     let mut c = Client::connect(server.msn()).await;
@@ -387,7 +351,7 @@ async fn cvr_answers_with_the_configured_versions_and_pages() {
 #[tokio::test]
 async fn malformed_later_commands_get_errors_and_oversized_payloads_close() {
     let f = fixture(false).await;
-    let mut c = Client::login_twn(&f.server, 11, "alice@hotmail.com", "secret", "USR 3 OK alice@hotmail.com 1 0").await;
+    let mut c = login_twn(&f.server, 11, "alice@hotmail.com", "secret", "USR 3 OK alice@hotmail.com 1 0").await;
     c.exchange(&[
         ("ADC 4 FL X=alice", "201 4"),
         ("ADC 5 FL N=nobody@hotmail.com F=Nobody", "205 5"),

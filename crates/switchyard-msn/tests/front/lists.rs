@@ -1,4 +1,4 @@
-use crate::common::{online, Client, TestServer};
+use crate::support::{online, Client, TestServer};
 
 #[tokio::test]
 async fn adding_and_removing_with_every_error_of_the_draft() {
@@ -68,7 +68,7 @@ async fn the_other_user_gets_asynchronous_reverse_list_changes() {
 
 #[tokio::test]
 async fn a_full_list_refuses_more_with_210() {
-    let server = TestServer::start_with(|c| c.limits.max_list_entries = 2).await;
+    let server = TestServer::start_with(|c| c.core.max_list_entries = 2).await;
     for name in ["alice", "b1", "b2", "b3"] {
         server.add_user(name, "pw", None).await;
     }
@@ -85,7 +85,10 @@ async fn a_full_list_refuses_more_with_210() {
 
 #[tokio::test]
 async fn any_configured_domain_names_the_same_account() {
-    let server = TestServer::start_with(|c| c.msn.domains = vec!["hotmail.com".into(), "msn.com".into()]).await;
+    let server = TestServer::start_with(|c| {
+        c.msn.domains = switchyard_msn::Domains::new(vec!["hotmail.com".into(), "msn.com".into()])
+    })
+    .await;
     server.add_user("alice", "secret", Some("Alice")).await;
     server.add_user("bob", "pw", None).await;
     let mut alice = online(server.msn(), "alice@msn.com", "secret", "Alice").await;

@@ -1,4 +1,4 @@
-use crate::common::{online, three_users, Client};
+use crate::support::{login_twn, online, three_users, Client};
 use std::net::SocketAddr;
 
 /// `XFR SB` on the notification connection; returns the switchboard address and cookie.
@@ -175,8 +175,8 @@ async fn msnp12_users_chat_with_typing_notifications() {
     let server = three_users().await;
     let addr = server.msn();
     let ok = |handle: &str| format!("USR 3 OK {handle} 1 0");
-    let mut alice_ns = Client::login_twn(&server, 12, "alice@hotmail.com", "secret", &ok("alice@hotmail.com")).await;
-    let mut bob_ns = Client::login_twn(&server, 12, "bob@hotmail.com", "pw", &ok("bob@hotmail.com")).await;
+    let mut alice_ns = login_twn(&server, 12, "alice@hotmail.com", "secret", &ok("alice@hotmail.com")).await;
+    let mut bob_ns = login_twn(&server, 12, "bob@hotmail.com", "pw", &ok("bob@hotmail.com")).await;
     for ns in [&mut alice_ns, &mut bob_ns] {
         ns.exchange(&[("CHG 4 NLN 1342177280", "CHG 4 NLN 1342177280")]).await;
         // Challenges are on by default; these sessions ignore theirs (a minute is long enough).

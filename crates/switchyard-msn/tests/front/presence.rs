@@ -1,4 +1,4 @@
-use crate::common::{online, three_users, Client};
+use crate::support::{online, three_users, Client};
 
 #[tokio::test]
 async fn watchers_follow_state_changes_and_get_iln_after_their_first_chg() {

@@ -1,4 +1,4 @@
-use crate::common::{Client, TestServer};
+use crate::support::{Client, TestServer};
 
 /// The MD5 challenge is the account's salt (the server keeps `md5(salt + password)`, never the
 /// password): the same at every attempt, new when the password changes.
@@ -36,7 +36,7 @@ async fn a_new_password_brings_a_new_challenge() {
         c.challenge(trid).await
     };
     let before = challenge_of(2).await;
-    server.running().store().set_password(alice.id, "changed").await.unwrap();
+    server.store().set_password(alice.id, "changed").await.unwrap();
     let after = challenge_of(3).await;
     assert_ne!(before, after);
     assert_eq!(after.len(), 20);
@@ -118,10 +118,10 @@ async fn a_second_login_ends_the_first_with_out_oth() {
     let server = TestServer::start().await;
     server.add_user("alice", "secret", Some("Alice")).await;
     server.add_user("bob", "pw", Some("Bob")).await;
-    let mut bob = crate::common::online(server.msn(), "bob@hotmail.com", "pw", "Bob").await;
+    let mut bob = crate::support::online(server.msn(), "bob@hotmail.com", "pw", "Bob").await;
     bob.send("ADD 6 FL alice@hotmail.com Alice").await;
     bob.expect("ADD 6 FL 2 alice@hotmail.com Alice").await;
-    let mut first = crate::common::online(server.msn(), "alice@hotmail.com", "secret", "Alice").await;
+    let mut first = crate::support::online(server.msn(), "alice@hotmail.com", "secret", "Alice").await;
     bob.expect("NLN NLN alice@hotmail.com Alice").await;
 
     let mut second = Client::login(server.msn(), "alice@hotmail.com", "secret", "Alice").await;
@@ -139,7 +139,7 @@ async fn shutdown_sends_out_ssd_to_every_client() {
     server.add_user("alice", "secret", Some("Alice")).await;
     server.add_user("bob", "pw", Some("Bob")).await;
     let mut alice = Client::login(server.msn(), "alice@hotmail.com", "secret", "Alice").await;
-    let mut bob = crate::common::online(server.msn(), "bob@hotmail.com", "pw", "Bob").await;
+    let mut bob = crate::support::online(server.msn(), "bob@hotmail.com", "pw", "Bob").await;
     server.stop().await;
     for c in [&mut alice, &mut bob] {
         c.expect("OUT SSD").await;
@@ -149,9 +149,9 @@ async fn shutdown_sends_out_ssd_to_every_client() {
 
 #[tokio::test]
 async fn dispatch_port_refers_logins_to_the_notification_server() {
-    let server = TestServer::start_with(|c| c.msn.dispatch_port = Some(0)).await;
+    let server = TestServer::start_with(|c| c.dispatch = true).await;
     server.add_user("alice", "secret", Some("Alice")).await;
-    let mut c = Client::connect(server.running().address("msn-dispatch").unwrap()).await;
+    let mut c = Client::connect(server.dispatch()).await;
     c.exchange(&[("VER 1 MSNP2", "VER 1 MSNP2"), ("INF 2", "INF 2 MD5")]).await;
     c.send("USR 3 MD5 I alice@hotmail.com").await;
     c.expect(&format!("XFR 3 NS {}", server.msn())).await;
@@ -159,57 +159,20 @@ async fn dispatch_port_refers_logins_to_the_notification_server() {
     Client::login(server.msn(), "alice@hotmail.com", "secret", "Alice").await;
 
     // From MSNP8 the referral also names the dispatch server the client is on.
-    let dispatch = server.running().address("msn-dispatch").unwrap();
+    let dispatch = server.dispatch();
     let mut c = Client::connect(dispatch).await;
     c.exchange(&[("VER 1 MSNP8 CVR0", "VER 1 MSNP8")]).await;
     c.exchange(&[("USR 2 TWN I alice@hotmail.com", &format!("XFR 2 NS {} 0 {dispatch}", server.msn()))]).await;
     c.expect_closed().await;
 }
 
-#[tokio::test]
-async fn lists_and_serial_numbers_survive_a_restart() {
-    let mut server = TestServer::start().await;
-    server.add_user("alice", "secret", Some("Alice")).await;
-    server.add_user("bob", "pw", Some("Bob")).await;
-    server.add_user("carol", "pw", Some("Carol")).await;
-    let mut alice = Client::login(server.msn(), "alice@hotmail.com", "secret", "Alice").await;
-    alice
-        .exchange(&[
-            ("ADD 5 FL bob@hotmail.com Bobby", "ADD 5 FL 2 bob@hotmail.com Bobby"),
-            ("ADD 6 AL bob@hotmail.com Bobby", "ADD 6 AL 3 bob@hotmail.com Bobby"),
-            ("ADD 7 BL carol@hotmail.com Carol", "ADD 7 BL 4 carol@hotmail.com Carol"),
-            ("BLP 8 BL", "BLP 8 5 BL"),
-            ("GTC 9 N", "GTC 9 6 N"),
-        ])
-        .await;
-    server.restart().await;
-    let mut alice = Client::login(server.msn(), "alice@hotmail.com", "secret", "Alice").await;
-    alice.send("SYN 5 4").await;
-    for line in [
-        "SYN 5 6",
-        "GTC 5 6 N",
-        "BLP 5 6 BL",
-        "LST 5 FL 6 1 1 bob@hotmail.com Bobby",
-        "LST 5 AL 6 1 1 bob@hotmail.com Bobby",
-        "LST 5 BL 6 1 1 carol@hotmail.com Carol",
-        "LST 5 RL 6 0 0",
-    ] {
-        alice.expect(line).await;
-    }
-    let mut bob = Client::login(server.msn(), "bob@hotmail.com", "pw", "Bob").await;
-    bob.send("SYN 5 0").await;
-    for line in ["SYN 5 2", "GTC 5 2 A", "BLP 5 2 AL", "LST 5 FL 2 0 0", "LST 5 AL 2 0 0", "LST 5 BL 2 0 0"] {
-        bob.expect(line).await;
-    }
-    bob.expect("LST 5 RL 2 1 1 alice@hotmail.com Alice").await;
-}
-
 /// Guessing is slowed for every protocol alike: past five failures from an address, each try
 /// waits (1 s, doubling; at most 1 s here) and one made too soon is refused unchecked, the
 /// right password included. MSN's MD5 login, the nexus and MRIM share the one limiter.
-#[tokio::test]
+/// In paused time: the waits pass at once.
+#[tokio::test(start_paused = true)]
 async fn guesses_from_one_address_wait_between_tries_on_every_protocol() {
-    let server = TestServer::start_with(|c| c.limits.failed_login_wait_max_secs = 1).await;
+    let server = TestServer::start_with(|c| c.core.throttle.longest_wait = std::time::Duration::from_secs(1)).await;
     server.add_user("alice", "secret", Some("Alice")).await;
     let md5_try = |password: &'static str| {
         let msn = server.msn();

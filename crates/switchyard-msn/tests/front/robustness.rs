@@ -1,7 +1,7 @@
-use crate::common::{online, Client, TestServer};
+use crate::support::{online, Client, TestServer};
 
 async fn two_users() -> TestServer {
-    let server = TestServer::start_with(|c| c.msn.login_timeout_secs = 1).await;
+    let server = TestServer::start_with(|c| c.msn.login_timeout = std::time::Duration::from_secs(1)).await;
     server.add_user("alice", "secret", Some("Alice")).await;
     server.add_user("bob", "pw", None).await;
     server
@@ -67,7 +67,8 @@ async fn commands_split_at_any_point_and_batched_are_both_understood() {
     }
 }
 
-#[tokio::test]
+/// In paused time: the waits pass at once.
+#[tokio::test(start_paused = true)]
 async fn silent_and_unfinished_logins_are_closed() {
     let server = two_users().await;
     let mut silent = Client::connect(server.msn()).await;
@@ -82,7 +83,8 @@ async fn silent_and_unfinished_logins_are_closed() {
     alice.expect_nothing_pending(6).await;
 }
 
-#[tokio::test]
+/// In paused time: the waits pass at once.
+#[tokio::test(start_paused = true)]
 async fn the_login_deadline_counts_from_connect_and_junk_before_login_closes() {
     let server = two_users().await;
     // Pings keep nothing alive before login: the deadline (1 s here) counts from connect.
@@ -108,7 +110,7 @@ async fn the_login_deadline_counts_from_connect_and_junk_before_login_closes() {
 
 #[tokio::test]
 async fn connections_past_the_limit_wait_for_a_free_slot() {
-    let server = TestServer::start_with(|c| c.limits.max_connections = 2).await;
+    let server = TestServer::start_with(|c| c.msn.max_connections = 2).await;
     server.add_user("alice", "secret", Some("Alice")).await;
     let alice = Client::login(server.msn(), "alice@hotmail.com", "secret", "Alice").await;
     let mut second = Client::connect(server.msn()).await;
@@ -122,83 +124,6 @@ async fn connections_past_the_limit_wait_for_a_free_slot() {
     );
     drop(alice);
     third.expect("VER 1 MSNP2").await;
-}
-
-/// The nexus holds at most `http.max_connections` connections and closes those that stay idle:
-/// a flood of silent connections cannot take the file descriptors the messaging ports need.
-#[tokio::test]
-async fn the_nexus_keeps_few_connections_and_closes_idle_ones() {
-    use std::time::Duration;
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    use tokio::net::TcpStream;
-    let server = TestServer::start_with(|c| {
-        c.http.max_connections = 2;
-        c.http.idle_timeout_secs = 1;
-    })
-    .await;
-    let http = server.running().address("http").unwrap();
-    let mut silent = [TcpStream::connect(http).await.unwrap(), TcpStream::connect(http).await.unwrap()];
-    // Both places are taken before the third connection asks.
-    tokio::time::sleep(Duration::from_millis(200)).await;
-    let mut asking = TcpStream::connect(http).await.unwrap();
-    asking.write_all(b"GET /rdr/pprdr.asp HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").await.unwrap();
-    let mut answer = Vec::new();
-    let early = tokio::time::timeout(Duration::from_millis(300), asking.read_to_end(&mut answer)).await;
-    assert!(early.is_err() && answer.is_empty(), "answered beyond the limit: {answer:?}");
-
-    for idle in &mut silent {
-        let closed = tokio::time::timeout(Duration::from_secs(10), idle.read(&mut [0u8; 64])).await;
-        assert!(matches!(closed, Ok(Ok(0)) | Ok(Err(_))), "an idle connection was kept: {closed:?}");
-    }
-    tokio::time::timeout(Duration::from_secs(10), asking.read_to_end(&mut answer)).await.unwrap().unwrap();
-    let answer = String::from_utf8_lossy(&answer);
-    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
-    assert!(answer.to_ascii_lowercase().contains("passporturls: dalogin="), "{answer}");
-}
-
-/// Headers trickled a byte at a time never keep a connection: the first request's head, and on
-/// a kept-alive connection every later one's, must be whole within the request deadline
-/// however many bytes move meanwhile.
-#[tokio::test]
-async fn request_heads_trickled_byte_by_byte_are_cut_off_at_the_deadline() {
-    use std::time::{Duration, Instant};
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    use tokio::net::TcpStream;
-    let server = TestServer::start_with(|c| {
-        c.http.request_deadline_secs = 1;
-        c.http.idle_timeout_secs = 30;
-    })
-    .await;
-    let http = server.running().address("http").unwrap();
-    // Is the connection closed before the whole (endless) head is sent, at about the deadline?
-    async fn trickle_until_closed(stream: &mut TcpStream, head: &[u8]) -> Duration {
-        let started = Instant::now();
-        for byte in head.iter().cycle() {
-            if stream.write_all(&[*byte]).await.is_err() {
-                break;
-            }
-            let mut answer = [0u8; 512];
-            match tokio::time::timeout(Duration::from_millis(100), stream.read(&mut answer)).await {
-                Ok(Ok(0) | Err(_)) => break,
-                Ok(Ok(_)) => panic!("an answer to a head that never ended"),
-                Err(_) => {}
-            }
-            assert!(started.elapsed() < Duration::from_secs(8), "still open after 8 s");
-        }
-        started.elapsed()
-    }
-    let mut first = TcpStream::connect(http).await.unwrap();
-    let elapsed = trickle_until_closed(&mut first, b"GET /x HTTP/1.1\r\nX-Slow: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa").await;
-    assert!(elapsed >= Duration::from_millis(900), "closed before the deadline: {elapsed:?}");
-
-    // A kept-alive connection handed to the web service: one whole request, then a trickle.
-    let mut kept = TcpStream::connect(http).await.unwrap();
-    kept.write_all(b"GET /nothing-here HTTP/1.1\r\nHost: localhost\r\n\r\n").await.unwrap();
-    let mut answer = [0u8; 1024];
-    let n = tokio::time::timeout(Duration::from_secs(5), kept.read(&mut answer)).await.unwrap().unwrap();
-    assert!(answer[..n].starts_with(b"HTTP/1.1 404"), "{}", String::from_utf8_lossy(&answer[..n]));
-    let elapsed = trickle_until_closed(&mut kept, b"GET /y HTTP/1.1\r\nX-Slow: aaaaaaaaaaaaaaaaaaaaaaaaaaa").await;
-    assert!(elapsed >= Duration::from_millis(900), "closed before the deadline: {elapsed:?}");
 }
 
 /// Sessions handle what is ready before they write: a long pipeline with bad lines in it is
