@@ -3,6 +3,7 @@
 
 #[path = "../../../switchyard-msn/tests/support/client.rs"]
 mod client;
+#[path = "../../../switchyard-mrim/tests/support/client.rs"]
 pub mod mrim;
 
 // Not every test binary logs MSN users in with `online`.

@@ -1,11 +1,12 @@
-//! Mail.Ru Agent clients of several protocol versions against a running server, over loopback.
+//! Mail.Ru Agent clients of several protocol versions against the MRIM front over loopback,
+//! on the in-memory store.
 
-mod common;
+mod support;
 
-use common::mrim::{Body, ListedContact, MrimClient};
-use common::TestServer;
 use mrim::codes::{contact_flag, contact_oper, message_flag, message_status, msg, status, wp};
 use std::net::SocketAddr;
+use support::client::{Body, ListedContact, MrimClient};
+use support::TestServer;
 use tokio::io::AsyncReadExt;
 
 async fn server() -> TestServer {
@@ -17,7 +18,7 @@ async fn server() -> TestServer {
 }
 
 fn mrim_addr(server: &TestServer) -> SocketAddr {
-    server.running().address("mrim").unwrap()
+    server.mrim()
 }
 
 fn message(flags: u32, to: &str, text: &str, minor: u16) -> Body {
@@ -283,7 +284,7 @@ async fn contacts_presence_and_a_second_login() {
 async fn authorization_request_and_grant() {
     let server = server().await;
     let addr = mrim_addr(&server);
-    let store = server.running().store();
+    let store = server.store();
     let bob_id = {
         let bob = store.account_by_name(&switchyard_core::AccountName::new("bob").unwrap()).await.unwrap().unwrap();
         store.set_privacy(bob.id, switchyard_core::Privacy::BlockUnlisted).await.unwrap();
@@ -335,8 +336,7 @@ async fn a_grant_that_changes_no_visibility_still_shows_the_grantor_after_the_ac
 async fn redirector_mpop_and_search() {
     let server = server().await;
     let addr = mrim_addr(&server);
-    let mut redirect =
-        tokio::net::TcpStream::connect(server.running().address("mrim-redirect").unwrap()).await.unwrap();
+    let mut redirect = tokio::net::TcpStream::connect(server.redirect()).await.unwrap();
     let mut answer = String::new();
     redirect.read_to_string(&mut answer).await.unwrap();
     assert_eq!(answer, format!("{addr}\n"));
@@ -363,16 +363,11 @@ async fn redirector_mpop_and_search() {
 
 #[tokio::test]
 async fn starttls_switches_the_same_connection_to_tls() {
-    let dir = tempfile::tempdir().unwrap();
     let generated = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
-    let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
-    std::fs::write(&cert, generated.cert.pem()).unwrap();
-    std::fs::write(&key, generated.signing_key.serialize_pem()).unwrap();
-    let server = TestServer::start_with(|c| {
-        c.mrim.tls_cert = Some(cert.clone());
-        c.mrim.tls_key = Some(key.clone());
-    })
-    .await;
+    let certificate = generated.cert.der().clone();
+    let key = rustls::pki_types::PrivateKeyDer::Pkcs8(generated.signing_key.serialize_der().into());
+    let tls = rustls::ServerConfig::builder().with_no_client_auth().with_single_cert(vec![certificate], key).unwrap();
+    let server = TestServer::start_with(|c| c.mrim.tls = Some(std::sync::Arc::new(tls))).await;
     server.add_user("alice", "secret", Some("Alice")).await;
 
     let mut c = MrimClient::connect(mrim_addr(&server), 21).await;
@@ -424,7 +419,7 @@ async fn framing_by_dlen_split_and_coalesced_and_bad_input_closes() {
 
 #[tokio::test]
 async fn a_client_that_stops_pinging_is_disconnected() {
-    let server = TestServer::start_with(|c| c.mrim.ping_period_secs = 1).await;
+    let server = TestServer::start_with(|c| c.mrim.ping_period = std::time::Duration::from_secs(1)).await;
     server.add_user("alice", "secret", None).await;
     let addr = mrim_addr(&server);
     let mut pinging = MrimClient::connect(addr, 7).await;
@@ -443,9 +438,10 @@ async fn a_client_that_stops_pinging_is_disconnected() {
     pinging.expect_closed().await;
 }
 
-#[tokio::test]
+/// In paused time: the waits pass at once.
+#[tokio::test(start_paused = true)]
 async fn connection_params_change_the_ping_period_of_live_sessions() {
-    let server = TestServer::start_with(|c| c.mrim.ping_period_secs = 1).await;
+    let server = TestServer::start_with(|c| c.mrim.ping_period = std::time::Duration::from_secs(1)).await;
     server.add_user("alice", "secret", None).await;
     let addr = mrim_addr(&server);
     let mut c = MrimClient::connect(addr, 7).await;
@@ -454,7 +450,7 @@ async fn connection_params_change_the_ping_period_of_live_sessions() {
     for code in [msg::LOGIN_ACK, msg::USER_INFO, msg::CONTACT_LIST2, msg::MAILBOX_STATUS] {
         c.expect(code).await;
     }
-    server.running().set_mrim_ping_period(std::time::Duration::from_secs(30));
+    server.set_ping_period(std::time::Duration::from_secs(30));
     let (_, mut params) = c.expect(msg::CONNECTION_PARAMS).await;
     assert_eq!(params.u32(), 30);
     // Silent for longer than the old period allowed, and still served.
@@ -553,7 +549,7 @@ async fn search(c: &mut MrimClient, params: &[(u32, &str)]) -> (u32, Vec<String>
 async fn white_pages_search_over_every_parameter() {
     use switchyard_core::{AccountName, Date, Profile, Sex};
     let server = server().await;
-    let store = server.running().store();
+    let store = server.store();
     let today =
         Date::from_unix(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64);
     let born = |age: u16, month: u8, day: u8| Some(Date { year: today.year - age, month, day });
@@ -616,7 +612,7 @@ async fn white_pages_search_over_every_parameter() {
 
 #[tokio::test]
 async fn a_full_offline_mailbox_refuses_more() {
-    let server = TestServer::start_with(|c| c.limits.max_offline_messages = 2).await;
+    let server = TestServer::start_with(|c| c.core.max_offline_messages = 2).await;
     server.add_user("alice", "secret", None).await;
     server.add_user("bob", "pw", None).await;
     let (mut alice, _) = MrimClient::login(mrim_addr(&server), 7, "alice@mail.ru", "secret").await;
@@ -680,9 +676,10 @@ async fn a_pipeline_longer_than_a_batch_is_answered_and_delivered_in_order() {
     assert_eq!(got, expected);
 }
 
-#[tokio::test]
+/// In paused time: the waits pass at once.
+#[tokio::test(start_paused = true)]
 async fn guessed_mrim_logins_wait_between_tries() {
-    let server = TestServer::start_with(|c| c.limits.failed_login_wait_max_secs = 1).await;
+    let server = TestServer::start_with(|c| c.core.throttle.longest_wait = std::time::Duration::from_secs(1)).await;
     server.add_user("alice", "secret", Some("Alice")).await;
     let addr = mrim_addr(&server);
     let attempt = |password: &'static str| async move {
