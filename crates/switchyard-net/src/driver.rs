@@ -52,6 +52,16 @@ pub enum Step<Why> {
     End(Why),
 }
 
+/// A handler that reports its end as an error: `Err(why)` ends the session.
+impl<Why> From<Result<(), Why>> for Step<Why> {
+    fn from(result: Result<(), Why>) -> Self {
+        match result {
+            Ok(()) => Step::Continue,
+            Err(why) => Step::End(why),
+        }
+    }
+}
+
 /// Why a session ended. `Why` is the session's own reasons, `Bad` what its decoder rejects.
 #[derive(Debug)]
 pub enum End<Why, Bad> {

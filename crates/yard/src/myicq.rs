@@ -165,11 +165,11 @@ impl driver::Session<Datagrams> for Running<'_> {
             Ok(None) => Ok(()),
             Err(reason) => Err(reason),
         };
-        to_step(result)
+        Step::from(result)
     }
 
     async fn input(&mut self, _: &mut Datagrams, input: Input) -> Step<Disconnect> {
-        to_step(match input {
+        Step::from(match input {
             Input::Command(Some(command)) => self.conn.command(command).await,
             Input::Command(None) => Err(Disconnect::LoggedOut),
             Input::Resend => self.conn.resend().await,
@@ -177,13 +177,6 @@ impl driver::Session<Datagrams> for Running<'_> {
                 self.conn.request(&Request::KeepAlive { random: rand::random() }, Then::Nothing).await.map(|_| ())
             }
         })
-    }
-}
-
-fn to_step(result: Result<(), Disconnect>) -> Step<Disconnect> {
-    match result {
-        Ok(()) => Step::Continue,
-        Err(reason) => Step::End(reason),
     }
 }
 

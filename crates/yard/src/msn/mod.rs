@@ -319,7 +319,7 @@ impl driver::Session<Line> for Running<'_> {
 
     async fn frame(&mut self, ns: &mut Line, frame: Frame) -> Step<Disconnect> {
         match ns.parse(&frame) {
-            Ok(reply) => to_step(self.state.reply(ns, frame.trid(), reply)),
+            Ok(reply) => Step::from(self.state.reply(ns, frame.trid(), reply)),
             Err(e) => {
                 tracing::debug!(error = %e, "ignored");
                 Step::Continue
@@ -328,7 +328,7 @@ impl driver::Session<Line> for Running<'_> {
     }
 
     async fn input(&mut self, ns: &mut Line, input: Input) -> Step<Disconnect> {
-        to_step(match input {
+        Step::from(match input {
             Input::Command(Some(command)) => self.state.command(ns, command),
             Input::Command(None) => Err(Disconnect::LoggedOut),
             Input::Switchboard(told) => {
@@ -337,13 +337,6 @@ impl driver::Session<Line> for Running<'_> {
             }
             Input::Ping => self.state.ping(ns),
         })
-    }
-}
-
-fn to_step(result: Result<(), Disconnect>) -> Step<Disconnect> {
-    match result {
-        Ok(()) => Step::Continue,
-        Err(reason) => Step::End(reason),
     }
 }
 

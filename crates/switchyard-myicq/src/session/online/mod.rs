@@ -147,12 +147,12 @@ impl driver::Session<Datagrams> for Online {
         if elsewhere {
             self.moved(inbound.from);
         }
-        step(self.request(accepted).await)
+        Step::from(self.request(accepted).await)
     }
 
     async fn input(&mut self, _: &mut Datagrams, input: Input) -> Step<End> {
         self.link.now = self.inputs.clock.now();
-        step(match input {
+        Step::from(match input {
             Input::Expired => Err(End::Expired),
             Input::RosterDue => self.release_roster().await,
             Input::Settled(owed, outcome) => {
@@ -177,13 +177,6 @@ impl driver::Session<Datagrams> for Online {
             let uin = self.me().uin;
             self.link.send_once(&ServerPacket::UserOffline { uin }, 0).await;
         }
-    }
-}
-
-fn step(outcome: Result<(), End>) -> Step<End> {
-    match outcome {
-        Ok(()) => Step::Continue,
-        Err(end) => Step::End(end),
     }
 }
 
