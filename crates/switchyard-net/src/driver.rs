@@ -131,10 +131,13 @@ pub async fn drive<L: Link, S: Session<L>>(
     session: &mut S,
     shutdown: &CancellationToken,
 ) -> End<S::Why, L::Bad> {
+    // Made once: a fresh one each time round would join the token's waiters again.
+    let cancelled = shutdown.cancelled();
+    tokio::pin!(cancelled);
     let end = loop {
         let first = tokio::select! {
             biased;
-            () = shutdown.cancelled() => break End::Shutdown,
+            () = &mut cancelled => break End::Shutdown,
             input = session.next_input() => Ready::Input(input),
             frame = link.read(), if session.reads() => Ready::Frame(frame),
         };
