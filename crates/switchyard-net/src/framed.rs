@@ -8,9 +8,6 @@ use std::future::Future;
 use std::io;
 use tokio::net::TcpStream;
 
-/// The least a client's read is offered: a burst of replies in one system call.
-const CLIENT_MIN_READ: usize = 4096;
-
 /// A protocol's decoder for one direction, and its state (the dialect a connection announced).
 pub trait Codec {
     type Frame;
@@ -34,9 +31,9 @@ impl<C: Codec> Framed<C> {
         Framed { stream: BufferedStream::new(stream), codec }
     }
 
-    /// A client's connection (see [`BufferedStream::with_min_read`]).
+    /// A client's connection (see [`BufferedStream::client`]).
     pub fn client(stream: TcpStream, codec: C) -> Self {
-        Framed { stream: BufferedStream::with_min_read(stream, CLIENT_MIN_READ), codec }
+        Framed { stream: BufferedStream::client(stream), codec }
     }
 
     /// A frame whose bytes have all been read already, if there is one.

@@ -23,6 +23,8 @@ const HANDSHAKE_DEADLINE: Duration = Duration::from_secs(15);
 /// Idle sessions dominate a server's memory: its buffers start this small and grow only for
 /// what arrives.
 const SERVER_MIN_READ: usize = 256;
+/// The least a client's read is offered: a burst of replies in one system call.
+const CLIENT_MIN_READ: usize = 4096;
 /// The largest output buffer an idle connection keeps after a big write (a long contact list).
 const RETAINED_OUTPUT: usize = 4096;
 /// The most a busy connection reads at once. A read that fills the room it had grows the next
@@ -78,6 +80,9 @@ pub struct BufferedStream {
     read_size: usize,
     /// The least room a read is offered.
     min_read: usize,
+    /// Whether the room grown for a burst is given back once the input is drained: a server's
+    /// idle connections are most of its memory; a client's few are not worth the allocations.
+    gives_back_room: bool,
     /// Bytes queued for the next [`BufferedStream::flush`].
     pub output: BytesMut,
     /// Bytes of `output` the kernel has taken during the flush in progress.
@@ -93,17 +98,22 @@ fn gone() -> io::Error {
 impl BufferedStream {
     /// A server's connection: small while idle.
     pub fn new(stream: TcpStream) -> Self {
-        Self::with_min_read(stream, SERVER_MIN_READ)
+        Self::with_reads(stream, SERVER_MIN_READ, true)
     }
 
-    /// A connection whose reads are offered at least `min_read` bytes. A client has a few
-    /// connections, not thousands: fewer, larger reads matter more to it than idle memory.
-    pub fn with_min_read(stream: TcpStream, min_read: usize) -> Self {
+    /// A client's connection. A client has a few connections, not thousands: fewer, larger
+    /// reads matter more to it than idle memory, and it keeps the room it grew.
+    pub fn client(stream: TcpStream) -> Self {
+        Self::with_reads(stream, CLIENT_MIN_READ, false)
+    }
+
+    fn with_reads(stream: TcpStream, min_read: usize, gives_back_room: bool) -> Self {
         BufferedStream {
             transport: Transport::Plain(stream),
             input: BytesMut::with_capacity(min_read),
             read_size: min_read,
             min_read,
+            gives_back_room,
             output: BytesMut::new(),
             sent: 0,
             sent_of_lost_output: 0,
@@ -136,7 +146,7 @@ impl BufferedStream {
     /// nothing read is lost when the future is dropped.
     pub async fn read_more<E>(&mut self) -> Result<(), ReadError<E>> {
         // A connection that quietened down gives back the room it grew for a burst.
-        if self.input.is_empty() && self.input.capacity() > 2 * self.read_size {
+        if self.gives_back_room && self.input.is_empty() && self.input.capacity() > 2 * self.read_size {
             self.input = BytesMut::with_capacity(self.read_size);
         }
         // Only a connection that has had bursts gets room made: an idle one reads into what it
