@@ -48,6 +48,9 @@ pub trait Link: Send {
 #[must_use]
 pub enum Step<Why> {
     Continue,
+    /// Go on, but write what is queued before handling anything else (an acknowledgement a
+    /// sender waits for should not wait behind other work).
+    WriteNow,
     /// The session ends itself, for this reason.
     End(Why),
 }
@@ -180,8 +183,10 @@ async fn handle_batch<L: Link, S: Session<L>>(
             Ready::Frame(Err(e)) => return Err(End::Read(e)),
             Ready::Input(input) => session.input(link, input).await,
         };
-        if let Step::End(why) = step {
-            return Err(End::Session(why));
+        match step {
+            Step::End(why) => return Err(End::Session(why)),
+            Step::WriteNow => break,
+            Step::Continue => {}
         }
         if handled == READY_BATCH || !link.has_room_for_more() {
             break;

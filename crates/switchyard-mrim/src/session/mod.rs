@@ -294,6 +294,7 @@ impl driver::Session<Conn> for MrimSession {
             Input::Settled(seq, outcome) => {
                 conn.send(&ServerPacket::MessageStatus { status: messages::status_of(outcome) }, seq);
                 self.acks.let_more_settle().await;
+                return Step::WriteNow;
             }
             Input::Event(Ok(event)) => self.event(conn, event).await,
             Input::Event(Err(KickReason::LoggedInElsewhere)) => {

@@ -166,6 +166,7 @@ impl driver::Session<Conn> for Seated<'_> {
             Input::Settled(reply, outcome) => {
                 acknowledge(conn, reply, outcome.is_ok());
                 self.acks.let_more_settle().await;
+                return Step::WriteNow;
             }
             Input::Room(Some(event)) => self.written.extend(relay(conn, event)),
             Input::Room(None) => return Step::End(Why::RoomClosed),
