@@ -272,9 +272,7 @@ async fn shutdown_signal() -> anyhow::Result<()> {
 }
 
 async fn backup(config: Config, file: &std::path::Path) -> anyhow::Result<()> {
-    let path = match config.store_location()? {
-        StoreLocation::Sqlite(path) => path,
-    };
+    let StoreLocation::Sqlite(path) = config.store_location()?;
     if !path.exists() {
         bail!("there is no database in {}", database_dir(&path).display());
     }

@@ -31,20 +31,25 @@ impl std::ops::Deref for Client {
     }
 }
 
-/// One protocol's live connection.
+/// One protocol's live connection, boxed: the three differ in size and a load generator holds
+/// thousands.
 enum Connection {
-    Msn(msn::Connection),
-    Mrim(mrim::Connection),
-    MyIcq(myicq::Connection),
+    Msn(Box<msn::Connection>),
+    Mrim(Box<mrim::Connection>),
+    MyIcq(Box<myicq::Connection>),
 }
 
 impl Connection {
     /// Connects and logs in; the first events (`LoggedIn`, the contact list) are emitted.
     async fn open(account: &Account, options: &Options, events: &Events) -> Result<Connection, Error> {
         Ok(match account.protocol {
-            Protocol::Msn => Connection::Msn(msn::Connection::open(account, options, events.clone()).await?),
-            Protocol::Mrim => Connection::Mrim(mrim::Connection::open(account, options, events.clone()).await?),
-            Protocol::MyIcq => Connection::MyIcq(myicq::Connection::open(account, options, events.clone()).await?),
+            Protocol::Msn => Connection::Msn(Box::new(msn::Connection::open(account, options, events.clone()).await?)),
+            Protocol::Mrim => {
+                Connection::Mrim(Box::new(mrim::Connection::open(account, options, events.clone()).await?))
+            }
+            Protocol::MyIcq => {
+                Connection::MyIcq(Box::new(myicq::Connection::open(account, options, events.clone()).await?))
+            }
         })
     }
 
