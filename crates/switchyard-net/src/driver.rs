@@ -16,7 +16,7 @@ use crate::ReadError;
 use std::fmt;
 use std::future::Future;
 use std::io;
-use tokio_util::sync::{CancellationToken, WaitForCancellationFutureOwned};
+use tokio_util::sync::WaitForCancellationFutureOwned;
 
 /// Inputs handled between two writes at most, so that one busy connection cannot hold its
 /// thread for long and its replies do not wait behind too much work.
@@ -128,19 +128,21 @@ enum Ready<F, B, I> {
     Input(I),
 }
 
-/// Runs `session` over `link` until it ends; the caller then closes the link.
+/// Runs `session` over `link` until it ends or `shutdown` completes (a server's
+/// `CancellationToken::cancelled`; a client that is never shut down passes
+/// `std::future::pending()`, which costs nothing to wait on). The caller then closes the link.
 pub async fn drive<L: Link, S: Session<L>>(
     link: &mut L,
     session: &mut S,
-    shutdown: &CancellationToken,
+    shutdown: impl Future<Output = ()>,
 ) -> End<S::Why, L::Bad> {
-    // Made once: a fresh one each time round would join the token's waiters again.
-    let cancelled = shutdown.cancelled();
-    tokio::pin!(cancelled);
+    // One future for the whole session: a fresh one each time round would join the token's
+    // waiters again.
+    tokio::pin!(shutdown);
     let end = loop {
         let first = tokio::select! {
             biased;
-            () = &mut cancelled => break End::Shutdown,
+            () = &mut shutdown => break End::Shutdown,
             input = session.next_input() => Ready::Input(input),
             frame = link.read(), if session.reads() => Ready::Frame(frame),
         };
@@ -318,7 +320,7 @@ mod tests {
     #[tokio::test]
     async fn a_batch_takes_at_most_its_size_and_drops_nothing() {
         let (mut wire, mut echo) = (wire(150), Echo::default());
-        let end = drive(&mut wire, &mut echo, &CancellationToken::new()).await;
+        let end = drive(&mut wire, &mut echo, std::future::pending()).await;
         assert!(matches!(end, End::Read(ReadError::Closed)), "{end:?}");
         let written: Vec<u32> = wire.writes.concat();
         assert_eq!(written, (1..=150).collect::<Vec<_>>(), "every frame once, in order");
@@ -332,7 +334,7 @@ mod tests {
     async fn frames_and_other_inputs_share_a_batch_and_the_session_may_end_it() {
         let mut wire = wire(10);
         let mut echo = Echo { inputs: [100, 101].into(), last: 4, ..Echo::default() };
-        let end = drive(&mut wire, &mut echo, &CancellationToken::new()).await;
+        let end = drive(&mut wire, &mut echo, std::future::pending()).await;
         assert!(matches!(end, End::Session(4)), "{end:?}");
         // The first input is the session's own (it is asked first), then frames, while any wait.
         assert_eq!(wire.output, [100, 1, 2, 3, 4], "the ending batch is not written by the driver");
@@ -345,7 +347,7 @@ mod tests {
     async fn a_session_holding_its_peer_back_handles_its_other_inputs() {
         let mut wire = wire(3);
         let mut echo = Echo { inputs: [7, 8, 9].into(), last: 9, holding_back: true, ..Echo::default() };
-        let end = drive(&mut wire, &mut echo, &CancellationToken::new()).await;
+        let end = drive(&mut wire, &mut echo, std::future::pending()).await;
         assert!(matches!(end, End::Session(9)), "{end:?}");
         assert_eq!(wire.output, [7, 8, 9]);
         assert_eq!(wire.frames.len(), 3, "no frame was read");
@@ -355,7 +357,7 @@ mod tests {
     async fn a_failed_write_says_how_much_went_and_ends_the_session() {
         let mut wire = Wire { failing_write: Some((0, 12)), ..wire(3) };
         let mut echo = Echo::default();
-        let end = drive(&mut wire, &mut echo, &CancellationToken::new()).await;
+        let end = drive(&mut wire, &mut echo, std::future::pending()).await;
         assert!(matches!(&end, End::Write(e) if e.kind() == io::ErrorKind::BrokenPipe), "{end:?}");
         assert_eq!(echo.flushed, [12]);
         assert_eq!(echo.goodbyes.len(), 1);
@@ -366,7 +368,7 @@ mod tests {
         let (mut wire, mut echo) = (wire(3), Echo::default());
         let shutdown = CancellationToken::new();
         shutdown.cancel();
-        let end = drive(&mut wire, &mut echo, &shutdown).await;
+        let end = drive(&mut wire, &mut echo, shutdown.cancelled()).await;
         assert!(matches!(end, End::Shutdown), "{end:?}");
         assert_eq!(echo.goodbyes, ["Shutdown"]);
         assert_eq!(wire.frames.len(), 3);

@@ -260,11 +260,6 @@ impl Command {
 
 /// A connection that ended before the server answered the login in this protocol, in words:
 /// the usual cause is a port of another protocol (or of nothing).
-/// yard's connections run until the application logs out, never to a server-wide shutdown.
-fn never_shut_down() -> tokio_util::sync::CancellationToken {
-    tokio_util::sync::CancellationToken::new()
-}
-
 /// Why reading from the server stopped, as the application is told.
 fn lost<E: fmt::Display>(e: ReadError<E>) -> Disconnect {
     match e {

@@ -159,7 +159,7 @@ impl Connection {
         let period = self.state.ping_period;
         let ping = tokio::time::interval_at(Instant::now() + period, period);
         let mut running = Running { state: &mut self.state, commands, ping };
-        let end = driver::drive(&mut self.link, &mut running, &crate::never_shut_down()).await;
+        let end = driver::drive(&mut self.link, &mut running, std::future::pending()).await;
         for (_, pending) in self.state.pending.drain() {
             let _ = pending.reply.send(Err(Error::NotConnected));
         }

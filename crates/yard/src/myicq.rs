@@ -313,7 +313,7 @@ impl Connection {
         let resend = tokio::time::interval(Duration::from_secs(1));
         let mut datagrams = Datagrams { socket: self.socket.clone(), server: self.server, buf: vec![0; 2048] };
         let mut running = Running { conn: self, commands, keepalive, resend };
-        let end = driver::drive(&mut datagrams, &mut running, &crate::never_shut_down()).await;
+        let end = driver::drive(&mut datagrams, &mut running, std::future::pending()).await;
         for (_, sent) in self.sent.drain() {
             if let Then::Reply(reply) | Then::AddFriend { reply, .. } = sent.then {
                 let _ = reply.send(Err(Error::NotConnected));

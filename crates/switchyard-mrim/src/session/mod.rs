@@ -70,7 +70,7 @@ async fn serve_connection(context: Arc<Context>, conn: &mut Conn, shutdown: &Can
     };
     if Box::pin(mrim.welcome(conn, &login, seq)).await.is_ok() {
         mrim.silence.as_mut().reset(Instant::now() + mrim.allowed_silence);
-        driver::drive(conn, &mut mrim, shutdown).await.log();
+        driver::drive(conn, &mut mrim, shutdown.cancelled()).await.log();
     }
     if let Err(e) = mrim.context.core.logout(&mut mrim.session).await {
         tracing::warn!(error = %e, "logout fan-out failed");

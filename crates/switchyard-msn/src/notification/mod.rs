@@ -60,7 +60,7 @@ pub(crate) async fn run(
         challenge: PendingChallenge::NotYet,
         shown_queue: ShownQueue::default(),
     };
-    driver::drive(conn, &mut ns, shutdown).await.log();
+    driver::drive(conn, &mut ns, shutdown.cancelled()).await.log();
     if let Err(e) = ns.context.core.logout(&mut ns.session).await {
         tracing::warn!(error = %e, "logout fan-out failed");
     }

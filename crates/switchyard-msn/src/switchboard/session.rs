@@ -34,7 +34,7 @@ pub(crate) async fn run(context: &Context, conn: &mut Conn, first: Frame, shutdo
     };
     tracing::Span::current().record("account", seat.member.account.name.as_str());
     let mut seated = Seated { context, seat, written: Vec::new(), acks: Acknowledgements::default() };
-    driver::drive(conn, &mut seated, shutdown).await.log();
+    driver::drive(conn, &mut seated, shutdown.cancelled()).await.log();
     leave(context, &seated.seat);
 }
 

@@ -287,7 +287,7 @@ impl Connection {
     pub(crate) async fn run(&mut self, commands: &mut mpsc::Receiver<Command>) -> Disconnect {
         let ping = tokio::time::interval_at(Instant::now() + PING_EVERY, PING_EVERY);
         let mut running = Running { state: &mut self.state, commands, ping };
-        let end = driver::drive(&mut self.ns, &mut running, &crate::never_shut_down()).await;
+        let end = driver::drive(&mut self.ns, &mut running, std::future::pending()).await;
         self.ns.close().await;
         for (_, waiting) in self.state.waiting.drain() {
             match waiting {

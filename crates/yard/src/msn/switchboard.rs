@@ -118,7 +118,7 @@ async fn relay(
     told: &mpsc::Sender<Told>,
 ) -> Result<(), Error> {
     let mut room = Relay { me, commands, told, acks: HashMap::new(), typed: Vec::new(), trid: 10, present: 1 };
-    let end = driver::drive(sb, &mut room, &crate::never_shut_down()).await;
+    let end = driver::drive(sb, &mut room, std::future::pending()).await;
     for (_, reply) in room.acks {
         let _ = reply.send(Err(Error::NotDelivered("the switchboard closed".into())));
     }

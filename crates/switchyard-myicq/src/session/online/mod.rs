@@ -188,7 +188,7 @@ impl Online {
     /// Serves the session until it ends, then finishes it.
     pub(super) async fn run(mut self: Box<Self>, mut datagrams: Datagrams) {
         let shutdown = self.inputs.shutdown.clone();
-        let end = match driver::drive(&mut datagrams, &mut *self, &shutdown).await {
+        let end = match driver::drive(&mut datagrams, &mut *self, shutdown.cancelled()).await {
             driver::End::Shutdown => End::Shutdown,
             driver::End::Read(_) => End::Replaced,
             driver::End::Write(_) => End::Unresponsive,
