@@ -32,7 +32,7 @@ const RETAINED_OUTPUT: usize = 4096;
 /// which saves the system call that would only find that out.
 const MAX_READ: usize = 16 * 1024;
 
-/// A batch of ready inputs ends early once this much output is queued (see [`crate::batch`]).
+/// A batch of ready inputs ends early once this much output is queued (see [`crate::driver`]).
 const BATCH_OUTPUT: usize = 64 * 1024;
 
 /// Why a connection stopped giving input. `E` is what the protocol's decoder found wrong.
@@ -175,7 +175,7 @@ impl BufferedStream {
         }
     }
 
-    /// Whether a batch of inputs may go on before the next write (see [`crate::batch`]).
+    /// Whether a batch of inputs may go on before the next write (see [`crate::driver`]).
     pub fn has_room_for_more(&self) -> bool {
         self.output.len() < BATCH_OUTPUT
     }
