@@ -7,10 +7,12 @@ use crate::presence::{Presence, Status};
 use crate::privacy::{allows, shown, Privacy, RelationFlags};
 use crate::store::Relation;
 use crate::Core;
+use atomic_waker::AtomicWaker;
 use dashmap::DashMap;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
+use std::task::Poll;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
@@ -61,15 +63,20 @@ pub enum KickReason {
     TooSlow,
 }
 
+/// How the core ends a session. Waiting for an event checks `reason` (an atomic read) and
+/// leaves its waker in `waiting`, so it takes no lock; `cancel` is for the rarer waits that
+/// race a kick without the session (a stalled write, see [`Session::ended`]).
 #[derive(Default)]
 struct Control {
     cancel: CancellationToken,
     reason: OnceLock<KickReason>,
+    waiting: AtomicWaker,
 }
 
 impl Control {
     fn kick(&self, reason: KickReason) {
         let _ = self.reason.set(reason);
+        self.waiting.wake();
         self.cancel.cancel();
     }
 }
@@ -153,18 +160,30 @@ pub struct Session {
 impl Session {
     /// The next event, or the reason the session was ended. Cancellation-safe.
     pub async fn next_event(&mut self) -> Result<Event, KickReason> {
-        tokio::select! {
-            biased;
-            _ = self.control.cancel.cancelled() => Err(self.kick_reason()),
-            event = self.events.recv() => event.map(|boxed| *boxed).ok_or(self.kick_reason()),
-        }
+        let (control, events) = (&self.control, &mut self.events);
+        std::future::poll_fn(|cx| {
+            if let Some(reason) = control.reason.get() {
+                return Poll::Ready(Err(*reason));
+            }
+            control.waiting.register(cx.waker());
+            // A kick between the first look and the registration woke no one: look again.
+            if let Some(reason) = control.reason.get() {
+                return Poll::Ready(Err(*reason));
+            }
+            events.poll_recv(cx).map(|event| {
+                event
+                    .map(|boxed| *boxed)
+                    .ok_or_else(|| control.reason.get().copied().unwrap_or(KickReason::LoggedInElsewhere))
+            })
+        })
+        .await
     }
 
     /// An event that is already waiting, or the reason the session was ended; `None` when
     /// there is nothing yet. Lets a front handle what is ready before it writes.
     pub fn try_next_event(&mut self) -> Option<Result<Event, KickReason>> {
-        if self.control.cancel.is_cancelled() {
-            return Some(Err(self.kick_reason()));
+        if let Some(reason) = self.control.reason.get() {
+            return Some(Err(*reason));
         }
         match self.events.try_recv() {
             Ok(boxed) => Some(Ok(*boxed)),
