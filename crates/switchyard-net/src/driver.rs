@@ -261,6 +261,8 @@ mod tests {
     struct Echo {
         inputs: VecDeque<u32>,
         last: u32,
+        /// The input after which what is queued is written at once.
+        write_after: u32,
         holding_back: bool,
         flushed: Vec<usize>,
         goodbyes: Vec<String>,
@@ -271,6 +273,8 @@ mod tests {
             wire.output.push(n);
             if n == self.last {
                 Step::End(n)
+            } else if n == self.write_after {
+                Step::WriteNow
             } else {
                 Step::Continue
             }
@@ -341,6 +345,15 @@ mod tests {
         assert!(wire.writes.is_empty());
         assert_eq!(wire.frames.front(), Some(&5), "what was not handled is still waiting");
         assert_eq!(echo.inputs, [101]);
+    }
+
+    #[tokio::test]
+    async fn write_now_ends_the_batch_with_a_write() {
+        let mut wire = wire(5);
+        let mut echo = Echo { write_after: 2, ..Echo::default() };
+        let end = drive(&mut wire, &mut echo, std::future::pending()).await;
+        assert!(matches!(end, End::Read(ReadError::Closed)), "{end:?}");
+        assert_eq!(wire.writes, [vec![1, 2], vec![3, 4, 5]], "2 went out before 3 was handled");
     }
 
     #[tokio::test]
