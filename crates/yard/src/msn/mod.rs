@@ -32,8 +32,12 @@ enum Role {
     Switchboard,
 }
 
-/// The server's frames; a line that is not one is skipped.
-struct Codec(FrameDecoder);
+/// The server's frames, and the role of the server that sends them; a line that is not a
+/// frame is skipped.
+struct Codec {
+    decoder: FrameDecoder,
+    role: Role,
+}
 
 impl switchyard_net::Codec for Codec {
     type Frame = Frame;
@@ -41,7 +45,7 @@ impl switchyard_net::Codec for Codec {
 
     fn decode(&mut self, input: &mut BytesMut, _: &mut BytesMut) -> Result<Option<Frame>, msnp::DecodeError> {
         loop {
-            match self.0.decode(input) {
+            match self.decoder.decode(input) {
                 Err(e) if !e.is_fatal() => tracing::debug!(error = %e, "unparsable line skipped"),
                 decoded => return decoded,
             }
@@ -49,65 +53,19 @@ impl switchyard_net::Codec for Codec {
     }
 }
 
-/// A connection to a notification server or a switchboard, and the role it plays.
-struct Line {
-    framed: Framed<Codec>,
-    role: Role,
-}
+/// A connection to a notification server or a switchboard.
+type Line = Framed<Codec>;
 
 async fn connect(address: &str, local: Option<std::net::IpAddr>, role: Role) -> Result<Line, Error> {
     let stream = crate::tcp::connect(address, local).await?;
     let decoder = FrameDecoder::new(Direction::ServerToClient, Limits::default());
-    Ok(Line { framed: Framed::client(stream, Codec(decoder)), role })
-}
-
-impl Line {
-    fn parse(&self, frame: &Frame) -> Result<OwnedReply, msnp::BadReply> {
-        match self.role {
-            Role::Notification(dialect) => OwnedReply::parse(frame, dialect),
-            Role::Switchboard => OwnedReply::parse_switchboard(frame),
-        }
-    }
-
-    async fn close(&mut self) {
-        self.framed.close().await
-    }
-}
-
-/// The driver reads and writes a [`Line`] as the framed connection it is.
-impl driver::Link for Line {
-    type Frame = Frame;
-    type Bad = msnp::DecodeError;
-
-    fn buffered(&mut self) -> Option<Result<Frame, switchyard_net::ReadError<Self::Bad>>> {
-        self.framed.buffered()
-    }
-
-    fn read(
-        &mut self,
-    ) -> impl std::future::Future<Output = Result<Frame, switchyard_net::ReadError<Self::Bad>>> + Send {
-        self.framed.read()
-    }
-
-    fn has_room_for_more(&self) -> bool {
-        driver::Link::has_room_for_more(&self.framed)
-    }
-
-    fn flush_unless<F: std::future::Future<Output = ()> + Send>(
-        &mut self,
-        stop: impl FnOnce() -> F + Send,
-    ) -> impl std::future::Future<Output = std::io::Result<()>> + Send {
-        driver::Link::flush_unless(&mut self.framed, stop)
-    }
-
-    fn sent_of_lost_output(&self) -> usize {
-        driver::Link::sent_of_lost_output(&self.framed)
-    }
+    Ok(Framed::client(stream, Codec { decoder, role }))
 }
 
 /// Commands written on a [`Line`]: queued for the driver's next write, or (while logging in
-/// and entering a switchboard) sent at once; and the replies awaited meanwhile.
+/// and entering a switchboard) sent at once; and the replies read from it, in its role's shapes.
 trait Lines {
+    fn parse(&self, frame: &Frame) -> Result<OwnedReply, msnp::BadReply>;
     fn queue(&mut self, command: impl Into<Frame>);
     async fn send(&mut self, command: impl Into<Frame>) -> Result<(), Error>;
     /// The next reply before `deadline`; lines of no known shape are skipped.
@@ -115,18 +73,25 @@ trait Lines {
 }
 
 impl Lines for Line {
+    fn parse(&self, frame: &Frame) -> Result<OwnedReply, msnp::BadReply> {
+        match self.codec.role {
+            Role::Notification(dialect) => OwnedReply::parse(frame, dialect),
+            Role::Switchboard => OwnedReply::parse_switchboard(frame),
+        }
+    }
+
     fn queue(&mut self, command: impl Into<Frame>) {
-        command.into().encode(&mut self.framed.stream.output);
+        command.into().encode(&mut self.stream.output);
     }
 
     async fn send(&mut self, command: impl Into<Frame>) -> Result<(), Error> {
         self.queue(command);
-        self.framed.flush().await.map_err(|e| Error::Unreachable(format!("write failed: {e}")))
+        self.flush().await.map_err(|e| Error::Unreachable(format!("write failed: {e}")))
     }
 
     async fn expect(&mut self, deadline: Instant) -> Result<OwnedReply, Error> {
         loop {
-            let frame = match self.framed.read_until(deadline).await {
+            let frame = match self.read_until(deadline).await {
                 Some(Ok(frame)) => frame,
                 Some(Err(e)) => return Err(crate::unanswered(crate::Protocol::Msn, &crate::lost(e))),
                 None => return Err(Error::Timeout),

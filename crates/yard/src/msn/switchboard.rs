@@ -162,8 +162,8 @@ impl driver::Session<Line> for Relay<'_> {
         self.commands.try_recv().ok().map(Some)
     }
 
-    async fn frame(&mut self, _: &mut Line, frame: msnp::Frame) -> Step<Left> {
-        let reply = match OwnedReply::parse_switchboard(&frame) {
+    async fn frame(&mut self, sb: &mut Line, frame: msnp::Frame) -> Step<Left> {
+        let reply = match sb.parse(&frame) {
             Ok(reply) => reply,
             Err(e) => {
                 tracing::debug!(error = %e, "ignored");
