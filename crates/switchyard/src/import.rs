@@ -81,11 +81,13 @@ pub async fn contact(store: &dyn Store, owner: &str, target: &str, shown_as: Opt
     Ok(())
 }
 
-fn account_name(name: &str) -> anyhow::Result<AccountName> {
+/// A login name as an operator typed it, or why it is none (the `user` commands share it).
+pub fn account_name(name: &str) -> anyhow::Result<AccountName> {
     AccountName::new(name).with_context(|| format!("invalid account name {name:?}"))
 }
 
-async fn existing(store: &dyn Store, name: &str) -> anyhow::Result<Account> {
+/// The account an operator named, or why there is none.
+pub async fn existing(store: &dyn Store, name: &str) -> anyhow::Result<Account> {
     let name = account_name(name)?;
     store.account_by_name(&name).await?.with_context(|| format!("no account named {name}"))
 }

@@ -3,8 +3,9 @@ use clap::{Args, Parser, Subcommand};
 use std::io::BufRead;
 use std::net::IpAddr;
 use std::path::PathBuf;
+use switchyard::import::{account_name, existing};
 use switchyard::{open_sqlite, open_store, Config, RunningServer, StoreLocation};
-use switchyard_core::{AccountName, Date, Sex, Store};
+use switchyard_core::{Date, Sex, Store};
 
 /// One server for MSN Messenger, Mail.Ru Agent and MyICQ clients.
 #[derive(Parser)]
@@ -384,18 +385,6 @@ async fn run_user_command(store: &dyn Store, command: UserCommand, data_dir: &st
 /// The directory an SQLite database is in (or would be).
 fn database_dir(path: &std::path::Path) -> &std::path::Path {
     path.parent().unwrap_or(path)
-}
-
-fn account_name(name: &str) -> anyhow::Result<AccountName> {
-    AccountName::new(name).with_context(|| format!("invalid account name {name:?}"))
-}
-
-async fn existing(store: &dyn Store, name: &str) -> anyhow::Result<switchyard_core::Account> {
-    let name = account_name(name)?;
-    match store.account_by_name(&name).await? {
-        Some(account) => Ok(account),
-        None => bail!("no account named {name}"),
-    }
 }
 
 /// The password given, else asked for twice without echo at a terminal, else a line of
