@@ -503,3 +503,30 @@ fn a_borrowed_reply_parses_to_its_owned_twin() {
     let ServerMessage::LstGuid { friendly, lists, network, .. } = parsed else { panic!("{parsed:?}") };
     assert_eq!((friendly.as_str(), lists, network), ("Bob B", 11, Some(1)));
 }
+
+/// Any line with a server's verb and any parameters: a client's parse answers it or refuses
+/// it, and never panics (a truncated, garbled or hostile server line).
+fn any_server_frame() -> impl Strategy<Value = Frame> {
+    let verbs = [
+        "VER", "CVR", "INF", "USR", "XFR", "SYN", "GTC", "BLP", "LST", "LSG", "ADG", "RMG", "REG", "ADD", "ADC", "REM",
+        "REA", "PRP", "SBP", "CHG", "ILN", "NLN", "FLN", "UBX", "UUX", "QNG", "CHL", "QRY", "URL", "GCF", "RNG", "OUT",
+        "CAL", "IRO", "ANS", "JOI", "BYE", "MSG", "ACK", "NAK", "911", "999",
+    ];
+    let param = prop_oneof!["[0-9]{1,12}", "[A-Z]{1,3}", "[NFC]=[!-~]{0,12}", "[!-~]{1,16}", "%[0-9A-Fa-f]?"];
+    (proptest::sample::select(verbs.to_vec()), prop::collection::vec(param, 0..9), proptest::option::of(payload()))
+        .prop_map(|(verb, params, payload)| {
+            let verb = msnp::Verb::new(verb.as_bytes().try_into().unwrap());
+            match payload {
+                Some(payload) => Frame::with_payload(verb, params, payload),
+                None => Frame::new(verb, params),
+            }
+        })
+}
+
+proptest! {
+    #[test]
+    fn any_server_line_is_parsed_or_refused_without_a_panic(frame in any_server_frame(), dialect in dialect()) {
+        let _ = OwnedReply::parse(&frame, dialect);
+        let _ = OwnedReply::parse_switchboard(&frame);
+    }
+}
