@@ -5,6 +5,11 @@ use crate::privacy::{AddPolicy, Privacy, RelationFlags, ReverseListPrompt};
 use crate::profile::{Profile, SearchQuery};
 use crate::secrets::Secrets;
 use async_trait::async_trait;
+use copy::{StoreCounts, StoreRows};
+use tokio::sync::mpsc;
+
+pub mod codes;
+pub mod copy;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -261,4 +266,20 @@ pub trait Store: Send + Sync + 'static {
     async fn unseen_broadcasts(&self, recipient: AccountId, limit: usize) -> Result<Vec<StoredMessage>, StoreError>;
     /// Marks every broadcast up to `id` seen by `recipient` (a mark never moves back).
     async fn mark_broadcasts_seen(&self, recipient: AccountId, id: i64) -> Result<(), StoreError>;
+
+    /// Sends every row, with its id, in batches of at most [`copy::BATCH`], in the order of
+    /// [`StoreRows`]'s variants, as of one moment. Stops early, without an error, when the
+    /// receiver is dropped.
+    async fn export(&self, _to: mpsc::Sender<StoreRows>) -> Result<(), StoreError> {
+        Err(StoreError::Backend("this store cannot be copied".into()))
+    }
+    /// Writes what an export sent into this store, which must hold no accounts yet: all of it,
+    /// or (on any error, or a sender dropped before [`StoreRows::NextIds`]) nothing.
+    async fn import(&self, _from: mpsc::Receiver<StoreRows>) -> Result<(), StoreError> {
+        Err(StoreError::Backend("this store cannot be copied into".into()))
+    }
+    /// How many rows of each kind the store holds.
+    async fn counts(&self) -> Result<StoreCounts, StoreError> {
+        Err(StoreError::Backend("this store cannot count its rows".into()))
+    }
 }

@@ -323,3 +323,109 @@ async fn deletion_cascades(store: &dyn Store) {
     let again = store.create_account(&name("ivy"), "pw", None).await.unwrap();
     assert!(again.uin > jon.uin, "UINs are never reused");
 }
+
+/// What several writers on different connections (or nodes) can break. `a` and `b` are two
+/// handles on one empty store, each with connections of its own where the store has them.
+pub async fn run_concurrent(a: std::sync::Arc<dyn Store>, b: std::sync::Arc<dyn Store>) {
+    list_changes_from_two_writers(a.clone(), b.clone()).await;
+    one_acknowledgement_deletes_once(a.clone(), b.clone()).await;
+    concurrent_creation_never_shares_a_uin(a, b).await;
+}
+
+/// Spawns `work(store, i)` for i in 0..n on alternate stores and waits for every result.
+async fn on_both<T: Send + 'static, F>(
+    a: &std::sync::Arc<dyn Store>,
+    b: &std::sync::Arc<dyn Store>,
+    n: usize,
+    work: impl Fn(std::sync::Arc<dyn Store>, usize) -> F,
+) -> Vec<T>
+where
+    F: std::future::Future<Output = T> + Send + 'static,
+{
+    let tasks: Vec<_> = (0..n).map(|i| tokio::spawn(work(if i % 2 == 0 { a.clone() } else { b.clone() }, i))).collect();
+    let mut results = Vec::with_capacity(n);
+    for task in tasks {
+        results.push(task.await.expect("task panicked"));
+    }
+    results
+}
+
+async fn list_changes_from_two_writers(a: std::sync::Arc<dyn Store>, b: std::sync::Arc<dyn Store>) {
+    const CHANGES: usize = 40;
+    let owner = a.create_account(&name("busy"), "pw", None).await.unwrap();
+    let mut targets = Vec::new();
+    for i in 0..CHANGES {
+        targets.push(b.create_account(&name(&format!("peer{i}")), "pw", None).await.unwrap());
+    }
+    let targets = std::sync::Arc::new(targets);
+    // Contacts added from both handles at once, each also adding the owner back: locks on both
+    // accounts in both orders.
+    let versions = on_both(&a, &b, CHANGES, |store, i| {
+        let targets = targets.clone();
+        async move {
+            let target = targets[i].id;
+            let mine = store.set_relation(owner.id, target, RelationFlags::FORWARD, Some("x")).await.unwrap();
+            let theirs = store.set_relation(target, owner.id, RelationFlags::FORWARD, None).await.unwrap();
+            let group = store.create_group(owner.id, &format!("g{i}")).await.unwrap().1;
+            vec![mine.owner, theirs.target.expect("the owner's reverse list changed"), group]
+        }
+    })
+    .await;
+    let mut seen: Vec<u32> = versions.into_iter().flatten().collect();
+    seen.sort_unstable();
+    let expected: Vec<u32> = (2..2 + 3 * CHANGES as u32).collect();
+    assert_eq!(seen, expected, "every change got its own version, none was lost");
+    assert_eq!(a.list_settings(owner.id).await.unwrap().version, 1 + 3 * CHANGES as u32);
+    let relations = b.relations(owner.id).await.unwrap();
+    assert_eq!(relations.len(), CHANGES);
+    assert!(relations.iter().all(|r| r.flags == RelationFlags::FORWARD && r.their_flags == RelationFlags::FORWARD));
+    assert_eq!(a.groups(owner.id).await.unwrap().len(), CHANGES);
+}
+
+async fn one_acknowledgement_deletes_once(a: std::sync::Arc<dyn Store>, b: std::sync::Arc<dyn Store>) {
+    let to = a.create_account(&name("acked"), "pw", None).await.unwrap();
+    let from = a.create_account(&name("acker"), "pw", None).await.unwrap();
+    let message =
+        OfflineMessage { sender: from.id, recipient: to.id, kind: MessageKind::Text, text: "once".into(), sent_at: 1 };
+    let mut ids = Vec::new();
+    for _ in 0..20 {
+        ids.push(a.enqueue_offline(&message).await.unwrap());
+    }
+    let ids = std::sync::Arc::new(ids);
+    // Each message's acknowledgement arrives twice, once on each handle, at the same moment;
+    // half of them through the journal's batch write.
+    let deleted = on_both(&a, &b, 2 * ids.len(), |store, i| {
+        let id = ids[i / 2];
+        async move {
+            if i % 4 < 2 {
+                store.delete_offline(to.id, id).await.unwrap()
+            } else {
+                store.update_queue(Vec::new(), vec![(to.id, id)]).await.unwrap();
+                false
+            }
+        }
+    })
+    .await;
+    for pair in deleted.chunks(2).step_by(2) {
+        assert_eq!(pair.iter().filter(|d| **d).count(), 1, "one of two deletions found the message: {pair:?}");
+    }
+    assert_eq!(b.offline_count(to.id).await.unwrap(), 0);
+}
+
+async fn concurrent_creation_never_shares_a_uin(a: std::sync::Arc<dyn Store>, b: std::sync::Arc<dyn Store>) {
+    let created = on_both(&a, &b, 60, |store, i| async move {
+        if i % 3 == 0 {
+            store.create_numbered_account("pw").await.unwrap()
+        } else {
+            store.create_account(&name(&format!("rush{i}")), "pw", None).await.unwrap()
+        }
+    })
+    .await;
+    let mut uins: Vec<u32> = created.iter().map(|account| account.uin).collect();
+    uins.sort_unstable();
+    uins.dedup();
+    assert_eq!(uins.len(), created.len(), "no UIN was handed out twice");
+    for account in &created {
+        assert_eq!(b.account_by_uin(account.uin).await.unwrap().as_ref(), Some(account));
+    }
+}

@@ -81,6 +81,12 @@ async fn the_memory_store_passes_the_conformance_suite() {
     crate::store_suite::run(&MemoryStore::new()).await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_memory_store_keeps_concurrent_writers_apart() {
+    let store: Arc<dyn crate::Store> = Arc::new(MemoryStore::new());
+    crate::store_suite::run_concurrent(store.clone(), store).await;
+}
+
 #[tokio::test]
 async fn a_second_login_kicks_the_first_and_watchers_see_it_leave() {
     let core = core_with(CoreConfig::default());

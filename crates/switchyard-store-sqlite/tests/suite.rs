@@ -9,6 +9,16 @@ async fn sqlite_store_passes_the_conformance_suite() {
     store.close().await;
 }
 
+/// Two stores on one file, as the server and the admin CLI are: each its own connections.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_stores_on_one_file_keep_concurrent_writers_apart() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("switchyard.db");
+    let a: std::sync::Arc<dyn Store> = std::sync::Arc::new(SqliteStore::open(&path).await.unwrap());
+    let b: std::sync::Arc<dyn Store> = std::sync::Arc::new(SqliteStore::open(&path).await.unwrap());
+    switchyard_core::store_suite::run_concurrent(a, b).await;
+}
+
 #[tokio::test]
 async fn data_survives_reopening() {
     let dir = tempfile::tempdir().unwrap();
