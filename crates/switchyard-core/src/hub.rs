@@ -321,6 +321,13 @@ impl Core {
         let (account, privacy, before) = {
             let mut entry = self.current_entry(session)?;
             let before = std::mem::replace(&mut entry.presence, presence.clone());
+            // What the user's flags are, just read: messages from their contacts are checked
+            // against them without the store (which may be down while conversations go on).
+            let mut cache = entry.flags_toward.lock().unwrap_or_else(|p| p.into_inner());
+            for relation in relations.iter().take(FLAG_CACHE.saturating_sub(cache.len())) {
+                cache.insert(relation.other.id, relation.flags);
+            }
+            drop(cache);
             (entry.account.clone(), entry.privacy, before)
         };
         self.announce_to(

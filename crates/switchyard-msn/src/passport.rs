@@ -84,20 +84,11 @@ impl Passport {
         password: &str,
     ) -> Result<Account, Refusal> {
         let name = name.ok_or(Refusal::BadCredentials)?;
-        let store = core.store();
-        let account = match store.account_by_name(name).await {
-            Ok(Some(account)) => account,
-            Ok(None) => return Err(Refusal::BadCredentials),
-            Err(e) => {
-                tracing::error!(error = %e, "account lookup failed");
-                return Err(Refusal::Unavailable);
-            }
-        };
-        match store.secrets(account.id).await {
-            Ok(Some(secrets)) if secrets.accepts_password(password) => Ok(account),
+        match core.store().account_with_secrets(name).await {
+            Ok(Some((account, secrets))) if secrets.accepts_password(password) => Ok(account),
             Ok(_) => Err(Refusal::BadCredentials),
             Err(e) => {
-                tracing::error!(error = %e, "secrets lookup failed");
+                tracing::error!(error = %e, "account lookup failed");
                 Err(Refusal::Unavailable)
             }
         }

@@ -124,14 +124,11 @@ pub(crate) async fn export(db: &Db, to: mpsc::Sender<StoreRows>) -> Result<(), S
     }
     let mut next = [0i64; 4];
     for (slot, table) in next.iter_mut().zip(["accounts", "contact_groups", "offline_messages", "broadcasts"]) {
-        *slot = tx
-            .query_one(
-                "SELECT COALESCE(pg_sequence_last_value(pg_get_serial_sequence($1, 'id')::regclass) + 1, 1)",
-                &[&table],
-            )
-            .await
-            .map_err(database_error)?
-            .get(0);
+        let sequence: String =
+            tx.query_one("SELECT pg_get_serial_sequence($1, 'id')", &[&table]).await.map_err(database_error)?.get(0);
+        // A sequence set back (`setval(…, false)`) hands out `last_value` itself next.
+        let next = format!("SELECT CASE WHEN is_called THEN last_value + 1 ELSE last_value END FROM {sequence}");
+        *slot = tx.query_one(&next, &[]).await.map_err(database_error)?.get(0);
     }
     let [account, group, offline, broadcast] = next;
     let _ = to.send(StoreRows::NextIds(NextIds { account, group, offline, broadcast })).await;

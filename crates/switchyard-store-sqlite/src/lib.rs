@@ -2,6 +2,7 @@
 //! embedded in the binary and applied at open.
 
 mod connections;
+mod copy;
 mod schema;
 
 use async_trait::async_trait;
@@ -12,8 +13,12 @@ use std::path::Path;
 use std::sync::Arc;
 use switchyard_core::account::{Account, AccountId, AccountName};
 use switchyard_core::privacy::{AddPolicy, Privacy, RelationFlags, ReverseListPrompt};
-use switchyard_core::profile::{Date, Profile, SearchQuery, Sex, TextMatch};
+use switchyard_core::profile::{Date, Profile, SearchQuery, TextMatch};
 use switchyard_core::secrets::Secrets;
+use switchyard_core::store::codes::{
+    add_policy_code, add_policy_of, privacy_code, privacy_of, prompt_code, prompt_of, sex_code, sex_of,
+};
+use switchyard_core::store::copy::{StoreCounts, StoreRows};
 use switchyard_core::store::{
     ContactGroup, GroupId, ListSettings, MessageKind, OfflineMessage, Relation, Store, StoreError, StoredMessage,
     VersionsAfterChange,
@@ -126,7 +131,7 @@ impl SqliteStore {
 /// A transaction that takes the write lock at once (`BEGIN IMMEDIATE`). A deferred one that
 /// reads first and writes later fails with `SQLITE_BUSY_SNAPSHOT` when another process wrote
 /// in between, which no busy timeout waits out; an immediate one waits its turn.
-fn write_transaction(db: &mut Connection) -> rusqlite::Result<rusqlite::Transaction<'_>> {
+pub(crate) fn write_transaction(db: &mut Connection) -> rusqlite::Result<rusqlite::Transaction<'_>> {
     db.transaction_with_behavior(TransactionBehavior::Immediate)
 }
 
@@ -136,7 +141,7 @@ fn is_unique_violation(e: &rusqlite::Error) -> bool {
 
 /// An account from a row whose first three columns are `id, name, nickname` (read by position:
 /// looking columns up by name costs more than the read on hot paths).
-fn account_from_row(row: &Row) -> rusqlite::Result<Account> {
+pub(crate) fn account_from_row(row: &Row) -> rusqlite::Result<Account> {
     let id: i64 = row.get(0)?;
     let name: String = row.get(1)?;
     let name = AccountName::new(&name)
@@ -150,32 +155,21 @@ fn bump_version(db: &Connection, owner: AccountId) -> rusqlite::Result<u32> {
         .map(version)
 }
 
-fn privacy_of(stored: i64) -> Privacy {
-    if stored == 0 {
-        Privacy::AllowUnlisted
-    } else {
-        Privacy::BlockUnlisted
-    }
-}
-
-fn version(v: i64) -> u32 {
+pub(crate) fn version(v: i64) -> u32 {
     v as u32
 }
 
-const PROFILE_COLUMNS: &str = "first_name, last_name, sex, birthday, city_id, country_id, location, country, province,
+pub(crate) const PROFILE_COLUMNS: &str =
+    "first_name, last_name, sex, birthday, city_id, country_id, location, country, province,
      city, address, zipcode, email, phone, homepage, about, school, occupation, blood_type, face, age";
 
-fn profile_from_row(row: &Row) -> rusqlite::Result<Profile> {
+pub(crate) fn profile_from_row(row: &Row) -> rusqlite::Result<Profile> {
     let sex: i64 = row.get("sex")?;
     let birthday: Option<String> = row.get("birthday")?;
     Ok(Profile {
         first_name: row.get("first_name")?,
         last_name: row.get("last_name")?,
-        sex: match sex {
-            1 => Sex::Male,
-            2 => Sex::Female,
-            _ => Sex::Unknown,
-        },
+        sex: sex_of(sex),
         birthday: birthday.as_deref().and_then(Date::parse),
         city_id: row.get::<_, i64>("city_id")? as u32,
         country_id: row.get::<_, i64>("country_id")? as u32,
@@ -197,23 +191,7 @@ fn profile_from_row(row: &Row) -> rusqlite::Result<Profile> {
     })
 }
 
-fn add_policy_of(stored: i64) -> AddPolicy {
-    match stored {
-        1 => AddPolicy::AskFirst,
-        2 => AddPolicy::Nobody,
-        _ => AddPolicy::Anyone,
-    }
-}
-
-fn add_policy_code(policy: AddPolicy) -> i64 {
-    match policy {
-        AddPolicy::Anyone => 0,
-        AddPolicy::AskFirst => 1,
-        AddPolicy::Nobody => 2,
-    }
-}
-
-fn stored_message(row: &Row, recipient: AccountId) -> rusqlite::Result<StoredMessage> {
+pub(crate) fn stored_message(row: &Row, recipient: AccountId) -> rusqlite::Result<StoredMessage> {
     let kind: i64 = row.get("kind")?;
     let kind = MessageKind::from_code(kind).ok_or(rusqlite::Error::IntegralValueOutOfRange(2, kind))?;
     Ok(StoredMessage {
@@ -226,14 +204,6 @@ fn stored_message(row: &Row, recipient: AccountId) -> rusqlite::Result<StoredMes
             sent_at: row.get("sent_at")?,
         },
     })
-}
-
-fn sex_code(sex: Sex) -> i64 {
-    match sex {
-        Sex::Unknown => 0,
-        Sex::Male => 1,
-        Sex::Female => 2,
-    }
 }
 
 /// `column = ?` or `column LIKE ? ESCAPE '\'` on a lower-cased key column.
@@ -270,7 +240,7 @@ fn search_condition(query: &SearchQuery) -> (String, Vec<Value>) {
         int(&mut sql, " AND id > ?", i64::from(above) - UIN_BASE);
     }
     if let Some(sex) = query.sex {
-        int(&mut sql, " AND sex = ?", sex_code(sex));
+        int(&mut sql, " AND sex = ?", sex_code(sex).into());
     }
     if let Some(city) = query.city_id {
         int(&mut sql, " AND city_id = ?", i64::from(city));
@@ -317,7 +287,12 @@ fn search_condition(query: &SearchQuery) -> (String, Vec<Value>) {
     (sql, values)
 }
 
-fn secrets_from(id: AccountId, salt: String, md5_response: String, verifier: Vec<u8>) -> Result<Secrets, StoreError> {
+pub(crate) fn secrets_from(
+    id: AccountId,
+    salt: String,
+    md5_response: String,
+    verifier: Vec<u8>,
+) -> Result<Secrets, StoreError> {
     let verifier = verifier.try_into().map_err(|_| backend(format!("account {id} has a damaged verifier")))?;
     Ok(Secrets { salt, md5_response, verifier })
 }
@@ -507,11 +482,7 @@ impl Store for SqliteStore {
                     Ok(ListSettings {
                         version: version(row.get(0)?),
                         privacy: privacy_of(row.get(1)?),
-                        prompt: if prompt == 0 {
-                            ReverseListPrompt::Ask
-                        } else {
-                            ReverseListPrompt::AllowAutomatically
-                        },
+                        prompt: prompt_of(prompt),
                         add_policy: add_policy_of(row.get(3)?),
                     })
                 })
@@ -523,23 +494,23 @@ impl Store for SqliteStore {
     async fn set_add_policy(&self, id: AccountId, policy: AddPolicy) -> Result<u32, StoreError> {
         self.change_settings(id, move |db| {
             db.prepare_cached("UPDATE accounts SET add_policy = ? WHERE id = ?")?
-                .execute([add_policy_code(policy), id.0])
+                .execute(params![add_policy_code(policy), id.0])
         })
         .await
     }
 
     async fn set_privacy(&self, id: AccountId, privacy: Privacy) -> Result<u32, StoreError> {
-        let value = i64::from(privacy == Privacy::BlockUnlisted);
+        let value = privacy_code(privacy);
         self.change_settings(id, move |db| {
-            db.prepare_cached("UPDATE accounts SET privacy = ? WHERE id = ?")?.execute([value, id.0])
+            db.prepare_cached("UPDATE accounts SET privacy = ? WHERE id = ?")?.execute(params![value, id.0])
         })
         .await
     }
 
     async fn set_prompt(&self, id: AccountId, prompt: ReverseListPrompt) -> Result<u32, StoreError> {
-        let value = i64::from(prompt == ReverseListPrompt::AllowAutomatically);
+        let value = prompt_code(prompt);
         self.change_settings(id, move |db| {
-            db.prepare_cached("UPDATE accounts SET prompt = ? WHERE id = ?")?.execute([value, id.0])
+            db.prepare_cached("UPDATE accounts SET prompt = ? WHERE id = ?")?.execute(params![value, id.0])
         })
         .await
     }
@@ -890,6 +861,18 @@ impl Store for SqliteStore {
         })?;
         newest_first.reverse();
         Ok(newest_first)
+    }
+
+    async fn export(&self, to: tokio::sync::mpsc::Sender<StoreRows>) -> Result<(), StoreError> {
+        self.connections.long_read(move |db| copy::export(db, &to)).await
+    }
+
+    async fn import(&self, from: tokio::sync::mpsc::Receiver<StoreRows>) -> Result<(), StoreError> {
+        self.connections.write(move |db| copy::import(db, from)).await?
+    }
+
+    async fn counts(&self) -> Result<StoreCounts, StoreError> {
+        self.connections.long_read(copy::counts).await
     }
 
     async fn mark_broadcasts_seen(&self, recipient: AccountId, id: i64) -> Result<(), StoreError> {

@@ -24,12 +24,19 @@ pub struct Config {
 #[serde(default, deny_unknown_fields)]
 pub struct StoreSection {
     /// `sqlite://FILE`: the embedded SQLite database; a relative FILE is in the data directory.
+    /// `postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE`: a PostgreSQL database, which every
+    /// node of a cluster shares.
     pub url: String,
+    /// PostgreSQL: connections this node keeps open at most.
+    pub max_connections: usize,
 }
 
 impl Default for StoreSection {
     fn default() -> Self {
-        StoreSection { url: format!("sqlite://{}", switchyard_store_sqlite::FILE_NAME) }
+        StoreSection {
+            url: format!("sqlite://{}", switchyard_store_sqlite::FILE_NAME),
+            max_connections: switchyard_store_postgres::DEFAULT_MAX_CONNECTIONS,
+        }
     }
 }
 
@@ -37,6 +44,43 @@ impl Default for StoreSection {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StoreLocation {
     Sqlite(PathBuf),
+    /// The URL as given.
+    Postgres(String),
+}
+
+impl StoreLocation {
+    /// What `url` names, a relative SQLite file being in `data_dir`.
+    pub fn parse(url: &str, data_dir: &Path) -> anyhow::Result<StoreLocation> {
+        let url = url.trim();
+        const KINDS: &str = "sqlite://FILE or postgres://USER@HOST/DATABASE";
+        let Some((scheme, rest)) = url.split_once("://") else {
+            anyhow::bail!("store URL {url:?} is not a URL ({KINDS})");
+        };
+        match scheme {
+            "sqlite" => {
+                anyhow::ensure!(!rest.is_empty(), "store URL {url:?} names no file (sqlite://FILE)");
+                Ok(StoreLocation::Sqlite(data_dir.join(rest)))
+            }
+            "postgres" | "postgresql" => Ok(StoreLocation::Postgres(url.to_owned())),
+            other => anyhow::bail!("store URL: unknown kind of store {other:?} ({KINDS})"),
+        }
+    }
+}
+
+impl std::fmt::Display for StoreLocation {
+    /// Without a password a PostgreSQL URL may carry: for logs and messages.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StoreLocation::Sqlite(path) => write!(f, "sqlite://{}", path.display()),
+            StoreLocation::Postgres(url) => match url.split_once("://").and_then(|(_, rest)| rest.split_once('@')) {
+                Some((credentials, host)) => {
+                    let user = credentials.split(':').next().unwrap_or_default();
+                    write!(f, "postgres://{user}@{host}")
+                }
+                None => f.write_str(url),
+            },
+        }
+    }
 }
 
 /// The HTTP service: the Passport nexus MSNP8+ clients log in through.
@@ -274,17 +318,7 @@ impl Config {
 
     /// The store `store.url` names.
     pub fn store_location(&self) -> anyhow::Result<StoreLocation> {
-        let url = self.store.url.trim();
-        let Some((scheme, rest)) = url.split_once("://") else {
-            anyhow::bail!("store.url {url:?} is not a URL (sqlite://FILE)");
-        };
-        match scheme {
-            "sqlite" => {
-                anyhow::ensure!(!rest.is_empty(), "store.url {url:?} names no file (sqlite://FILE)");
-                Ok(StoreLocation::Sqlite(self.data_dir.join(rest)))
-            }
-            other => anyhow::bail!("store.url: unknown kind of store {other:?} (sqlite://FILE)"),
-        }
+        StoreLocation::parse(&self.store.url, &self.data_dir)
     }
 
     pub(crate) fn msn_front(&self) -> switchyard_msn::MsnConfig {
@@ -389,6 +423,9 @@ mod tests {
         assert_eq!(relative, StoreLocation::Sqlite(PathBuf::from("/srv/yard/other.db")));
         let absolute = location("[store]\nurl = \"sqlite:///var/lib/yard.db\"").unwrap();
         assert_eq!(absolute, StoreLocation::Sqlite(PathBuf::from("/var/lib/yard.db")));
+        let postgres = location("[store]\nurl = \"postgres://yard:secret@db.example:5433/yard\"").unwrap();
+        assert_eq!(postgres, StoreLocation::Postgres("postgres://yard:secret@db.example:5433/yard".into()));
+        assert_eq!(postgres.to_string(), "postgres://yard@db.example:5433/yard", "no password in what is shown");
         for bad in ["switchyard.db", "sqlite://", "mysql://localhost/yard"] {
             let config: Config = toml::from_str(&format!("[store]\nurl = \"{bad}\"")).unwrap();
             assert!(config.validate().is_err(), "{bad} accepted");

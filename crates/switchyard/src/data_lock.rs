@@ -9,12 +9,12 @@ use std::os::fd::AsRawFd;
 use std::path::Path;
 
 /// The lock; released when dropped (or when the process ends, however it ends).
-pub(crate) struct DataDirLock {
+pub struct DataDirLock {
     _file: File,
 }
 
 impl DataDirLock {
-    pub(crate) fn acquire(data_dir: &Path) -> anyhow::Result<DataDirLock> {
+    pub fn acquire(data_dir: &Path) -> anyhow::Result<DataDirLock> {
         let path = data_dir.join("switchyard.lock");
         let mut file = OpenOptions::new()
             .read(true)

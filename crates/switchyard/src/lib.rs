@@ -7,7 +7,10 @@ mod fd_limit;
 mod http;
 pub mod import;
 mod server;
+mod store_copy;
 pub mod tls;
 
 pub use config::{Config, StoreLocation};
-pub use server::{open_sqlite, open_store, RunningServer};
+pub use data_lock::DataDirLock;
+pub use server::{open_sqlite, open_store, open_store_at, RunningServer};
+pub use store_copy::copy_store;

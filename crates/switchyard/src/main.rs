@@ -4,7 +4,7 @@ use std::io::BufRead;
 use std::net::IpAddr;
 use std::path::PathBuf;
 use switchyard::import::{account_name, existing};
-use switchyard::{open_sqlite, open_store, Config, RunningServer, StoreLocation};
+use switchyard::{open_sqlite, open_store, open_store_at, Config, RunningServer, StoreLocation};
 use switchyard_core::{Date, Sex, Store};
 
 /// One server for MSN Messenger, Mail.Ru Agent and MyICQ clients.
@@ -32,6 +32,10 @@ struct CommonArgs {
     /// missing [default: ./switchyard-data]
     #[arg(long, global = true, env = "SWITCHYARD_DATA_DIR")]
     data_dir: Option<PathBuf>,
+    /// Where accounts, lists and queued messages are kept: sqlite://FILE (a relative FILE is in
+    /// the data directory) or postgres://USER@HOST/DATABASE [default: sqlite://switchyard.db]
+    #[arg(long = "store", global = true, env = "SWITCHYARD_STORE_URL", value_name = "URL")]
+    store_url: Option<String>,
 }
 
 #[derive(Subcommand)]
@@ -43,10 +47,30 @@ enum Command {
     User(UserCommand),
     /// Copy the SQLite database into a new file, safely while the server runs (SQLite's online
     /// backup). To restore, stop the server and put the copy in place of the database
-    /// (store.url; by default the data directory's switchyard.db).
+    /// (store.url; by default the data directory's switchyard.db). A PostgreSQL store is backed
+    /// up with PostgreSQL's own tools (pg_dump).
     Backup {
         /// The new file; it must not exist.
         file: PathBuf,
+    },
+    /// Work on whole stores.
+    #[command(subcommand)]
+    Store(StoreCommand),
+}
+
+#[derive(Subcommand)]
+enum StoreCommand {
+    /// Copy every account, secret, list, group, profile, queued message and broadcast, with
+    /// their ids (and so UINs), into an empty store, then check both hold as many of each. Stop
+    /// the server first: what changes during the copy may be missed. The way from SQLite to
+    /// PostgreSQL when a network outgrows one box (or back).
+    Copy {
+        /// The store to copy: sqlite://FILE or postgres://USER@HOST/DATABASE.
+        #[arg(long, value_name = "URL")]
+        from: String,
+        /// The store to fill; it must hold no accounts. An SQLite file is created if missing.
+        #[arg(long, value_name = "URL")]
+        to: String,
     },
 }
 
@@ -209,12 +233,17 @@ fn run() -> anyhow::Result<()> {
     if let Some(dir) = cli.common.data_dir {
         config.data_dir = dir;
     }
+    if let Some(url) = cli.common.store_url {
+        config.store.url = url;
+    }
+    config.validate()?;
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(async move {
         match cli.command {
             Command::Serve(args) => serve(config, args).await,
             Command::User(command) => user(config, command).await,
             Command::Backup { file } => backup(config, &file).await,
+            Command::Store(StoreCommand::Copy { from, to }) => copy_store(config, &from, &to).await,
         }
     })
 }
@@ -273,7 +302,10 @@ async fn shutdown_signal() -> anyhow::Result<()> {
 }
 
 async fn backup(config: Config, file: &std::path::Path) -> anyhow::Result<()> {
-    let StoreLocation::Sqlite(path) = config.store_location()?;
+    let path = match config.store_location()? {
+        StoreLocation::Sqlite(path) => path,
+        StoreLocation::Postgres(_) => bail!("a PostgreSQL store is backed up with pg_dump, not by switchyard"),
+    };
     if !path.exists() {
         bail!("there is no database in {}", database_dir(&path).display());
     }
@@ -285,6 +317,25 @@ async fn backup(config: Config, file: &std::path::Path) -> anyhow::Result<()> {
     Ok(())
 }
 
+async fn copy_store(config: Config, from: &str, to: &str) -> anyhow::Result<()> {
+    let from = StoreLocation::parse(from, &config.data_dir)?;
+    let to = StoreLocation::parse(to, &config.data_dir)?;
+    anyhow::ensure!(from != to, "--from and --to name the same store");
+    // Not while this data directory's server runs: what it writes meanwhile would be missed.
+    let _lock = config.data_dir.exists().then(|| switchyard::DataDirLock::acquire(&config.data_dir)).transpose()?;
+    if let StoreLocation::Sqlite(path) = &from {
+        anyhow::ensure!(path.exists(), "there is no database at {}", path.display());
+    }
+    let source = open_store_at(&config, &from).await?;
+    let target = open_store_at(&config, &to).await?;
+    let copied = switchyard::copy_store(&*source, &*target).await;
+    source.close().await;
+    target.close().await;
+    let counts = copied.with_context(|| format!("cannot copy {from} to {to}"))?;
+    println!("copied {counts}");
+    Ok(())
+}
+
 async fn user(config: Config, command: UserCommand) -> anyhow::Result<()> {
     let create = matches!(command, UserCommand::Add { create: true, .. } | UserCommand::Import { .. });
     match config.store_location()? {
@@ -293,7 +344,7 @@ async fn user(config: Config, command: UserCommand) -> anyhow::Result<()> {
              `user import` and `serve`",
             database_dir(&path).display()
         ),
-        StoreLocation::Sqlite(_) => {}
+        StoreLocation::Sqlite(_) | StoreLocation::Postgres(_) => {}
     }
     let store = open_store(&config).await?;
     let result = run_user_command(&*store, command, &config.data_dir).await;

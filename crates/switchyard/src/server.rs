@@ -9,6 +9,7 @@ use switchyard_core::Core;
 use switchyard_mrim::{MrimFront, RedirectTarget};
 use switchyard_msn::{MsnFront, Passport, Role};
 use switchyard_myicq::MyIcqFront;
+use switchyard_store_postgres::PostgresStore;
 use switchyard_store_sqlite::SqliteStore;
 use tokio::net::{TcpListener, TcpSocket, UdpSocket};
 use tokio::task::JoinSet;
@@ -17,8 +18,19 @@ use tokio_util::sync::CancellationToken;
 /// Opens the store the configuration names, creating the data directory if needed (readable by
 /// its owner only, 0700).
 pub async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
-    match config.store_location()? {
-        StoreLocation::Sqlite(path) => Ok(Arc::new(open_sqlite(config, &path).await?)),
+    open_store_at(config, &config.store_location()?).await
+}
+
+/// Opens the store at `location`, with the configuration's settings for its kind.
+pub async fn open_store_at(config: &Config, location: &StoreLocation) -> anyhow::Result<Arc<dyn Store>> {
+    match location {
+        StoreLocation::Sqlite(path) => Ok(Arc::new(open_sqlite(config, path).await?)),
+        StoreLocation::Postgres(url) => {
+            let store = PostgresStore::open_with(url, config.store.max_connections)
+                .await
+                .with_context(|| format!("cannot open the store {location}"))?;
+            Ok(Arc::new(store))
+        }
     }
 }
 

@@ -45,7 +45,7 @@ async fn serve_connection(context: Arc<Context>, conn: &mut Conn, shutdown: &Can
         Ok(session) => session,
         Err(e) => {
             tracing::error!(error = %e, "login failed in the core");
-            conn.send(&ServerPacket::LoginRej { reason: "Service unavailable".into() }, seq);
+            conn.send(&ServerPacket::LoginRej { reason: Rejection::Unavailable.reason().into() }, seq);
             return;
         }
     };
@@ -119,10 +119,10 @@ async fn log_in(context: &Context, conn: &mut Conn, shutdown: &CancellationToken
             ClientPacket::Login(login) if greeted => {
                 let seq = packet.header.seq;
                 return match authenticate(context, &login, conn.peer_ip()).await {
-                    Some(account) => Some((account, login, seq)),
-                    None => {
-                        tracing::info!(login = %login.login, "login rejected");
-                        conn.send(&ServerPacket::LoginRej { reason: "Invalid login".into() }, seq);
+                    Ok(account) => Some((account, login, seq)),
+                    Err(rejection) => {
+                        tracing::info!(login = %login.login, reason = rejection.reason(), "login rejected");
+                        conn.send(&ServerPacket::LoginRej { reason: rejection.reason().into() }, seq);
                         None
                     }
                 };
@@ -136,15 +136,33 @@ async fn log_in(context: &Context, conn: &mut Conn, shutdown: &CancellationToken
     }
 }
 
+/// Why a login is refused.
+enum Rejection {
+    /// Unknown account, wrong password, or a try the failed-login limiter held back.
+    Invalid,
+    /// The store could not check it: not the user's fault, and no failed attempt.
+    Unavailable,
+}
+
+impl Rejection {
+    /// `LOGIN_REJ`'s reason, which the clients show.
+    fn reason(&self) -> &'static str {
+        match self {
+            Rejection::Invalid => "Invalid login",
+            Rejection::Unavailable => "Service temporarily unavailable, try again later",
+        }
+    }
+}
+
 /// The account `login` names and proves, unless the failed-login limiter holds this try back
 /// (too many failures from this address, or for this account from addresses it was not used from).
-async fn authenticate(context: &Context, login: &Login, ip: Option<IpAddr>) -> Option<Account> {
+async fn authenticate(context: &Context, login: &Login, ip: Option<IpAddr>) -> Result<Account, Rejection> {
     let name = context.config.resolve(&login.login);
     let throttle = context.core.login_throttle();
     if let Some(ip) = ip {
         if let Err(held) = throttle.check(ip, name.as_ref()) {
             tracing::info!(login = %login.login, retry_after = ?held.retry_after, "login held back after too many failures");
-            return None;
+            return Err(Rejection::Invalid);
         }
     }
     let found = match &name {
@@ -152,7 +170,7 @@ async fn authenticate(context: &Context, login: &Login, ip: Option<IpAddr>) -> O
             Ok(found) => found,
             Err(e) => {
                 tracing::error!(error = %e, "account lookup failed");
-                return None;
+                return Err(Rejection::Unavailable);
             }
         },
         None => None,
@@ -166,7 +184,7 @@ async fn authenticate(context: &Context, login: &Login, ip: Option<IpAddr>) -> O
     if let Some(ip) = ip {
         throttle.record(ip, name.as_ref(), account.is_some());
     }
-    account
+    account.ok_or(Rejection::Invalid)
 }
 
 /// Answers `STARTTLS`: `MRIM_CS_OK` and the handshake, or `MRIM_CS_FAILURE` when TLS is not

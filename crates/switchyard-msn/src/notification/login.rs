@@ -173,7 +173,10 @@ impl Login<'_> {
                 match self.dialect.login() {
                     LoginScheme::Md5 => {
                         let account = match &name {
-                            Some(name) => account_with_secrets(context, name).await,
+                            Some(name) => match context.core.store().account_with_secrets(name).await {
+                                Ok(found) => found,
+                                Err(e) => return store_unavailable(conn, trid, e),
+                            },
                             None => None,
                         };
                         let challenge = match &account {
@@ -200,7 +203,10 @@ impl Login<'_> {
                     Stage::TweenerChallenged { handle, name } => {
                         let ticket_for = context.passport.redeem(&value);
                         let account = match name.filter(|name| ticket_for.as_ref() == Some(name)) {
-                            Some(name) => context.core.store().account_by_name(&name).await.ok().flatten(),
+                            Some(name) => match context.core.store().account_by_name(&name).await {
+                                Ok(found) => found,
+                                Err(e) => return store_unavailable(conn, trid, e),
+                            },
                             None => None,
                         };
                         (handle, account)
@@ -248,15 +254,19 @@ impl Login<'_> {
             }
             Err(e) => {
                 tracing::error!(error = %e, "login failed in the core");
-                send_error(conn, error(trid, ErrorCode::InternalServer));
+                send_error(conn, error(trid, ErrorCode::ServerUnavailable));
                 Step::Continue
             }
         }
     }
 }
 
-async fn account_with_secrets(context: &Context, name: &AccountName) -> Option<(Account, Secrets)> {
-    context.core.store().account_with_secrets(name).await.ok()?
+/// A login the store could not check: "try again later" (601), which is no failed attempt; the
+/// client may try again on this connection.
+fn store_unavailable(conn: &mut Conn, trid: Trid, e: switchyard_core::StoreError) -> Step {
+    tracing::error!(error = %e, "login not checked: the store failed");
+    send_error(conn, error(trid, ErrorCode::ServerUnavailable));
+    Step::Continue
 }
 
 /// The challenge an unknown handle gets: shaped like a salt, and the same at every attempt

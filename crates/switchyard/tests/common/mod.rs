@@ -13,11 +13,24 @@ pub use client::{online, Client};
 use std::net::SocketAddr;
 use switchyard::{Config, RunningServer};
 use switchyard_core::AccountName;
+use switchyard_store_postgres::scratch::ScratchDatabase;
 
 pub struct TestServer {
     pub dir: tempfile::TempDir,
     pub config: Config,
     server: Option<RunningServer>,
+    /// The PostgreSQL database the server keeps its store in, when the tests run on one.
+    _database: Option<ScratchDatabase>,
+}
+
+/// The store the tests' servers use: `SWITCHYARD_TEST_STORE=postgres` runs every test of the
+/// server on PostgreSQL (a database of its own each), as `.ci/run` does after the SQLite run.
+async fn test_database() -> Option<ScratchDatabase> {
+    match std::env::var("SWITCHYARD_TEST_STORE").as_deref() {
+        Err(_) | Ok("sqlite") => None,
+        Ok("postgres") => Some(ScratchDatabase::create().await),
+        Ok(other) => panic!("SWITCHYARD_TEST_STORE={other}: sqlite or postgres"),
+    }
 }
 
 impl TestServer {
@@ -28,6 +41,10 @@ impl TestServer {
     pub async fn start_with(adjust: impl FnOnce(&mut Config)) -> TestServer {
         let dir = tempfile::tempdir().unwrap();
         let mut config = Config { data_dir: dir.path().to_path_buf(), ..Config::default() };
+        let database = test_database().await;
+        if let Some(database) = &database {
+            config.store.url = database.url.clone();
+        }
         config.msn.port = 0;
         config.mrim.port = 0;
         config.mrim.redirect_port = 0;
@@ -36,7 +53,7 @@ impl TestServer {
         config.http.https_port = Some(0);
         adjust(&mut config);
         let server = RunningServer::start(&config).await.unwrap();
-        TestServer { dir, config, server: Some(server) }
+        TestServer { dir, config, server: Some(server), _database: database }
     }
 
     pub fn running(&self) -> &RunningServer {
