@@ -67,8 +67,7 @@ impl ContactList {
 
 impl Core {
     pub async fn contact_list(&self, owner: AccountId) -> Result<ContactList, CoreError> {
-        let settings = self.store().list_settings(owner).await?;
-        let relations = self.store().relations(owner).await?;
+        let (settings, relations) = self.store().contact_list(owner).await?;
         Ok(ContactList { settings, relations })
     }
 

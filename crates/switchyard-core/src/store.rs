@@ -186,6 +186,11 @@ pub trait Store: Send + Sync + 'static {
 
     /// Every account related to `owner` in either direction, ordered by name.
     async fn relations(&self, owner: AccountId) -> Result<Vec<Relation>, StoreError>;
+    /// The owner's list settings and relations, as of one moment where the store can (in one
+    /// statement on PostgreSQL): what a list synchronization sends.
+    async fn contact_list(&self, owner: AccountId) -> Result<(ListSettings, Vec<Relation>), StoreError> {
+        Ok((self.list_settings(owner).await?, self.relations(owner).await?))
+    }
     /// The owner's flags toward `target` (empty when unrelated).
     async fn relation_flags(&self, owner: AccountId, target: AccountId) -> Result<RelationFlags, StoreError>;
     /// How many relations of `owner` carry `flag`.

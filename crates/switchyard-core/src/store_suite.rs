@@ -93,6 +93,12 @@ async fn relations(store: &dyn Store) {
     store.set_privacy(erin.id, Privacy::BlockUnlisted).await.unwrap();
     assert_eq!(store.relations(dave.id).await.unwrap()[0].their_privacy, Privacy::BlockUnlisted);
 
+    let both = (store.list_settings(dave.id).await.unwrap(), store.relations(dave.id).await.unwrap());
+    assert_eq!(store.contact_list(dave.id).await.unwrap(), both);
+    let lonely = store.create_account(&name("lonely"), "pw", None).await.unwrap();
+    assert_eq!(store.contact_list(lonely.id).await.unwrap(), (store.list_settings(lonely.id).await.unwrap(), vec![]));
+    assert!(store.contact_list(AccountId(i64::MAX)).await.is_err(), "no such account");
+
     let theirs = store.relations(erin.id).await.unwrap();
     assert_eq!(theirs.len(), 1);
     assert_eq!(theirs[0].their_flags, RelationFlags::FORWARD | RelationFlags::ALLOW);

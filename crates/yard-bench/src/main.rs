@@ -45,6 +45,10 @@ struct Args {
     /// `--config`'s): the bench's accounts are made in its store.
     #[arg(long)]
     data_dir: Option<PathBuf>,
+    /// The server's store, overriding the configuration's (sqlite://FILE or
+    /// postgres://USER@HOST/DATABASE), as `switchyard --store` takes it.
+    #[arg(long = "store", env = "SWITCHYARD_STORE_URL", value_name = "URL")]
+    store_url: Option<String>,
     /// The bench accounts' password.
     #[arg(long, default_value = "bench-pw")]
     password: String,

@@ -99,6 +99,9 @@ fn server_config(args: &Args) -> anyhow::Result<Option<switchyard::Config>> {
     if let Some(dir) = &args.data_dir {
         config.data_dir = dir.clone();
     }
+    if let Some(url) = &args.store_url {
+        config.store.url = url.clone();
+    }
     Ok(Some(config))
 }
 

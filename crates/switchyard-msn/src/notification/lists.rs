@@ -99,17 +99,18 @@ impl Notification {
     ) -> Result<(), CommandError> {
         let store = self.context.core.store();
         let me = self.session.account.id;
-        let settings = store.list_settings(me).await.map_err(|e| core_error(trid, e.into()))?;
-        let version = settings.version;
         let format = self.dialect.list_format();
-        // MSNP2–7 clients keep their lists: one that is up to date gets the version alone, and
-        // the relations (the costly read) are not needed.
-        if format == ListFormat::PerList && client_version == version {
-            conn.send(Reply::Syn { trid, version });
-            return Ok(());
+        // MSNP2–7 clients keep their lists: one that may be up to date is checked against the
+        // version alone first, without the relations (the costly read).
+        if format == ListFormat::PerList && client_version != 0 {
+            let version = store.list_settings(me).await.map_err(|e| core_error(trid, e.into()))?.version;
+            if client_version == version {
+                conn.send(Reply::Syn { trid, version });
+                return Ok(());
+            }
         }
-        let relations = store.relations(me).await.map_err(|e| core_error(trid, e.into()))?;
-        let lists = ContactList { settings, relations };
+        let lists = self.contact_list(trid).await?;
+        let (settings, version) = (lists.settings, lists.settings.version);
         let groups = if self.dialect.has_groups() { self.groups(trid).await? } else { Vec::new() };
         let prompt = prompt_to_msn(settings.prompt);
         let privacy = privacy_to_msn(settings.privacy);
