@@ -210,7 +210,7 @@ async fn a_database_outage_refuses_logins_politely_while_conversations_go_on() {
     let store = server.running().store();
     let import = "user alice pw Alice\nuser bob pw Bob\nuser carol pw Carol\nuser dave pw Dave\nuser erin pw Erin\n\
                   contact alice bob\ncontact bob alice\ncontact carol dave\ncontact dave carol\n";
-    switchyard::import::import(&*store, import.as_bytes(), &mut Vec::new()).await.unwrap();
+    switchyard::import::import(store, import.as_bytes(), &mut Vec::new()).await.unwrap();
     let msn = server.msn();
     let mrim_address = server.running().address("mrim").unwrap();
 
