@@ -79,6 +79,12 @@ pub struct AccountRef {
     pub nickname: Option<String>,
 }
 
+impl From<Account> for AccountRef {
+    fn from(account: Account) -> AccountRef {
+        AccountRef { id: account.id, name: account.name, uin: account.uin, nickname: account.nickname }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -133,10 +133,15 @@ fn version(v: i64) -> u32 {
 
 /// An account from a row whose first three columns are `id, name, nickname`.
 fn account_from_row(row: &Row) -> Result<Account, StoreError> {
-    let id: i64 = row.get(0);
-    let name: &str = row.get(1);
+    account_at(row, 0)
+}
+
+/// An account from `id, name, nickname` starting at column `first`.
+fn account_at(row: &Row, first: usize) -> Result<Account, StoreError> {
+    let id: i64 = row.get(first);
+    let name: &str = row.get(first + 1);
     let name = AccountName::new(name).map_err(|e| StoreError::Backend(format!("account {id}: {e}")))?;
-    Ok(Account { id: AccountId(id), name, uin: uin_of(id), nickname: row.get(2) })
+    Ok(Account { id: AccountId(id), name, uin: uin_of(id), nickname: row.get(first + 2) })
 }
 
 fn secrets_from_row(row: &Row, first: usize) -> Result<Secrets, StoreError> {
@@ -284,17 +289,9 @@ fn sorted_relations(rows: &[Row], first: usize) -> Result<Vec<Relation>, StoreEr
     let mut relations = rows
         .iter()
         .map(|row| {
-            let id: i64 = row.get(first);
-            let name: &str = row.get(first + 1);
-            let name = AccountName::new(name).map_err(|e| StoreError::Backend(format!("account {id}: {e}")))?;
             let groups: Vec<i64> = row.get(first + 7);
             Ok(Relation {
-                other: switchyard_core::AccountRef {
-                    id: AccountId(id),
-                    name,
-                    uin: uin_of(id),
-                    nickname: row.get(first + 2),
-                },
+                other: account_at(row, first)?.into(),
                 display_name: row.get(first + 4),
                 flags: RelationFlags(row.get::<_, i64>(first + 3) as u32),
                 their_flags: RelationFlags(row.get::<_, i64>(first + 5) as u32),
@@ -593,6 +590,7 @@ impl Store for PostgresStore {
         // Not prepared for keeps: criteria combine in too many ways to cache each.
         let connection = self.db.connection().await?;
         let rows = connection.client.query(&sql, &params).await.map_err(database_error)?;
+        self.db.count_round_trips(2); // prepared, then run
         rows.iter().map(|row| Ok((account_from_row(row)?, profile_from_row(row, 3)))).collect()
     }
 

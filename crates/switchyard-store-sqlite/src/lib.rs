@@ -547,7 +547,7 @@ impl Store for SqliteStore {
                         .collect();
                     groups.sort();
                     Ok(Relation {
-                        other: account.to_ref(),
+                        other: account.into(),
                         display_name: row.get(4)?,
                         flags: RelationFlags(row.get::<_, i64>(3)? as u32),
                         their_flags: RelationFlags(row.get::<_, i64>(5)? as u32),
