@@ -123,15 +123,14 @@ pub(crate) async fn export(db: &Db, to: mpsc::Sender<StoreRows>) -> Result<(), S
         }
     }
     let mut next = [0i64; 4];
-    for (slot, table) in next.iter_mut().zip(["accounts", "contact_groups", "offline_messages", "broadcasts"]) {
+    for (slot, table) in next.iter_mut().zip(NextIds::TABLES) {
         let sequence: String =
             tx.query_one("SELECT pg_get_serial_sequence($1, 'id')", &[&table]).await.map_err(database_error)?.get(0);
         // A sequence set back (`setval(…, false)`) hands out `last_value` itself next.
         let next = format!("SELECT CASE WHEN is_called THEN last_value + 1 ELSE last_value END FROM {sequence}");
         *slot = tx.query_one(&next, &[]).await.map_err(database_error)?.get(0);
     }
-    let [account, group, offline, broadcast] = next;
-    let _ = to.send(StoreRows::NextIds(NextIds { account, group, offline, broadcast })).await;
+    let _ = to.send(StoreRows::NextIds(next.into())).await;
     tx.commit().await.map_err(database_error)
 }
 
@@ -220,12 +219,7 @@ pub(crate) async fn import(db: &Db, mut from: mpsc::Receiver<StoreRows>) -> Resu
                 .await?;
             }
             StoreRows::NextIds(next) => {
-                for (table, id) in [
-                    ("accounts", next.account),
-                    ("contact_groups", next.group),
-                    ("offline_messages", next.offline),
-                    ("broadcasts", next.broadcast),
-                ] {
+                for (table, id) in next.by_table() {
                     // Past every id copied, whatever the source said.
                     tx.execute(
                         &format!(

@@ -115,13 +115,11 @@ pub(crate) fn export(db: &Connection, to: &mpsc::Sender<StoreRows>) -> rusqlite:
                 .optional()?;
             Ok(last.unwrap_or(0) + 1)
         };
-        let ids = NextIds {
-            account: next("accounts")?,
-            group: next("contact_groups")?,
-            offline: next("offline_messages")?,
-            broadcast: next("broadcasts")?,
-        };
-        let _ = to.blocking_send(StoreRows::NextIds(ids));
+        let mut ids = [0; 4];
+        for (id, table) in ids.iter_mut().zip(NextIds::TABLES) {
+            *id = next(table)?;
+        }
+        let _ = to.blocking_send(StoreRows::NextIds(ids.into()));
     }
     Ok(())
 }
@@ -247,12 +245,7 @@ pub(crate) fn import(
                 }
             }
             StoreRows::NextIds(next) => {
-                for (table, id) in [
-                    ("accounts", next.account),
-                    ("contact_groups", next.group),
-                    ("offline_messages", next.offline),
-                    ("broadcasts", next.broadcast),
-                ] {
+                for (table, id) in next.by_table() {
                     // AUTOINCREMENT hands out one past `seq`, and never less than one past the
                     // largest id copied.
                     let updated = tx.execute(

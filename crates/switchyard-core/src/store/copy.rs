@@ -70,6 +70,25 @@ pub struct NextIds {
     pub broadcast: i64,
 }
 
+impl NextIds {
+    /// The tables the ids are of, as both SQL stores name them, in the order of
+    /// [`NextIds::by_table`] and [`NextIds::from`].
+    pub const TABLES: [&'static str; 4] = ["accounts", "contact_groups", "offline_messages", "broadcasts"];
+
+    /// Each table of [`NextIds::TABLES`] with its next id.
+    pub fn by_table(&self) -> [(&'static str, i64); 4] {
+        let [a, g, o, b] = Self::TABLES;
+        [(a, self.account), (g, self.group), (o, self.offline), (b, self.broadcast)]
+    }
+}
+
+impl From<[i64; 4]> for NextIds {
+    /// The next ids of [`NextIds::TABLES`], in that order.
+    fn from([account, group, offline, broadcast]: [i64; 4]) -> NextIds {
+        NextIds { account, group, offline, broadcast }
+    }
+}
+
 /// How many rows of each kind a store holds: what a copy checks on both sides.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct StoreCounts {
