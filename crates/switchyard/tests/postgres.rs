@@ -4,6 +4,9 @@
 
 mod common;
 
+#[path = "../../switchyard-myicq/tests/support/client.rs"]
+mod myicq_client;
+
 use common::mrim::{Body, MrimClient};
 use common::{online, Client, TestServer};
 use mrim::codes::{message_flag, msg};
@@ -264,6 +267,27 @@ async fn a_database_outage_refuses_logins_politely_while_conversations_go_on() {
         .await
         .unwrap();
     assert_eq!(nexus.status(), 503);
+    // MyICQ has no "try later": no answer, so the client resends its LOGIN (and, after its
+    // resends, says the server cannot be reached) rather than hear "wrong password".
+    let myicq_address = server.running().address("myicq").unwrap();
+    let mut erin_icq = myicq_client::Client::new(myicq_address).await;
+    erin_icq.uin = 10005;
+    erin_icq.set_password("pw");
+    let login = myicq::client::Request::Login(myicq::client::Login {
+        password: b"pw".to_vec(),
+        status: myicq::codes::status::ONLINE,
+        tcp_version: 1,
+        real_ip: 0,
+        msg_port: 0,
+    });
+    erin_icq.send(&login).await;
+    while let Some(received) = erin_icq.recv_within(Duration::from_secs(1)).await {
+        assert!(
+            !matches!(received.packet, myicq::server::ServerPacket::Login(_)),
+            "a LOGIN the store could not check is not answered: {:?}",
+            received.packet
+        );
+    }
 
     // The database comes back, and so does the service, by itself.
     postgres.start_again();
@@ -271,6 +295,7 @@ async fn a_database_outage_refuses_logins_politely_while_conversations_go_on() {
     // The failed tries during the outage were no failed logins: no throttle on Erin's account.
     let (mut erin, _) = MrimClient::login(mrim_address, 16, "erin@mail.ru", "pw").await;
     erin.expect_nothing_pending().await;
+    myicq_client::Client::new(myicq_address).await.login_online(10005, "pw").await;
     alice_ns.send("BLP 8 BL").await;
     let answer = alice_ns.line().await;
     assert!(answer.starts_with("BLP 8 "), "{answer}");
