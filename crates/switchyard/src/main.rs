@@ -344,7 +344,7 @@ async fn user(config: Config, command: UserCommand) -> anyhow::Result<()> {
              `user import` and `serve`",
             database_dir(&path).display()
         ),
-        StoreLocation::Sqlite(_) | StoreLocation::Postgres(_) => {}
+        _ => {}
     }
     let store = open_store(&config).await?;
     let result = run_user_command(&*store, command, &config.data_dir).await;
