@@ -3,6 +3,7 @@
 
 use crate::account::{Account, AccountId, AccountName, AccountRef};
 use crate::error::CoreError;
+use crate::lists::ContactList;
 use crate::presence::{Presence, Status};
 use crate::privacy::{allows, shown, Privacy, RelationFlags};
 use crate::store::Relation;
@@ -91,7 +92,9 @@ pub(crate) struct Online {
     events: mpsc::Sender<EventBox>,
     control: Arc<Control>,
     presence: Presence,
-    privacy: Privacy,
+    /// Known from the session's first read of its contact list, which comes before it shows
+    /// any presence: until then messages to it check the store, as for an offline account.
+    privacy: Option<Privacy>,
     /// Whether the session joins conversations it is invited to (MSN switchboards); others
     /// are reached with messages.
     takes_invitations: bool,
@@ -103,6 +106,12 @@ pub(crate) struct Online {
 }
 
 impl Online {
+    /// The privacy mode for what the session shows: before it is known the session shows
+    /// nothing, which the strictest mode keeps so.
+    fn shown_privacy(&self) -> Privacy {
+        self.privacy.unwrap_or(Privacy::BlockUnlisted)
+    }
+
     pub(crate) fn kick(&self, reason: KickReason) {
         self.control.kick(reason);
     }
@@ -207,7 +216,6 @@ impl Core {
     /// Registers a session for `account`, ending any previous one ("logged in elsewhere").
     /// The new session starts offline until it sets a status.
     pub async fn login(&self, account: Account, display_name: String) -> Result<Session, CoreError> {
-        let settings = self.store().list_settings(account.id).await?;
         let (events_tx, events) = mpsc::channel(self.config().session_queue);
         let control = Arc::new(Control::default());
         let id = self.hub().next_session.fetch_add(1, Ordering::Relaxed) + 1;
@@ -217,7 +225,7 @@ impl Core {
             events: events_tx,
             control: control.clone(),
             presence: Presence::new(Status::Offline, display_name),
-            privacy: settings.privacy,
+            privacy: None,
             takes_invitations: false,
             flags_toward: Default::default(),
             held_bytes: Default::default(),
@@ -287,39 +295,41 @@ impl Core {
     }
 
     async fn announce_leaving(&self, gone: &Online) -> Result<(), CoreError> {
-        let (presence, privacy) = (&gone.presence, gone.privacy);
+        let (presence, privacy) = (&gone.presence, gone.shown_privacy());
         self.announce(&gone.account, |w| shown(presence, privacy, w.flags), |_| None).await
     }
 
     /// Changes the session's status (and shown name) and tells every watcher allowed to see it.
     pub async fn set_presence(&self, session: &Session, presence: Presence) -> Result<(), CoreError> {
-        let relations = self.store().relations(session.account.id).await?;
-        self.set_presence_among(session, presence, &relations)
+        let list = self.contact_list(session.account.id).await?;
+        self.set_presence_among(session, presence, &list)
     }
 
     /// [`Core::set_presence`] for a session's first status, returning the current presence of
     /// every forward-list contact who is online and lets the user see them: its contacts and
-    /// its watchers come from one read of its relations.
+    /// its watchers come from one read of its list.
     pub async fn come_online(
         &self,
         session: &Session,
         presence: Presence,
     ) -> Result<Vec<(AccountRef, Presence)>, CoreError> {
-        let relations = self.store().relations(session.account.id).await?;
-        self.set_presence_among(session, presence, &relations)?;
-        Ok(self.visible_among(&relations))
+        let list = self.contact_list(session.account.id).await?;
+        self.set_presence_among(session, presence, &list)?;
+        Ok(self.visible_among(&list.relations))
     }
 
-    /// [`Core::set_presence`] with the session's relations just read by the caller (for a
-    /// login that needs them anyway).
+    /// [`Core::set_presence`] with the session's list just read by the caller (for a login
+    /// that needs it anyway).
     pub fn set_presence_among(
         &self,
         session: &Session,
         presence: Presence,
-        relations: &[Relation],
+        list: &ContactList,
     ) -> Result<(), CoreError> {
+        let relations = &list.relations;
         let (account, privacy, before) = {
             let mut entry = self.current_entry(session)?;
+            let privacy = *entry.privacy.get_or_insert(list.settings.privacy);
             let before = std::mem::replace(&mut entry.presence, presence.clone());
             // What the user's flags are, just read: messages from their contacts are checked
             // against them without the store (which may be down while conversations go on).
@@ -328,7 +338,7 @@ impl Core {
                 cache.insert(relation.other.id, relation.flags);
             }
             drop(cache);
-            (entry.account.clone(), entry.privacy, before)
+            (entry.account.clone(), privacy, before)
         };
         self.announce_to(
             &account,
@@ -355,7 +365,7 @@ impl Core {
     /// What a viewer sees of `target` right now, given the target's flags toward the viewer.
     pub(crate) fn presence_seen_by(&self, target: AccountId, flags_toward_viewer: RelationFlags) -> Option<Presence> {
         let entry = self.hub().online.get(&target)?;
-        shown(&entry.presence, entry.privacy, flags_toward_viewer)
+        shown(&entry.presence, entry.shown_privacy(), flags_toward_viewer)
     }
 
     /// Marks the session as one that joins the conversations it is invited to.
@@ -368,7 +378,7 @@ impl Core {
     pub async fn invite(&self, to: AccountId, invite: ConversationInvite) -> Result<Invitation, CoreError> {
         let (privacy, presence, takes_invitations) = {
             let entry = self.hub().online.get(&to).ok_or(CoreError::NotOnline)?;
-            (entry.privacy, entry.presence.clone(), entry.takes_invitations)
+            (entry.shown_privacy(), entry.presence.clone(), entry.takes_invitations)
         };
         let flags = self.flags_toward(to, invite.from.id).await?;
         if !allows(privacy, flags) {
@@ -400,10 +410,9 @@ impl Core {
     /// Up to `limit` accounts picked at random among those online that strangers may see
     /// (visible, and not limiting themselves to their allow list), `except` excluded.
     pub fn random_online(&self, limit: usize, except: AccountId) -> Vec<AccountId> {
-        let candidates =
-            self.hub().online.iter().filter(|e| {
-                *e.key() != except && e.presence.status.is_visible() && e.privacy == Privacy::AllowUnlisted
-            });
+        let candidates = self.hub().online.iter().filter(|e| {
+            *e.key() != except && e.presence.status.is_visible() && e.privacy == Some(Privacy::AllowUnlisted)
+        });
         rand::seq::IteratorRandom::choose_multiple(candidates.map(|e| *e.key()), &mut rand::rng(), limit)
     }
 
@@ -495,13 +504,22 @@ impl Core {
         }
     }
 
+    /// An online account's privacy mode, once its session knows it.
     pub(crate) fn online_privacy(&self, id: AccountId) -> Option<Privacy> {
-        self.hub().online.get(&id).map(|e| e.privacy)
+        self.hub().online.get(&id).and_then(|e| e.privacy)
+    }
+
+    /// Gives a session that does not know its privacy mode yet the one just read. A change
+    /// made meanwhile set it already and stands: its store write came after this read.
+    pub(crate) fn learn_online_privacy(&self, owner: AccountId, privacy: Privacy) {
+        if let Some(mut entry) = self.hub().online.get_mut(&owner) {
+            entry.privacy.get_or_insert(privacy);
+        }
     }
 
     pub(crate) fn set_online_privacy(&self, owner: AccountId, privacy: Privacy) {
         if let Some(mut entry) = self.hub().online.get_mut(&owner) {
-            entry.privacy = privacy;
+            entry.privacy = Some(privacy);
         }
     }
 

@@ -68,6 +68,7 @@ impl ContactList {
 impl Core {
     pub async fn contact_list(&self, owner: AccountId) -> Result<ContactList, CoreError> {
         let (settings, relations) = self.store().contact_list(owner).await?;
+        self.learn_online_privacy(owner, settings.privacy);
         Ok(ContactList { settings, relations })
     }
 
@@ -209,6 +210,12 @@ impl Core {
 
     pub async fn groups(&self, owner: AccountId) -> Result<Vec<ContactGroup>, CoreError> {
         Ok(self.store().groups(owner).await?)
+    }
+
+    /// The owner's groups; an owner without any first gets one named `default`.
+    pub async fn groups_or_default(&self, owner: AccountId, default: &str) -> Result<Vec<ContactGroup>, CoreError> {
+        // No groups is within any limit: no need to count them first.
+        Ok(self.store().groups_or_default(owner, default).await?)
     }
 
     /// Creates a group; returns it and the owner's new list version.

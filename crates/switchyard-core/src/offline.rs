@@ -32,10 +32,26 @@ impl Core {
         recipient: AccountId,
         shown: &mut ShownQueue,
     ) -> Result<Vec<StoredMessage>, CoreError> {
-        let mut queued = self.store().offline_messages(recipient).await?;
+        let queued = self.store().offline_messages(recipient).await?;
+        Ok(self.not_shown(queued, shown))
+    }
+
+    /// What waits for a session that just came online: [`Core::pending_offline`], and the
+    /// newest `broadcast_limit` broadcasts `recipient` has not seen, from one read.
+    pub async fn waiting_at_login(
+        &self,
+        recipient: AccountId,
+        shown: &mut ShownQueue,
+        broadcast_limit: usize,
+    ) -> Result<(Vec<StoredMessage>, Vec<StoredMessage>), CoreError> {
+        let (queued, broadcasts) = self.store().waiting_messages(recipient, broadcast_limit).await?;
+        Ok((self.not_shown(queued, shown), broadcasts))
+    }
+
+    fn not_shown(&self, mut queued: Vec<StoredMessage>, shown: &mut ShownQueue) -> Vec<StoredMessage> {
         queued.retain(|m| !self.journal().is_held(m.id));
         let before = std::mem::replace(&mut shown.ids, queued.iter().map(|m| m.id).collect());
-        Ok(queued.into_iter().filter(|m| !before.contains(&m.id)).collect())
+        queued.into_iter().filter(|m| !before.contains(&m.id)).collect()
     }
 
     /// Deletes a queued message its recipient's client received (with the journal's next

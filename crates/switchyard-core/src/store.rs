@@ -214,6 +214,15 @@ pub trait Store: Send + Sync + 'static {
 
     /// The owner's groups in creation order.
     async fn groups(&self, owner: AccountId) -> Result<Vec<ContactGroup>, StoreError>;
+    /// The owner's groups; an owner without any first gets one named `default` (and a new
+    /// list version), in one statement where the store can.
+    async fn groups_or_default(&self, owner: AccountId, default: &str) -> Result<Vec<ContactGroup>, StoreError> {
+        let groups = self.groups(owner).await?;
+        if !groups.is_empty() {
+            return Ok(groups);
+        }
+        Ok(vec![self.create_group(owner, default).await?.0])
+    }
     /// Creates a group and bumps the owner's version; returns the group and the version.
     async fn create_group(&self, owner: AccountId, name: &str) -> Result<(ContactGroup, u32), StoreError>;
     /// Renames a group; `None` when the owner has no such group.
@@ -269,6 +278,15 @@ pub trait Store: Send + Sync + 'static {
     /// The newest `limit` broadcasts `recipient` has not marked seen, oldest first (each with
     /// `recipient` as its recipient).
     async fn unseen_broadcasts(&self, recipient: AccountId, limit: usize) -> Result<Vec<StoredMessage>, StoreError>;
+    /// What waits for `recipient` at login: [`Store::offline_messages`] and
+    /// [`Store::unseen_broadcasts`], in one statement where the store can.
+    async fn waiting_messages(
+        &self,
+        recipient: AccountId,
+        broadcast_limit: usize,
+    ) -> Result<(Vec<StoredMessage>, Vec<StoredMessage>), StoreError> {
+        Ok((self.offline_messages(recipient).await?, self.unseen_broadcasts(recipient, broadcast_limit).await?))
+    }
     /// Marks every broadcast up to `id` seen by `recipient` (a mark never moves back).
     async fn mark_broadcasts_seen(&self, recipient: AccountId, id: i64) -> Result<(), StoreError>;
 

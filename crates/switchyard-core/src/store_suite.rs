@@ -153,6 +153,16 @@ async fn groups(store: &dyn Store) {
     store.set_relation(kim.id, lee.id, RelationFlags::NONE, None).await.unwrap();
     store.set_relation(kim.id, lee.id, RelationFlags::FORWARD, Some("lee")).await.unwrap();
     assert!(store.relations(kim.id).await.unwrap()[0].groups.is_empty());
+
+    // The default group comes once, with a new list version, and only to an owner without any.
+    assert_eq!(store.groups_or_default(kim.id, "General").await.unwrap(), vec![friends]);
+    let before = store.list_settings(lee.id).await.unwrap().version;
+    let general = store.groups_or_default(lee.id, "General").await.unwrap();
+    assert_eq!(general.iter().map(|g| g.name.as_str()).collect::<Vec<_>>(), ["General"]);
+    assert_eq!(store.list_settings(lee.id).await.unwrap().version, before + 1);
+    assert_eq!(store.groups_or_default(lee.id, "General").await.unwrap(), general);
+    assert_eq!(store.groups(lee.id).await.unwrap(), general);
+    assert_eq!(store.list_settings(lee.id).await.unwrap().version, before + 1);
 }
 
 async fn profiles_and_search(store: &dyn Store) {
@@ -287,6 +297,18 @@ async fn broadcasts(store: &dyn Store) {
         }
     );
     assert_eq!(store.unseen_broadcasts(early.id, 1).await.unwrap()[0].id, second, "the newest when limited");
+    let queued =
+        OfflineMessage { sender: admin.id, recipient: early.id, kind: MessageKind::Text, text: "q".into(), sent_at: 5 };
+    let queued = store.enqueue_offline(&queued).await.unwrap();
+    let (offline, broadcasts) = store.waiting_messages(early.id, 8).await.unwrap();
+    assert_eq!(offline, store.offline_messages(early.id).await.unwrap());
+    assert_eq!(offline.iter().map(|m| m.id).collect::<Vec<_>>(), [queued]);
+    assert_eq!(broadcasts, unseen, "both kinds from one read");
+    assert_eq!(
+        store.waiting_messages(early.id, 1).await.unwrap().1,
+        store.unseen_broadcasts(early.id, 1).await.unwrap()
+    );
+    assert_eq!(store.waiting_messages(admin.id, 8).await.unwrap().0, vec![], "each recipient's own queue");
     store.mark_broadcasts_seen(early.id, first).await.unwrap();
     assert_eq!(store.unseen_broadcasts(early.id, 8).await.unwrap()[0].id, second);
     store.mark_broadcasts_seen(early.id, second).await.unwrap();

@@ -522,3 +522,25 @@ async fn a_batch_of_settled_messages_wakes_their_sender_once_when_it_is_done() {
     assert_eq!(second.await.unwrap(), Delivery::Live);
     drop(one);
 }
+
+#[tokio::test]
+async fn a_session_that_has_not_read_its_list_is_guarded_by_the_stored_privacy_mode() {
+    let core = core_with(CoreConfig::default());
+    let (bob, eve) = (account(&core, "bob").await, account(&core, "eve").await);
+    core.store().set_privacy(bob.id, Privacy::BlockUnlisted).await.unwrap();
+    // Logged in, list not read yet: the session does not know its mode, the store does.
+    let mut session = core.login(bob.clone(), "bob".into()).await.unwrap();
+    assert!(matches!(core.deliver(bob.id, message(&eve, "hi")).await, Err(CoreError::NotAllowed)));
+    core.set_presence(&session, presence(&bob, Status::Online)).await.unwrap();
+    assert!(matches!(core.deliver(bob.id, message(&eve, "hi")).await, Err(CoreError::NotAllowed)));
+    // Nor does the strictest mode stand in for an unknown one when messages are checked.
+    let carol = account(&core, "carol").await;
+    let mut carols = core.login(carol.clone(), "carol".into()).await.unwrap();
+    let (delivered, _) = deliver_live(&core, &mut carols, message(&eve, "hello")).await;
+    assert!(delivered.is_ok(), "{delivered:?}");
+    // A change made while the session runs is the one that counts from then on.
+    core.set_privacy(bob.id, Privacy::AllowUnlisted).await.unwrap();
+    let (delivered, received) = deliver_live(&core, &mut session, message(&eve, "now")).await;
+    assert!(delivered.is_ok(), "{delivered:?}");
+    assert_eq!(received.text, "now");
+}

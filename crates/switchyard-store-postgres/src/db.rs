@@ -142,6 +142,7 @@ pub(crate) struct Connection<'a, C> {
 
 impl<C: GenericClient> Connection<'_, C> {
     async fn prepared(&self, sql: &str) -> Result<tokio_postgres::Statement, Error> {
+        tracing::trace!(statement = sql);
         let statement = self.client.prepare_cached(sql).await?;
         self.round_trips.fetch_add(1, Ordering::Relaxed);
         Ok(statement)

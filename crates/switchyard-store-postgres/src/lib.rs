@@ -600,15 +600,33 @@ impl Store for PostgresStore {
         Ok(rows.iter().map(|row| ContactGroup { id: GroupId(row.get(0)), name: row.get(1) }).collect())
     }
 
+    async fn groups_or_default(&self, owner: AccountId, default: &str) -> Result<Vec<ContactGroup>, StoreError> {
+        let rows = self
+            .db
+            .rows(
+                "WITH existing AS (SELECT id, name FROM contact_groups WHERE owner_id = $1),
+                      created AS (INSERT INTO contact_groups (owner_id, name)
+                                  SELECT $1, $2 WHERE NOT EXISTS (SELECT 1 FROM existing) RETURNING id, name),
+                      bumped AS (UPDATE accounts SET list_version = list_version + 1 FROM created WHERE accounts.id = $1)
+                 SELECT id, name FROM existing UNION ALL SELECT id, name FROM created ORDER BY id",
+                &[&owner.0, &default],
+            )
+            .await?;
+        Ok(rows.iter().map(|row| ContactGroup { id: GroupId(row.get(0)), name: row.get(1) }).collect())
+    }
+
     async fn create_group(&self, owner: AccountId, name: &str) -> Result<(ContactGroup, u32), StoreError> {
-        transaction!(&self.db, |tx| async {
-            let id: i64 = tx
-                .one("INSERT INTO contact_groups (owner_id, name) VALUES ($1, $2) RETURNING id", &[&owner.0, &name])
-                .await?
-                .get(0);
-            let version = bump_version(&tx, owner).await?;
-            Ok((ContactGroup { id: GroupId(id), name: name.to_owned() }, version))
-        })
+        // One statement, so no transaction: the new row locks nothing another writer waits for.
+        let row = self
+            .db
+            .one(
+                "WITH created AS (INSERT INTO contact_groups (owner_id, name) VALUES ($1, $2) RETURNING id)
+                 UPDATE accounts SET list_version = list_version + 1 FROM created WHERE accounts.id = $1
+                 RETURNING created.id, list_version",
+                &[&owner.0, &name],
+            )
+            .await?;
+        Ok((ContactGroup { id: GroupId(row.get(0)), name: name.to_owned() }, version(row.get(1))))
     }
 
     async fn rename_group(&self, owner: AccountId, id: GroupId, name: &str) -> Result<Option<u32>, StoreError> {
@@ -767,6 +785,31 @@ impl Store for PostgresStore {
             )
             .await?;
         rows.iter().map(|row| stored_message(row, recipient)).collect()
+    }
+
+    async fn waiting_messages(
+        &self,
+        recipient: AccountId,
+        broadcast_limit: usize,
+    ) -> Result<(Vec<StoredMessage>, Vec<StoredMessage>), StoreError> {
+        let rows = self
+            .db
+            .rows(
+                "SELECT id, sender_id, kind, text, sent_at, FALSE FROM offline_messages WHERE recipient_id = $1
+                 UNION ALL
+                 SELECT * FROM (SELECT id, sender_id, kind, text, sent_at, TRUE FROM broadcasts
+                                WHERE id > (SELECT broadcasts_seen FROM accounts WHERE id = $1)
+                                ORDER BY id DESC LIMIT $2) newest
+                 ORDER BY 6, 1",
+                &[&recipient.0, &(broadcast_limit as i64)],
+            )
+            .await?;
+        let (mut queued, mut broadcasts) = (Vec::new(), Vec::new());
+        for row in &rows {
+            let list = if row.get(5) { &mut broadcasts } else { &mut queued };
+            list.push(stored_message(row, recipient)?);
+        }
+        Ok((queued, broadcasts))
     }
 
     async fn mark_broadcasts_seen(&self, recipient: AccountId, id: i64) -> Result<(), StoreError> {

@@ -62,12 +62,7 @@ impl MrimSession {
     /// The groups MRIM shows, by position (at most 20); an account without any gets the
     /// default group first.
     async fn groups(&self) -> Result<Vec<ContactGroup>, CoreError> {
-        let core = &self.context.core;
-        let me = self.session.account.id;
-        let mut groups = core.groups(me).await?;
-        if groups.is_empty() {
-            groups.push(core.create_group(me, DEFAULT_GROUP).await?.0);
-        }
+        let mut groups = self.context.core.groups_or_default(self.session.account.id, DEFAULT_GROUP).await?;
         groups.truncate(contact_flag::MAX_GROUPS);
         Ok(groups)
     }

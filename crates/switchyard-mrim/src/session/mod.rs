@@ -353,16 +353,16 @@ impl MrimSession {
         conn.send(&ServerPacket::LoginAck, seq);
         let endpoint = conn.peer();
         conn.send(&ServerPacket::UserInfo { nickname: self.nickname.clone(), total: 0, unread: 0, endpoint }, 0);
-        // One read of the relations serves the list and the first status's fan-out.
-        let relations = match self.context.core.store().relations(self.session.account.id).await {
-            Ok(relations) => Some(relations),
+        // One read of the list serves what the client is shown and the first status's fan-out.
+        let stored = match self.context.core.contact_list(self.session.account.id).await {
+            Ok(stored) => Some(stored),
             Err(e) => {
-                tracing::error!(error = %e, "cannot read the relations");
+                tracing::error!(error = %e, "cannot read the contact list");
                 None
             }
         };
-        let list = match &relations {
-            Some(relations) => self.contact_list(conn.dialect(), relations).await.map_err(|e| {
+        let list = match &stored {
+            Some(stored) => self.contact_list(conn.dialect(), &stored.relations).await.map_err(|e| {
                 tracing::error!(error = %e, "cannot load the contact list");
             }),
             None => Err(()),
@@ -375,8 +375,8 @@ impl MrimSession {
         self.send_offline_messages(conn).await;
         let status = status::to_core(login.status.status).unwrap_or(Status::Online);
         let presence = Presence::new(status, self.nickname.clone());
-        let published = match &relations {
-            Some(relations) => self.context.core.set_presence_among(&self.session, presence, relations),
+        let published = match &stored {
+            Some(stored) => self.context.core.set_presence_among(&self.session, presence, stored),
             None => self.context.core.set_presence(&self.session, presence).await,
         };
         if let Err(e) = published {

@@ -67,14 +67,14 @@ impl Notification {
 
     /// Once the user is online: what waited in the durable queue, then unseen broadcasts.
     pub(super) async fn deliver_waiting_messages(&mut self, conn: &mut Conn) {
-        self.deliver_queued(conn).await;
         let me = self.session.account.id;
-        let broadcasts = self.context.core.store().unseen_broadcasts(me, BROADCASTS_AT_LOGIN).await;
-        let broadcasts = broadcasts.unwrap_or_else(|e| {
-            tracing::error!(error = %e, "could not read broadcasts");
-            Vec::new()
-        });
-        self.offer_stored(conn, broadcasts, Receipt::Broadcast).await;
+        match self.context.core.waiting_at_login(me, &mut self.shown_queue, BROADCASTS_AT_LOGIN).await {
+            Ok((queued, broadcasts)) => {
+                self.offer_stored(conn, queued, Receipt::Offline).await;
+                self.offer_stored(conn, broadcasts, Receipt::Broadcast).await;
+            }
+            Err(e) => tracing::error!(error = %e, "could not read the waiting messages"),
+        }
     }
 
     /// What is in the durable queue and was not offered in this session yet.

@@ -5,31 +5,34 @@ use super::*;
 impl Online {
     /// Offline messages, then broadcasts not seen yet, each kept until acknowledged.
     pub(super) async fn send_waiting_messages(&mut self) -> Result<(), End> {
-        self.send_queued().await?;
         let (core, me) = (self.link.context.core.clone(), self.me().id);
-        let unseen = core.store().unseen_broadcasts(me, BROADCASTS_AT_LOGIN).await.map_err(CoreError::from);
-        self.send_stored(unseen, Completes::Broadcast).await
+        match core.waiting_at_login(me, &mut self.shown_queue, BROADCASTS_AT_LOGIN).await {
+            Ok((queued, broadcasts)) => {
+                self.send_stored(queued, Completes::Offline).await?;
+                self.send_stored(broadcasts, Completes::Broadcast).await
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "could not read waiting messages");
+                Ok(())
+            }
+        }
     }
 
     /// Offline messages not shown in this session yet.
     pub(super) async fn send_queued(&mut self) -> Result<(), End> {
         let (core, me) = (self.link.context.core.clone(), self.me().id);
-        let queued = core.pending_offline(me, &mut self.shown_queue).await;
-        self.send_stored(queued, Completes::Offline).await
+        match core.pending_offline(me, &mut self.shown_queue).await {
+            Ok(queued) => self.send_stored(queued, Completes::Offline).await,
+            Err(e) => {
+                tracing::error!(error = %e, "could not read the offline queue");
+                Ok(())
+            }
+        }
     }
 
-    pub(super) async fn send_stored(
-        &mut self,
-        stored: Result<Vec<StoredMessage>, CoreError>,
-        completes: fn(i64) -> Completes,
-    ) -> Result<(), End> {
-        match stored {
-            Ok(stored) => {
-                for message in stored {
-                    self.show_stored(message, completes).await?;
-                }
-            }
-            Err(e) => tracing::error!(error = %e, "could not read waiting messages"),
+    async fn send_stored(&mut self, stored: Vec<StoredMessage>, completes: fn(i64) -> Completes) -> Result<(), End> {
+        for message in stored {
+            self.show_stored(message, completes).await?;
         }
         Ok(())
     }
