@@ -1,8 +1,10 @@
 //! Accounts and their names.
 
+use serde::{Deserialize, Serialize};
 use std::fmt;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
 pub struct AccountId(pub i64);
 
 impl fmt::Display for AccountId {
@@ -13,8 +15,23 @@ impl fmt::Display for AccountId {
 
 /// A login name: lowercase letters, digits, `.`, `_`, `-`, 1–64 characters. The same name is the
 /// local part of the user's handle on every protocol.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
 pub struct AccountName(String);
+
+impl TryFrom<String> for AccountName {
+    type Error = InvalidAccountName;
+
+    fn try_from(name: String) -> Result<Self, InvalidAccountName> {
+        AccountName::new(&name)
+    }
+}
+
+impl From<AccountName> for String {
+    fn from(name: AccountName) -> String {
+        name.0
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("account names are 1-64 characters of lowercase letters, digits, '.', '_' and '-'")]
@@ -71,7 +88,7 @@ impl Account {
 }
 
 /// What a session needs to show another account: identity and chosen nickname.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AccountRef {
     pub id: AccountId,
     pub name: AccountName,

@@ -384,12 +384,20 @@ pub struct Accepted(AcceptedState);
 enum AcceptedState {
     Ready(Option<Outcome>),
     Waiting(Arc<Flight>),
+    /// Settled by another task (the one asking another node).
+    Later(oneshot::Receiver<Outcome>),
 }
 
 impl Accepted {
     /// Already settled.
     pub fn ready(outcome: Outcome) -> Accepted {
         Accepted(AcceptedState::Ready(Some(outcome)))
+    }
+
+    /// Settled by whoever holds the sender.
+    pub(crate) fn later() -> (oneshot::Sender<Outcome>, Accepted) {
+        let (tx, rx) = oneshot::channel();
+        (tx, Accepted(AcceptedState::Later(rx)))
     }
 }
 
@@ -400,6 +408,9 @@ impl Future for Accepted {
         match &mut self.0 {
             AcceptedState::Ready(outcome) => {
                 Poll::Ready(outcome.take().unwrap_or_else(|| Err(gone("polled after it resolved"))))
+            }
+            AcceptedState::Later(rx) => {
+                Pin::new(rx).poll(cx).map(|outcome| outcome.unwrap_or_else(|_| Err(gone("its task ended"))))
             }
             AcceptedState::Waiting(flight) => {
                 let mut state = locked(&flight.state);

@@ -2,6 +2,7 @@
 //! session that needs them; a session whose channel is full is closed rather than waited on.
 
 use crate::account::{Account, AccountId, AccountName, AccountRef};
+use crate::bus::{LoginStamp, RemoteEvent, SessionChange, SessionState};
 use crate::error::CoreError;
 use crate::lists::ContactList;
 use crate::presence::{Presence, Status};
@@ -46,7 +47,7 @@ pub enum Event {
 }
 
 /// An invitation to a conversation held by a front (an MSN switchboard session).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ConversationInvite {
     pub from: AccountRef,
     /// The name the inviter shows.
@@ -88,6 +89,8 @@ type EventBox = Box<Event>;
 
 pub(crate) struct Online {
     session_id: u64,
+    /// When it started, to tell it from a session of the account on another node.
+    pub(crate) login: LoginStamp,
     pub(crate) account: AccountRef,
     events: mpsc::Sender<EventBox>,
     control: Arc<Control>,
@@ -110,6 +113,17 @@ impl Online {
     /// nothing, which the strictest mode keeps so.
     fn shown_privacy(&self) -> Privacy {
         self.privacy.unwrap_or(Privacy::BlockUnlisted)
+    }
+
+    /// What the other nodes know of it.
+    fn state(&self) -> SessionState {
+        SessionState {
+            account: self.account.clone(),
+            login: self.login.clone(),
+            presence: self.presence.clone(),
+            privacy: self.privacy,
+            takes_invitations: self.takes_invitations,
+        }
     }
 
     pub(crate) fn kick(&self, reason: KickReason) {
@@ -219,8 +233,12 @@ impl Core {
         let (events_tx, events) = mpsc::channel(self.config().session_queue);
         let control = Arc::new(Control::default());
         let id = self.hub().next_session.fetch_add(1, Ordering::Relaxed) + 1;
+        let unix_ms =
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64);
+        let login = LoginStamp { unix_ms, node: self.bus().node().to_owned(), session: id };
         let entry = Online {
             session_id: id,
+            login,
             account: account.to_ref(),
             events: events_tx,
             control: control.clone(),
@@ -232,6 +250,10 @@ impl Core {
         };
         self.hub().names.insert(account.name.clone(), account.id);
         self.hub().uins.insert(account.uin, account.id);
+        if self.bus().spans_nodes() {
+            // A session of the account on another node ends when that node hears of this one.
+            self.bus().publish(SessionChange::Started(entry.state()));
+        }
         if let Some(previous) = self.hub().online.insert(account.id, entry) {
             previous.control.kick(KickReason::LoggedInElsewhere);
             // The new session is registered already: a failed fan-out must not undo the login.
@@ -259,6 +281,7 @@ impl Core {
         let removed = self.hub().online.remove_if(&session.account.id, |_, o| o.session_id == session.id);
         if let Some((_, gone)) = removed {
             let id = gone.account.id;
+            self.bus().publish(SessionChange::Ended { account: id, login: gone.login.clone() });
             // Unless a new session of the account came in meanwhile.
             if !self.hub().online.contains_key(&id) {
                 self.hub().names.remove_if(&gone.account.name, |_, v| *v == id);
@@ -338,6 +361,7 @@ impl Core {
                 cache.insert(relation.other.id, relation.flags);
             }
             drop(cache);
+            self.publish_state(&entry);
             (entry.account.clone(), privacy, before)
         };
         self.announce_to(
@@ -364,21 +388,40 @@ impl Core {
 
     /// What a viewer sees of `target` right now, given the target's flags toward the viewer.
     pub(crate) fn presence_seen_by(&self, target: AccountId, flags_toward_viewer: RelationFlags) -> Option<Presence> {
-        let entry = self.hub().online.get(&target)?;
-        shown(&entry.presence, entry.shown_privacy(), flags_toward_viewer)
+        match self.hub().online.get(&target) {
+            Some(entry) => shown(&entry.presence, entry.shown_privacy(), flags_toward_viewer),
+            None => {
+                let state = self.bus().remote(target)?.state;
+                shown(&state.presence, state.shown_privacy(), flags_toward_viewer)
+            }
+        }
+    }
+
+    /// Tells the other nodes what a session of this one is now.
+    fn publish_state(&self, entry: &Online) {
+        if self.bus().spans_nodes() {
+            self.bus().publish(SessionChange::Changed(entry.state()));
+        }
     }
 
     /// Marks the session as one that joins the conversations it is invited to.
     pub fn take_invitations(&self, session: &Session) -> Result<(), CoreError> {
-        self.current_entry(session)?.takes_invitations = true;
+        let mut entry = self.current_entry(session)?;
+        entry.takes_invitations = true;
+        self.publish_state(&entry);
         Ok(())
     }
 
     /// Asks `to` to join a conversation, if they are reachable and let the inviter reach them.
     pub async fn invite(&self, to: AccountId, invite: ConversationInvite) -> Result<Invitation, CoreError> {
-        let (privacy, presence, takes_invitations) = {
-            let entry = self.hub().online.get(&to).ok_or(CoreError::NotOnline)?;
-            (entry.shown_privacy(), entry.presence.clone(), entry.takes_invitations)
+        let (privacy, presence, takes_invitations) = match self.hub().online.get(&to) {
+            Some(entry) => (entry.shown_privacy(), entry.presence.clone(), entry.takes_invitations),
+            None => {
+                // A session on another node is reached with messages: its node opens the
+                // conversation with the inviter there (see the closing note of issue 19).
+                let state = self.bus().remote(to).ok_or(CoreError::NotOnline)?.state;
+                (state.shown_privacy(), state.presence, false)
+            }
         };
         let flags = self.flags_toward(to, invite.from.id).await?;
         if !allows(privacy, flags) {
@@ -404,16 +447,22 @@ impl Core {
 
     /// The presence of an account with a session (whatever others may see of it).
     pub fn online_presence(&self, id: AccountId) -> Option<Presence> {
-        self.hub().online.get(&id).map(|e| e.presence.clone())
+        match self.hub().online.get(&id) {
+            Some(entry) => Some(entry.presence.clone()),
+            None => self.bus().remote(id).map(|remote| remote.state.presence),
+        }
     }
 
     /// Up to `limit` accounts picked at random among those online that strangers may see
     /// (visible, and not limiting themselves to their allow list), `except` excluded.
     pub fn random_online(&self, limit: usize, except: AccountId) -> Vec<AccountId> {
-        let candidates = self.hub().online.iter().filter(|e| {
-            *e.key() != except && e.presence.status.is_visible() && e.privacy == Some(Privacy::AllowUnlisted)
-        });
-        rand::seq::IteratorRandom::choose_multiple(candidates.map(|e| *e.key()), &mut rand::rng(), limit)
+        let strangers_see =
+            |presence: &Presence, privacy| presence.status.is_visible() && privacy == Some(Privacy::AllowUnlisted);
+        let here = self.hub().online.iter().filter(|e| strangers_see(&e.presence, e.privacy)).map(|e| *e.key());
+        let elsewhere = self.bus().remote_sessions().into_iter().map(|r| r.state);
+        let elsewhere = elsewhere.filter(|s| strangers_see(&s.presence, s.privacy)).map(|s| s.account.id);
+        let candidates = here.chain(elsewhere).filter(|id| *id != except);
+        rand::seq::IteratorRandom::choose_multiple(candidates, &mut rand::rng(), limit)
     }
 
     /// Stores a message for everyone and pushes it to every session online but the sender's.
@@ -421,7 +470,8 @@ impl Core {
     pub async fn broadcast(&self, message: crate::Message) -> Result<i64, CoreError> {
         let id = self.store().add_broadcast(message.from.id, message.kind, &message.text, message.sent_at).await?;
         // Collected first: notifying takes the map's locks again.
-        let online: Vec<AccountId> = self.hub().online.iter().map(|e| *e.key()).collect();
+        let mut online: Vec<AccountId> = self.hub().online.iter().map(|e| *e.key()).collect();
+        online.extend(self.bus().remote_sessions().into_iter().map(|r| r.state.account.id));
         for to in online.into_iter().filter(|to| *to != message.from.id) {
             self.notify(to, Event::Broadcast { id, message: message.clone() });
         }
@@ -431,6 +481,17 @@ impl Core {
     /// Pushes an event to the account's session; a full queue ends that session.
     /// Returns whether the event was queued.
     pub(crate) fn notify(&self, to: AccountId, event: Event) -> bool {
+        if let Some(entry) = self.hub().online.get(&to) {
+            return entry.push(event);
+        }
+        let Some(remote) = self.bus().remote(to) else { return false };
+        let Some(event) = RemoteEvent::from_event(event) else { return false };
+        self.bus().send_event(&remote.node, to, event);
+        true
+    }
+
+    /// [`Core::notify`] for a session of this node only.
+    pub(crate) fn notify_here(&self, to: AccountId, event: Event) -> bool {
         self.hub().online.get(&to).is_some_and(|entry| entry.push(event))
     }
 
@@ -513,13 +574,17 @@ impl Core {
     /// made meanwhile set it already and stands: its store write came after this read.
     pub(crate) fn learn_online_privacy(&self, owner: AccountId, privacy: Privacy) {
         if let Some(mut entry) = self.hub().online.get_mut(&owner) {
-            entry.privacy.get_or_insert(privacy);
+            if entry.privacy.is_none() {
+                entry.privacy = Some(privacy);
+                self.publish_state(&entry);
+            }
         }
     }
 
     pub(crate) fn set_online_privacy(&self, owner: AccountId, privacy: Privacy) {
         if let Some(mut entry) = self.hub().online.get_mut(&owner) {
             entry.privacy = Some(privacy);
+            self.publish_state(&entry);
         }
     }
 

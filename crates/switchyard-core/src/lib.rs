@@ -4,6 +4,8 @@
 
 pub mod account;
 mod acknowledgements;
+pub mod bus;
+mod cluster;
 mod delivery;
 pub mod error;
 mod hub;
@@ -89,6 +91,7 @@ pub struct Core {
 
 struct Inner {
     store: Arc<dyn Store>,
+    bus: Arc<dyn bus::Bus>,
     hub: hub::Hub,
     throttle: LoginThrottle,
     journal: delivery::Journal,
@@ -96,9 +99,17 @@ struct Inner {
 }
 
 impl Core {
-    /// The core of a server. Call it within a Tokio runtime: it starts the delivery journal's
-    /// task there.
+    /// The core of a server alone. Call it within a Tokio runtime: it starts the delivery
+    /// journal's task there.
     pub fn new(store: Arc<dyn Store>, config: CoreConfig) -> Self {
+        Core::with_bus(store, Arc::new(bus::LocalBus), config)
+    }
+
+    /// The core of one node of a network whose nodes share `store` and talk over `bus`. Call
+    /// it within a Tokio runtime: it starts the journal's task and the one that answers the
+    /// other nodes there.
+    pub fn with_bus(store: Arc<dyn Store>, bus: Arc<dyn bus::Bus>, config: CoreConfig) -> Self {
+        let incoming = bus.take_incoming();
         let throttle = LoginThrottle::new(config.throttle.clone());
         let inner = Arc::new_cyclic(|weak: &std::sync::Weak<Inner>| {
             let weak = weak.clone();
@@ -107,8 +118,11 @@ impl Core {
                     Core { inner }.notify(to, Event::OfflineWaiting);
                 }
             });
-            Inner { store, hub: hub::Hub::default(), throttle, journal, config }
+            Inner { store, bus, hub: hub::Hub::default(), throttle, journal, config }
         });
+        if let Some(incoming) = incoming {
+            tokio::spawn(cluster::answer_other_nodes(Arc::downgrade(&inner), incoming));
+        }
         Core { inner }
     }
 
@@ -139,8 +153,17 @@ impl Core {
         &self.inner.hub
     }
 
-    /// Number of accounts with a live session.
+    fn bus(&self) -> &dyn bus::Bus {
+        self.inner.bus.as_ref()
+    }
+
+    /// Number of accounts with a live session, on every node.
     pub fn online_count(&self) -> usize {
+        self.hub().len() + self.bus().remote_count()
+    }
+
+    /// Number of accounts with a live session on this node.
+    pub fn local_count(&self) -> usize {
         self.hub().len()
     }
 }

@@ -1,6 +1,8 @@
 //! The canonical presence every protocol maps its own states to.
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum Status {
     Online,
     Busy,
@@ -22,7 +24,7 @@ impl Status {
 }
 
 /// What others see of a connected user.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Presence {
     pub status: Status,
     /// The name the user currently shows.
@@ -40,7 +42,7 @@ impl Presence {
 
 /// What a client tells other clients of its own protocol about itself: MSN's capability bits and
 /// the MSN object (still URL-encoded) describing its display picture. Others ignore it.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct ClientDetails {
     pub capabilities: u32,
     pub picture: Option<String>,

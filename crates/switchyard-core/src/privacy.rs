@@ -1,6 +1,7 @@
 //! Relation flags and the one rule deciding whether a user lets another one see and reach them.
 
 use crate::presence::{Presence, Status};
+use serde::{Deserialize, Serialize};
 use std::ops::{BitOr, Sub};
 
 /// Flags of a contact relation owner → target. Reverse lists are derived from `FORWARD`.
@@ -44,7 +45,7 @@ impl Sub for RelationFlags {
 }
 
 /// How to treat users on neither the allow nor the block list (MSN `BLP`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Privacy {
     /// Everyone not blocked may see and reach the user (MSN `BLP AL`, the default).
     AllowUnlisted,

@@ -1,6 +1,7 @@
 //! Routing a message to the one session that needs it, or to the durable offline queue.
 
 use crate::account::{AccountId, AccountRef};
+use crate::bus::{NodeName, RemoteOutcome};
 use crate::delivery::{Accepted, Handoff};
 use crate::error::CoreError;
 use crate::hub::{Event, KickReason, Online};
@@ -8,9 +9,10 @@ use crate::privacy::{allows, RelationFlags};
 use crate::store::{MessageKind, OfflineMessage};
 use crate::Core;
 use dashmap::mapref::one::Ref;
+use serde::{Deserialize, Serialize};
 
 /// A message on its way to one recipient.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Message {
     pub from: AccountRef,
     /// The name the sender shows.
@@ -30,7 +32,7 @@ pub struct Message {
 
 /// A message's bytes in one protocol's own format, tagged with it, so that no other protocol
 /// takes them for its own.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Formatted {
     /// MRIM: base64 of zlib-packed RTF, as the client sent it.
     MrimRtf(Vec<u8>),
@@ -39,7 +41,7 @@ pub enum Formatted {
 }
 
 /// How the sender's text looks.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Font {
     pub name: String,
     /// In points.
@@ -70,7 +72,7 @@ pub fn unix_now() -> i64 {
 }
 
 /// Where a message went. In every case the sender may be told it was delivered.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Delivery {
     /// Written to the recipient's client.
     Live,
@@ -95,6 +97,40 @@ impl Core {
     }
 
     async fn route(&self, to: AccountId, message: Message) -> Result<Accepted, CoreError> {
+        if !self.hub().online.contains_key(&to) {
+            if let Some(remote) = self.bus().remote(to) {
+                return Ok(self.route_via(remote.node, to, message));
+            }
+        }
+        self.route_here(to, message).await
+    }
+
+    /// Has the node holding the recipient's session route the message (it knows the session's
+    /// privacy and flags); if it does not answer, the message is routed here, to the queue.
+    fn route_via(&self, node: NodeName, to: AccountId, message: Message) -> Accepted {
+        let (settle, accepted) = Accepted::later();
+        let core = self.clone();
+        tokio::spawn(async move {
+            let answer = core.bus().accept(&node, to, &message).await.and_then(RemoteOutcome::into_result);
+            let outcome = match answer {
+                Some(outcome) => outcome,
+                None => {
+                    tracing::debug!(%node, %to, "the recipient's node did not take the message; queued here");
+                    core.accept_here(to, message).await.await
+                }
+            };
+            let _ = settle.send(outcome);
+        });
+        accepted
+    }
+
+    /// [`Core::accept`] with the recipient's session, if any, on this node: what another node
+    /// asks of this one, and what a sender falls back to when that node does not answer.
+    pub(crate) async fn accept_here(&self, to: AccountId, message: Message) -> Accepted {
+        self.route_here(to, message).await.unwrap_or_else(|refused| Accepted::ready(Err(refused)))
+    }
+
+    async fn route_here(&self, to: AccountId, message: Message) -> Result<Accepted, CoreError> {
         // An online recipient exists and carries its privacy mode; only others need the store.
         let privacy = match self.online_privacy(to) {
             Some(privacy) => privacy,
@@ -114,7 +150,7 @@ impl Core {
             return Err(CoreError::NotAllowed);
         }
         if message.kind.is_live_only() {
-            return match self.notify(to, Event::Message(message, Handoff::none())) {
+            return match self.notify_here(to, Event::Message(message, Handoff::none())) {
                 true => Ok(Accepted::ready(Ok(Delivery::Live))),
                 false => Err(CoreError::NotOnline),
             };

@@ -76,7 +76,7 @@ pub struct OfflineMessage {
     pub sent_at: i64,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum MessageKind {
     Text,
     AuthorizationRequest,

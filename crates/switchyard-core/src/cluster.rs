@@ -1,0 +1,66 @@
+//! This node's side of the bus: answering what the other nodes ask of it.
+
+use crate::bus::{Incoming, RemoteOutcome, SessionState};
+use crate::hub::{Event, KickReason};
+use crate::privacy::shown;
+use crate::{Core, Inner};
+use std::sync::Weak;
+use tokio::sync::mpsc;
+
+/// Answers the other nodes until the bus or the core is gone.
+pub(crate) async fn answer_other_nodes(core: Weak<Inner>, mut incoming: mpsc::Receiver<Incoming>) {
+    while let Some(request) = incoming.recv().await {
+        let Some(inner) = core.upgrade() else { return };
+        Core { inner }.answer(request);
+    }
+}
+
+impl Core {
+    fn answer(&self, request: Incoming) {
+        match request {
+            Incoming::Accept { to, message, reply } => {
+                let core = self.clone();
+                tokio::spawn(async move {
+                    let outcome = core.accept_here(to, message).await.await;
+                    let _ = reply.send(RemoteOutcome::of(&outcome));
+                });
+            }
+            Incoming::Event { to, event } => {
+                self.notify_here(to, event.into_event());
+            }
+            Incoming::Replaced { account, login } => {
+                if let Some(entry) = self.hub().online.get(&account).filter(|entry| entry.login < login) {
+                    tracing::info!(account = %entry.account.name, node = %login.node, "logged in on another node");
+                    entry.kick(KickReason::LoggedInElsewhere);
+                }
+            }
+            Incoming::Vanished(sessions) => self.tell_watchers_here(sessions, false),
+            Incoming::Appeared(sessions) => self.tell_watchers_here(sessions, true),
+        }
+    }
+
+    /// Tells this node's watchers of sessions elsewhere that they are gone, or back.
+    fn tell_watchers_here(&self, sessions: Vec<SessionState>, appeared: bool) {
+        if self.local_count() == 0 || sessions.is_empty() {
+            return;
+        }
+        let core = self.clone();
+        tokio::spawn(async move {
+            for state in sessions {
+                let relations = match core.store().relations(state.account.id).await {
+                    Ok(relations) => relations,
+                    Err(e) => {
+                        tracing::warn!(error = %e, account = %state.account.name, "cannot read whom to tell of a session elsewhere");
+                        continue;
+                    }
+                };
+                let seen = |w: &crate::store::Relation| shown(&state.presence, state.shown_privacy(), w.flags);
+                for watcher in relations.iter().filter(|r| r.their_flags.contains(crate::RelationFlags::FORWARD)) {
+                    let Some(presence) = seen(watcher) else { continue };
+                    let presence = appeared.then_some(presence);
+                    core.notify_here(watcher.other.id, Event::Presence { contact: state.account.clone(), presence });
+                }
+            }
+        });
+    }
+}
