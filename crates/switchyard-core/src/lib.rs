@@ -5,6 +5,8 @@
 pub mod account;
 mod acknowledgements;
 pub mod bus;
+#[cfg(any(test, feature = "bus-suite"))]
+pub mod bus_suite;
 mod cluster;
 mod delivery;
 pub mod error;

@@ -544,3 +544,9 @@ async fn a_session_that_has_not_read_its_list_is_guarded_by_the_stored_privacy_m
     assert!(delivered.is_ok(), "{delivered:?}");
     assert_eq!(received.text, "now");
 }
+
+#[tokio::test]
+async fn one_node_alone_passes_the_bus_suite() {
+    let core = core_with(CoreConfig::default());
+    crate::bus_suite::run(&core, &core, "local").await;
+}
