@@ -47,3 +47,60 @@ async fn two_nodes_pass_the_bus_suite() {
     met(&bus_a, &bus_b).await;
     switchyard_core::bus_suite::run(&a, &b, "nats").await;
 }
+
+/// A node that stops beating (killed, or cut off from NATS) is buried: its users are offline
+/// to the watchers elsewhere, and what is sent to them is queued for their next login.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_silent_node_is_buried_and_its_users_messages_are_queued() {
+    use switchyard_core::{AccountName, Delivery, Event, ListKind, Message, MessageKind, Presence, Status};
+    let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
+    let prefix = unique_prefix();
+    let (a, bus_a) = node(&store, &prefix, "a").await;
+    let (b, bus_b) = node(&store, &prefix, "b").await;
+    met(&bus_a, &bus_b).await;
+    let create = |name: &str| {
+        let store = store.clone();
+        let name = AccountName::new(name).unwrap();
+        async move { store.create_account(&name, "pw", None).await.unwrap() }
+    };
+    let (alice, bob) = (create("alice").await, create("bob").await);
+    a.add_to_list(&alice, ListKind::Forward, &bob.name, "").await.unwrap();
+    b.add_to_list(&bob, ListKind::Forward, &alice.name, "").await.unwrap();
+    let mut alices = a.login(alice.clone(), "alice".into()).await.unwrap();
+    a.come_online(&alices, Presence::new(Status::Online, "alice".into())).await.unwrap();
+    let bobs = b.login(bob.clone(), "bob".into()).await.unwrap();
+    b.come_online(&bobs, Presence::new(Status::Online, "bob".into())).await.unwrap();
+    let seen_online = tokio::time::Instant::now();
+    loop {
+        match tokio::time::timeout(Duration::from_secs(5), alices.next_event()).await.expect("bob's presence") {
+            Ok(Event::Presence { contact, presence: Some(_) }) if contact.id == bob.id => break,
+            Ok(_) => continue,
+            Err(reason) => panic!("alice's session ended: {reason:?}"),
+        }
+    }
+
+    // Node b goes silent with bob's session in it: no logout is ever told.
+    bus_b.close().await;
+    let gone = loop {
+        match tokio::time::timeout(Duration::from_secs(10), alices.next_event()).await.expect("bob going offline") {
+            Ok(Event::Presence { contact, presence: None }) if contact.id == bob.id => break seen_online.elapsed(),
+            Ok(_) => continue,
+            Err(reason) => panic!("alice's session ended: {reason:?}"),
+        }
+    };
+    assert!(gone < Duration::from_secs(6), "buried after the 2 s timeout, not later: {gone:?}");
+    assert!(a.online_presence(bob.id).is_none());
+    let message = Message {
+        from: alice.to_ref(),
+        from_display_name: "alice".into(),
+        kind: MessageKind::Text,
+        text: "are you there?".into(),
+        formatted: None,
+        font: None,
+        wants_receipt: true,
+        sent_at: 1,
+    };
+    assert!(matches!(a.deliver(bob.id, message).await.unwrap(), Delivery::Queued(_)));
+    assert_eq!(store.offline_messages(bob.id).await.unwrap().len(), 1);
+    drop(bobs);
+}

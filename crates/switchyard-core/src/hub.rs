@@ -144,6 +144,10 @@ impl Online {
     }
 }
 
+/// How long after its first status a session of a node among several looks again for its
+/// contacts elsewhere: well past the time a change takes to cross the bus.
+const LOOK_AGAIN_AFTER: std::time::Duration = std::time::Duration::from_millis(500);
+
 /// Entries of a session's flag cache before it starts over.
 const FLAG_CACHE: usize = 256;
 
@@ -338,7 +342,31 @@ impl Core {
     ) -> Result<Vec<(AccountRef, Presence)>, CoreError> {
         let list = self.contact_list(session.account.id).await?;
         self.set_presence_among(session, presence, &list)?;
-        Ok(self.visible_among(&list.relations))
+        let visible = self.visible_among(&list.relations);
+        if self.bus().spans_nodes() {
+            self.look_again_later(session.account.id, list.relations, &visible);
+        }
+        Ok(visible)
+    }
+
+    /// A contact that came online on another node just before this session did may have
+    /// been told of before its node knew this session, and this node may not have known of
+    /// it yet either: a moment later, the session is told of every such contact it sees now.
+    fn look_again_later(&self, owner: AccountId, mut relations: Vec<Relation>, visible: &[(AccountRef, Presence)]) {
+        relations
+            .retain(|r| r.flags.contains(RelationFlags::FORWARD) && !visible.iter().any(|(v, _)| v.id == r.other.id));
+        if relations.is_empty() {
+            return;
+        }
+        let core = self.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(LOOK_AGAIN_AFTER).await;
+            for relation in relations {
+                if let Some(presence) = core.seen_through(&relation) {
+                    core.notify_here(owner, Event::Presence { contact: relation.other, presence: Some(presence) });
+                }
+            }
+        });
     }
 
     /// [`Core::set_presence`] with the session's list just read by the caller (for a login
