@@ -43,8 +43,6 @@ pub struct ClusterConfig {
     pub node_timeout: Duration,
     /// How long a message's sender waits for the recipient's node before queuing it.
     pub request_timeout: Duration,
-    /// Where clients reach this node, by protocol (`msn`, `mrim`, `myicq`).
-    pub addresses: Vec<(String, String)>,
 }
 
 impl ClusterConfig {
@@ -56,7 +54,6 @@ impl ClusterConfig {
             heartbeat: Duration::from_secs(1),
             node_timeout: Duration::from_secs(10),
             request_timeout: Duration::from_secs(5),
-            addresses: Vec::new(),
         }
     }
 }
@@ -78,6 +75,8 @@ enum Outgoing {
     },
     /// Every session of this node again, in its place among the changes.
     Resync,
+    /// Answered once everything queued before it is sent.
+    Flush(oneshot::Sender<()>),
 }
 
 /// Changes and events queued for NATS at most; beyond, they are dropped (and logged): the
@@ -93,6 +92,7 @@ pub struct NatsBus {
     directory: Arc<Directory>,
     outbox: mpsc::Sender<Outgoing>,
     incoming: Mutex<Option<mpsc::Receiver<Incoming>>>,
+    addresses: Arc<Mutex<Vec<(String, String)>>>,
     shutdown: CancellationToken,
 }
 
@@ -118,6 +118,7 @@ impl NatsBus {
             outbox,
             incoming: Mutex::new(Some(incoming_rx)),
             shutdown: CancellationToken::new(),
+            addresses: Arc::default(),
             config: config.clone(),
         });
         let subject = |s: &str| format!("{}.{s}", config.prefix);
@@ -145,9 +146,18 @@ impl NatsBus {
         self.directory.live_nodes()
     }
 
-    /// Stops hearing and telling; sessions already ended were told.
+    /// Where clients reach this node, by protocol (`msn`, `mrim`, `myicq`), for its heartbeat.
+    pub fn set_addresses(&self, addresses: Vec<(String, String)>) {
+        *self.addresses.lock().unwrap_or_else(|p| p.into_inner()) = addresses;
+    }
+
+    /// Sends what is queued (the ends of the sessions that just closed), then stops hearing
+    /// and telling.
     pub async fn close(&self) {
-        let _ = self.client.flush().await;
+        let (flushed, done) = oneshot::channel();
+        if self.outbox.send(Outgoing::Flush(flushed)).await.is_ok() {
+            let _ = tokio::time::timeout(self.config.request_timeout, done).await;
+        }
         self.shutdown.cancel();
     }
 
@@ -157,6 +167,7 @@ impl NatsBus {
             client: self.client.clone(),
             directory: self.directory.clone(),
             outbox: self.outbox.clone(),
+            addresses: self.addresses.clone(),
         }
     }
 }
@@ -176,6 +187,7 @@ struct Parts {
     client: Client,
     directory: Arc<Directory>,
     outbox: mpsc::Sender<Outgoing>,
+    addresses: Arc<Mutex<Vec<(String, String)>>>,
 }
 
 async fn sub(client: &Client, subject: String) -> Result<async_nats::Subscriber, BusError> {
@@ -253,16 +265,26 @@ async fn send_outgoing(parts: Parts, mut outgoing: mpsc::Receiver<Outgoing>) {
                             .await;
                     }
                 }
+                Outgoing::Flush(done) => {
+                    publish_sessions(&parts, std::mem::take(&mut batch), false).await;
+                    send_events(&parts, &mut events).await;
+                    let _ = parts.client.flush().await;
+                    let _ = done.send(());
+                }
             }
             if batch.len() < BATCH {
                 next = outgoing.try_recv().ok();
             }
         }
         publish_sessions(&parts, std::mem::take(&mut batch), false).await;
-        for (node, message) in events.drain(..) {
-            if let Err(e) = parts.client.publish(format!("{}.node.{node}.event", parts.config.prefix), message).await {
-                tracing::warn!(error = %e, "cannot publish an event");
-            }
+        send_events(&parts, &mut events).await;
+    }
+}
+
+async fn send_events(parts: &Parts, events: &mut Vec<(NodeName, Bytes)>) {
+    for (node, message) in events.drain(..) {
+        if let Err(e) = parts.client.publish(format!("{}.node.{node}.event", parts.config.prefix), message).await {
+            tracing::warn!(error = %e, "cannot publish an event");
         }
     }
 }
@@ -358,7 +380,7 @@ async fn beat(parts: Parts, incoming: mpsc::Sender<Incoming>) {
         let heartbeat = Heartbeat {
             node: parts.config.node.clone(),
             sessions: parts.directory.mine_count(),
-            addresses: parts.config.addresses.clone(),
+            addresses: parts.addresses.lock().unwrap_or_else(|p| p.into_inner()).clone(),
         };
         if let Err(e) = parts.client.publish(subject.clone(), wire::encode(&heartbeat)).await {
             tracing::debug!(error = %e, "cannot beat");

@@ -17,6 +17,37 @@ pub struct Config {
     pub http: HttpSection,
     pub limits: LimitsSection,
     pub store: StoreSection,
+    pub cluster: ClusterSection,
+}
+
+/// One node of several, sharing a PostgreSQL store and talking over NATS.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ClusterSection {
+    /// `nats://HOST:PORT` of the network's NATS; unset (the default), the server runs alone.
+    pub nats: Option<String>,
+    /// This node's name, unique in the network (default: `node-` and the MSN listening address).
+    pub node: Option<String>,
+    /// Subject prefix: networks sharing one NATS keep apart by it.
+    pub prefix: String,
+    pub heartbeat_ms: u64,
+    /// A node not heard for this long is dead: its users are offline everywhere.
+    pub node_timeout_secs: u64,
+    /// How long a sender's node waits for the recipient's before queuing the message.
+    pub request_timeout_ms: u64,
+}
+
+impl Default for ClusterSection {
+    fn default() -> Self {
+        ClusterSection {
+            nats: None,
+            node: None,
+            prefix: "switchyard".to_owned(),
+            heartbeat_ms: 1000,
+            node_timeout_secs: 10,
+            request_timeout_ms: 5000,
+        }
+    }
 }
 
 /// Where accounts, contact lists and the offline queue are kept.
@@ -228,6 +259,7 @@ impl Default for Config {
             http: HttpSection::default(),
             limits: LimitsSection::default(),
             store: StoreSection::default(),
+            cluster: ClusterSection::default(),
         }
     }
 }
@@ -312,8 +344,31 @@ impl Config {
         anyhow::ensure!(!self.mrim.domains.is_empty(), "mrim.domains must name at least one domain");
         anyhow::ensure!(self.mrim.ping_period_secs > 0, "mrim.ping_period_secs must be positive");
         self.myicq_administrators()?;
-        self.store_location()?;
+        let store = self.store_location()?;
+        if self.cluster.nats.is_some() {
+            anyhow::ensure!(
+                matches!(store, StoreLocation::Postgres(_)),
+                "a node of a cluster needs the store every node shares: set store.url to a postgres:// URL"
+            );
+            anyhow::ensure!(self.cluster.heartbeat_ms > 0, "cluster.heartbeat_ms must be positive");
+            anyhow::ensure!(
+                self.cluster.node_timeout_secs * 1000 > self.cluster.heartbeat_ms,
+                "cluster.node_timeout_secs must be longer than a heartbeat"
+            );
+        }
         Ok(())
+    }
+
+    /// How this node joins its network, if it has one; `msn` is where it listens for MSN.
+    pub(crate) fn cluster(&self, msn: std::net::SocketAddr) -> Option<switchyard_bus_nats::ClusterConfig> {
+        let nats = self.cluster.nats.as_deref()?;
+        let node = self.cluster.node.clone().unwrap_or_else(|| format!("node-{msn}"));
+        let mut config = switchyard_bus_nats::ClusterConfig::new(nats, &node);
+        config.prefix = self.cluster.prefix.clone();
+        config.heartbeat = Duration::from_millis(self.cluster.heartbeat_ms);
+        config.node_timeout = Duration::from_secs(self.cluster.node_timeout_secs);
+        config.request_timeout = Duration::from_millis(self.cluster.request_timeout_ms);
+        Some(config)
     }
 
     /// The store `store.url` names.

@@ -103,6 +103,12 @@ struct ServeArgs {
     /// Open connections one source address may have, all TCP listeners together [default: 100]
     #[arg(long, env = "SWITCHYARD_MAX_CONNECTIONS_PER_ADDRESS")]
     max_connections_per_address: Option<usize>,
+    /// NATS of the network this node joins (`nats://HOST:PORT`); the store must be PostgreSQL
+    #[arg(long, env = "SWITCHYARD_CLUSTER_NATS")]
+    cluster_nats: Option<String>,
+    /// This node's name in its network [default: node-<MSN listening address>]
+    #[arg(long, env = "SWITCHYARD_NODE")]
+    node: Option<String>,
 }
 
 /// A port to listen on, or none.
@@ -279,6 +285,12 @@ async fn serve(mut config: Config, args: ServeArgs) -> anyhow::Result<()> {
     }
     if let Some(max) = args.max_connections_per_address {
         config.limits.max_connections_per_address = max;
+    }
+    if args.cluster_nats.is_some() {
+        config.cluster.nats = args.cluster_nats;
+    }
+    if args.node.is_some() {
+        config.cluster.node = args.node;
     }
     let server = RunningServer::start(&config).await?;
     for (role, addr) in &server.listeners {

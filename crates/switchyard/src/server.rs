@@ -62,6 +62,7 @@ pub struct RunningServer {
     myicq: Option<MyIcqFront>,
     core: Core,
     store: Arc<dyn Store>,
+    bus: Option<Arc<switchyard_bus_nats::NatsBus>>,
     _data_dir_lock: crate::data_lock::DataDirLock,
 }
 
@@ -71,7 +72,22 @@ impl RunningServer {
         create_data_dir(config)?;
         let data_dir_lock = crate::data_lock::DataDirLock::acquire(&config.data_dir)?;
         let store = open_store(config).await?;
-        let core = Core::new(store.clone(), config.core());
+        // The MSN listener first: its address names this node by default.
+        let notification = bind(config, config.msn.port).await?;
+        let notification_addr = notification.local_addr()?;
+        let bus = match config.cluster(notification_addr) {
+            Some(cluster) => {
+                let node = cluster.node.clone();
+                let bus = switchyard_bus_nats::NatsBus::connect(cluster).await?;
+                tracing::info!(%node, "joined the cluster");
+                Some(bus)
+            }
+            None => None,
+        };
+        let core = match &bus {
+            Some(bus) => Core::with_bus(store.clone(), bus.clone(), config.core()),
+            None => Core::new(store.clone(), config.core()),
+        };
         let msn_config = config.msn_front();
         let passport = Arc::new(Passport::new(msn_config.ticket_lifetime));
         let nexus = Arc::new(switchyard_msn::nexus::Nexus {
@@ -92,8 +108,6 @@ impl RunningServer {
         let mut listeners = Vec::new();
         let mut listener_tasks = JoinSet::new();
 
-        let notification = bind(config, config.msn.port).await?;
-        let notification_addr = notification.local_addr()?;
         listeners.push(("msn", notification_addr));
         let front = msn.clone();
         let token = shutdown.clone();
@@ -161,6 +175,18 @@ impl RunningServer {
         } else {
             None
         };
+        if let Some(bus) = &bus {
+            let by_protocol = |role: &str, public: Option<&String>| {
+                let bound = listeners.iter().find(|(name, _)| *name == role).map(|(_, a)| a.to_string());
+                public.cloned().or(bound).map(|address| (role.to_owned(), address))
+            };
+            let addresses = [
+                by_protocol("msn", config.msn.public_address.as_ref()),
+                by_protocol("mrim", config.mrim.public_address.as_ref()),
+                by_protocol("myicq", None),
+            ];
+            bus.set_addresses(addresses.into_iter().flatten().collect());
+        }
         Ok(RunningServer {
             listeners,
             shutdown,
@@ -170,6 +196,7 @@ impl RunningServer {
             myicq,
             core,
             store,
+            bus,
             _data_dir_lock: data_dir_lock,
         })
     }
@@ -202,6 +229,9 @@ impl RunningServer {
         self.msn.closed().await;
         self.mrim.closed().await;
         self.core.close().await;
+        if let Some(bus) = &self.bus {
+            bus.close().await;
+        }
         self.store.close().await;
     }
 }

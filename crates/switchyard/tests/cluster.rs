@@ -1,0 +1,175 @@
+//! Three nodes, one network: `switchyard serve` processes on 127.0.0.2, .3 and .4 sharing one
+//! PostgreSQL database and one NATS (the local ones, or those `SWITCHYARD_TEST_POSTGRES` and
+//! `SWITCHYARD_TEST_NATS` name), users on different nodes and protocols, and a node killed.
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::SocketAddr;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+use switchyard_core::{AccountName, RelationFlags, Store};
+use switchyard_store_postgres::scratch::ScratchDatabase;
+use switchyard_store_postgres::PostgresStore;
+use yard::{Account, Client, Disconnect, Event, Options, Protocol, Status};
+
+const PATIENCE: Duration = Duration::from_secs(15);
+/// The nodes' `cluster.node_timeout_secs` here.
+const NODE_TIMEOUT: Duration = Duration::from_secs(2);
+
+fn nats_url() -> String {
+    std::env::var("SWITCHYARD_TEST_NATS").unwrap_or_else(|_| "nats://127.0.0.1:4222".to_owned())
+}
+
+/// A node: a `switchyard serve` process and its listening addresses.
+struct Node {
+    child: Child,
+    msn: SocketAddr,
+    mrim: SocketAddr,
+    _dir: tempfile::TempDir,
+}
+
+impl Node {
+    fn start(ip: &str, name: &str, database: &str, prefix: &str) -> Node {
+        let dir = tempfile::tempdir().unwrap();
+        let config = dir.path().join("switchyard.toml");
+        let mut file = std::fs::File::create(&config).unwrap();
+        writeln!(file, "[cluster]\nprefix = \"{prefix}\"\nheartbeat_ms = 200\nnode_timeout_secs = 2").unwrap();
+        let mut child = Command::new(env!("CARGO_BIN_EXE_switchyard"))
+            .arg("--config")
+            .arg(&config)
+            .arg("--data-dir")
+            .arg(dir.path().join("data"))
+            .args(["--store", database, "serve", "--bind", ip, "--msn-port", "0", "--mrim-port", "0"])
+            .args(["--mrim-redirect-port", "0", "--http-port", "0", "--https-port", "off", "--myicq-port", "off"])
+            .args(["--cluster-nats", &nats_url(), "--node", name])
+            .env_remove("SWITCHYARD_STORE_URL")
+            .env("SWITCHYARD_LOG", "info")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap();
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let (mut msn, mut mrim) = (None, None);
+        while msn.is_none() || mrim.is_none() {
+            let line = lines.next().expect("the node prints its listeners").unwrap();
+            let mut words = line.split(' ').skip(1);
+            match (words.next(), words.next()) {
+                (Some("msn"), Some(address)) => msn = address.parse().ok(),
+                (Some("mrim"), Some(address)) => mrim = address.parse().ok(),
+                _ => {}
+            }
+        }
+        std::thread::spawn(move || lines.for_each(drop));
+        Node { child, msn: msn.unwrap(), mrim: mrim.unwrap(), _dir: dir }
+    }
+
+    fn account(&self, protocol: Protocol, handle: &str) -> Account {
+        let server = match protocol {
+            Protocol::Msn => self.msn,
+            _ => self.mrim,
+        };
+        Account { protocol, server: server.to_string(), handle: handle.into(), password: "pw".into() }
+    }
+
+    fn kill(&mut self) {
+        let killed = Command::new("kill").args(["-KILL", &self.child.id().to_string()]).status().unwrap();
+        assert!(killed.success());
+        self.child.wait().unwrap();
+    }
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn options() -> Options {
+    Options { reconnect: false, timeout: Duration::from_secs(10), ..Options::default() }
+}
+
+/// Events until one that `want` picks.
+async fn until<T>(client: &mut Client, what: &str, mut want: impl FnMut(&Event) -> Option<T>) -> T {
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    loop {
+        let event = tokio::time::timeout_at(deadline, client.next_event())
+            .await
+            .unwrap_or_else(|_| panic!("no {what} in time"))
+            .unwrap_or_else(|| panic!("the client ended waiting for {what}"));
+        if let Some(found) = want(&event) {
+            return found;
+        }
+    }
+}
+
+fn presence_of(name: &str, status: Status) -> impl FnMut(&Event) -> Option<()> + '_ {
+    move |event| match event {
+        Event::Presence { handle, status: s, .. } if handle.starts_with(name) && *s == status => Some(()),
+        _ => None,
+    }
+}
+
+fn message_from<'a>(name: &'a str, text: &'a str) -> impl FnMut(&Event) -> Option<()> + 'a {
+    move |event| match event {
+        Event::Message { from, text: t, .. } if from.starts_with(name) && t.contains(text) => Some(()),
+        _ => None,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_nodes_make_one_network_and_survive_losing_one() {
+    let database = ScratchDatabase::create().await;
+    let prefix = format!("cluster{}", std::process::id());
+    let store = PostgresStore::open(&database.url).await.unwrap();
+    let mut ids = Vec::new();
+    for name in ["alice", "bob", "carol"] {
+        ids.push(store.create_account(&AccountName::new(name).unwrap(), "pw", None).await.unwrap().id);
+    }
+    let (alice, bob, carol) = (ids[0], ids[1], ids[2]);
+    for (x, y) in [(alice, bob), (bob, alice), (alice, carol), (carol, alice)] {
+        store.set_relation(x, y, RelationFlags::FORWARD, None).await.unwrap();
+    }
+    let two = Node::start("127.0.0.2", "two", &database.url, &prefix);
+    let three = Node::start("127.0.0.3", "three", &database.url, &prefix);
+    let mut four = Node::start("127.0.0.4", "four", &database.url, &prefix);
+
+    // Presence and messages across nodes and protocols: alice on MRIM at two, bob on MSN at three.
+    let mut alices = Client::connect(two.account(Protocol::Mrim, "alice@mail.ru"), options()).await.unwrap();
+    let mut bobs = Client::connect(three.account(Protocol::Msn, "bob@hotmail.com"), options()).await.unwrap();
+    until(&mut alices, "bob online", presence_of("bob@", Status::Online)).await;
+    until(&mut bobs, "alice online", presence_of("alice@", Status::Online)).await;
+    alices.send_message("bob@mail.ru", "hello from node two").await.unwrap();
+    until(&mut bobs, "alice's message", message_from("alice@", "hello from node two")).await;
+    bobs.send_message("alice@hotmail.com", "hello from node three").await.unwrap();
+    until(&mut alices, "bob's message", message_from("bob@", "hello from node three")).await;
+
+    // A message for someone offline, sent on node two, read on node four.
+    alices.send_message("carol@mail.ru", "read me anywhere").await.unwrap();
+    let mut carols = Client::connect(four.account(Protocol::Mrim, "carol@mail.ru"), options()).await.unwrap();
+    until(&mut carols, "the queued message", message_from("alice@", "read me anywhere")).await;
+    until(&mut alices, "carol online", presence_of("carol@", Status::Online)).await;
+
+    // Bob logs in again on node four: his session on node three ends.
+    let mut bobs_again = Client::connect(four.account(Protocol::Msn, "bob@hotmail.com"), options()).await.unwrap();
+    let ended = until(&mut bobs, "the end of the first session", |event| match event {
+        Event::Disconnected { reason } => Some(reason.clone()),
+        _ => None,
+    })
+    .await;
+    assert_eq!(ended, Disconnect::LoggedInElsewhere);
+    alices.send_message("bob@mail.ru", "you moved").await.unwrap();
+    until(&mut bobs_again, "the message after moving", message_from("alice@", "you moved")).await;
+
+    // Node four dies with bob and carol on it: alice sees them go within the node timeout
+    // and a heartbeat or two, and what she sends bob meanwhile waits for him.
+    four.kill();
+    let killed = Instant::now();
+    until(&mut alices, "bob offline", presence_of("bob@", Status::Offline)).await;
+    until(&mut alices, "carol offline", presence_of("carol@", Status::Offline)).await;
+    let noticed = killed.elapsed();
+    assert!(noticed < NODE_TIMEOUT + Duration::from_secs(3), "noticed after {noticed:?}");
+    alices.send_message("bob@mail.ru", "after the crash").await.unwrap();
+    let mut bobs_third = Client::connect(two.account(Protocol::Msn, "bob@hotmail.com"), options()).await.unwrap();
+    until(&mut bobs_third, "the message sent while he was gone", message_from("alice@", "after the crash")).await;
+    drop(three);
+}
