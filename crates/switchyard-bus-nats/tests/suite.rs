@@ -104,3 +104,127 @@ async fn a_silent_node_is_buried_and_its_users_messages_are_queued() {
     assert_eq!(store.offline_messages(bob.id).await.unwrap().len(), 1);
     drop(bobs);
 }
+
+/// A NATS server of the test's own, which it may stop and start again on the same port.
+struct OwnNats {
+    port: u16,
+    child: Option<std::process::Child>,
+}
+
+impl OwnNats {
+    fn start() -> OwnNats {
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let mut nats = OwnNats { port, child: None };
+        nats.start_again();
+        nats
+    }
+
+    fn start_again(&mut self) {
+        let child = std::process::Command::new("nats-server")
+            .args(["-a", "127.0.0.1", "-p", &self.port.to_string()])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("nats-server is installed");
+        self.child = Some(child);
+        for _ in 0..100 {
+            if std::net::TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("nats-server did not start");
+    }
+
+    fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    fn url(&self) -> String {
+        format!("nats://127.0.0.1:{}", self.port)
+    }
+}
+
+impl Drop for OwnNats {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// NATS stops: each node goes on serving its own users, a message across goes to the durable
+/// queue, the other node's users look offline; NATS returns: the nodes meet again and each
+/// one's users are seen again without logging in anew.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nodes_outlive_a_nats_outage_and_meet_again() {
+    use switchyard_core::{AccountName, Delivery, Event, ListKind, Message, MessageKind, Presence, Status};
+    let mut nats = OwnNats::start();
+    let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
+    let start = |name: &'static str| {
+        let (store, url) = (store.clone(), nats.url());
+        async move {
+            let mut config = ClusterConfig::new(&url, name);
+            config.heartbeat = Duration::from_millis(200);
+            config.node_timeout = Duration::from_secs(2);
+            config.request_timeout = Duration::from_secs(1);
+            let bus = NatsBus::connect(config).await.unwrap();
+            (Core::with_bus(store, bus.clone(), CoreConfig::default()), bus)
+        }
+    };
+    let ((a, bus_a), (b, bus_b)) = (start("a").await, start("b").await);
+    met(&bus_a, &bus_b).await;
+    let create = |name: &str| {
+        let store = store.clone();
+        let name = AccountName::new(name).unwrap();
+        async move { store.create_account(&name, "pw", None).await.unwrap() }
+    };
+    let (alice, bob) = (create("alice").await, create("bob").await);
+    a.add_to_list(&alice, ListKind::Forward, &bob.name, "").await.unwrap();
+    b.add_to_list(&bob, ListKind::Forward, &alice.name, "").await.unwrap();
+    let mut alices = a.login(alice.clone(), "alice".into()).await.unwrap();
+    a.come_online(&alices, Presence::new(Status::Online, "alice".into())).await.unwrap();
+    let bobs = b.login(bob.clone(), "bob".into()).await.unwrap();
+    b.come_online(&bobs, Presence::new(Status::Online, "bob".into())).await.unwrap();
+    seen(&mut alices, bob.id, true).await;
+
+    nats.stop();
+    let text = |text: &str| Message {
+        from: alice.to_ref(),
+        from_display_name: "alice".into(),
+        kind: MessageKind::Text,
+        text: text.into(),
+        formatted: None,
+        font: None,
+        wants_receipt: true,
+        sent_at: 1,
+    };
+    let during = a.deliver(bob.id, text("during the outage")).await.unwrap();
+    assert!(matches!(during, Delivery::Queued(_)), "{during:?}");
+    seen(&mut alices, bob.id, false).await;
+
+    nats.start_again();
+    seen(&mut alices, bob.id, true).await;
+    for _ in 0..100 {
+        if b.is_visibly_online(alice.id) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(a.is_visibly_online(bob.id) && b.is_visibly_online(alice.id), "each sees the other's users again");
+    assert_eq!(store.offline_messages(bob.id).await.unwrap().len(), 1, "the queued message waits for bob");
+    drop(bobs);
+}
+
+/// Waits until the session is told `who` is online (or offline).
+async fn seen(session: &mut switchyard_core::Session, who: switchyard_core::AccountId, online: bool) {
+    use switchyard_core::Event;
+    loop {
+        match tokio::time::timeout(Duration::from_secs(10), session.next_event()).await.expect("a presence in time") {
+            Ok(Event::Presence { contact, presence }) if contact.id == who && presence.is_some() == online => return,
+            Ok(_) => continue,
+            Err(reason) => panic!("the session ended: {reason:?}"),
+        }
+    }
+}
