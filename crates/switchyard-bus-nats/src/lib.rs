@@ -20,7 +20,9 @@ use bytes::Bytes;
 use futures_util::StreamExt;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use switchyard_core::bus::{Bus, Incoming, NodeName, RemoteEvent, RemoteOutcome, RemoteSession, SessionChange};
+use switchyard_core::bus::{
+    Bus, Incoming, NodeLoad, NodeName, RemoteEvent, RemoteOutcome, RemoteSession, SessionChange,
+};
 use switchyard_core::{AccountId, Message};
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
@@ -217,6 +219,14 @@ impl Bus for NatsBus {
 
     fn remote_count(&self) -> usize {
         self.directory.remote_count()
+    }
+
+    fn other_nodes(&self) -> Vec<NodeLoad> {
+        self.directory
+            .live_nodes()
+            .into_iter()
+            .map(|n| NodeLoad { node: n.name, sessions: n.sessions, addresses: n.addresses })
+            .collect()
     }
 
     fn remote_sessions(&self) -> Vec<RemoteSession> {

@@ -51,6 +51,16 @@ pub struct RemoteSession {
     pub state: SessionState,
 }
 
+/// Another live node as its last heartbeat told.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NodeLoad {
+    pub node: NodeName,
+    /// Its sessions.
+    pub sessions: usize,
+    /// Where its clients reach it, by protocol (`msn`, `mrim`, `myicq`).
+    pub addresses: Vec<(String, String)>,
+}
+
 /// A change in one of this node's sessions, for the others.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum SessionChange {
@@ -162,6 +172,8 @@ pub trait Bus: Send + Sync + 'static {
     fn remote(&self, id: AccountId) -> Option<RemoteSession>;
     /// Sessions on the other nodes.
     fn remote_count(&self) -> usize;
+    /// The other live nodes.
+    fn other_nodes(&self) -> Vec<NodeLoad>;
     /// Every session on the other nodes, with its node.
     fn remote_sessions(&self) -> Vec<RemoteSession>;
     /// Hands an event to a session on `node`, without waiting: an event lost on the way is one
@@ -196,6 +208,10 @@ impl Bus for LocalBus {
 
     fn remote_count(&self) -> usize {
         0
+    }
+
+    fn other_nodes(&self) -> Vec<NodeLoad> {
+        Vec::new()
     }
 
     fn remote_sessions(&self) -> Vec<RemoteSession> {

@@ -164,6 +164,22 @@ impl Core {
         self.hub().len() + self.bus().remote_count()
     }
 
+    /// Where new logins of `protocol` are best sent: the address of the live node with the
+    /// fewest sessions, if that is another node (`None`: this one).
+    pub fn least_loaded_elsewhere(&self, protocol: &str) -> Option<String> {
+        let here = self.local_count();
+        self.bus()
+            .other_nodes()
+            .into_iter()
+            .filter(|node| node.sessions < here)
+            .filter_map(|node| {
+                let address = node.addresses.into_iter().find(|(p, _)| p == protocol)?.1;
+                Some((node.sessions, node.node, address))
+            })
+            .min()
+            .map(|(_, _, address)| address)
+    }
+
     /// Number of accounts with a live session on this node.
     pub fn local_count(&self) -> usize {
         self.hub().len()

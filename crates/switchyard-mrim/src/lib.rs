@@ -97,14 +97,18 @@ impl MrimFront {
     }
 
     /// Answers every connection with `ip:port\n` of the MRIM listener and closes it. When no
-    /// address is configured, the one the client reached the redirector on is used.
+    /// address is configured, the one the client reached the redirector on is used; among
+    /// several nodes, a less loaded node's.
     pub async fn serve_redirector(&self, listener: TcpListener, target: RedirectTarget, shutdown: CancellationToken) {
         while let Some((mut stream, _, slot)) = self.connections.accept(&listener, &shutdown).await {
             let target = target.clone();
+            // Among several nodes, the one with the fewest users takes the login.
+            let elsewhere = self.context.core.least_loaded_elsewhere("mrim");
             self.connections.spawn(slot, move || async move {
-                let address = match &target {
-                    RedirectTarget::Fixed(address) => address.clone(),
-                    RedirectTarget::SameHost { port } => match stream.local_addr() {
+                let address = match (elsewhere, &target) {
+                    (Some(address), _) => address,
+                    (None, RedirectTarget::Fixed(address)) => address.clone(),
+                    (None, RedirectTarget::SameHost { port }) => match stream.local_addr() {
                         Ok(local) => SocketAddr::new(local.ip(), *port).to_string(),
                         Err(_) => return,
                     },

@@ -96,7 +96,8 @@ impl Default for MsnConfig {
 pub enum Role {
     /// Notification and switchboard service; `VER`/`INF`/`USR` log in directly.
     Notification,
-    /// Dispatch only: answers `USR` with `XFR NS` to this notification address and closes.
+    /// Dispatch only: answers `USR` with `XFR NS` to this notification address (or, among
+    /// several nodes, to a less loaded node's) and closes.
     Dispatch { notification_address: String },
 }
 
@@ -141,7 +142,9 @@ async fn route(context: Arc<Context>, stream: TcpStream, role: Role, shutdown: C
             Role::Notification if starts_switchboard => switchboard::run(&context, &mut conn, first, &shutdown).await,
             Role::Notification => notification::run(context, &mut conn, first, None, login_deadline, &shutdown).await,
             Role::Dispatch { notification_address } => {
-                let referral = Some(notification_address.as_str());
+                // Among several nodes, the one with the fewest users takes the login.
+                let referral = context.core.least_loaded_elsewhere("msn");
+                let referral = Some(referral.as_deref().unwrap_or(notification_address));
                 notification::run(context, &mut conn, first, referral, login_deadline, &shutdown).await
             }
         }

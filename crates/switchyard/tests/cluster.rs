@@ -24,6 +24,8 @@ struct Node {
     child: Child,
     msn: SocketAddr,
     mrim: SocketAddr,
+    msn_dispatch: SocketAddr,
+    mrim_redirect: SocketAddr,
     _dir: tempfile::TempDir,
 }
 
@@ -39,27 +41,31 @@ impl Node {
             .arg("--data-dir")
             .arg(dir.path().join("data"))
             .args(["--store", database, "serve", "--bind", ip, "--msn-port", "0", "--mrim-port", "0"])
-            .args(["--mrim-redirect-port", "0", "--http-port", "0", "--https-port", "off", "--myicq-port", "off"])
+            .args(["--mrim-redirect-port", "0", "--msn-dispatch-port", "0"])
+            .args(["--http-port", "0", "--https-port", "off", "--myicq-port", "off"])
             .args(["--cluster-nats", &nats_url(), "--node", name])
             .env_remove("SWITCHYARD_STORE_URL")
-            .env("SWITCHYARD_LOG", "info")
+            .env("SWITCHYARD_LOG", "warn")
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
             .unwrap();
         let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-        let (mut msn, mut mrim) = (None, None);
-        while msn.is_none() || mrim.is_none() {
+        let mut listeners = std::collections::HashMap::new();
+        while listeners.len() < 4 {
             let line = lines.next().expect("the node prints its listeners").unwrap();
             let mut words = line.split(' ').skip(1);
-            match (words.next(), words.next()) {
-                (Some("msn"), Some(address)) => msn = address.parse().ok(),
-                (Some("mrim"), Some(address)) => mrim = address.parse().ok(),
-                _ => {}
+            if let (Some(role), Some(address)) = (words.next(), words.next()) {
+                if ["msn", "mrim", "msn-dispatch", "mrim-redirect"].contains(&role) {
+                    listeners.insert(role.to_owned(), address.parse::<SocketAddr>().unwrap());
+                }
             }
         }
         std::thread::spawn(move || lines.for_each(drop));
-        Node { child, msn: msn.unwrap(), mrim: mrim.unwrap(), _dir: dir }
+        let msn = listeners["msn"];
+        let (mrim, msn_dispatch, mrim_redirect) =
+            (listeners["mrim"], listeners["msn-dispatch"], listeners["mrim-redirect"]);
+        Node { child, msn, mrim, msn_dispatch, mrim_redirect, _dir: dir }
     }
 
     fn account(&self, protocol: Protocol, handle: &str) -> Account {
@@ -172,4 +178,56 @@ async fn three_nodes_make_one_network_and_survive_losing_one() {
     let mut bobs_third = Client::connect(two.account(Protocol::Msn, "bob@hotmail.com"), options()).await.unwrap();
     until(&mut bobs_third, "the message sent while he was gone", message_from("alice@", "after the crash")).await;
     drop(three);
+}
+
+/// The MRIM redirector's answer.
+async fn redirected(redirector: SocketAddr) -> String {
+    use tokio::io::AsyncReadExt;
+    let mut stream = tokio::net::TcpStream::connect(redirector).await.unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).await.unwrap();
+    answer.trim_end().to_owned()
+}
+
+/// The MSN dispatch's referral for a login.
+async fn referred(dispatch: SocketAddr) -> String {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
+    let stream = tokio::net::TcpStream::connect(dispatch).await.unwrap();
+    let (read, mut write) = stream.into_split();
+    let mut lines = tokio::io::BufReader::new(read).lines();
+    write.write_all(b"VER 1 MSNP8 CVR0\r\n").await.unwrap();
+    lines.next_line().await.unwrap().unwrap();
+    write.write_all(b"USR 2 TWN I alice@hotmail.com\r\n").await.unwrap();
+    let xfr = lines.next_line().await.unwrap().unwrap();
+    let words: Vec<&str> = xfr.split(' ').collect();
+    assert_eq!(&words[..3], ["XFR", "2", "NS"], "{xfr}");
+    words[3].to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dispatch_and_redirector_send_logins_to_the_least_loaded_node() {
+    let database = ScratchDatabase::create().await;
+    let prefix = format!("spread{}", std::process::id());
+    let store = PostgresStore::open(&database.url).await.unwrap();
+    for name in ["alice", "bob"] {
+        store.create_account(&AccountName::new(name).unwrap(), "pw", None).await.unwrap();
+    }
+    let two = Node::start("127.0.0.2", "two", &database.url, &prefix);
+    let three = Node::start("127.0.0.3", "three", &database.url, &prefix);
+    // Alone with its users, a node keeps the logins it is asked for.
+    assert_eq!(redirected(two.mrim_redirect).await, two.mrim.to_string());
+    assert_eq!(referred(two.msn_dispatch).await, two.msn.to_string());
+
+    let _alice = Client::connect(two.account(Protocol::Mrim, "alice@mail.ru"), options()).await.unwrap();
+    let _bob = Client::connect(two.account(Protocol::Msn, "bob@hotmail.com"), options()).await.unwrap();
+    // Once node three's heartbeat says it is emptier, node two sends new logins there.
+    let deadline = Instant::now() + PATIENCE;
+    while redirected(two.mrim_redirect).await != three.mrim.to_string() {
+        assert!(Instant::now() < deadline, "the redirector never sent a login to the emptier node");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(referred(two.msn_dispatch).await, three.msn.to_string());
+    // And node three, the emptier, keeps its own.
+    assert_eq!(redirected(three.mrim_redirect).await, three.mrim.to_string());
+    assert_eq!(referred(three.msn_dispatch).await, three.msn.to_string());
 }
