@@ -128,11 +128,11 @@ async fn three_nodes_make_one_network_and_survive_losing_one() {
     let prefix = format!("cluster{}", std::process::id());
     let store = PostgresStore::open(&database.url).await.unwrap();
     let mut ids = Vec::new();
-    for name in ["alice", "bob", "carol"] {
+    for name in ["alice", "bob", "carol", "dave"] {
         ids.push(store.create_account(&AccountName::new(name).unwrap(), "pw", None).await.unwrap().id);
     }
-    let (alice, bob, carol) = (ids[0], ids[1], ids[2]);
-    for (x, y) in [(alice, bob), (bob, alice), (alice, carol), (carol, alice)] {
+    let (alice, bob, carol, dave) = (ids[0], ids[1], ids[2], ids[3]);
+    for (x, y) in [(alice, bob), (bob, alice), (alice, carol), (carol, alice), (dave, bob), (bob, dave)] {
         store.set_relation(x, y, RelationFlags::FORWARD, None).await.unwrap();
     }
     let two = Node::start("127.0.0.2", "two", &database.url, &prefix);
@@ -148,6 +148,16 @@ async fn three_nodes_make_one_network_and_survive_losing_one() {
     until(&mut bobs, "alice's message", message_from("alice@", "hello from node two")).await;
     bobs.send_message("alice@hotmail.com", "hello from node three").await.unwrap();
     until(&mut alices, "bob's message", message_from("bob@", "hello from node three")).await;
+
+    // MSN to MSN across nodes: the switchboard is opened on the inviter's node, and the
+    // invitee's node brings the conversation to its client.
+    let mut daves = Client::connect(two.account(Protocol::Msn, "dave@hotmail.com"), options()).await.unwrap();
+    until(&mut daves, "bob online", presence_of("bob@", Status::Online)).await;
+    daves.send_message("bob@hotmail.com", "msn to msn").await.unwrap();
+    until(&mut bobs, "dave's message", message_from("dave@", "msn to msn")).await;
+    bobs.send_message("dave@hotmail.com", "and back").await.unwrap();
+    until(&mut daves, "bob's answer", message_from("bob@", "and back")).await;
+    daves.logout().await.unwrap();
 
     // A message for someone offline, sent on node two, read on node four.
     alices.send_message("carol@mail.ru", "read me anywhere").await.unwrap();
