@@ -159,7 +159,7 @@ impl Drop for OwnNats {
 /// one's users are seen again without logging in anew.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn nodes_outlive_a_nats_outage_and_meet_again() {
-    use switchyard_core::{AccountName, Delivery, Event, ListKind, Message, MessageKind, Presence, Status};
+    use switchyard_core::{AccountName, Delivery, ListKind, Message, MessageKind, Presence, Status};
     let mut nats = OwnNats::start();
     let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
     let start = |name: &'static str| {

@@ -22,9 +22,10 @@ mod pairs;
 mod report;
 mod soak;
 mod users;
+mod workers;
 
 use clap::{Parser, Subcommand, ValueEnum};
-use measure::{udp_counters, usage};
+use measure::{udp_counters, usage_of};
 use report::{finish_usage, print_table, Report};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -61,13 +62,25 @@ struct Args {
     /// Without `--data-dir`: user N's MyICQ UIN is this plus N.
     #[arg(long)]
     myicq_first_uin: Option<u32>,
-    /// The server's process id, for its memory and CPU time.
-    #[arg(long)]
-    server_pid: Option<u32>,
+    /// The server's process id, for its memory and CPU time; several, comma-separated, for
+    /// the nodes of one network together.
+    #[arg(long, value_delimiter = ',')]
+    server_pid: Vec<u32>,
+    /// Processes the users are spread over (in runs of whole pairs), each with its own limit
+    /// of open files: more sessions than one process may hold. Latency percentiles are then
+    /// the worst worker's, rates the sum of the workers'.
+    #[arg(long, default_value_t = 1)]
+    workers: usize,
+    /// A worker's users: `FILE:FIRST:END` (the users JSON its parent wrote, and its slice).
+    #[arg(long, hide = true)]
+    worker: Option<String>,
+    /// The MSN server; several, comma-separated (nodes of one network), take users in turn.
     #[arg(long, default_value = "127.0.0.1:1863")]
     msn: String,
+    /// The MRIM server (or several, as `--msn`).
     #[arg(long, default_value = "127.0.0.1:2041")]
     mrim: String,
+    /// The MyICQ server (or several, as `--msn`).
     #[arg(long, default_value = "127.0.0.1:8000")]
     myicq: String,
     /// The MSN dialect (2 is MSN Messenger 1.0's, which every MSN server speaks; 8 and up log
@@ -211,7 +224,18 @@ impl Scenario {
 async fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt().with_env_filter(std::env::var("YARD_LOG").unwrap_or_else(|_| "error".into())).init();
     let args = Args::parse();
-    let users = users::accounts(&args).await?;
+    let users = match &args.worker {
+        Some(slice) => workers::users_of(slice)?,
+        None => users::accounts(&args).await?,
+    };
+    if args.workers > 1 && args.worker.is_none() {
+        anyhow::ensure!(
+            !matches!(args.scenario, Scenario::Fanout { .. } | Scenario::Soak { .. }),
+            "fanout and soak run in one process"
+        );
+        let report = workers::run(&args, &users).await?;
+        return print_report(&args, &report);
+    }
     if let Scenario::Soak { server, kills, min_between, max_between, window } = &args.scenario {
         let plan = soak::Plan {
             server: server.clone(),
@@ -222,7 +246,7 @@ async fn main() -> anyhow::Result<()> {
         let nothing_lost = soak::soak(&args, &users, &plan).await?;
         std::process::exit(if nothing_lost { 0 } else { 1 });
     }
-    let before = args.server_pid.and_then(usage).unwrap_or_default();
+    let before = usage_of(&args.server_pid).unwrap_or_default();
     let mut report = Report {
         scenario: scenario_name(&args.scenario).into(),
         protocol: format!("{:?}", args.protocol()).to_lowercase(),
@@ -247,16 +271,20 @@ async fn main() -> anyhow::Result<()> {
         report.udp_datagrams_per_second = report.udp_datagrams as f64 / scenario_start.elapsed().as_secs_f64();
         report.udp_buffer_drops = after.dropped.saturating_sub(before.dropped);
     }
-    let after = args.server_pid.and_then(usage).unwrap_or_default();
+    let after = usage_of(&args.server_pid).unwrap_or_default();
     let sessions = report.logins as usize;
     finish_usage(&mut report, before, after, sessions);
     for (_, client) in clients {
         let _ = client.logout().await;
     }
-    if args.json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
+    print_report(&args, &serde_json::to_value(&report)?)
+}
+
+fn print_report(args: &Args, report: &serde_json::Value) -> anyhow::Result<()> {
+    if args.json || args.worker.is_some() {
+        println!("{}", serde_json::to_string_pretty(report)?);
     } else {
-        print_table(&report);
+        print_table(&serde_json::from_value(report.clone())?);
     }
     Ok(())
 }

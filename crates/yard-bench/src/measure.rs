@@ -75,6 +75,15 @@ pub struct Usage {
     pub cpu: Duration,
 }
 
+/// The processes' memory and CPU time together (the nodes of one network); `None` when one
+/// of them is gone (or there is no `/proc`).
+pub fn usage_of(pids: &[u32]) -> Option<Usage> {
+    pids.iter().try_fold(Usage::default(), |sum, pid| {
+        let one = usage(*pid)?;
+        Some(Usage { rss_kib: sum.rss_kib + one.rss_kib, cpu: sum.cpu + one.cpu })
+    })
+}
+
 /// `None` when there is no such process (or no `/proc`).
 pub fn usage(pid: u32) -> Option<Usage> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;

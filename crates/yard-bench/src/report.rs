@@ -46,7 +46,7 @@ impl Tally {
 }
 
 /// Messages (or, in `fanout`, notifications) delivered: how many, how fast, how long each took.
-#[derive(Default, serde::Serialize)]
+#[derive(Default, serde::Serialize, serde::Deserialize)]
 pub(crate) struct Deliveries {
     pub(crate) messages: u64,
     pub(crate) messages_per_second: f64,
@@ -66,14 +66,14 @@ impl Deliveries {
 }
 
 /// The messages of one route (`msn->mrim`: MSN senders, MRIM receivers).
-#[derive(serde::Serialize)]
+#[derive(serde::Serialize, serde::Deserialize)]
 pub(crate) struct RouteReport {
     pub(crate) route: String,
     #[serde(flatten)]
     pub(crate) delivered: Deliveries,
 }
 
-#[derive(Default, serde::Serialize)]
+#[derive(Default, serde::Serialize, serde::Deserialize)]
 pub(crate) struct Report {
     pub(crate) scenario: String,
     pub(crate) protocol: String,

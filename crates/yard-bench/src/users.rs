@@ -7,8 +7,9 @@ use yard::Protocol;
 
 /// One bench user: the protocol they log in with, and how each protocol names them (on one
 /// Switchyard directory an MSN user writes to an MRIM user by their MSN handle).
-#[derive(Clone)]
+#[derive(Clone, serde::Serialize, serde::Deserialize)]
 pub(crate) struct User {
+    index: usize,
     pub(crate) protocol: Protocol,
     msn: String,
     mrim: String,
@@ -24,16 +25,26 @@ impl User {
             Which::Mixed => mixed_protocol(index),
         };
         let name = format!("{}{index}", args.prefix);
-        User { protocol, msn: format!("{name}@{}", args.msn_domain), mrim: format!("{name}@{}", args.mrim_domain), uin }
+        User {
+            index,
+            protocol,
+            msn: format!("{name}@{}", args.msn_domain),
+            mrim: format!("{name}@{}", args.mrim_domain),
+            uin,
+        }
     }
 
-    /// How user `index` logs in: its own protocol's handle, at that protocol's server.
+    /// How the user logs in: its own protocol's handle, at that protocol's server — of
+    /// several (nodes of one network), the one its index picks in turn, so that partners
+    /// (users 2k and 2k + 1) are on different nodes.
     pub(crate) fn account(&self, args: &Args) -> yard::Account {
-        let server = match self.protocol {
-            Protocol::Msn => args.msn.clone(),
-            Protocol::Mrim => args.mrim.clone(),
-            Protocol::MyIcq => args.myicq.clone(),
+        let servers = match self.protocol {
+            Protocol::Msn => &args.msn,
+            Protocol::Mrim => &args.mrim,
+            Protocol::MyIcq => &args.myicq,
         };
+        let servers: Vec<&str> = servers.split(',').map(str::trim).collect();
+        let server = servers[self.index % servers.len()].to_owned();
         yard::Account {
             protocol: self.protocol,
             server,

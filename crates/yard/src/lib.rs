@@ -22,7 +22,7 @@ use tokio::sync::{mpsc, oneshot};
 
 pub use supervisor::{Client, Handle};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum Protocol {
     Msn,
     Mrim,
