@@ -8,9 +8,12 @@
 //!   watchers see them offline. A node heard for the first time (new, or back after an outage
 //!   on either side) gets every session of the hearer again.
 //! * `PREFIX.sessions`: the changes of a node's sessions, in batches, in order.
-//! * `PREFIX.node.NODE.event`: an event for a session of NODE.
-//! * `PREFIX.node.NODE.accept`: request: route this message to your session; reply: what
-//!   became of it.
+//! * `PREFIX.node.NODE.event`: events for sessions of NODE.
+//! * `PREFIX.node.NODE.accept`: messages to route to sessions of NODE, numbered by the sender's
+//!   node; `PREFIX.node.NODE.outcome`: what became of NODE's numbered messages.
+//!
+//! Everything a node sends goes through one task, which sends what has queued meanwhile as one
+//! NATS message per subject: under load, many messages cost one write and one wake-up.
 
 mod directory;
 mod wire;
@@ -27,9 +30,13 @@ use switchyard_core::{AccountId, Message};
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
+use dashmap::DashMap;
 pub use directory::NodeInfo;
 use directory::{Directory, NodeSeen};
-use wire::{Accept, Addressed, Heartbeat, SessionBatch};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use switchyard_core::bus::RemoteAnswer;
+use wire::{Accept, AcceptBatch, Addressed, Heartbeat, Outcome, SessionBatch};
 
 /// How this node joins the network.
 #[derive(Debug, Clone)]
@@ -73,7 +80,15 @@ enum Outgoing {
     Change(SessionChange),
     Event {
         node: NodeName,
-        message: Bytes,
+        event: Addressed,
+    },
+    Accept {
+        node: NodeName,
+        accept: Accept,
+    },
+    Outcome {
+        node: NodeName,
+        outcome: Outcome,
     },
     /// Every session of this node again, in its place among the changes.
     Resync,
@@ -95,6 +110,9 @@ pub struct NatsBus {
     outbox: mpsc::Sender<Outgoing>,
     incoming: Mutex<Option<mpsc::Receiver<Incoming>>>,
     addresses: Arc<Mutex<Vec<(String, String)>>>,
+    /// Messages sent to other nodes, by number, waiting for what became of them.
+    pending: Arc<DashMap<u64, oneshot::Sender<RemoteOutcome>>>,
+    next_accept: AtomicU64,
     shutdown: CancellationToken,
 }
 
@@ -121,6 +139,8 @@ impl NatsBus {
             incoming: Mutex::new(Some(incoming_rx)),
             shutdown: CancellationToken::new(),
             addresses: Arc::default(),
+            pending: Arc::default(),
+            next_accept: AtomicU64::new(0),
             config: config.clone(),
         });
         let subject = |s: &str| format!("{}.{s}", config.prefix);
@@ -129,6 +149,7 @@ impl NatsBus {
         let events = sub(&client, subject(&format!("node.{node}.event"))).await?;
         let accepts = sub(&client, subject(&format!("node.{node}.accept"))).await?;
         let resyncs = sub(&client, subject(&format!("node.{node}.resync"))).await?;
+        let outcomes = sub(&client, subject(&format!("node.{node}.outcome"))).await?;
         let until_stopped = |task| {
             let stop = bus.shutdown.clone();
             tokio::spawn(async move { stop.run_until_cancelled(task).await });
@@ -137,7 +158,8 @@ impl NatsBus {
         until_stopped(Box::pin(hear_sessions(sessions, directory.clone(), incoming_tx.clone())));
         until_stopped(Box::pin(hear_heartbeats(heartbeats, bus.clone_parts())));
         until_stopped(Box::pin(hear_events(events, incoming_tx.clone())));
-        until_stopped(Box::pin(hear_accepts(accepts, client.clone(), incoming_tx.clone())));
+        until_stopped(Box::pin(hear_accepts(accepts, bus.clone_parts(), incoming_tx.clone())));
+        until_stopped(Box::pin(hear_outcomes(outcomes, bus.pending.clone())));
         until_stopped(Box::pin(hear_resyncs(resyncs, bus.clone_parts())));
         until_stopped(Box::pin(beat(bus.clone_parts(), incoming_tx)));
         Ok(bus)
@@ -234,22 +256,32 @@ impl Bus for NatsBus {
     }
 
     fn send_event(&self, node: &NodeName, to: AccountId, event: RemoteEvent) {
-        let message = wire::encode(&Addressed { to, event });
-        if self.outbox.try_send(Outgoing::Event { node: node.clone(), message }).is_err() {
+        let event = Addressed { to, event };
+        if self.outbox.try_send(Outgoing::Event { node: node.clone(), event }).is_err() {
             tracing::warn!(%node, "the bus's outbox is full; an event is dropped");
         }
     }
 
-    async fn accept(&self, node: &NodeName, to: AccountId, message: &Message) -> Option<RemoteOutcome> {
-        let subject = format!("{}.node.{node}.accept", self.config.prefix);
-        let request = wire::encode(&Accept { to, message: message.clone() });
-        match self.client.request(subject, request).await {
-            Ok(reply) => wire::decode(&reply.payload),
-            Err(e) => {
-                tracing::debug!(%node, error = %e, "no answer to a message for a session there");
-                None
-            }
+    fn accept(&self, node: &NodeName, to: AccountId, message: Message) -> RemoteAnswer {
+        let id = self.next_accept.fetch_add(1, Ordering::Relaxed);
+        let (answer, answered) = oneshot::channel();
+        self.pending.insert(id, answer);
+        let accept = Accept { id, to, message };
+        if self.outbox.try_send(Outgoing::Accept { node: node.clone(), accept }).is_err() {
+            tracing::warn!(%node, "the bus's outbox is full; a message is queued here instead");
+            self.pending.remove(&id);
+            return Box::pin(std::future::ready(None));
         }
+        let (pending, patience) = (self.pending.clone(), self.config.request_timeout);
+        Box::pin(async move {
+            match tokio::time::timeout(patience, answered).await {
+                Ok(Ok(outcome)) => Some(outcome),
+                _ => {
+                    pending.remove(&id);
+                    None
+                }
+            }
+        })
     }
 
     fn take_incoming(&self) -> Option<mpsc::Receiver<Incoming>> {
@@ -257,16 +289,19 @@ impl Bus for NatsBus {
     }
 }
 
-/// Sends what the core queued: session changes in batches, in order, and events.
+/// Sends what the core queued: session changes in batches, in order, and the events,
+/// messages and outcomes for each node gathered into one NATS message per node and kind.
 async fn send_outgoing(parts: Parts, mut outgoing: mpsc::Receiver<Outgoing>) {
     let mut batch = Vec::new();
-    let mut events = Vec::new();
+    let mut gathered = Gathered::default();
     while let Some(first) = outgoing.recv().await {
         let mut next = Some(first);
         while let Some(item) = next.take() {
             match item {
                 Outgoing::Change(change) => batch.push(change),
-                Outgoing::Event { node, message } => events.push((node, message)),
+                Outgoing::Event { node, event } => gathered.events.entry(node).or_default().push(event),
+                Outgoing::Accept { node, accept } => gathered.accepts.entry(node).or_default().push(accept),
+                Outgoing::Outcome { node, outcome } => gathered.outcomes.entry(node).or_default().push(outcome),
                 Outgoing::Resync => {
                     publish_sessions(&parts, std::mem::take(&mut batch), false).await;
                     let mine = parts.directory.mine();
@@ -277,7 +312,7 @@ async fn send_outgoing(parts: Parts, mut outgoing: mpsc::Receiver<Outgoing>) {
                 }
                 Outgoing::Flush(done) => {
                     publish_sessions(&parts, std::mem::take(&mut batch), false).await;
-                    send_events(&parts, &mut events).await;
+                    gathered.send(&parts).await;
                     let _ = parts.client.flush().await;
                     let _ = done.send(());
                 }
@@ -287,14 +322,36 @@ async fn send_outgoing(parts: Parts, mut outgoing: mpsc::Receiver<Outgoing>) {
             }
         }
         publish_sessions(&parts, std::mem::take(&mut batch), false).await;
-        send_events(&parts, &mut events).await;
+        gathered.send(&parts).await;
     }
 }
 
-async fn send_events(parts: &Parts, events: &mut Vec<(NodeName, Bytes)>) {
-    for (node, message) in events.drain(..) {
-        if let Err(e) = parts.client.publish(format!("{}.node.{node}.event", parts.config.prefix), message).await {
-            tracing::warn!(error = %e, "cannot publish an event");
+/// What waits to be sent to each node.
+#[derive(Default)]
+struct Gathered {
+    events: HashMap<NodeName, Vec<Addressed>>,
+    accepts: HashMap<NodeName, Vec<Accept>>,
+    outcomes: HashMap<NodeName, Vec<Outcome>>,
+}
+
+impl Gathered {
+    async fn send(&mut self, parts: &Parts) {
+        let subject = |node: &NodeName, kind: &str| format!("{}.node.{node}.{kind}", parts.config.prefix);
+        let mut messages = Vec::new();
+        for (node, events) in self.events.drain() {
+            messages.push((subject(&node, "event"), wire::encode(&events)));
+        }
+        for (node, accepts) in self.accepts.drain() {
+            let batch = AcceptBatch { from: parts.config.node.clone(), accepts };
+            messages.push((subject(&node, "accept"), wire::encode(&batch)));
+        }
+        for (node, outcomes) in self.outcomes.drain() {
+            messages.push((subject(&node, "outcome"), wire::encode(&outcomes)));
+        }
+        for (subject, message) in messages {
+            if let Err(e) = parts.client.publish(subject, message).await {
+                tracing::warn!(error = %e, "cannot publish to another node");
+            }
         }
     }
 }
@@ -354,29 +411,45 @@ async fn resend_mine(parts: &Parts) {
 
 async fn hear_events(mut sub: async_nats::Subscriber, incoming: mpsc::Sender<Incoming>) {
     while let Some(message) = sub.next().await {
-        let Some(Addressed { to, event }) = wire::decode(&message.payload) else { continue };
-        if incoming.send(Incoming::Event { to, event }).await.is_err() {
-            return;
+        let Some(events) = wire::decode::<Vec<Addressed>>(&message.payload) else { continue };
+        for Addressed { to, event } in events {
+            if incoming.send(Incoming::Event { to, event }).await.is_err() {
+                return;
+            }
         }
     }
 }
 
-async fn hear_accepts(mut sub: async_nats::Subscriber, client: Client, incoming: mpsc::Sender<Incoming>) {
-    while let Some(request) = sub.next().await {
-        let (Some(Accept { to, message }), Some(reply_to)) = (wire::decode(&request.payload), request.reply) else {
-            continue;
-        };
-        let (reply, answer) = oneshot::channel();
-        if incoming.send(Incoming::Accept { to, message, reply }).await.is_err() {
-            return;
-        }
-        let client = client.clone();
-        tokio::spawn(async move {
-            let outcome = answer.await.unwrap_or(RemoteOutcome::Failed);
-            if let Err(e) = client.publish(reply_to, wire::encode(&outcome)).await {
-                tracing::warn!(error = %e, "cannot answer a message's sender");
+/// Messages from other nodes for sessions here: the core routes them in order, and what
+/// becomes of each goes back to its sender's node.
+async fn hear_accepts(mut sub: async_nats::Subscriber, parts: Parts, incoming: mpsc::Sender<Incoming>) {
+    while let Some(message) = sub.next().await {
+        let Some(AcceptBatch { from, accepts }) = wire::decode(&message.payload) else { continue };
+        let from: NodeName = from.as_str().into();
+        for Accept { id, to, message } in accepts {
+            let (reply, answer) = oneshot::channel();
+            if incoming.send(Incoming::Accept { to, message, reply }).await.is_err() {
+                return;
             }
-        });
+            let (outbox, node) = (parts.outbox.clone(), from.clone());
+            tokio::spawn(async move {
+                let outcome = Outcome { id, outcome: answer.await.unwrap_or(RemoteOutcome::Failed) };
+                if outbox.send(Outgoing::Outcome { node, outcome }).await.is_err() {
+                    tracing::debug!("the bus is closing");
+                }
+            });
+        }
+    }
+}
+
+async fn hear_outcomes(mut sub: async_nats::Subscriber, pending: Arc<DashMap<u64, oneshot::Sender<RemoteOutcome>>>) {
+    while let Some(message) = sub.next().await {
+        let Some(outcomes) = wire::decode::<Vec<Outcome>>(&message.payload) else { continue };
+        for Outcome { id, outcome } in outcomes {
+            if let Some((_, waiting)) = pending.remove(&id) {
+                let _ = waiting.send(outcome);
+            }
+        }
     }
 }
 

@@ -2,7 +2,7 @@
 
 use bytes::Bytes;
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
-use switchyard_core::bus::{RemoteEvent, SessionChange};
+use switchyard_core::bus::{RemoteEvent, RemoteOutcome, SessionChange};
 use switchyard_core::{AccountId, Message};
 
 #[derive(Serialize, Deserialize)]
@@ -26,10 +26,25 @@ pub(crate) struct Addressed {
     pub event: RemoteEvent,
 }
 
+/// A message for a session of the receiving node, numbered by the sender's.
 #[derive(Serialize, Deserialize)]
 pub(crate) struct Accept {
+    pub id: u64,
     pub to: AccountId,
     pub message: Message,
+}
+
+#[derive(Serialize, Deserialize)]
+pub(crate) struct AcceptBatch {
+    pub from: String,
+    pub accepts: Vec<Accept>,
+}
+
+/// What became of the message numbered `id`.
+#[derive(Serialize, Deserialize)]
+pub(crate) struct Outcome {
+    pub id: u64,
+    pub outcome: RemoteOutcome,
 }
 
 pub(crate) fn encode(value: &impl Serialize) -> Bytes {

@@ -141,6 +141,9 @@ impl RemoteOutcome {
     }
 }
 
+/// The answer of another node to [`Bus::accept`].
+pub type RemoteAnswer = std::pin::Pin<Box<dyn std::future::Future<Output = Option<RemoteOutcome>> + Send>>;
+
 /// What the other nodes ask of this one, or tell it; the core answers.
 #[derive(Debug)]
 pub enum Incoming {
@@ -179,9 +182,10 @@ pub trait Bus: Send + Sync + 'static {
     /// Hands an event to a session on `node`, without waiting: an event lost on the way is one
     /// the session's next list read makes up for.
     fn send_event(&self, node: &NodeName, to: AccountId, event: RemoteEvent);
-    /// Has `node` route a message to its session of `to` and answers what became of it; `None`
-    /// when the node did not answer in time (the sender's node then queues it).
-    async fn accept(&self, node: &NodeName, to: AccountId, message: &Message) -> Option<RemoteOutcome>;
+    /// Sends `node` a message to route to its session of `to`, at once (so that one sender's
+    /// messages leave in order); what it returns resolves to what became of it, `None` when
+    /// the node did not answer in time (the sender's node then queues it).
+    fn accept(&self, node: &NodeName, to: AccountId, message: Message) -> RemoteAnswer;
     /// What the other nodes ask of this one: taken once, by the core.
     fn take_incoming(&self) -> Option<mpsc::Receiver<Incoming>>;
 }
@@ -220,8 +224,8 @@ impl Bus for LocalBus {
 
     fn send_event(&self, _: &NodeName, _: AccountId, _: RemoteEvent) {}
 
-    async fn accept(&self, _: &NodeName, _: AccountId, _: &Message) -> Option<RemoteOutcome> {
-        None
+    fn accept(&self, _: &NodeName, _: AccountId, _: Message) -> RemoteAnswer {
+        Box::pin(std::future::ready(None))
     }
 
     fn take_incoming(&self) -> Option<mpsc::Receiver<Incoming>> {

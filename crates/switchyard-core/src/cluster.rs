@@ -11,18 +11,19 @@ use tokio::sync::mpsc;
 pub(crate) async fn answer_other_nodes(core: Weak<Inner>, mut incoming: mpsc::Receiver<Incoming>) {
     while let Some(request) = incoming.recv().await {
         let Some(inner) = core.upgrade() else { return };
-        Core { inner }.answer(request);
+        Core { inner }.answer(request).await;
     }
 }
 
 impl Core {
-    fn answer(&self, request: Incoming) {
+    /// Answers one request; messages are routed in the order they came (one sender's stay in
+    /// order), each waited for apart.
+    async fn answer(&self, request: Incoming) {
         match request {
             Incoming::Accept { to, message, reply } => {
-                let core = self.clone();
+                let accepted = self.accept_here(to, message).await;
                 tokio::spawn(async move {
-                    let outcome = core.accept_here(to, message).await.await;
-                    let _ = reply.send(RemoteOutcome::of(&outcome));
+                    let _ = reply.send(RemoteOutcome::of(&accepted.await));
                 });
             }
             Incoming::Event { to, event } => {

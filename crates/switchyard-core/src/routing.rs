@@ -110,8 +110,9 @@ impl Core {
     fn route_via(&self, node: NodeName, to: AccountId, message: Message) -> Accepted {
         let (settle, accepted) = Accepted::later();
         let core = self.clone();
+        let answer = self.bus().accept(&node, to, message.clone());
         tokio::spawn(async move {
-            let answer = core.bus().accept(&node, to, &message).await.and_then(RemoteOutcome::into_result);
+            let answer = answer.await.and_then(RemoteOutcome::into_result);
             let outcome = match answer {
                 Some(outcome) => outcome,
                 None => {
