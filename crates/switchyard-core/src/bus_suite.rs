@@ -28,7 +28,8 @@ async fn friends(core: &Core, x: &Account, y: &Account) {
     core.add_to_list(y, ListKind::Forward, &x.name, "").await.unwrap();
 }
 
-fn text(from: &Account, text: &str) -> Message {
+/// A plain text message from `from`.
+pub fn text(from: &Account, text: &str) -> Message {
     Message {
         from: from.to_ref(),
         from_display_name: from.name.to_string(),

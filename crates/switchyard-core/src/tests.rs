@@ -1,5 +1,6 @@
 //! The core's behaviour on the in-memory store.
 
+use crate::bus_suite::text as message;
 use crate::memory::MemoryStore;
 use crate::{
     Account, AccountName, Core, CoreConfig, CoreError, Delivery, Event, KickReason, ListKind, Message, MessageKind,
@@ -23,19 +24,6 @@ async fn online(core: &Core, account: &Account) -> Session {
 
 fn presence(account: &Account, status: Status) -> Presence {
     Presence::new(status, account.name.to_string())
-}
-
-fn message(from: &Account, text: &str) -> Message {
-    Message {
-        from: from.to_ref(),
-        from_display_name: from.name.to_string(),
-        kind: MessageKind::Text,
-        text: text.into(),
-        formatted: None,
-        font: None,
-        wants_receipt: true,
-        sent_at: 1,
-    }
 }
 
 /// The next event, which must already be queued.
