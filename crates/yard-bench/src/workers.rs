@@ -31,8 +31,9 @@ pub(crate) async fn run(args: &Args, users: &[User]) -> anyhow::Result<Value> {
     for first in (0..users.len()).step_by(per_worker.max(2)) {
         let end = (first + per_worker).min(users.len());
         let child = tokio::process::Command::new(std::env::current_exe()?)
-            .args(&own_args)
+            // Before the scenario's own arguments, where the options of the bench go.
             .arg(format!("--worker={}:{first}:{end}", file.display()))
+            .args(&own_args)
             .stdout(Stdio::piped())
             .kill_on_drop(true)
             .spawn()
