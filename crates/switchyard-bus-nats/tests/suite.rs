@@ -145,7 +145,6 @@ async fn nodes_outlive_a_nats_outage_and_meet_again() {
     let ((a, bus_a), (b, bus_b)) = (start("a").await, start("b").await);
     met(&bus_a, &bus_b).await;
     let (alice, bob, mut alices, bobs) = alice_and_bob_online(&store, &a, &b).await;
-    seen(&mut alices, bob.id, true).await;
 
     nats.stop();
     let during = a.deliver(bob.id, text(&alice, "during the outage")).await.unwrap();

@@ -93,12 +93,12 @@ async fn presence_crosses_both_ways(a: &Core, b: &Core, tag: &str) {
     assert_eq!(status, Some(Status::Away));
     let mut bobs = bobs;
     b.logout(&mut bobs).await.unwrap();
-    let status = wait_for(&mut alices, "bob leaving", |event| match event {
-        Event::Presence { contact, presence } if contact.id == bob.id => Some(presence),
+    // (A repeat of his status may come first: a node looks again for contacts elsewhere.)
+    wait_for(&mut alices, "bob leaving", |event| match event {
+        Event::Presence { contact, presence: None } if contact.id == bob.id => Some(()),
         _ => None,
     })
     .await;
-    assert_eq!(status, None);
     eventually("bob gone everywhere", || async { a.online_presence(bob.id).is_none() }).await;
     a.logout(&mut alices).await.unwrap();
 }
