@@ -3,12 +3,12 @@
 
 use crate::connections::backend;
 use crate::{
-    account_from_row, profile_from_row, secrets_from, stored_message, version, write_transaction, PROFILE_COLUMNS,
+    account_from_row, placeholders, profile_from_row, profile_values, secrets_from, stored_message, version,
+    write_transaction, PROFILE_COLUMNS, PROFILE_WRITE_COLUMNS, PROFILE_WRITE_VALUES,
 };
-use rusqlite::{params, Connection, OptionalExtension, Row};
-use switchyard_core::store::codes::{
-    add_policy_code, add_policy_of, privacy_code, privacy_of, prompt_code, prompt_of, sex_code,
-};
+use rusqlite::types::Value;
+use rusqlite::{params, params_from_iter, Connection, OptionalExtension, Row};
+use switchyard_core::store::codes::{add_policy_code, add_policy_of, privacy_code, privacy_of, prompt_code, prompt_of};
 use switchyard_core::store::copy::{
     AccountRow, ContactRow, GroupRow, MemberRow, NextIds, StoreCounts, StoreRows, BATCH,
 };
@@ -159,52 +159,28 @@ pub(crate) fn import(
             StoreRows::Accounts(rows) => {
                 let mut insert = tx.prepare(&format!(
                     "INSERT INTO accounts (id, name, nickname, password, salt, md5_response, verifier, list_version,
-                         privacy, prompt, add_policy, created_at, broadcasts_seen, nickname_key, first_name_key,
-                         last_name_key, email_key, {PROFILE_COLUMNS})
-                     VALUES (?, ?, ?, '', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,
-                             ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                         privacy, prompt, add_policy, created_at, broadcasts_seen, nickname_key, {PROFILE_WRITE_COLUMNS})
+                     VALUES (?, ?, ?, '', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, {})",
+                    placeholders(PROFILE_WRITE_VALUES)
                 ))?;
                 for r in &rows {
-                    let (a, p, s) = (&r.account, &r.profile, &r.settings);
-                    insert.execute(params![
-                        a.id.0,
-                        a.name.as_str(),
-                        a.nickname,
-                        r.secrets.salt,
-                        r.secrets.md5_response,
-                        &r.secrets.verifier[..],
-                        i64::from(s.version),
-                        privacy_code(s.privacy),
-                        prompt_code(s.prompt),
-                        add_policy_code(s.add_policy),
-                        r.created_at,
-                        r.broadcasts_seen,
-                        a.nickname.as_deref().unwrap_or("").to_lowercase(),
-                        p.first_name.to_lowercase(),
-                        p.last_name.to_lowercase(),
-                        p.email.to_lowercase(),
-                        p.first_name,
-                        p.last_name,
-                        sex_code(p.sex),
-                        p.birthday.map(|d| d.to_string()),
-                        i64::from(p.city_id),
-                        i64::from(p.country_id),
-                        p.location,
-                        p.country,
-                        p.province,
-                        p.city,
-                        p.address,
-                        p.zipcode,
-                        p.email,
-                        p.phone,
-                        p.homepage,
-                        p.about,
-                        p.school,
-                        p.occupation,
-                        i64::from(p.blood_type),
-                        i64::from(p.face),
-                        p.age.map(i64::from),
-                    ])?;
+                    let (a, s) = (&r.account, &r.settings);
+                    let account: [Value; 13] = [
+                        a.id.0.into(),
+                        a.name.to_string().into(),
+                        a.nickname.clone().into(),
+                        r.secrets.salt.clone().into(),
+                        r.secrets.md5_response.clone().into(),
+                        r.secrets.verifier.to_vec().into(),
+                        i64::from(s.version).into(),
+                        privacy_code(s.privacy).into(),
+                        prompt_code(s.prompt).into(),
+                        add_policy_code(s.add_policy).into(),
+                        r.created_at.into(),
+                        r.broadcasts_seen.into(),
+                        a.nickname.as_deref().unwrap_or("").to_lowercase().into(),
+                    ];
+                    insert.execute(params_from_iter(account.into_iter().chain(profile_values(&r.profile))))?;
                 }
             }
             StoreRows::Contacts(rows) => {

@@ -159,9 +159,55 @@ pub(crate) fn version(v: i64) -> u32 {
     v as u32
 }
 
-pub(crate) const PROFILE_COLUMNS: &str =
-    "first_name, last_name, sex, birthday, city_id, country_id, location, country, province,
-     city, address, zipcode, email, phone, homepage, about, school, occupation, blood_type, face, age";
+/// The profile's columns: a macro, so that [`PROFILE_WRITE_COLUMNS`] can extend it.
+macro_rules! profile_columns {
+    () => {
+        "first_name, last_name, sex, birthday, city_id, country_id, location, country, province,
+         city, address, zipcode, email, phone, homepage, about, school, occupation, blood_type, face, age"
+    };
+}
+pub(crate) const PROFILE_COLUMNS: &str = profile_columns!();
+
+/// What a profile write stores: [`PROFILE_COLUMNS`] and the search keys derived from them.
+pub(crate) const PROFILE_WRITE_COLUMNS: &str =
+    concat!(profile_columns!(), ", first_name_key, last_name_key, email_key");
+/// How many [`PROFILE_WRITE_COLUMNS`] there are.
+pub(crate) const PROFILE_WRITE_VALUES: usize = 24;
+
+/// A profile's values for [`PROFILE_WRITE_COLUMNS`], in their order.
+pub(crate) fn profile_values(p: &Profile) -> Vec<Value> {
+    vec![
+        p.first_name.clone().into(),
+        p.last_name.clone().into(),
+        sex_code(p.sex).into(),
+        p.birthday.map(|d| d.to_string()).into(),
+        i64::from(p.city_id).into(),
+        i64::from(p.country_id).into(),
+        p.location.clone().into(),
+        p.country.clone().into(),
+        p.province.clone().into(),
+        p.city.clone().into(),
+        p.address.clone().into(),
+        p.zipcode.clone().into(),
+        p.email.clone().into(),
+        p.phone.clone().into(),
+        p.homepage.clone().into(),
+        p.about.clone().into(),
+        p.school.clone().into(),
+        p.occupation.clone().into(),
+        i64::from(p.blood_type).into(),
+        i64::from(p.face).into(),
+        p.age.map(i64::from).into(),
+        p.first_name.to_lowercase().into(),
+        p.last_name.to_lowercase().into(),
+        p.email.to_lowercase().into(),
+    ]
+}
+
+/// `?, ?, …`, `n` of them.
+pub(crate) fn placeholders(n: usize) -> String {
+    vec!["?"; n].join(", ")
+}
 
 pub(crate) fn profile_from_row(row: &Row) -> rusqlite::Result<Profile> {
     let sex: i64 = row.get("sex")?;
@@ -629,46 +675,13 @@ impl Store for SqliteStore {
     }
 
     async fn set_profile(&self, id: AccountId, profile: &Profile) -> Result<(), StoreError> {
-        let p = profile.clone();
-        self.connections
-            .write(move |db| {
-                db.prepare_cached(
-                    "UPDATE accounts SET first_name = ?, last_name = ?, sex = ?, birthday = ?, city_id = ?,
-                         country_id = ?, location = ?, first_name_key = ?, last_name_key = ?, country = ?,
-                         province = ?, city = ?, address = ?, zipcode = ?, email = ?, email_key = ?, phone = ?,
-                         homepage = ?, about = ?, school = ?, occupation = ?, blood_type = ?, face = ?, age = ?
-                     WHERE id = ?",
-                )?
-                .execute(params![
-                    p.first_name,
-                    p.last_name,
-                    sex_code(p.sex),
-                    p.birthday.map(|d| d.to_string()),
-                    i64::from(p.city_id),
-                    i64::from(p.country_id),
-                    p.location,
-                    p.first_name.to_lowercase(),
-                    p.last_name.to_lowercase(),
-                    p.country,
-                    p.province,
-                    p.city,
-                    p.address,
-                    p.zipcode,
-                    p.email,
-                    p.email.to_lowercase(),
-                    p.phone,
-                    p.homepage,
-                    p.about,
-                    p.school,
-                    p.occupation,
-                    i64::from(p.blood_type),
-                    i64::from(p.face),
-                    p.age.map(i64::from),
-                    id.0,
-                ])
-                .map(drop)
-            })
-            .await
+        let sql = format!(
+            "UPDATE accounts SET ({PROFILE_WRITE_COLUMNS}) = ({}) WHERE id = ?",
+            placeholders(PROFILE_WRITE_VALUES)
+        );
+        let mut values = profile_values(profile);
+        values.push(Value::Integer(id.0));
+        self.connections.write(move |db| db.prepare_cached(&sql)?.execute(params_from_iter(values)).map(drop)).await
     }
 
     async fn search(&self, query: &SearchQuery, limit: usize) -> Result<Vec<(Account, Profile)>, StoreError> {
@@ -883,5 +896,16 @@ impl Store for SqliteStore {
                     .map(drop)
             })
             .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_profile_write_has_a_value_for_each_of_its_columns() {
+        assert_eq!(PROFILE_WRITE_COLUMNS.split(',').count(), PROFILE_WRITE_VALUES);
+        assert_eq!(profile_values(&Profile::default()).len(), PROFILE_WRITE_VALUES);
     }
 }
