@@ -2,18 +2,18 @@
 //! and written back in one transaction with each batch's inserts sent together.
 
 use crate::db::{backend, database_error, Db};
-use crate::{account_from_row, profile_from_row, secrets_from_row, stored_message, version, PROFILE_COLUMNS};
-use futures_util::future::try_join_all;
-use switchyard_core::store::codes::{
-    add_policy_code, add_policy_of, privacy_code, privacy_of, prompt_code, prompt_of, sex_code,
+use crate::{
+    account_from_row, profile_from_row, secrets_from_row, stored_message, version, Param, ProfileValues,
+    PROFILE_COLUMNS,
 };
+use futures_util::future::try_join_all;
+use switchyard_core::store::codes::{add_policy_code, add_policy_of, privacy_code, privacy_of, prompt_code, prompt_of};
 use switchyard_core::store::copy::{
     AccountRow, ContactRow, GroupRow, MemberRow, NextIds, StoreCounts, StoreRows, BATCH,
 };
 use switchyard_core::store::{ContactGroup, GroupId, ListSettings, StoreError};
 use switchyard_core::{AccountId, RelationFlags};
 use tokio::sync::mpsc;
-use tokio_postgres::types::ToSql;
 use tokio_postgres::{IsolationLevel, Row};
 
 /// Each table's query, in the order rows are sent, and how a batch of its rows is made.
@@ -147,12 +147,13 @@ pub(crate) async fn counts(db: &Db) -> Result<StoreCounts, StoreError> {
     Ok(StoreCounts { accounts: n(0), contacts: n(1), groups: n(2), members: n(3), offline: n(4), broadcasts: n(5) })
 }
 
-const INSERT_ACCOUNT: &str = "INSERT INTO accounts (id, name, nickname, salt, md5_response, verifier, list_version,
-         privacy, prompt, add_policy, created_at, broadcasts_seen, first_name, last_name, sex, birthday, city_id,
-         country_id, location, country, province, city, address, zipcode, email, phone, homepage, about, school,
-         occupation, blood_type, face, age, nickname_key, first_name_key, last_name_key, email_key)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22,
-             $23, $24, $25, $26, $27, $28, $29, $30, $31, $32, $33, $34, $35, $36, $37)";
+const INSERT_ACCOUNT: &str = concat!(
+    "INSERT INTO accounts (id, name, nickname, salt, md5_response, verifier, list_version, privacy, prompt,
+         add_policy, created_at, broadcasts_seen, nickname_key, ",
+    profile_write_columns!(),
+    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22,
+               $23, $24, $25, $26, $27, $28, $29, $30, $31, $32, $33, $34, $35, $36, $37)"
+);
 
 pub(crate) async fn import(db: &Db, mut from: mpsc::Receiver<StoreRows>) -> Result<(), StoreError> {
     let mut connection = db.connection().await?;
@@ -241,8 +242,6 @@ pub(crate) async fn import(db: &Db, mut from: mpsc::Receiver<StoreRows>) -> Resu
     tx.commit().await.map_err(database_error)
 }
 
-type Param<'a> = &'a (dyn ToSql + Sync);
-
 fn params<'a, const N: usize>(values: [Param<'a>; N]) -> Vec<Param<'a>> {
     values.into()
 }
@@ -264,47 +263,28 @@ struct AccountValues<'a> {
     name: &'a str,
     verifier: &'a [u8],
     list_version: i64,
-    codes: [i16; 6],
-    birthday: Option<String>,
-    city_id: i64,
-    country_id: i64,
-    age: Option<i16>,
-    keys: [String; 4],
+    codes: [i16; 3],
+    nickname_key: String,
+    profile: ProfileValues<'a>,
 }
 
 impl<'a> AccountValues<'a> {
     fn of(row: &'a AccountRow) -> Self {
-        let p = &row.profile;
         let s = &row.settings;
         AccountValues {
             row,
             name: row.account.name.as_str(),
             verifier: &row.secrets.verifier,
             list_version: i64::from(s.version),
-            codes: [
-                privacy_code(s.privacy),
-                prompt_code(s.prompt),
-                add_policy_code(s.add_policy),
-                sex_code(p.sex),
-                i16::from(p.blood_type),
-                i16::from(p.face),
-            ],
-            birthday: p.birthday.map(|d| d.to_string()),
-            city_id: i64::from(p.city_id),
-            country_id: i64::from(p.country_id),
-            age: p.age.map(i16::from),
-            keys: [
-                row.account.nickname.as_deref().unwrap_or("").to_lowercase(),
-                p.first_name.to_lowercase(),
-                p.last_name.to_lowercase(),
-                p.email.to_lowercase(),
-            ],
+            codes: [privacy_code(s.privacy), prompt_code(s.prompt), add_policy_code(s.add_policy)],
+            nickname_key: row.account.nickname.as_deref().unwrap_or("").to_lowercase(),
+            profile: ProfileValues::of(&row.profile),
         }
     }
 
     fn params(&self) -> Vec<Param<'_>> {
-        let (r, p) = (self.row, &self.row.profile);
-        vec![
+        let r = self.row;
+        let mut params: Vec<Param<'_>> = vec![
             &r.account.id.0,
             &self.name,
             &r.account.nickname,
@@ -317,31 +297,9 @@ impl<'a> AccountValues<'a> {
             &self.codes[2],
             &r.created_at,
             &r.broadcasts_seen,
-            &p.first_name,
-            &p.last_name,
-            &self.codes[3],
-            &self.birthday,
-            &self.city_id,
-            &self.country_id,
-            &p.location,
-            &p.country,
-            &p.province,
-            &p.city,
-            &p.address,
-            &p.zipcode,
-            &p.email,
-            &p.phone,
-            &p.homepage,
-            &p.about,
-            &p.school,
-            &p.occupation,
-            &self.codes[4],
-            &self.codes[5],
-            &self.age,
-            &self.keys[0],
-            &self.keys[1],
-            &self.keys[2],
-            &self.keys[3],
-        ]
+            &self.nickname_key,
+        ];
+        params.extend(self.profile.params());
+        params
     }
 }

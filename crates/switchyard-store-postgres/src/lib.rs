@@ -5,6 +5,22 @@
 //! list versions they bump, in id order, so that concurrent writers on other connections or
 //! other nodes take turns instead of losing an update.
 
+/// The profile's columns: a macro, so that the statements writing them can extend it.
+macro_rules! profile_columns {
+    () => {
+        "first_name, last_name, sex, birthday, city_id, country_id, location, country, province,
+         city, address, zipcode, email, phone, homepage, about, school, occupation, blood_type, face, age"
+    };
+}
+
+/// What a profile write stores: the profile's columns and the search keys derived from them,
+/// in the order of [`ProfileValues::params`].
+macro_rules! profile_write_columns {
+    () => {
+        concat!(profile_columns!(), ", first_name_key, last_name_key, email_key")
+    };
+}
+
 mod copy;
 mod db;
 mod schema;
@@ -150,8 +166,62 @@ fn secrets_from_row(row: &Row, first: usize) -> Result<Secrets, StoreError> {
     Ok(Secrets { salt: row.get(first), md5_response: row.get(first + 1), verifier })
 }
 
-const PROFILE_COLUMNS: &str = "first_name, last_name, sex, birthday, city_id, country_id, location, country, province,
-     city, address, zipcode, email, phone, homepage, about, school, occupation, blood_type, face, age";
+const PROFILE_COLUMNS: &str = profile_columns!();
+
+type Param<'a> = &'a (dyn ToSql + Sync);
+
+/// A profile's values for the columns of `profile_write_columns!`, typed as the columns are.
+struct ProfileValues<'a> {
+    profile: &'a Profile,
+    codes: [i16; 3],
+    birthday: Option<String>,
+    places: [i64; 2],
+    age: Option<i16>,
+    keys: [String; 3],
+}
+
+impl<'a> ProfileValues<'a> {
+    fn of(p: &'a Profile) -> Self {
+        ProfileValues {
+            profile: p,
+            codes: [sex_code(p.sex), i16::from(p.blood_type), i16::from(p.face)],
+            birthday: p.birthday.map(|d| d.to_string()),
+            places: [i64::from(p.city_id), i64::from(p.country_id)],
+            age: p.age.map(i16::from),
+            keys: [p.first_name.to_lowercase(), p.last_name.to_lowercase(), p.email.to_lowercase()],
+        }
+    }
+
+    fn params(&self) -> [Param<'_>; 24] {
+        let p = self.profile;
+        [
+            &p.first_name,
+            &p.last_name,
+            &self.codes[0],
+            &self.birthday,
+            &self.places[0],
+            &self.places[1],
+            &p.location,
+            &p.country,
+            &p.province,
+            &p.city,
+            &p.address,
+            &p.zipcode,
+            &p.email,
+            &p.phone,
+            &p.homepage,
+            &p.about,
+            &p.school,
+            &p.occupation,
+            &self.codes[1],
+            &self.codes[2],
+            &self.age,
+            &self.keys[0],
+            &self.keys[1],
+            &self.keys[2],
+        ]
+    }
+}
 
 /// A profile from the [`PROFILE_COLUMNS`] starting at column `first`.
 fn profile_from_row(row: &Row, first: usize) -> Profile {
@@ -541,42 +611,18 @@ impl Store for PostgresStore {
     }
 
     async fn set_profile(&self, id: AccountId, profile: &Profile) -> Result<(), StoreError> {
-        let p = profile;
+        let values = ProfileValues::of(profile);
+        let mut params = values.params().to_vec();
+        params.push(&id.0);
         self.db
             .execute(
-                "UPDATE accounts SET first_name = $1, last_name = $2, sex = $3, birthday = $4, city_id = $5,
-                     country_id = $6, location = $7, first_name_key = $8, last_name_key = $9, country = $10,
-                     province = $11, city = $12, address = $13, zipcode = $14, email = $15, email_key = $16,
-                     phone = $17, homepage = $18, about = $19, school = $20, occupation = $21, blood_type = $22,
-                     face = $23, age = $24
-                 WHERE id = $25",
-                &[
-                    &p.first_name,
-                    &p.last_name,
-                    &sex_code(p.sex),
-                    &p.birthday.map(|d| d.to_string()),
-                    &i64::from(p.city_id),
-                    &i64::from(p.country_id),
-                    &p.location,
-                    &p.first_name.to_lowercase(),
-                    &p.last_name.to_lowercase(),
-                    &p.country,
-                    &p.province,
-                    &p.city,
-                    &p.address,
-                    &p.zipcode,
-                    &p.email,
-                    &p.email.to_lowercase(),
-                    &p.phone,
-                    &p.homepage,
-                    &p.about,
-                    &p.school,
-                    &p.occupation,
-                    &i16::from(p.blood_type),
-                    &i16::from(p.face),
-                    &p.age.map(i16::from),
-                    &id.0,
-                ],
+                concat!(
+                    "UPDATE accounts SET (",
+                    profile_write_columns!(),
+                    ") = ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19,
+                         $20, $21, $22, $23, $24) WHERE id = $25"
+                ),
+                &params,
             )
             .await
             .map(drop)
