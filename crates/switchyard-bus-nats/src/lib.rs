@@ -427,17 +427,15 @@ async fn hear_accepts(mut sub: async_nats::Subscriber, parts: Parts, incoming: m
         let Some(AcceptBatch { from, accepts }) = wire::decode(&message.payload) else { continue };
         let from: NodeName = from.as_str().into();
         for Accept { id, to, message } in accepts {
-            let (reply, answer) = oneshot::channel();
+            let (outbox, node) = (parts.outbox.clone(), from.clone());
+            let reply = Box::new(move |outcome| {
+                if outbox.try_send(Outgoing::Outcome { node, outcome: Outcome { id, outcome } }).is_err() {
+                    tracing::warn!("the bus's outbox is full; the sender's node will queue a message itself");
+                }
+            });
             if incoming.send(Incoming::Accept { to, message, reply }).await.is_err() {
                 return;
             }
-            let (outbox, node) = (parts.outbox.clone(), from.clone());
-            tokio::spawn(async move {
-                let outcome = Outcome { id, outcome: answer.await.unwrap_or(RemoteOutcome::Failed) };
-                if outbox.send(Outgoing::Outcome { node, outcome }).await.is_err() {
-                    tracing::debug!("the bus is closing");
-                }
-            });
         }
     }
 }

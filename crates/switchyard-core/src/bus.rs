@@ -12,7 +12,7 @@ use crate::privacy::Privacy;
 use crate::routing::{Delivery, Message};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::mpsc;
 
 /// A node's name, unique in its network.
 pub type NodeName = Arc<str>;
@@ -144,11 +144,14 @@ impl RemoteOutcome {
 /// The answer of another node to [`Bus::accept`].
 pub type RemoteAnswer = std::pin::Pin<Box<dyn std::future::Future<Output = Option<RemoteOutcome>> + Send>>;
 
+/// Takes what became of a message another node sent, back to it. Never called (the core went
+/// away first), the sender's node waits out its patience and queues the message itself.
+pub type Reply = Box<dyn FnOnce(RemoteOutcome) + Send>;
+
 /// What the other nodes ask of this one, or tell it; the core answers.
-#[derive(Debug)]
 pub enum Incoming {
     /// Route a message to a session of this node (or, if it is gone, to the durable queue).
-    Accept { to: AccountId, message: Message, reply: oneshot::Sender<RemoteOutcome> },
+    Accept { to: AccountId, message: Message, reply: Reply },
     /// An event for a session of this node.
     Event { to: AccountId, event: RemoteEvent },
     /// The account logged in on another node at `login`: a session of it here that started

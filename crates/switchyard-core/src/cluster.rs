@@ -23,7 +23,7 @@ impl Core {
             Incoming::Accept { to, message, reply } => {
                 let accepted = self.accept_here(to, message).await;
                 tokio::spawn(async move {
-                    let _ = reply.send(RemoteOutcome::of(&accepted.await));
+                    reply(RemoteOutcome::of(&accepted.await));
                 });
             }
             Incoming::Event { to, event } => {
