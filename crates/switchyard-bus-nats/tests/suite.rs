@@ -46,7 +46,18 @@ async fn two_nodes_pass_the_bus_suite() {
     let (a, bus_a) = node(&store, &prefix, "a").await;
     let (b, bus_b) = node(&store, &prefix, "b").await;
     met(&bus_a, &bus_b).await;
+    // What no node sends — garbage, truncated JSON, a huge batch of nonsense — is dropped
+    // (with a log line) and changes nothing.
+    let stranger = async_nats::connect(nats_url()).await.unwrap();
+    let huge = format!("[{}]", vec!["{\"to\":1}"; 100_000].join(","));
+    for subject in ["sessions", "heartbeat", "node.a.event", "node.a.accept", "node.a.outcome", "node.b.accept"] {
+        for payload in [&b"\xff\x00garbage"[..], b"{\"node\":\"x\",\"changes\":[", huge.as_bytes()] {
+            stranger.publish(format!("{prefix}.{subject}"), payload.to_vec().into()).await.unwrap();
+        }
+    }
+    stranger.flush().await.unwrap();
     switchyard_core::bus_suite::run(&a, &b, "nats").await;
+    assert_eq!((bus_a.live_nodes().len(), bus_b.live_nodes().len()), (1, 1), "no node was made up");
 }
 
 /// A node that stops beating (killed, or cut off from NATS) is buried: its users are offline
