@@ -6,7 +6,7 @@
 
 use crate::account::{AccountId, AccountRef};
 use crate::error::CoreError;
-use crate::hub::Event;
+use crate::hub::{ConversationInvite, Event};
 use crate::presence::Presence;
 use crate::privacy::Privacy;
 use crate::routing::{Delivery, Message};
@@ -69,14 +69,15 @@ pub enum SessionChange {
     Ended { account: AccountId, login: LoginStamp },
 }
 
-/// The events that cross nodes: [`Event`] without the ones that carry a hand-off (messages go
-/// through [`Bus::accept`]) or a conversation of this node's (invitations).
+/// The events that cross nodes: [`Event`] without the one that carries a hand-off (messages go
+/// through [`Bus::accept`]).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum RemoteEvent {
     Presence { contact: AccountRef, presence: Option<Presence> },
     AddedBy { by: AccountRef, version: u32 },
     RemovedBy { by: AccountRef, version: u32 },
     Authorized { by: AccountRef },
+    Invitation(ConversationInvite),
     Broadcast { id: i64, message: Message },
     OfflineWaiting,
 }
@@ -91,7 +92,8 @@ impl RemoteEvent {
             Event::Authorized { by } => RemoteEvent::Authorized { by },
             Event::Broadcast { id, message } => RemoteEvent::Broadcast { id, message },
             Event::OfflineWaiting => RemoteEvent::OfflineWaiting,
-            Event::Message(..) | Event::Invitation(_) => return None,
+            Event::Invitation(invite) => RemoteEvent::Invitation(invite),
+            Event::Message(..) => return None,
         })
     }
 
@@ -103,6 +105,7 @@ impl RemoteEvent {
             RemoteEvent::Authorized { by } => Event::Authorized { by },
             RemoteEvent::Broadcast { id, message } => Event::Broadcast { id, message },
             RemoteEvent::OfflineWaiting => Event::OfflineWaiting,
+            RemoteEvent::Invitation(invite) => Event::Invitation(invite),
         }
     }
 }

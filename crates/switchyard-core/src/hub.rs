@@ -53,6 +53,9 @@ pub struct ConversationInvite {
     /// The name the inviter shows.
     pub from_display_name: String,
     pub conversation: u64,
+    /// Where the conversation is (`host:port` of the inviter's node): a session on another
+    /// node is sent there.
+    pub address: String,
     /// One-use secret the invitee presents to join.
     pub ticket: String,
 }
@@ -445,10 +448,8 @@ impl Core {
         let (privacy, presence, takes_invitations) = match self.hub().online.get(&to) {
             Some(entry) => (entry.shown_privacy(), entry.presence.clone(), entry.takes_invitations),
             None => {
-                // A session on another node is reached with messages: its node opens the
-                // conversation with the inviter there (see the closing note of issue 19).
                 let state = self.bus().remote(to).ok_or(CoreError::NotOnline)?.state;
-                (state.shown_privacy(), state.presence, false)
+                (state.shown_privacy(), state.presence, state.takes_invitations)
             }
         };
         let flags = self.flags_toward(to, invite.from.id).await?;

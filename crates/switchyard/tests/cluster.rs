@@ -2,6 +2,9 @@
 //! PostgreSQL database and one NATS (the local ones, or those `SWITCHYARD_TEST_POSTGRES` and
 //! `SWITCHYARD_TEST_NATS` name), users on different nodes and protocols, and a node killed.
 
+#[path = "../../switchyard-msn/tests/support/client.rs"]
+mod msn_client;
+
 use std::io::{BufRead, BufReader, Write};
 use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};
@@ -24,6 +27,7 @@ struct Node {
     child: Child,
     msn: SocketAddr,
     mrim: SocketAddr,
+    myicq: SocketAddr,
     msn_dispatch: SocketAddr,
     mrim_redirect: SocketAddr,
     _dir: tempfile::TempDir,
@@ -42,7 +46,7 @@ impl Node {
             .arg(dir.path().join("data"))
             .args(["--store", database, "serve", "--bind", ip, "--msn-port", "0", "--mrim-port", "0"])
             .args(["--mrim-redirect-port", "0", "--msn-dispatch-port", "0"])
-            .args(["--http-port", "0", "--https-port", "off", "--myicq-port", "off"])
+            .args(["--http-port", "0", "--https-port", "off", "--myicq-port", "0"])
             .args(["--cluster-nats", &nats_url(), "--node", name])
             .env_remove("SWITCHYARD_STORE_URL")
             .env("SWITCHYARD_LOG", "warn")
@@ -52,26 +56,26 @@ impl Node {
             .unwrap();
         let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
         let mut listeners = std::collections::HashMap::new();
-        while listeners.len() < 4 {
+        while listeners.len() < 5 {
             let line = lines.next().expect("the node prints its listeners").unwrap();
             let mut words = line.split(' ').skip(1);
             if let (Some(role), Some(address)) = (words.next(), words.next()) {
-                if ["msn", "mrim", "msn-dispatch", "mrim-redirect"].contains(&role) {
+                if ["msn", "mrim", "myicq", "msn-dispatch", "mrim-redirect"].contains(&role) {
                     listeners.insert(role.to_owned(), address.parse::<SocketAddr>().unwrap());
                 }
             }
         }
         std::thread::spawn(move || lines.for_each(drop));
-        let msn = listeners["msn"];
-        let (mrim, msn_dispatch, mrim_redirect) =
-            (listeners["mrim"], listeners["msn-dispatch"], listeners["mrim-redirect"]);
-        Node { child, msn, mrim, msn_dispatch, mrim_redirect, _dir: dir }
+        let (msn, mrim, myicq) = (listeners["msn"], listeners["mrim"], listeners["myicq"]);
+        let (msn_dispatch, mrim_redirect) = (listeners["msn-dispatch"], listeners["mrim-redirect"]);
+        Node { child, msn, mrim, myicq, msn_dispatch, mrim_redirect, _dir: dir }
     }
 
     fn account(&self, protocol: Protocol, handle: &str) -> Account {
         let server = match protocol {
             Protocol::Msn => self.msn,
-            _ => self.mrim,
+            Protocol::Mrim => self.mrim,
+            Protocol::MyIcq => self.myicq,
         };
         Account { protocol, server: server.to_string(), handle: handle.into(), password: "pw".into() }
     }
@@ -188,6 +192,99 @@ async fn three_nodes_make_one_network_and_survive_losing_one() {
     let mut bobs_third = Client::connect(two.account(Protocol::Msn, "bob@hotmail.com"), options()).await.unwrap();
     until(&mut bobs_third, "the message sent while he was gone", message_from("alice@", "after the crash")).await;
     drop(three);
+}
+
+/// `CAL`s `handle` into the switchboard until it rings: the callee's login takes a moment to
+/// reach the caller's node, and until then the callee is not online there (`217`).
+async fn call(board: &mut msn_client::Client, first_trid: u32, handle: &str) -> u32 {
+    let deadline = Instant::now() + PATIENCE;
+    for trid in first_trid.. {
+        board.send(&format!("CAL {trid} {handle}")).await;
+        let answer = board.line().await;
+        if answer.starts_with(&format!("CAL {trid} RINGING ")) {
+            return trid;
+        }
+        assert_eq!(answer, format!("217 {trid}"));
+        assert!(Instant::now() < deadline, "{handle} never became callable");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    unreachable!()
+}
+
+/// The `RNG` a notification connection receives: the switchboard's address, its session and
+/// the cookie to answer with.
+async fn rung(notification: &mut msn_client::Client, caller: &str) -> (SocketAddr, String, String) {
+    let line = notification.line().await;
+    let words: Vec<&str> = line.split(' ').collect();
+    assert!(words.len() == 7 && words[0] == "RNG" && words[3] == "CKI" && words[5] == caller, "{line}");
+    (words[2].parse().unwrap(), words[1].to_owned(), words[4].to_owned())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_msn_switchboard_rings_users_of_other_nodes_to_the_node_it_lives_on() {
+    use msn_client::{online, Client as Line};
+    let database = ScratchDatabase::create().await;
+    let prefix = format!("board{}", std::process::id());
+    let store = PostgresStore::open(&database.url).await.unwrap();
+    let mut ids = Vec::new();
+    for (name, nickname) in [("alice", "Alice"), ("bob", "Bob"), ("carol", "Carol")] {
+        let name = AccountName::new(name).unwrap();
+        ids.push(store.create_account(&name, "pw", Some(nickname)).await.unwrap().id);
+    }
+    let (alice, bob, carol) = (ids[0], ids[1], ids[2]);
+    // Bob and carol let alice reach them whatever their privacy mode.
+    for callee in [bob, carol] {
+        store.set_relation(callee, alice, RelationFlags::ALLOW, None).await.unwrap();
+    }
+    let two = Node::start("127.0.0.2", "two", &database.url, &prefix);
+    let three = Node::start("127.0.0.3", "three", &database.url, &prefix);
+    let four = Node::start("127.0.0.4", "four", &database.url, &prefix);
+    let mut alice_ns = online(two.msn, "alice@hotmail.com", "pw", "Alice").await;
+    let mut bob_ns = online(three.msn, "bob@hotmail.com", "pw", "Bob").await;
+    let mut carol_ns = online(four.msn, "carol@hotmail.com", "pw", "Carol").await;
+
+    // Alice opens a switchboard on node two and calls bob (node three) and carol (node four)
+    // into it: each is rung to node two, where the conversation is.
+    alice_ns.send("XFR 6 SB").await;
+    let xfr = alice_ns.line().await;
+    let cookie = xfr.rsplit(' ').next().unwrap().to_owned();
+    assert!(xfr.starts_with(&format!("XFR 6 SB {} CKI ", two.msn)), "{xfr}");
+    let mut alices = Line::connect(two.msn).await;
+    alices.exchange(&[(&format!("USR 1 alice@hotmail.com {cookie}"), "USR 1 OK alice@hotmail.com Alice")]).await;
+
+    let trid = call(&mut alices, 2, "bob@hotmail.com").await;
+    let (address, session, cookie) = rung(&mut bob_ns, "alice@hotmail.com").await;
+    assert_eq!(address, two.msn);
+    let mut bobs = Line::connect(address).await;
+    bobs.send(&format!("ANS 1 bob@hotmail.com {cookie} {session}")).await;
+    bobs.expect("IRO 1 1 1 alice@hotmail.com Alice").await;
+    bobs.expect("ANS 1 OK").await;
+    alices.expect("JOI bob@hotmail.com Bob").await;
+
+    call(&mut alices, trid + 1, "carol@hotmail.com").await;
+    let (address, session, cookie) = rung(&mut carol_ns, "alice@hotmail.com").await;
+    assert_eq!(address, two.msn);
+    let mut carols = Line::connect(address).await;
+    carols.send(&format!("ANS 1 carol@hotmail.com {cookie} {session}")).await;
+    carols.expect("IRO 1 1 2 alice@hotmail.com Alice").await;
+    carols.expect("IRO 1 2 2 bob@hotmail.com Bob").await;
+    carols.expect("ANS 1 OK").await;
+    alices.expect("JOI carol@hotmail.com Carol").await;
+    bobs.expect("JOI carol@hotmail.com Carol").await;
+
+    // One conversation of three, whoever speaks.
+    let hello = "MIME-Version: 1.0\r\nContent-Type: text/plain; charset=UTF-8\r\n\r\nhello both";
+    alices.send_msg(50, "A", hello).await;
+    bobs.expect_msg("alice@hotmail.com", "Alice", hello).await;
+    carols.expect_msg("alice@hotmail.com", "Alice", hello).await;
+    alices.expect("ACK 50").await;
+    let answer = "MIME-Version: 1.0\r\nContent-Type: text/plain; charset=UTF-8\r\n\r\nhi from three";
+    bobs.send_msg(2, "N", answer).await;
+    alices.expect_msg("bob@hotmail.com", "Bob", answer).await;
+    carols.expect_msg("bob@hotmail.com", "Bob", answer).await;
+    carols.send("OUT").await;
+    alices.expect("BYE carol@hotmail.com").await;
+    bobs.expect("BYE carol@hotmail.com").await;
 }
 
 /// The MRIM redirector's answer.

@@ -321,7 +321,7 @@ impl Notification {
                 let caller = domains.handle_of(&invite.from.name);
                 conn.send(Reply::Rng {
                     session: invite.conversation,
-                    address: &self.switchboard_address,
+                    address: &invite.address,
                     cookie: &invite.ticket,
                     caller: &caller,
                     friendly: &invite.from_display_name,

@@ -248,10 +248,21 @@ async fn call(context: &Context, conn: &mut Conn, seat: &Seat, trid: Trid, handl
         lock(&seat.room).ringing.remove(&callee.id);
         return error(conn, ErrorCode::UserTooActive);
     };
+    // The invitee's client, on whichever node, comes here: where this client reached us.
+    let address = match conn.stream.local_addr() {
+        Ok(local) => context.public_address(local),
+        Err(e) => {
+            tracing::warn!(error = %e, "connection has no local address");
+            boards.withdraw(&ticket);
+            lock(&seat.room).ringing.remove(&callee.id);
+            return error(conn, ErrorCode::InternalServer);
+        }
+    };
     let invite = ConversationInvite {
         from: seat.member.account.clone(),
         from_display_name: seat.member.friendly.clone(),
         conversation: seat.room_id,
+        address,
         ticket: ticket.clone(),
     };
     let invited = context.core.invite(callee.id, invite).await;
