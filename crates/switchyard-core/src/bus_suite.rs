@@ -16,6 +16,7 @@ pub async fn run(a: &Core, b: &Core, tag: &str) {
     messages_cross_and_are_delivered_live(a, b, &format!("{tag}m")).await;
     a_login_on_one_node_ends_the_session_on_the_other(a, b, &format!("{tag}r")).await;
     a_message_queued_on_one_node_is_read_on_the_other(a, b, &format!("{tag}o")).await;
+    a_message_queued_before_a_node_knew_the_session_is_read_a_moment_later(a, b, &format!("{tag}k")).await;
     events_for_list_changes_cross(a, b, &format!("{tag}l")).await;
 }
 
@@ -153,6 +154,24 @@ async fn a_message_queued_on_one_node_is_read_on_the_other(a: &Core, b: &Core, t
     assert_eq!(waiting.iter().map(|m| m.message.text.as_str()).collect::<Vec<_>>(), ["while you were out"]);
     let mut erins = erins;
     b.logout(&mut erins).await.unwrap();
+}
+
+/// A node that had not heard yet of a session elsewhere queues what it is sent: the session's
+/// own node has it read a moment after its first status. (One node alone has no such moment:
+/// a queued message finds the session, if there is one.)
+async fn a_message_queued_before_a_node_knew_the_session_is_read_a_moment_later(a: &Core, b: &Core, tag: &str) {
+    if !b.bus().spans_nodes() {
+        return;
+    }
+    let hal = account(a, &format!("{tag}-hal")).await;
+    let ida = account(a, &format!("{tag}-ida")).await;
+    let mut idas = online(b, &ida).await;
+    // As node a does when it does not know of ida's session yet: straight to the queue.
+    a.store().enqueue_offline(&text(&hal, "before your node was known").queued_for(ida.id)).await.unwrap();
+    wait_for(&mut idas, "word of the queue", |event| matches!(event, Event::OfflineWaiting).then_some(())).await;
+    let waiting = b.pending_offline(ida.id, &mut ShownQueue::default()).await.unwrap();
+    assert_eq!(waiting.iter().map(|m| m.message.text.as_str()).collect::<Vec<_>>(), ["before your node was known"]);
+    b.logout(&mut idas).await.unwrap();
 }
 
 async fn events_for_list_changes_cross(a: &Core, b: &Core, tag: &str) {

@@ -352,15 +352,14 @@ impl Core {
         Ok(visible)
     }
 
-    /// A contact that came online on another node just before this session did may have
-    /// been told of before its node knew this session, and this node may not have known of
-    /// it yet either: a moment later, the session is told of every such contact it sees now.
+    /// Another node may not have known of this session yet when something happened for it: a
+    /// contact that came online there just before may have been told of before its node knew
+    /// this session (and this node may not have known of it either), and a message for it
+    /// went to the durable queue. A moment later, the session is told of every such contact
+    /// it sees now, and reads its queue again.
     fn look_again_later(&self, owner: AccountId, mut relations: Vec<Relation>, visible: &[(AccountRef, Presence)]) {
         relations
             .retain(|r| r.flags.contains(RelationFlags::FORWARD) && !visible.iter().any(|(v, _)| v.id == r.other.id));
-        if relations.is_empty() {
-            return;
-        }
         let core = self.clone();
         tokio::spawn(async move {
             tokio::time::sleep(LOOK_AGAIN_AFTER).await;
@@ -369,6 +368,7 @@ impl Core {
                     core.notify_here(owner, Event::Presence { contact: relation.other, presence: Some(presence) });
                 }
             }
+            core.notify_here(owner, Event::OfflineWaiting);
         });
     }
 

@@ -194,6 +194,77 @@ async fn three_nodes_make_one_network_and_survive_losing_one() {
     drop(three);
 }
 
+/// How `account` is named to a client of `protocol`.
+fn handle_in(protocol: Protocol, account: &switchyard_core::Account) -> String {
+    match protocol {
+        Protocol::Msn => format!("{}@hotmail.com", account.name),
+        Protocol::Mrim => format!("{}@mail.ru", account.name),
+        Protocol::MyIcq => account.uin.to_string(),
+    }
+}
+
+/// One route across nodes, as `matrix.rs` walks it on one server: x on node two (protocol
+/// `p`) adds y on node three (protocol `q`), who is told in their protocol's way and
+/// authorizes x; x sees y's status; a message goes each way.
+async fn route(two: Account, three: Account, x: switchyard_core::Account, y: switchyard_core::Account) {
+    let (p, q) = (two.protocol, three.protocol);
+    let (x_as_seen_by_y, y_as_seen_by_x) = (handle_in(q, &x), handle_in(p, &y));
+    let route = format!("{p:?} to {q:?}");
+    // Y logs in first: by the time x is logged in, x's node has long heard of y's session
+    // (what is sent for a session its node has not heard of yet is what its next list read, or
+    // the queue read a moment after its first status, makes up for).
+    let mut ys = Client::connect(Account { handle: handle_in(q, &y), ..three }, options()).await.unwrap();
+    let mut xs = Client::connect(Account { handle: handle_in(p, &x), ..two }, options()).await.unwrap();
+    xs.add_contact(&y_as_seen_by_x, "Y").await.unwrap_or_else(|e| panic!("{route}: add: {e}"));
+    until(&mut ys, &format!("{route}: word of being added"), |e| match e {
+        Event::AddedBy { handle } if *handle == x_as_seen_by_y => Some(()),
+        Event::AuthorizationRequest { from, .. } if *from == x_as_seen_by_y => Some(()),
+        Event::Message { from, text } if *from == x_as_seen_by_y && text.contains("added you") => Some(()),
+        _ => None,
+    })
+    .await;
+    ys.authorize(&x_as_seen_by_y).await.unwrap_or_else(|e| panic!("{route}: authorize: {e}"));
+    ys.set_status(Status::Away).await.unwrap();
+    until(&mut xs, &format!("{route}: y away"), |e| match e {
+        Event::Presence { handle, status: Status::Away, .. } if *handle == y_as_seen_by_x => Some(()),
+        _ => None,
+    })
+    .await;
+    xs.send_message(&y_as_seen_by_x, "across the nodes").await.unwrap_or_else(|e| panic!("{route}: {e}"));
+    until(&mut ys, &format!("{route}: x's message"), |e| match e {
+        Event::Message { from, text } if *from == x_as_seen_by_y && text.ends_with("across the nodes") => Some(()),
+        _ => None,
+    })
+    .await;
+    ys.send_message(&x_as_seen_by_y, "и обратно").await.unwrap_or_else(|e| panic!("{route}: {e}"));
+    until(&mut xs, &format!("{route}: y's answer"), |e| match e {
+        Event::Message { from, text } if *from == y_as_seen_by_x && text.ends_with("и обратно") => Some(()),
+        _ => None,
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn all_nine_routes_cross_nodes() {
+    let database = ScratchDatabase::create().await;
+    let prefix = format!("routes{}", std::process::id());
+    let store = PostgresStore::open(&database.url).await.unwrap();
+    let two = Node::start("127.0.0.2", "two", &database.url, &prefix);
+    let three = Node::start("127.0.0.3", "three", &database.url, &prefix);
+    let protocols = [Protocol::Msn, Protocol::Mrim, Protocol::MyIcq];
+    let mut routes = tokio::task::JoinSet::new();
+    for (i, p) in protocols.into_iter().enumerate() {
+        for (j, q) in protocols.into_iter().enumerate() {
+            let x = store.create_account(&AccountName::new(&format!("x{i}{j}")).unwrap(), "pw", None).await.unwrap();
+            let y = store.create_account(&AccountName::new(&format!("y{i}{j}")).unwrap(), "pw", None).await.unwrap();
+            routes.spawn(route(two.account(p, ""), three.account(q, ""), x, y));
+        }
+    }
+    while let Some(done) = routes.join_next().await {
+        done.unwrap();
+    }
+}
+
 /// `CAL`s `handle` into the switchboard until it rings: the callee's login takes a moment to
 /// reach the caller's node, and until then the callee is not online there (`217`).
 async fn call(board: &mut msn_client::Client, first_trid: u32, handle: &str) -> u32 {
