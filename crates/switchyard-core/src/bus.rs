@@ -73,13 +73,29 @@ pub enum SessionChange {
 /// through [`Bus::accept`]).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum RemoteEvent {
-    Presence { contact: AccountRef, presence: Option<Presence> },
-    AddedBy { by: AccountRef, version: u32 },
-    RemovedBy { by: AccountRef, version: u32 },
-    Authorized { by: AccountRef },
+    Presence {
+        contact: AccountRef,
+        presence: Option<Presence>,
+    },
+    AddedBy {
+        by: AccountRef,
+        version: u32,
+    },
+    RemovedBy {
+        by: AccountRef,
+        version: u32,
+    },
+    Authorized {
+        by: AccountRef,
+    },
     Invitation(ConversationInvite),
-    Broadcast { id: i64, message: Message },
+    Broadcast {
+        id: i64,
+        message: Message,
+    },
     OfflineWaiting,
+    /// The session ends: its account was disabled or deleted.
+    EndSession,
 }
 
 impl RemoteEvent {
@@ -97,8 +113,9 @@ impl RemoteEvent {
         })
     }
 
-    pub fn into_event(self) -> Event {
-        match self {
+    /// The event for the session; `None` for [`RemoteEvent::EndSession`], which is not one.
+    pub fn into_event(self) -> Option<Event> {
+        Some(match self {
             RemoteEvent::Presence { contact, presence } => Event::Presence { contact, presence },
             RemoteEvent::AddedBy { by, version } => Event::AddedBy { by, version },
             RemoteEvent::RemovedBy { by, version } => Event::RemovedBy { by, version },
@@ -106,7 +123,8 @@ impl RemoteEvent {
             RemoteEvent::Broadcast { id, message } => Event::Broadcast { id, message },
             RemoteEvent::OfflineWaiting => Event::OfflineWaiting,
             RemoteEvent::Invitation(invite) => Event::Invitation(invite),
-        }
+            RemoteEvent::EndSession => return None,
+        })
     }
 }
 

@@ -18,6 +18,7 @@ pub async fn run(a: &Core, b: &Core, tag: &str) {
     a_message_queued_on_one_node_is_read_on_the_other(a, b, &format!("{tag}o")).await;
     a_message_queued_before_a_node_knew_the_session_is_read_a_moment_later(a, b, &format!("{tag}k")).await;
     events_for_list_changes_cross(a, b, &format!("{tag}l")).await;
+    disabling_on_one_node_ends_the_session_on_the_other(a, b, &format!("{tag}d")).await;
 }
 
 async fn account(core: &Core, name: &str) -> Account {
@@ -172,6 +173,23 @@ async fn a_message_queued_before_a_node_knew_the_session_is_read_a_moment_later(
     let waiting = b.pending_offline(ida.id, &mut ShownQueue::default()).await.unwrap();
     assert_eq!(waiting.iter().map(|m| m.message.text.as_str()).collect::<Vec<_>>(), ["before your node was known"]);
     b.logout(&mut idas).await.unwrap();
+}
+
+async fn disabling_on_one_node_ends_the_session_on_the_other(a: &Core, b: &Core, tag: &str) {
+    let jon = account(a, &format!("{tag}-jon")).await;
+    let mut jons = online(b, &jon).await;
+    eventually("jon seen from a", || async { a.is_visibly_online(jon.id) }).await;
+    assert!(a.set_disabled(jon.id, true).await.unwrap());
+    let ended = loop {
+        match next_event(&mut jons).await {
+            Err(reason) => break reason,
+            Ok(_) => continue,
+        }
+    };
+    assert_eq!(ended, KickReason::LoggedInElsewhere);
+    b.logout(&mut jons).await.unwrap();
+    assert_eq!(b.store().secrets(jon.id).await.unwrap(), None, "and it cannot log in again");
+    a.set_disabled(jon.id, false).await.unwrap();
 }
 
 async fn events_for_list_changes_cross(a: &Core, b: &Core, tag: &str) {

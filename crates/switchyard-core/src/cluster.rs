@@ -26,9 +26,12 @@ impl Core {
                     reply(RemoteOutcome::of(&accepted.await));
                 });
             }
-            Incoming::Event { to, event } => {
-                self.notify_here(to, event.into_event());
-            }
+            Incoming::Event { to, event } => match event.into_event() {
+                Some(event) => {
+                    self.notify_here(to, event);
+                }
+                None => self.end_session_here(to),
+            },
             Incoming::Replaced { account, login } => {
                 if let Some(entry) = self.hub().online.get(&account).filter(|entry| entry.login < login) {
                     tracing::info!(account = %entry.account.name, node = %login.node, "logged in on another node");

@@ -271,12 +271,30 @@ impl Core {
         Ok(Session { account, id, events, control })
     }
 
-    /// Ends the account's session, if it has one, as a login elsewhere would (its account was
-    /// deleted or changed from outside the server).
+    /// Ends the account's session, if it has one on any node, as a login elsewhere would (its
+    /// account was disabled, deleted or changed from outside the server): the protocols' way of
+    /// telling a client not to log in again by itself.
     pub fn end_sessions(&self, account: AccountId) {
+        self.end_session_here(account);
+        if let Some(remote) = self.bus().remote(account) {
+            self.bus().send_event(&remote.node, account, RemoteEvent::EndSession);
+        }
+    }
+
+    pub(crate) fn end_session_here(&self, account: AccountId) {
         if let Some(entry) = self.hub().online.get(&account) {
             entry.kick(KickReason::LoggedInElsewhere);
         }
+    }
+
+    /// Disables the account (its session ends at once, wherever it is, and it cannot log in
+    /// again) or enables it. Returns whether the account exists.
+    pub async fn set_disabled(&self, account: AccountId, disabled: bool) -> Result<bool, CoreError> {
+        let found = self.store().set_disabled(account, disabled).await?;
+        if found && disabled {
+            self.end_sessions(account);
+        }
+        Ok(found)
     }
 
     /// Ends a session: the messages it was handed and its client did not receive go back to

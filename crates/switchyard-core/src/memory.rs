@@ -20,6 +20,7 @@ struct StoredAccount {
     profile: Profile,
     /// The last broadcast this account has seen.
     broadcasts_seen: i64,
+    disabled: bool,
 }
 
 #[derive(Default)]
@@ -94,6 +95,7 @@ impl State {
             settings,
             profile: Profile::default(),
             broadcasts_seen,
+            disabled: false,
         };
         self.accounts.insert(id, stored);
         self.by_name.insert(name, id);
@@ -191,7 +193,15 @@ impl Store for MemoryStore {
     }
 
     async fn secrets(&self, id: AccountId) -> Result<Option<Secrets>, StoreError> {
-        Ok(self.with(|s| s.accounts.get(&id).map(|a| a.secrets.clone())))
+        Ok(self.with(|s| s.accounts.get(&id).filter(|a| !a.disabled).map(|a| a.secrets.clone())))
+    }
+
+    async fn set_disabled(&self, id: AccountId, disabled: bool) -> Result<bool, StoreError> {
+        Ok(self.with(|s| s.accounts.get_mut(&id).map(|a| a.disabled = disabled).is_some()))
+    }
+
+    async fn is_disabled(&self, id: AccountId) -> Result<bool, StoreError> {
+        Ok(self.with(|s| s.accounts.get(&id).is_some_and(|a| a.disabled)))
     }
 
     async fn account_with_secrets(&self, name: &AccountName) -> Result<Option<(Account, Secrets)>, StoreError> {

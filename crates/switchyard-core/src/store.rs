@@ -170,8 +170,14 @@ pub trait Store: Send + Sync + 'static {
     async fn delete_account(&self, id: AccountId) -> Result<bool, StoreError>;
     /// Replaces the account's secrets with those of a new password (and a new salt).
     async fn set_password(&self, id: AccountId, password: &str) -> Result<(), StoreError>;
-    /// What logins are checked against; the password itself is never stored.
+    /// What logins are checked against; the password itself is never stored. `None` for a
+    /// disabled account.
     async fn secrets(&self, id: AccountId) -> Result<Option<Secrets>, StoreError>;
+    /// Disables the account (it keeps everything, but its secrets are given out no more, so it
+    /// cannot log in anywhere) or enables it again. Returns whether the account exists.
+    async fn set_disabled(&self, id: AccountId, disabled: bool) -> Result<bool, StoreError>;
+    /// Whether the account is disabled (`false` for no such account).
+    async fn is_disabled(&self, id: AccountId) -> Result<bool, StoreError>;
     /// The account named `name` and its secrets, in one lookup: what a login by name needs.
     async fn account_with_secrets(&self, name: &AccountName) -> Result<Option<(Account, Secrets)>, StoreError>;
 

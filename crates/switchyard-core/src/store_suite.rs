@@ -49,6 +49,19 @@ async fn accounts(store: &dyn Store) {
     assert_eq!(store.account_with_secrets(&name("nobody")).await.unwrap(), None);
     let names: Vec<_> = store.accounts().await.unwrap().into_iter().map(|a| a.name).collect();
     assert_eq!(names, vec![name("alice"), name("bob")]);
+
+    // A disabled account is still there, but gives out no secrets: it cannot log in.
+    assert!(!store.is_disabled(bob.id).await.unwrap());
+    assert!(store.set_disabled(bob.id, true).await.unwrap());
+    assert!(store.is_disabled(bob.id).await.unwrap());
+    assert_eq!(store.secrets(bob.id).await.unwrap(), None);
+    assert_eq!(store.account_with_secrets(&name("bob")).await.unwrap(), None);
+    assert_eq!(store.account_by_name(&name("bob")).await.unwrap(), Some(bob.clone()));
+    assert!(store.secrets(alice.id).await.unwrap().is_some(), "only bob is disabled");
+    assert!(store.set_disabled(bob.id, false).await.unwrap());
+    assert!(store.secrets(bob.id).await.unwrap().unwrap().accepts_password("pw-b"));
+    assert!(!store.set_disabled(AccountId(i64::MAX), true).await.unwrap());
+    assert!(!store.is_disabled(AccountId(i64::MAX)).await.unwrap());
 }
 
 async fn settings(store: &dyn Store) {

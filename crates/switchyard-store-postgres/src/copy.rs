@@ -24,7 +24,7 @@ fn tables() -> [(String, Batch); 6] {
         (
             format!(
                 "SELECT id, name, nickname, salt, md5_response, verifier, list_version, privacy, prompt, add_policy,
-                        created_at, broadcasts_seen, {PROFILE_COLUMNS} FROM accounts ORDER BY id"
+                        created_at, broadcasts_seen, {PROFILE_COLUMNS}, disabled FROM accounts ORDER BY id"
             ),
             |rows| rows.iter().map(account_row).collect::<Result<_, _>>().map(StoreRows::Accounts),
         ),
@@ -91,6 +91,7 @@ fn account_row(row: &Row) -> Result<AccountRow, StoreError> {
         },
         created_at: row.get(10),
         broadcasts_seen: row.get(11),
+        disabled: row.get("disabled"),
         profile: profile_from_row(row, 12),
     })
 }
@@ -149,10 +150,10 @@ pub(crate) async fn counts(db: &Db) -> Result<StoreCounts, StoreError> {
 
 const INSERT_ACCOUNT: &str = concat!(
     "INSERT INTO accounts (id, name, nickname, salt, md5_response, verifier, list_version, privacy, prompt,
-         add_policy, created_at, broadcasts_seen, nickname_key, ",
+         add_policy, created_at, broadcasts_seen, disabled, nickname_key, ",
     profile_write_columns!(),
     ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22,
-               $23, $24, $25, $26, $27, $28, $29, $30, $31, $32, $33, $34, $35, $36, $37)"
+               $23, $24, $25, $26, $27, $28, $29, $30, $31, $32, $33, $34, $35, $36, $37, $38)"
 );
 
 pub(crate) async fn import(db: &Db, mut from: mpsc::Receiver<StoreRows>) -> Result<(), StoreError> {
@@ -297,6 +298,7 @@ impl<'a> AccountValues<'a> {
             &self.codes[2],
             &r.created_at,
             &r.broadcasts_seen,
+            &r.disabled,
             &self.nickname_key,
         ];
         params.extend(self.profile.params());

@@ -479,15 +479,28 @@ impl Store for PostgresStore {
     }
 
     async fn secrets(&self, id: AccountId) -> Result<Option<Secrets>, StoreError> {
-        let row = self.db.opt("SELECT salt, md5_response, verifier FROM accounts WHERE id = $1", &[&id.0]).await?;
+        let row = self
+            .db
+            .opt("SELECT salt, md5_response, verifier FROM accounts WHERE id = $1 AND NOT disabled", &[&id.0])
+            .await?;
         row.map(|row| secrets_from_row(&row, 0)).transpose()
+    }
+
+    async fn set_disabled(&self, id: AccountId, disabled: bool) -> Result<bool, StoreError> {
+        let changed = self.db.execute("UPDATE accounts SET disabled = $1 WHERE id = $2", &[&disabled, &id.0]).await?;
+        Ok(changed > 0)
+    }
+
+    async fn is_disabled(&self, id: AccountId) -> Result<bool, StoreError> {
+        let row = self.db.opt("SELECT disabled FROM accounts WHERE id = $1", &[&id.0]).await?;
+        Ok(row.is_some_and(|row| row.get(0)))
     }
 
     async fn account_with_secrets(&self, name: &AccountName) -> Result<Option<(Account, Secrets)>, StoreError> {
         let row = self
             .db
             .opt(
-                "SELECT id, name, nickname, salt, md5_response, verifier FROM accounts WHERE name = $1",
+                "SELECT id, name, nickname, salt, md5_response, verifier FROM accounts WHERE name = $1 AND NOT disabled",
                 &[&name.as_str()],
             )
             .await?;

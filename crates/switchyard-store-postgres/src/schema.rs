@@ -6,7 +6,8 @@ use crate::db::{database_error, Db};
 use switchyard_core::store::StoreError;
 
 /// In order; migration N is `MIGRATIONS[N - 1]`. Never edit one that has shipped: add another.
-const MIGRATIONS: &[&str] = &[include_str!("../migrations/0001_initial.sql")];
+const MIGRATIONS: &[&str] =
+    &[include_str!("../migrations/0001_initial.sql"), include_str!("../migrations/0002_disabled.sql")];
 
 /// Any number, the same in every node: the advisory lock migrations are applied under.
 const MIGRATION_LOCK: i64 = 0x5377_6974_6368_7964; // "Switchyd"

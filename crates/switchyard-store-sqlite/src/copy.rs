@@ -51,6 +51,7 @@ fn account_row(row: &Row) -> rusqlite::Result<AccountRow> {
         profile: profile_from_row(row)?,
         created_at: row.get("created_at")?,
         broadcasts_seen: row.get("broadcasts_seen")?,
+        disabled: row.get("disabled")?,
     })
 }
 
@@ -58,7 +59,7 @@ pub(crate) fn export(db: &Connection, to: &mpsc::Sender<StoreRows>) -> rusqlite:
     let snapshot = db.unchecked_transaction()?;
     let accounts = format!(
         "SELECT id, name, nickname, salt, md5_response, verifier, list_version, privacy, prompt, add_policy,
-                created_at, broadcasts_seen, {PROFILE_COLUMNS} FROM accounts ORDER BY id"
+                created_at, broadcasts_seen, disabled, {PROFILE_COLUMNS} FROM accounts ORDER BY id"
     );
     let sent = send_table(&snapshot, &accounts, account_row, StoreRows::Accounts, to)?
         && send_table(
@@ -159,13 +160,14 @@ pub(crate) fn import(
             StoreRows::Accounts(rows) => {
                 let mut insert = tx.prepare(&format!(
                     "INSERT INTO accounts (id, name, nickname, password, salt, md5_response, verifier, list_version,
-                         privacy, prompt, add_policy, created_at, broadcasts_seen, nickname_key, {PROFILE_WRITE_COLUMNS})
-                     VALUES (?, ?, ?, '', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, {})",
+                         privacy, prompt, add_policy, created_at, broadcasts_seen, disabled, nickname_key,
+                         {PROFILE_WRITE_COLUMNS})
+                     VALUES (?, ?, ?, '', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, {})",
                     placeholders(PROFILE_WRITE_VALUES)
                 ))?;
                 for r in &rows {
                     let (a, s) = (&r.account, &r.settings);
-                    let account: [Value; 13] = [
+                    let account: [Value; 14] = [
                         a.id.0.into(),
                         a.name.to_string().into(),
                         a.nickname.clone().into(),
@@ -178,6 +180,7 @@ pub(crate) fn import(
                         add_policy_code(s.add_policy).into(),
                         r.created_at.into(),
                         r.broadcasts_seen.into(),
+                        i64::from(r.disabled).into(),
                         a.nickname.as_deref().unwrap_or("").to_lowercase().into(),
                     ];
                     insert.execute(params_from_iter(account.into_iter().chain(profile_values(&r.profile))))?;

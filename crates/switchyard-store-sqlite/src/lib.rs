@@ -498,20 +498,41 @@ impl Store for SqliteStore {
 
     async fn secrets(&self, id: AccountId) -> Result<Option<Secrets>, StoreError> {
         let row: Option<(String, String, Vec<u8>)> = self.connections.read(|db| {
-            db.prepare_cached("SELECT salt, md5_response, verifier FROM accounts WHERE id = ?")?
+            db.prepare_cached("SELECT salt, md5_response, verifier FROM accounts WHERE id = ? AND disabled = 0")?
                 .query_row([id.0], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))
                 .optional()
         })?;
         row.map(|(salt, md5_response, verifier)| secrets_from(id, salt, md5_response, verifier)).transpose()
     }
 
+    async fn set_disabled(&self, id: AccountId, disabled: bool) -> Result<bool, StoreError> {
+        self.connections
+            .write(move |db| {
+                db.prepare_cached("UPDATE accounts SET disabled = ? WHERE id = ?")?
+                    .execute(params![disabled, id.0])
+                    .map(|n| n > 0)
+            })
+            .await
+    }
+
+    async fn is_disabled(&self, id: AccountId) -> Result<bool, StoreError> {
+        let disabled: Option<bool> = self.connections.read(|db| {
+            db.prepare_cached("SELECT disabled FROM accounts WHERE id = ?")?
+                .query_row([id.0], |row| row.get(0))
+                .optional()
+        })?;
+        Ok(disabled.unwrap_or(false))
+    }
+
     async fn account_with_secrets(&self, name: &AccountName) -> Result<Option<(Account, Secrets)>, StoreError> {
         let row: Option<(Account, (String, String, Vec<u8>))> = self.connections.read(|db| {
-            db.prepare_cached("SELECT id, name, nickname, salt, md5_response, verifier FROM accounts WHERE name = ?")?
-                .query_row([name.as_str()], |row| {
-                    Ok((account_from_row(row)?, (row.get("salt")?, row.get("md5_response")?, row.get("verifier")?)))
-                })
-                .optional()
+            db.prepare_cached(
+                "SELECT id, name, nickname, salt, md5_response, verifier FROM accounts WHERE name = ? AND disabled = 0",
+            )?
+            .query_row([name.as_str()], |row| {
+                Ok((account_from_row(row)?, (row.get("salt")?, row.get("md5_response")?, row.get("verifier")?)))
+            })
+            .optional()
         })?;
         row.map(|(account, (salt, md5_response, verifier))| {
             let id = account.id;

@@ -10,6 +10,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0003_profiles.sql"),
     include_str!("../migrations/0004_myicq.sql"),
     include_str!("../migrations/0005_secrets.sql"),
+    include_str!("../migrations/0006_disabled.sql"),
 ];
 
 #[derive(Debug, thiserror::Error)]

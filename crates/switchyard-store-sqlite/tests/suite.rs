@@ -76,6 +76,7 @@ async fn a_database_migrated_by_sqlx_is_not_migrated_again() {
     let db = rusqlite::Connection::open(&path).unwrap();
     db.execute_batch(
         "PRAGMA user_version = 0;
+         ALTER TABLE accounts DROP COLUMN disabled; -- what came after the sqlx era
          CREATE TABLE _sqlx_migrations (version BIGINT PRIMARY KEY, description TEXT NOT NULL,
              installed_on TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP, success BOOLEAN NOT NULL,
              checksum BLOB NOT NULL, execution_time BIGINT NOT NULL);

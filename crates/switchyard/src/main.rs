@@ -162,6 +162,17 @@ enum UserCommand {
         /// The account's login name.
         name: String,
     },
+    /// Disable an account: it keeps its lists and messages, its sessions end at once, and it
+    /// cannot log in until enabled again.
+    Disable {
+        /// The account's login name.
+        name: String,
+    },
+    /// Let a disabled account log in again.
+    Enable {
+        /// The account's login name.
+        name: String,
+    },
     /// Show an account's profile, or change the fields given.
     Profile(ProfileArgs),
     /// Create accounts and contact lists from lines of text (a file, or standard input):
@@ -403,6 +414,20 @@ async fn run_user_command(store: &dyn Store, command: UserCommand, data_dir: &st
                 Ok(false) => println!("deleted {}", account.name),
                 Err(e) => println!("deleted {} (the running server could not be told: {e})", account.name),
             }
+        }
+        UserCommand::Disable { name } => {
+            let account = existing(store, &name).await?;
+            store.set_disabled(account.id, true).await?;
+            match switchyard::control::end_sessions(data_dir, account.id) {
+                Ok(true) => println!("disabled {} (its sessions on the running server ended)", account.name),
+                Ok(false) => println!("disabled {}", account.name),
+                Err(e) => println!("disabled {} (the running server could not be told: {e})", account.name),
+            }
+        }
+        UserCommand::Enable { name } => {
+            let account = existing(store, &name).await?;
+            store.set_disabled(account.id, false).await?;
+            println!("enabled {}", account.name);
         }
         UserCommand::Profile(args) => {
             let account = existing(store, &args.name).await?;

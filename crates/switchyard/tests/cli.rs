@@ -97,6 +97,11 @@ fn expect_line(reader: &mut BufReader<TcpStream>, expected: &str) -> String {
 
 /// Alice (password `pw`) logs in over MSNP2 on the MSN port; returns the connection's reader.
 fn alice_logs_in_to_msn(port: &str) -> BufReader<TcpStream> {
+    alice_tries_msn(port).unwrap_or_else(|refused| panic!("alice was refused: {refused}"))
+}
+
+/// Alice's MSNP2 login: the connection's reader, or the line that refused her.
+fn alice_tries_msn(port: &str) -> Result<BufReader<TcpStream>, String> {
     let stream = TcpStream::connect(format!("127.0.0.1:{port}")).unwrap();
     stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
     let mut writer = stream.try_clone().unwrap();
@@ -106,8 +111,12 @@ fn alice_logs_in_to_msn(port: &str) -> BufReader<TcpStream> {
     let challenge = expect_line(&mut reader, "USR 2 MD5 S ").rsplit(' ').next().unwrap().to_owned();
     let response = msnp::auth::md5_response(&challenge, "pw");
     writer.write_all(format!("USR 3 MD5 S {response}\r\n").as_bytes()).unwrap();
-    expect_line(&mut reader, "USR 3 OK alice@hotmail.com alice@hotmail.com");
-    reader
+    let mut answer = String::new();
+    reader.read_line(&mut answer).unwrap();
+    match answer.trim_end() {
+        "USR 3 OK alice@hotmail.com alice@hotmail.com" => Ok(reader),
+        refused => Err(refused.to_owned()),
+    }
 }
 
 #[test]
@@ -288,6 +297,29 @@ fn deleting_an_online_account_ends_its_session_at_once() {
     // No server: the deletion alone.
     stdout(&run(dir.path(), &["user", "add", "bob", "--password", "pw"]));
     assert_eq!(stdout(&run(dir.path(), &["user", "del", "bob"])), "deleted bob\n");
+}
+
+/// Disabling ends the account's session on the running server and refuses its logins until
+/// it is enabled again.
+#[test]
+fn a_disabled_account_is_signed_out_and_refused_until_enabled() {
+    let dir = tempfile::tempdir().unwrap();
+    stdout(&run(dir.path(), &["user", "add", "alice", "--password", "pw", "--create"]));
+    let ports = ["--msn-port", "0", "--mrim-port", "0", "--mrim-redirect-port", "0", "--http-port", "0"];
+    let (mut child, lines) =
+        serve(dir.path(), &[&ports[..], &["--https-port", "off", "--myicq-port", "off"]].concat(), 4);
+    let port = port_of(&lines[0], "msn");
+    let mut reader = alice_logs_in_to_msn(&port);
+    let disabled = stdout(&run(dir.path(), &["user", "disable", "alice"]));
+    assert_eq!(disabled, "disabled alice (its sessions on the running server ended)\n");
+    expect_line(&mut reader, "OUT OTH");
+    assert_eq!(alice_tries_msn(&port).err().as_deref(), Some("911 3"));
+    assert_eq!(stdout(&run(dir.path(), &["user", "enable", "alice"])), "enabled alice\n");
+    alice_logs_in_to_msn(&port);
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let unknown = run(dir.path(), &["user", "disable", "nobody"]);
+    assert!(!unknown.status.success());
 }
 
 #[test]

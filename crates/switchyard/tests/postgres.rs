@@ -94,6 +94,7 @@ async fn fill(store: &dyn Store) {
     store.set_relation(ann.id, ben.id, RelationFlags::FORWARD | RelationFlags::ALLOW, Some("Benny")).await.unwrap();
     store.set_relation(ben.id, ann.id, RelationFlags::FORWARD, None).await.unwrap();
     store.set_relation(numbered.id, ann.id, RelationFlags::BLOCK, None).await.unwrap();
+    store.set_disabled(numbered.id, true).await.unwrap();
     let (friends, _) = store.create_group(ann.id, "Друзья").await.unwrap();
     store.create_group(ann.id, "Work").await.unwrap();
     store.set_contact_groups(ann.id, ben.id, &[friends.id]).await.unwrap();

@@ -38,6 +38,7 @@ pub struct AccountRow {
     pub profile: Profile,
     pub created_at: i64,
     pub broadcasts_seen: i64,
+    pub disabled: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
