@@ -203,9 +203,23 @@ async fn alice_and_bob_online(
     let (alice, bob) = (create("alice").await, create("bob").await);
     a.add_to_list(&alice, ListKind::Forward, &bob.name, "").await.unwrap();
     b.add_to_list(&bob, ListKind::Forward, &alice.name, "").await.unwrap();
-    let mut alices = a.login(alice.clone(), "alice".into()).await.unwrap();
+    let mut alices = a
+        .login(
+            alice.clone(),
+            "alice".into(),
+            switchyard_core::ClientInfo::new(switchyard_core::Protocol::Msn, "test", None),
+        )
+        .await
+        .unwrap();
     a.come_online(&alices, Presence::new(Status::Online, "alice".into())).await.unwrap();
-    let bobs = b.login(bob.clone(), "bob".into()).await.unwrap();
+    let bobs = b
+        .login(
+            bob.clone(),
+            "bob".into(),
+            switchyard_core::ClientInfo::new(switchyard_core::Protocol::Msn, "test", None),
+        )
+        .await
+        .unwrap();
     b.come_online(&bobs, Presence::new(Status::Online, "bob".into())).await.unwrap();
     seen(&mut alices, bob.id, true).await;
     (alice, bob, alices, bobs)

@@ -14,7 +14,14 @@ fn routing(c: &mut Criterion) {
         let store = core.store();
         let alice = store.create_account(&AccountName::new("alice").unwrap(), "pw", None).await.unwrap();
         let bob = store.create_account(&AccountName::new("bob").unwrap(), "pw", None).await.unwrap();
-        let session = core.login(bob.clone(), "bob".into()).await.unwrap();
+        let session = core
+            .login(
+                bob.clone(),
+                "bob".into(),
+                switchyard_core::ClientInfo::new(switchyard_core::Protocol::Msn, "test", None),
+            )
+            .await
+            .unwrap();
         core.set_presence(&session, Presence::new(Status::Online, "bob".into())).await.unwrap();
         (core, alice, session)
     });

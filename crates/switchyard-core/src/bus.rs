@@ -35,6 +35,7 @@ pub struct SessionState {
     /// `None` until the session read its list (it shows no presence before that).
     pub privacy: Option<Privacy>,
     pub takes_invitations: bool,
+    pub protocol: crate::Protocol,
 }
 
 impl SessionState {

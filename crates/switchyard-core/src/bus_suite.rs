@@ -73,7 +73,10 @@ async fn wait_for<T>(session: &mut Session, what: &str, mut want: impl FnMut(Eve
 }
 
 async fn online(core: &Core, account: &Account) -> Session {
-    let session = core.login(account.clone(), account.name.to_string()).await.unwrap();
+    let session = core
+        .login(account.clone(), account.name.to_string(), crate::ClientInfo::new(crate::Protocol::Msn, "test", None))
+        .await
+        .unwrap();
     core.come_online(&session, Presence::new(Status::Online, account.name.to_string())).await.unwrap();
     session
 }
@@ -84,7 +87,8 @@ async fn presence_crosses_both_ways(a: &Core, b: &Core, tag: &str) {
     friends(a, &alice, &bob).await;
     let mut alices = online(a, &alice).await;
     eventually("alice seen online from b", || async { b.is_visibly_online(alice.id) }).await;
-    let bobs = b.login(bob.clone(), "bob".into()).await.unwrap();
+    let bobs =
+        b.login(bob.clone(), "bob".into(), crate::ClientInfo::new(crate::Protocol::Msn, "test", None)).await.unwrap();
     let seen = b.come_online(&bobs, Presence::new(Status::Away, "bob".into())).await.unwrap();
     assert_eq!(seen.iter().map(|(who, p)| (who.id, p.status)).collect::<Vec<_>>(), [(alice.id, Status::Online)]);
     let status = wait_for(&mut alices, "bob's presence", |event| match event {
@@ -150,7 +154,8 @@ async fn a_message_queued_on_one_node_is_read_on_the_other(a: &Core, b: &Core, t
     friends(a, &dave, &erin).await;
     let delivered = a.deliver(erin.id, text(&dave, "while you were out")).await.unwrap();
     assert!(matches!(delivered, Delivery::Queued(_)), "{delivered:?}");
-    let erins = b.login(erin.clone(), "erin".into()).await.unwrap();
+    let erins =
+        b.login(erin.clone(), "erin".into(), crate::ClientInfo::new(crate::Protocol::Msn, "test", None)).await.unwrap();
     let waiting = b.pending_offline(erin.id, &mut ShownQueue::default()).await.unwrap();
     assert_eq!(waiting.iter().map(|m| m.message.text.as_str()).collect::<Vec<_>>(), ["while you were out"]);
     let mut erins = erins;

@@ -2,6 +2,8 @@
 //! session that needs them; a session whose channel is full is closed rather than waited on.
 
 use crate::account::{Account, AccountId, AccountName, AccountRef};
+use crate::activity::{ClientInfo, Protocol};
+use crate::bus::NodeName;
 use crate::bus::{LoginStamp, RemoteEvent, SessionChange, SessionState};
 use crate::error::CoreError;
 use crate::lists::ContactList;
@@ -109,6 +111,7 @@ pub(crate) struct Online {
     flags_toward: std::sync::Mutex<HashMap<AccountId, RelationFlags>>,
     /// Bytes of message text handed to this account's sessions and not yet received.
     pub(crate) held_bytes: Arc<AtomicUsize>,
+    pub(crate) client: ClientInfo,
 }
 
 impl Online {
@@ -126,6 +129,7 @@ impl Online {
             presence: self.presence.clone(),
             privacy: self.privacy,
             takes_invitations: self.takes_invitations,
+            protocol: self.client.protocol,
         }
     }
 
@@ -153,6 +157,20 @@ const LOOK_AGAIN_AFTER: std::time::Duration = std::time::Duration::from_millis(5
 
 /// Entries of a session's flag cache before it starts over.
 const FLAG_CACHE: usize = 256;
+
+/// A session as the operator sees it.
+#[derive(Debug, Clone)]
+pub struct OnlineSession {
+    pub account: AccountRef,
+    pub protocol: Protocol,
+    pub status: Status,
+    /// When it logged in, in milliseconds since the Unix epoch.
+    pub since_unix_ms: u64,
+    /// What the client said it is and where it connects from, for a session of this node.
+    pub client: Option<ClientInfo>,
+    /// The node it is on, when not this one.
+    pub node: Option<NodeName>,
+}
 
 /// How an invited account is reached.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -236,7 +254,12 @@ impl Session {
 impl Core {
     /// Registers a session for `account`, ending any previous one ("logged in elsewhere").
     /// The new session starts offline until it sets a status.
-    pub async fn login(&self, account: Account, display_name: String) -> Result<Session, CoreError> {
+    pub async fn login(
+        &self,
+        account: Account,
+        display_name: String,
+        client: ClientInfo,
+    ) -> Result<Session, CoreError> {
         let (events_tx, events) = mpsc::channel(self.config().session_queue);
         let control = Arc::new(Control::default());
         let id = self.hub().next_session.fetch_add(1, Ordering::Relaxed) + 1;
@@ -254,7 +277,9 @@ impl Core {
             takes_invitations: false,
             flags_toward: Default::default(),
             held_bytes: Default::default(),
+            client,
         };
+        self.counters().session_started(entry.client.protocol);
         self.hub().names.insert(account.name.clone(), account.id);
         self.hub().uins.insert(account.uin, account.id);
         if self.bus().spans_nodes() {
@@ -262,6 +287,7 @@ impl Core {
             self.bus().publish(SessionChange::Started(entry.state()));
         }
         if let Some(previous) = self.hub().online.insert(account.id, entry) {
+            self.counters().session_ended(previous.client.protocol);
             previous.control.kick(KickReason::LoggedInElsewhere);
             // The new session is registered already: a failed fan-out must not undo the login.
             if let Err(e) = self.announce_leaving(&previous).await {
@@ -305,6 +331,7 @@ impl Core {
         while session.events.try_recv().is_ok() {}
         let removed = self.hub().online.remove_if(&session.account.id, |_, o| o.session_id == session.id);
         if let Some((_, gone)) = removed {
+            self.counters().session_ended(gone.client.protocol);
             let id = gone.account.id;
             self.bus().publish(SessionChange::Ended { account: id, login: gone.login.clone() });
             // Unless a new session of the account came in meanwhile.
@@ -399,6 +426,7 @@ impl Core {
         list: &ContactList,
     ) -> Result<(), CoreError> {
         let relations = &list.relations;
+        self.counters().presence_changed();
         let (account, privacy, before) = {
             let mut entry = self.current_entry(session)?;
             let privacy = *entry.privacy.get_or_insert(list.settings.privacy);
@@ -485,6 +513,28 @@ impl Core {
         } else {
             Err(CoreError::NotOnline)
         }
+    }
+
+    /// Every session of the network, this node's first.
+    pub fn online_sessions(&self) -> Vec<OnlineSession> {
+        let here = self.hub().online.iter().map(|entry| OnlineSession {
+            account: entry.account.clone(),
+            protocol: entry.client.protocol,
+            status: entry.presence.status,
+            since_unix_ms: entry.login.unix_ms,
+            client: Some(entry.client.clone()),
+            node: None,
+        });
+        let mut sessions: Vec<OnlineSession> = here.collect();
+        sessions.extend(self.bus().remote_sessions().into_iter().map(|remote| OnlineSession {
+            account: remote.state.account,
+            protocol: remote.state.protocol,
+            status: remote.state.presence.status,
+            since_unix_ms: remote.state.login.unix_ms,
+            client: None,
+            node: Some(remote.node),
+        }));
+        sessions
     }
 
     /// Whether the account has a session in a status others may see (not invisible).

@@ -4,6 +4,7 @@
 
 pub mod account;
 mod acknowledgements;
+pub mod activity;
 pub mod bus;
 #[cfg(any(test, feature = "bus-suite"))]
 pub mod bus_suite;
@@ -26,9 +27,10 @@ pub mod throttle;
 
 pub use account::{Account, AccountId, AccountName, AccountRef};
 pub use acknowledgements::Acknowledgements;
+pub use activity::{ActivityCounts, ClientInfo, Destination, Protocol};
 pub use delivery::{Accepted, Handoff, Settlements};
 pub use error::CoreError;
-pub use hub::{ConversationInvite, Event, Invitation, KickReason, Session};
+pub use hub::{ConversationInvite, Event, Invitation, KickReason, OnlineSession, Session};
 pub use lists::{ContactList, ListEntry, ListKind};
 pub use offline::ShownQueue;
 pub use presence::{ClientDetails, Presence, Status};
@@ -97,6 +99,7 @@ struct Inner {
     hub: hub::Hub,
     throttle: LoginThrottle,
     journal: delivery::Journal,
+    activity: activity::Activity,
     config: CoreConfig,
 }
 
@@ -120,7 +123,8 @@ impl Core {
                     Core { inner }.notify(to, Event::OfflineWaiting);
                 }
             });
-            Inner { store, bus, hub: hub::Hub::default(), throttle, journal, config }
+            let (hub, activity) = (hub::Hub::default(), activity::Activity::default());
+            Inner { store, bus, hub, throttle, journal, activity, config }
         });
         if let Some(incoming) = incoming {
             tokio::spawn(cluster::answer_other_nodes(Arc::downgrade(&inner), incoming));
@@ -149,6 +153,15 @@ impl Core {
     /// The failed-login limiter of every protocol and the nexus.
     pub fn login_throttle(&self) -> &LoginThrottle {
         &self.inner.throttle
+    }
+
+    /// What this node has done since it started, and its sessions now.
+    pub fn activity(&self) -> ActivityCounts {
+        self.inner.activity.counts(self.inner.throttle.failures())
+    }
+
+    fn counters(&self) -> &activity::Activity {
+        &self.inner.activity
     }
 
     fn hub(&self) -> &hub::Hub {

@@ -1,6 +1,7 @@
 //! Routing a message to the one session that needs it, or to the durable offline queue.
 
 use crate::account::{AccountId, AccountRef};
+use crate::activity::{Destination, Protocol};
 use crate::bus::{NodeName, RemoteOutcome};
 use crate::delivery::{Accepted, Handoff};
 use crate::error::CoreError;
@@ -97,12 +98,25 @@ impl Core {
     }
 
     async fn route(&self, to: AccountId, message: Message) -> Result<Accepted, CoreError> {
-        if !self.hub().online.contains_key(&to) {
+        let here = self.hub().online.get(&to).map(|entry| entry.client.protocol);
+        if here.is_none() {
             if let Some(remote) = self.bus().remote(to) {
+                self.count(&message, Destination::Session(remote.state.protocol));
                 return Ok(self.route_via(remote.node, to, message));
             }
         }
+        self.count(&message, here.map_or(Destination::Queue, Destination::Session));
         self.route_here(to, message).await
+    }
+
+    /// Counts a message (not a typing notice) from a session of this node by its route.
+    fn count(&self, message: &Message, to: Destination) {
+        if message.kind.is_live_only() {
+            return;
+        }
+        if let Some(from) = self.hub().online.get(&message.from.id).map(|entry| entry.client.protocol) {
+            self.counters().message(from, to);
+        }
     }
 
     /// Has the node holding the recipient's session route the message (it knows the session's
@@ -172,6 +186,7 @@ impl Core {
         if message.kind.is_live_only() {
             return (Handoff::none(), Accepted::ready(Ok(Delivery::Live)));
         }
+        self.count(message, Destination::Session(Protocol::Msn));
         let held_bytes = self.hub().online.get(&to).map(|entry| entry.held_bytes.clone());
         self.journal().hand_off(message.queued_for(to), held_bytes)
     }

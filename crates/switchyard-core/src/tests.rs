@@ -6,6 +6,7 @@ use crate::{
     Account, AccountName, Core, CoreConfig, CoreError, Delivery, Event, KickReason, ListKind, Message, MessageKind,
     Presence, Privacy, Session, ShownQueue, Status,
 };
+use crate::{ClientInfo, Destination, Protocol};
 use std::sync::Arc;
 
 fn core_with(config: CoreConfig) -> Core {
@@ -17,7 +18,12 @@ async fn account(core: &Core, name: &str) -> Account {
 }
 
 async fn online(core: &Core, account: &Account) -> Session {
-    let session = core.login(account.clone(), account.name.to_string()).await.unwrap();
+    online_on(core, account, Protocol::Msn).await
+}
+
+async fn online_on(core: &Core, account: &Account, protocol: Protocol) -> Session {
+    let client = ClientInfo::new(protocol, "test 1.0", Some([127, 0, 0, 9].into()));
+    let session = core.login(account.clone(), account.name.to_string(), client).await.unwrap();
     core.set_presence(&session, presence(account, Status::Online)).await.unwrap();
     session
 }
@@ -84,7 +90,10 @@ async fn a_second_login_kicks_the_first_and_watchers_see_it_leave() {
     let mut first = online(&core, &alice).await;
     assert!(matches!(next(&mut bob_session).await, Ok(Event::Presence { presence: Some(_), .. })));
 
-    let second = core.login(alice.clone(), "alice".into()).await.unwrap();
+    let second = core
+        .login(alice.clone(), "alice".into(), crate::ClientInfo::new(crate::Protocol::Msn, "test", None))
+        .await
+        .unwrap();
     assert_eq!(next(&mut first).await, Err(KickReason::LoggedInElsewhere));
     assert!(matches!(next(&mut bob_session).await, Ok(Event::Presence { presence: None, .. })));
     // The old session's own logout must not end the new one.
@@ -200,11 +209,17 @@ async fn presence_reaches_only_watchers_who_are_allowed() {
     assert_eq!(next(&mut bob_session).await, Ok(Event::Presence { contact: alice.to_ref(), presence: None }));
     nothing_queued(&mut carol_session);
     // What a new session of Bob's sees as it comes online.
-    let again = core.login(bob.clone(), "bob".into()).await.unwrap();
+    let again = core
+        .login(bob.clone(), "bob".into(), crate::ClientInfo::new(crate::Protocol::Msn, "test", None))
+        .await
+        .unwrap();
     let visible = core.come_online(&again, presence(&bob, Status::Online)).await.unwrap();
     assert!(visible.is_empty(), "invisible users are not listed");
     core.set_presence(&alice_session, presence(&alice, Status::Away)).await.unwrap();
-    let again = core.login(bob.clone(), "bob".into()).await.unwrap();
+    let again = core
+        .login(bob.clone(), "bob".into(), crate::ClientInfo::new(crate::Protocol::Msn, "test", None))
+        .await
+        .unwrap();
     let visible = core.come_online(&again, presence(&bob, Status::Online)).await.unwrap();
     assert_eq!(visible, vec![(alice.to_ref(), presence(&alice, Status::Away))]);
 }
@@ -283,7 +298,10 @@ async fn an_invisible_user_is_seen_online_by_those_it_is_always_visible_to() {
     let mut bob_session = online(&core, &bob).await;
     let mut carol_session = online(&core, &carol).await;
     core.change_relation(&alice, &bob.to_ref(), F::NONE, F::VISIBLE_TO, None).await.unwrap();
-    let alice_session = core.login(alice.clone(), "alice".into()).await.unwrap();
+    let alice_session = core
+        .login(alice.clone(), "alice".into(), crate::ClientInfo::new(crate::Protocol::Msn, "test", None))
+        .await
+        .unwrap();
     core.set_presence(&alice_session, presence(&alice, Status::Invisible)).await.unwrap();
     assert_eq!(
         next(&mut bob_session).await,
@@ -309,7 +327,10 @@ async fn broadcasts_reach_every_session_but_the_senders_and_random_picks_only_vi
     );
     let mut admin_session = online(&core, &admin).await;
     let mut bob_session = online(&core, &bob).await;
-    let carol_session = core.login(carol.clone(), "carol".into()).await.unwrap();
+    let carol_session = core
+        .login(carol.clone(), "carol".into(), crate::ClientInfo::new(crate::Protocol::Msn, "test", None))
+        .await
+        .unwrap();
     core.set_presence(&carol_session, presence(&carol, Status::Invisible)).await.unwrap();
     let _dave_session = online(&core, &dave).await;
     core.set_privacy(dave.id, Privacy::BlockUnlisted).await.unwrap();
@@ -399,7 +420,10 @@ async fn what_an_ended_session_carried_comes_to_the_next_one() {
     tokio::time::sleep(CoreConfig::default().delivery_grace * 2).await;
     let in_memory = core.accept(bob.id, message(&alice, "two")).await;
     // One stored while the session carried it, one only in memory: the session ends unread.
-    let mut second = core.login(bob.clone(), "bob".into()).await.unwrap();
+    let mut second = core
+        .login(bob.clone(), "bob".into(), crate::ClientInfo::new(crate::Protocol::Msn, "test", None))
+        .await
+        .unwrap();
     let mut shown = ShownQueue::default();
     let read_at_login = core.pending_offline(bob.id, &mut shown).await.unwrap();
     assert!(read_at_login.is_empty(), "the old session still carries them");
@@ -517,13 +541,19 @@ async fn a_session_that_has_not_read_its_list_is_guarded_by_the_stored_privacy_m
     let (bob, eve) = (account(&core, "bob").await, account(&core, "eve").await);
     core.store().set_privacy(bob.id, Privacy::BlockUnlisted).await.unwrap();
     // Logged in, list not read yet: the session does not know its mode, the store does.
-    let mut session = core.login(bob.clone(), "bob".into()).await.unwrap();
+    let mut session = core
+        .login(bob.clone(), "bob".into(), crate::ClientInfo::new(crate::Protocol::Msn, "test", None))
+        .await
+        .unwrap();
     assert!(matches!(core.deliver(bob.id, message(&eve, "hi")).await, Err(CoreError::NotAllowed)));
     core.set_presence(&session, presence(&bob, Status::Online)).await.unwrap();
     assert!(matches!(core.deliver(bob.id, message(&eve, "hi")).await, Err(CoreError::NotAllowed)));
     // Nor does the strictest mode stand in for an unknown one when messages are checked.
     let carol = account(&core, "carol").await;
-    let mut carols = core.login(carol.clone(), "carol".into()).await.unwrap();
+    let mut carols = core
+        .login(carol.clone(), "carol".into(), crate::ClientInfo::new(crate::Protocol::Msn, "test", None))
+        .await
+        .unwrap();
     let (delivered, _) = deliver_live(&core, &mut carols, message(&eve, "hello")).await;
     assert!(delivered.is_ok(), "{delivered:?}");
     // A change made while the session runs is the one that counts from then on.
@@ -531,6 +561,45 @@ async fn a_session_that_has_not_read_its_list_is_guarded_by_the_stored_privacy_m
     let (delivered, received) = deliver_live(&core, &mut session, message(&eve, "now")).await;
     assert!(delivered.is_ok(), "{delivered:?}");
     assert_eq!(received.text, "now");
+}
+
+#[tokio::test]
+async fn activity_counts_sessions_logins_messages_by_route_and_presence_changes() {
+    let core = core_with(CoreConfig::default());
+    let (alice, bob, carol) =
+        (account(&core, "alice").await, account(&core, "bob").await, account(&core, "carol").await);
+    let mut alices = online_on(&core, &alice, Protocol::Mrim).await;
+    let mut bobs = online_on(&core, &bob, Protocol::MyIcq).await;
+    deliver_live(&core, &mut bobs, message(&alice, "to icq")).await.0.unwrap();
+    core.deliver(carol.id, message(&alice, "to the queue")).await.unwrap();
+    let typing = Message { kind: MessageKind::Typing, ..message(&alice, "") };
+    let _ = core.deliver(bob.id, typing).await;
+    let counts = core.activity();
+    assert_eq!(counts.sessions_of(Protocol::Mrim), 1);
+    assert_eq!(counts.sessions_of(Protocol::MyIcq), 1);
+    assert_eq!(counts.sessions_of(Protocol::Msn), 0);
+    assert_eq!(counts.messages_on(Protocol::Mrim, Destination::Session(Protocol::MyIcq)), 1, "typing is no message");
+    assert_eq!(counts.messages_on(Protocol::Mrim, Destination::Queue), 1);
+    assert_eq!(counts.presence_changes, 2);
+
+    let online = core.online_sessions();
+    let mine = online.iter().find(|s| s.account.id == alice.id).unwrap();
+    let client = mine.client.as_ref().unwrap();
+    assert_eq!(
+        (mine.protocol, &*client.version, client.address),
+        (Protocol::Mrim, "test 1.0", Some([127, 0, 0, 9].into()))
+    );
+
+    // A second login replaces the first: still one session, two logins.
+    let mut again = online_on(&core, &alice, Protocol::Msn).await;
+    core.logout(&mut alices).await.unwrap();
+    let counts = core.activity();
+    assert_eq!((counts.sessions_of(Protocol::Mrim), counts.sessions_of(Protocol::Msn)), (0, 1));
+    assert_eq!((counts.logins_of(Protocol::Mrim), counts.logins_of(Protocol::Msn)), (1, 1));
+    core.logout(&mut again).await.unwrap();
+    core.logout(&mut bobs).await.unwrap();
+    assert_eq!(core.activity().sessions, [0, 0, 0]);
+    assert!(core.online_sessions().is_empty());
 }
 
 #[tokio::test]

@@ -79,11 +79,18 @@ impl State {
 pub struct LoginThrottle {
     config: ThrottleConfig,
     state: Mutex<State>,
+    /// Every failure since the start, for the operator.
+    failures: std::sync::atomic::AtomicU64,
 }
 
 impl LoginThrottle {
     pub fn new(config: ThrottleConfig) -> Self {
-        LoginThrottle { config, state: Mutex::default() }
+        LoginThrottle { config, state: Mutex::default(), failures: Default::default() }
+    }
+
+    /// Failed logins since the server started.
+    pub fn failures(&self) -> u64 {
+        self.failures.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     fn state(&self) -> std::sync::MutexGuard<'_, State> {
@@ -106,6 +113,7 @@ impl LoginThrottle {
 
     /// A wrong password (or an unknown account) from `ip`.
     pub fn failed(&self, ip: IpAddr, account: Option<&AccountName>) {
+        self.failures.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let now = Instant::now();
         let config = &self.config;
         let mut state = self.state();

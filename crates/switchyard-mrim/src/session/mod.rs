@@ -15,8 +15,8 @@ use std::sync::Arc;
 use std::time::Duration;
 use std::time::{SystemTime, UNIX_EPOCH};
 use switchyard_core::{
-    Account, Acknowledgements, CoreError, Delivery, Event, Formatted, Handoff, KickReason, MessageKind, Presence,
-    Session, Settlements, ShownQueue, Status,
+    Account, Acknowledgements, ClientInfo, CoreError, Delivery, Event, Formatted, Handoff, KickReason, MessageKind,
+    Presence, Protocol, Session, Settlements, ShownQueue, Status,
 };
 use switchyard_net::driver::{self, End, Step};
 use tokio::net::TcpStream;
@@ -41,7 +41,10 @@ async fn serve_connection(context: Arc<Context>, conn: &mut Conn, shutdown: &Can
         return;
     };
     let nickname = account.display_name();
-    let session = match context.core.login(account, nickname.clone()).await {
+    let dialect = conn.dialect();
+    let version = format!("MRIM {}.{} {}", dialect.major, dialect.minor, login.user_agent);
+    let client = ClientInfo::new(Protocol::Mrim, version.trim_end(), conn.peer_ip());
+    let session = match context.core.login(account, nickname.clone(), client).await {
         Ok(session) => session,
         Err(e) => {
             tracing::error!(error = %e, "login failed in the core");

@@ -13,7 +13,7 @@ use rand::distr::{Alphanumeric, SampleString};
 use rand::SeedableRng;
 use std::hash::BuildHasher;
 use std::sync::OnceLock;
-use switchyard_core::{Account, AccountName, Secrets, Session};
+use switchyard_core::{Account, AccountName, ClientInfo, Protocol, Secrets, Session};
 use tokio_util::sync::CancellationToken;
 
 /// The policy `USR TWN S` hands the client for the nexus, as the service worded it, with the
@@ -67,7 +67,7 @@ pub(super) async fn log_in(
     deadline: tokio::time::Instant,
     shutdown: &CancellationToken,
 ) -> Option<LoggedIn> {
-    let mut login = Login { stage: Stage::New, dialect: Dialect::OLDEST, failures: 0, referral };
+    let mut login = Login { stage: Stage::New, dialect: Dialect::OLDEST, failures: 0, referral, client: None };
     let mut refused = 0;
     let mut next = Some(first);
     loop {
@@ -115,6 +115,8 @@ struct Login<'a> {
     failures: u32,
     /// Set on a dispatch-only listener: where to refer logins.
     referral: Option<&'a str>,
+    /// The client's name and version, as its `CVR` gave them.
+    client: Option<String>,
 }
 
 impl Login<'_> {
@@ -145,6 +147,9 @@ impl Login<'_> {
             }
             NsCommand::Cvr { trid, client } => {
                 answer_cvr(context, conn, trid, &client);
+                // Its fifth and sixth fields: the client's name and version.
+                let name_and_version: Vec<&str> = client.split(' ').skip(4).take(2).collect();
+                self.client = Some(name_and_version.join(" "));
                 Step::Continue
             }
             NsCommand::Inf { trid } => match answer_inf(conn, self.dialect, trid) {
@@ -243,7 +248,12 @@ impl Login<'_> {
     ) -> Step {
         let friendly = context.config.domains.friendly_of(&account.to_ref());
         let member_id = account.id;
-        match context.core.login(account, friendly.clone()).await {
+        let version = match &self.client {
+            Some(client) => format!("{} {client}", self.dialect),
+            None => self.dialect.to_string(),
+        };
+        let client = ClientInfo::new(Protocol::Msn, &version, conn.stream.peer_addr().ok().map(|a| a.ip()));
+        match context.core.login(account, friendly.clone(), client).await {
             Ok(session) => {
                 conn.send(Reply::UsrOk { trid, handle, friendly: &friendly, shape: self.dialect.usr_ok() });
                 if self.dialect.has_profile_message() {

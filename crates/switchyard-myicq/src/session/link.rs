@@ -39,7 +39,7 @@ pub(crate) struct Accepted {
 pub(crate) struct Link {
     pub context: Arc<Context>,
     pub peer: SocketAddr,
-    ver: u16,
+    pub ver: u16,
     pub uin: u32,
     sid: u32,
     seq: SequenceCounter,

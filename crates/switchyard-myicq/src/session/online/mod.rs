@@ -77,7 +77,9 @@ pub(super) async fn start(
 ) -> Option<Box<Online>> {
     let core = link.context.core.clone();
     let display_name = account.display_name();
-    let session = match core.login(account, display_name.clone()).await {
+    let version = format!("MyICQ v{} (TCP v{})", link.ver, login.tcp_version);
+    let client = switchyard_core::ClientInfo::new(switchyard_core::Protocol::MyIcq, &version, Some(link.peer.ip()));
+    let session = match core.login(account, display_name.clone(), client).await {
         Ok(session) => session,
         Err(e) => {
             tracing::error!(error = %e, "could not start the session");
