@@ -49,6 +49,12 @@ impl AccountName {
         }
     }
 
+    /// A name someone typed for an account, or why it cannot be one: the words the command
+    /// line and the web site both answer with.
+    pub fn typed(name: &str) -> Result<Self, String> {
+        AccountName::new(name).map_err(|e| format!("invalid account name {name:?}: {e}"))
+    }
+
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -99,6 +105,23 @@ pub struct AccountRef {
 impl From<Account> for AccountRef {
     fn from(account: Account) -> AccountRef {
         AccountRef { id: account.id, name: account.name, uin: account.uin, nickname: account.nickname }
+    }
+}
+
+/// Longest nickname an operator or a web form sets, in characters (clients set their own).
+pub const MAX_NICKNAME: usize = 128;
+
+/// Why `nickname` cannot be an account's nickname, if it cannot: the words the command line and
+/// the web site both answer with.
+pub fn nickname_refusal(nickname: &str) -> Option<&'static str> {
+    if nickname.trim().is_empty() {
+        Some("the nickname must not be blank")
+    } else if nickname.chars().count() > MAX_NICKNAME {
+        Some("the nickname must be at most 128 characters")
+    } else if nickname.chars().any(char::is_control) {
+        Some("the nickname must not contain control characters")
+    } else {
+        None
     }
 }
 

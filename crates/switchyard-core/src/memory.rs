@@ -164,6 +164,13 @@ impl Store for MemoryStore {
         Ok(all)
     }
 
+    async fn find_accounts(&self, fragment: &str, limit: usize) -> Result<Vec<Account>, StoreError> {
+        let mut found = self.accounts().await?;
+        found.retain(|a| a.name.as_str().contains(fragment));
+        found.truncate(limit);
+        Ok(found)
+    }
+
     async fn delete_account(&self, id: AccountId) -> Result<bool, StoreError> {
         Ok(self.with(|s| {
             let Some(gone) = s.accounts.remove(&id) else { return false };

@@ -21,6 +21,18 @@ pub enum StoreError {
     Backend(String),
 }
 
+/// `text` for SQL's `LIKE … ESCAPE '\'`: its `%`, `_` and `\` match only themselves.
+pub fn like_escaped(text: &str) -> String {
+    let mut escaped = String::with_capacity(text.len());
+    for c in text.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            escaped.push('\\');
+        }
+        escaped.push(c);
+    }
+    escaped
+}
+
 /// Per-account settings that travel with the contact lists.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ListSettings {
@@ -166,6 +178,8 @@ pub trait Store: Send + Sync + 'static {
     async fn create_numbered_account(&self, password: &str) -> Result<Account, StoreError>;
     async fn set_nickname(&self, id: AccountId, nickname: Option<&str>) -> Result<(), StoreError>;
     async fn accounts(&self) -> Result<Vec<Account>, StoreError>;
+    /// Up to `limit` accounts whose name contains `fragment`, by name: the operator's search.
+    async fn find_accounts(&self, fragment: &str, limit: usize) -> Result<Vec<Account>, StoreError>;
     /// Removes the account, its relations in both directions and its queued messages.
     async fn delete_account(&self, id: AccountId) -> Result<bool, StoreError>;
     /// Replaces the account's secrets with those of a new password (and a new salt).

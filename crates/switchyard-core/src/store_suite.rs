@@ -49,6 +49,15 @@ async fn accounts(store: &dyn Store) {
     assert_eq!(store.account_with_secrets(&name("nobody")).await.unwrap(), None);
     let names: Vec<_> = store.accounts().await.unwrap().into_iter().map(|a| a.name).collect();
     assert_eq!(names, vec![name("alice"), name("bob")]);
+    let found = |fragment: &'static str, limit| async move {
+        let found = store.find_accounts(fragment, limit).await.unwrap();
+        found.into_iter().map(|a| a.name.to_string()).collect::<Vec<_>>()
+    };
+    assert_eq!(found("li", 10).await, ["alice"]);
+    assert_eq!(found("", 10).await, ["alice", "bob"]);
+    assert_eq!(found("", 1).await, ["alice"]);
+    assert!(found("%", 10).await.is_empty(), "LIKE's wildcards match only themselves");
+    assert!(found("_", 10).await.is_empty());
 
     // A disabled account is still there, but gives out no secrets: it cannot log in.
     assert!(!store.is_disabled(bob.id).await.unwrap());

@@ -327,11 +327,7 @@ impl SearchCondition {
             match matching {
                 Some(TextMatch::Exact(text)) => c.and(&format!(" AND {column} = ?"), text.to_lowercase()),
                 Some(TextMatch::Prefix(text)) => {
-                    let escaped: String = text
-                        .to_lowercase()
-                        .chars()
-                        .flat_map(|ch| if matches!(ch, '%' | '_' | '\\') { vec!['\\', ch] } else { vec![ch] })
-                        .collect();
+                    let escaped = switchyard_core::store::like_escaped(&text.to_lowercase());
                     c.and(&format!(" AND {column} LIKE ? ESCAPE '\\'"), format!("{escaped}%"));
                 }
                 None => {}
@@ -460,6 +456,18 @@ impl Store for PostgresStore {
     async fn accounts(&self) -> Result<Vec<Account>, StoreError> {
         // Byte order, as every store sorts names, whatever the database's collation.
         let rows = self.db.rows("SELECT id, name, nickname FROM accounts ORDER BY name COLLATE \"C\"", &[]).await?;
+        rows.iter().map(account_from_row).collect()
+    }
+
+    async fn find_accounts(&self, fragment: &str, limit: usize) -> Result<Vec<Account>, StoreError> {
+        let pattern = format!("%{}%", switchyard_core::store::like_escaped(fragment));
+        let rows = self
+            .db
+            .rows(
+                "SELECT id, name, nickname FROM accounts WHERE name LIKE $1 ESCAPE '\\' ORDER BY name COLLATE \"C\" LIMIT $2",
+                &[&pattern, &(limit as i64)],
+            )
+            .await?;
         rows.iter().map(account_from_row).collect()
     }
 

@@ -20,8 +20,8 @@ use switchyard_core::store::codes::{
 };
 use switchyard_core::store::copy::{StoreCounts, StoreRows};
 use switchyard_core::store::{
-    ContactGroup, GroupId, ListSettings, MessageKind, OfflineMessage, Relation, Store, StoreError, StoredMessage,
-    VersionsAfterChange,
+    like_escaped, ContactGroup, GroupId, ListSettings, MessageKind, OfflineMessage, Relation, Store, StoreError,
+    StoredMessage, VersionsAfterChange,
 };
 use switchyard_core::unix_now;
 
@@ -260,11 +260,7 @@ fn text_condition(column: &str, matching: &TextMatch, sql: &mut String, values: 
             values.push(Value::Text(text.to_lowercase()));
         }
         TextMatch::Prefix(text) => {
-            let escaped: String = text
-                .to_lowercase()
-                .chars()
-                .flat_map(|c| if matches!(c, '%' | '_' | '\\') { vec!['\\', c] } else { vec![c] })
-                .collect();
+            let escaped = like_escaped(&text.to_lowercase());
             sql.push_str(&format!(" AND {column} LIKE ? ESCAPE '\\'"));
             values.push(Value::Text(format!("{escaped}%")));
         }
@@ -475,6 +471,17 @@ impl Store for SqliteStore {
                     .collect()
             })
             .await
+    }
+
+    async fn find_accounts(&self, fragment: &str, limit: usize) -> Result<Vec<Account>, StoreError> {
+        let pattern = format!("%{}%", like_escaped(fragment));
+        self.connections.read(|db| {
+            db.prepare_cached(
+                "SELECT id, name, nickname FROM accounts WHERE name LIKE ? ESCAPE '\\' ORDER BY name LIMIT ?",
+            )?
+            .query_map(params![pattern, limit as i64], account_from_row)?
+            .collect()
+        })
     }
 
     async fn delete_account(&self, id: AccountId) -> Result<bool, StoreError> {

@@ -83,7 +83,7 @@ pub async fn contact(store: &dyn Store, owner: &str, target: &str, shown_as: Opt
 
 /// A login name as an operator typed it, or why it is none (the `user` commands share it).
 pub fn account_name(name: &str) -> anyhow::Result<AccountName> {
-    AccountName::new(name).with_context(|| format!("invalid account name {name:?}"))
+    AccountName::typed(name).map_err(anyhow::Error::msg)
 }
 
 /// The account an operator named, or why there is none.

@@ -379,8 +379,8 @@ async fn run_user_command(store: &dyn Store, command: UserCommand, data_dir: &st
     match command {
         UserCommand::Add { name, password, nickname, .. } => {
             let name = account_name(&name)?;
-            if nickname.as_deref().is_some_and(|n| n.trim().is_empty()) {
-                bail!("the nickname must not be blank");
+            if let Some(refusal) = nickname.as_deref().and_then(switchyard_core::account::nickname_refusal) {
+                bail!(refusal);
             }
             let password = password_or_stdin(password)?;
             let account = store.create_account(&name, &password, nickname.as_deref()).await?;
