@@ -515,6 +515,15 @@ impl Core {
         }
     }
 
+    /// Sessions of the network by protocol, in [`Protocol::ALL`]'s order.
+    pub fn sessions_by_protocol(&self) -> [u64; 3] {
+        let mut counts = self.activity().sessions;
+        for remote in self.bus().remote_sessions() {
+            counts[remote.state.protocol as usize] += 1;
+        }
+        counts
+    }
+
     /// Every session of the network, this node's first.
     pub fn online_sessions(&self) -> Vec<OnlineSession> {
         let here = self.hub().online.iter().map(|entry| OnlineSession {

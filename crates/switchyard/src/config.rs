@@ -18,6 +18,36 @@ pub struct Config {
     pub limits: LimitsSection,
     pub store: StoreSection,
     pub cluster: ClusterSection,
+    pub web: WebSection,
+}
+
+/// The web site on the HTTP and HTTPS listeners: sign-up, account pages, the operators'
+/// dashboard.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct WebSection {
+    /// The network's name, on every page.
+    pub name: String,
+    /// Whether newcomers may sign up on the web.
+    pub signup: bool,
+    /// Sign-ups one address may make per hour, and all addresses together.
+    pub signups_per_address_per_hour: u32,
+    pub signups_per_hour: u32,
+    /// Accounts that see the dashboard (`/admin`): disable, enable, reset passwords, broadcast.
+    pub admins: Vec<String>,
+}
+
+impl Default for WebSection {
+    fn default() -> Self {
+        let defaults = switchyard_web::WebConfig::default();
+        WebSection {
+            name: defaults.network_name,
+            signup: defaults.signup_open,
+            signups_per_address_per_hour: defaults.signups_per_address_per_hour,
+            signups_per_hour: defaults.signups_per_hour,
+            admins: Vec::new(),
+        }
+    }
 }
 
 /// One node of several, sharing a PostgreSQL store and talking over NATS.
@@ -260,6 +290,7 @@ impl Default for Config {
             limits: LimitsSection::default(),
             store: StoreSection::default(),
             cluster: ClusterSection::default(),
+            web: WebSection::default(),
         }
     }
 }
@@ -343,7 +374,8 @@ impl Config {
         anyhow::ensure!(!self.msn.domains.is_empty(), "msn.domains must name at least one domain");
         anyhow::ensure!(!self.mrim.domains.is_empty(), "mrim.domains must name at least one domain");
         anyhow::ensure!(self.mrim.ping_period_secs > 0, "mrim.ping_period_secs must be positive");
-        self.myicq_administrators()?;
+        Self::account_names("myicq.administrators", &self.myicq.administrators)?;
+        Self::account_names("web.admins", &self.web.admins)?;
         let store = self.store_location()?;
         if self.cluster.nats.is_some() {
             anyhow::ensure!(
@@ -411,14 +443,40 @@ impl Config {
         })
     }
 
-    fn myicq_administrators(&self) -> anyhow::Result<Vec<switchyard_core::AccountName>> {
-        let names = self.myicq.administrators.iter();
+    /// The accounts a setting names.
+    fn account_names(setting: &str, names: &[String]) -> anyhow::Result<Vec<switchyard_core::AccountName>> {
         names
+            .iter()
             .map(|name| {
-                switchyard_core::AccountName::new(name)
-                    .map_err(|e| anyhow::anyhow!("myicq.administrators: {name:?}: {e}"))
+                switchyard_core::AccountName::new(name).map_err(|e| anyhow::anyhow!("{setting}: {name:?}: {e}"))
             })
             .collect()
+    }
+
+    /// The web site's settings; `listening` gives the addresses bound, by role, for the front
+    /// page's "how to connect" where no public address is set.
+    pub(crate) fn web_site(
+        &self,
+        listening: &[(&str, std::net::SocketAddr)],
+    ) -> anyhow::Result<switchyard_web::WebConfig> {
+        let bound = |role: &str| listening.iter().find(|(name, _)| *name == role).map(|(_, a)| a.to_string());
+        let msn = self.msn.public_address.clone().or_else(|| bound("msn-dispatch")).or_else(|| bound("msn"));
+        let mrim = self.mrim.public_address.clone().or_else(|| bound("mrim"));
+        Ok(switchyard_web::WebConfig {
+            network_name: self.web.name.clone(),
+            signup_open: self.web.signup,
+            signups_per_address_per_hour: self.web.signups_per_address_per_hour,
+            signups_per_hour: self.web.signups_per_hour,
+            admins: Self::account_names("web.admins", &self.web.admins)?,
+            connect: switchyard_web::ConnectAddresses {
+                msn,
+                mrim_redirector: bound("mrim-redirect"),
+                mrim,
+                myicq: bound("myicq"),
+            },
+            msn_domain: self.msn.domains[0].clone(),
+            mrim_domain: self.mrim.domains[0].clone(),
+        })
     }
 
     pub(crate) fn myicq_front(&self) -> anyhow::Result<switchyard_myicq::MyIcqConfig> {
@@ -426,7 +484,7 @@ impl Config {
             registration: self.myicq.registration,
             registrations_per_hour: self.myicq.registrations_per_hour,
             registrations_per_hour_total: self.myicq.registrations_per_hour_total,
-            administrators: self.myicq_administrators()?,
+            administrators: Self::account_names("myicq.administrators", &self.myicq.administrators)?,
             domain: self.myicq.domain.clone().unwrap_or_else(|| {
                 if self.bind.is_unspecified() {
                     "localhost".into()

@@ -132,7 +132,9 @@ async fn route(
         }
         Request::Web => {
             connection.replay = read.freeze();
-            return serve_web(connection, peer, router, deadline).await;
+            let secure = matches!(connection.transport, Transport::Tls(_));
+            let visitor = switchyard_web::Visitor { address: peer.ip(), secure };
+            return serve_web(connection, visitor, router, deadline).await;
         }
         Request::Refused(status, why) => {
             tracing::debug!(%peer, status = status.code(), why, "HTTP request refused");
@@ -195,14 +197,23 @@ async fn answer_and_close(connection: &mut HttpConnection, response: &Response) 
 }
 
 /// Serves the rest of a connection with `router`: HTTP/1.1 with keep-alive, each request's
-/// head due within `deadline` (hyper's `header_read_timeout`).
-async fn serve_web(connection: HttpConnection, peer: SocketAddr, router: axum::Router, deadline: Duration) {
+/// head due within `deadline` (hyper's `header_read_timeout`), each request carrying who sent
+/// it.
+async fn serve_web(
+    connection: HttpConnection,
+    visitor: switchyard_web::Visitor,
+    router: axum::Router,
+    deadline: Duration,
+) {
     let mut http = hyper::server::conn::http1::Builder::new();
     http.timer(hyper_util::rt::TokioTimer::new()).header_read_timeout(deadline);
-    let service = hyper_util::service::TowerToHyperService::new(router);
+    let service = hyper::service::service_fn(move |mut request: hyper::Request<hyper::body::Incoming>| {
+        request.extensions_mut().insert(visitor);
+        tower::ServiceExt::oneshot(router.clone(), request)
+    });
     let served = http.serve_connection(hyper_util::rt::TokioIo::new(connection), service).with_upgrades();
     if let Err(e) = served.await {
-        tracing::debug!(%peer, error = %e, "HTTP connection ended");
+        tracing::debug!(peer = %visitor.address, error = %e, "HTTP connection ended");
     }
 }
 

@@ -63,6 +63,7 @@ pub struct RunningServer {
     core: Core,
     store: Arc<dyn Store>,
     bus: Option<Arc<switchyard_bus_nats::NatsBus>>,
+    site: Arc<switchyard_web::Web>,
     _data_dir_lock: crate::data_lock::DataDirLock,
 }
 
@@ -97,8 +98,6 @@ impl RunningServer {
             da_login: config.http.da_login.clone(),
             public_host: config.http.public_host.clone(),
         });
-        // Nothing but the nexus is served over HTTP yet.
-        let web = axum::Router::new();
         let budget = crate::fd_limit::connection_budget(config.limits.max_connections_per_address);
         let msn = MsnFront::new(core.clone(), msn_config, passport, budget.clone());
         let mrim = MrimFront::new(core.clone(), config.mrim_front()?, budget.clone());
@@ -143,6 +142,25 @@ impl RunningServer {
 
         let http = bind(config, config.http.port).await?;
         listeners.push(("http", http.local_addr()?));
+        let https = match config.http.https_port {
+            Some(port) => {
+                let https = bind(config, port).await?;
+                listeners.push(("https", https.local_addr()?));
+                Some(https)
+            }
+            None => None,
+        };
+        // Bound before the site is made, so that its front page names every listener.
+        let myicq_socket = if config.myicq.enabled {
+            let myicq_addr = SocketAddr::new(config.bind, config.myicq.port);
+            let socket = UdpSocket::bind(myicq_addr).await.with_context(|| format!("cannot bind UDP {myicq_addr}"))?;
+            listeners.push(("myicq", socket.local_addr()?));
+            Some(socket)
+        } else {
+            None
+        };
+        let site = switchyard_web::Web::new(core.clone(), config.web_site(&listeners)?);
+        let web = switchyard_web::router(site.clone());
         let limits = crate::http::HttpLimits {
             max_connections: config.http.max_connections,
             idle_timeout: std::time::Duration::from_secs(config.http.idle_timeout_secs.max(1)),
@@ -151,9 +169,7 @@ impl RunningServer {
         };
         let (http_limits, http_nexus, http_web) = (limits.clone(), nexus.clone(), web.clone());
         listener_tasks.spawn(crate::http::serve(http, None, http_limits, http_nexus, http_web, shutdown.clone()));
-        if let Some(port) = config.http.https_port {
-            let https = bind(config, port).await?;
-            listeners.push(("https", https.local_addr()?));
+        if let Some(https) = https {
             let public = config.http.public_host.as_deref().map(|h| h.rsplit_once(':').map_or(h, |(host, _)| host));
             let mut names = vec!["nexus.passport.com", "login.passport.com", "loginnet.passport.com", "localhost"];
             names.extend(public);
@@ -163,17 +179,14 @@ impl RunningServer {
             listener_tasks.spawn(crate::http::serve(https, Some(tls), limits, nexus, web, shutdown.clone()));
         }
 
-        let myicq = if config.myicq.enabled {
-            let myicq_addr = SocketAddr::new(config.bind, config.myicq.port);
-            let myicq_socket =
-                UdpSocket::bind(myicq_addr).await.with_context(|| format!("cannot bind UDP {myicq_addr}"))?;
-            listeners.push(("myicq", myicq_socket.local_addr()?));
-            let myicq = MyIcqFront::new(core.clone(), config.myicq_front()?, myicq_socket);
-            let (front, token) = (myicq.clone(), shutdown.clone());
-            listener_tasks.spawn(async move { front.serve(token).await });
-            Some(myicq)
-        } else {
-            None
+        let myicq = match myicq_socket {
+            Some(socket) => {
+                let myicq = MyIcqFront::new(core.clone(), config.myicq_front()?, socket);
+                let (front, token) = (myicq.clone(), shutdown.clone());
+                listener_tasks.spawn(async move { front.serve(token).await });
+                Some(myicq)
+            }
+            None => None,
         };
         if let Some(bus) = &bus {
             let by_protocol = |role: &str, public: Option<&String>| {
@@ -187,8 +200,10 @@ impl RunningServer {
             ];
             bus.set_addresses(addresses.into_iter().flatten().collect());
         }
+        site.set_ready(true);
         Ok(RunningServer {
             listeners,
+            site,
             shutdown,
             listener_tasks,
             msn,
@@ -224,6 +239,7 @@ impl RunningServer {
     /// closed and MyICQ sessions dropped, their protocols have no shutdown notice), stores every
     /// message still in flight, closes the database.
     pub async fn shutdown(mut self) {
+        self.site.set_ready(false);
         self.shutdown.cancel();
         while self.listener_tasks.join_next().await.is_some() {}
         self.msn.closed().await;
