@@ -47,11 +47,16 @@
     return Math.abs(v) >= 100 || Number.isInteger(v) ? Math.round(v).toString() : v.toFixed(1);
   }
 
+  // The newest sample at the right edge; a short history is not stretched over the width.
+  const WINDOW_MIN = 60;
+
   function draw(chart) {
     const series = expand(chart);
-    let max = 0;
-    for (const s of series) for (const x of samples) max = Math.max(max, s.get(x) ?? 0);
-    max = max > 0 ? max * 1.1 : 1;
+    let peak = 0;
+    for (const s of series) for (const x of samples) peak = Math.max(peak, s.get(x) ?? 0);
+    const max = peak > 0 ? peak * 1.1 : 1;
+    const width = Math.max(samples.length, WINDOW_MIN) - 1;
+    const offset = width - (samples.length - 1);
     const ns = "http://www.w3.org/2000/svg";
     chart.svg.replaceChildren();
     chart.legend.replaceChildren();
@@ -60,7 +65,7 @@
       const points = [];
       samples.forEach((x, j) => {
         const v = s.get(x);
-        if (v != null) points.push(`${(j / Math.max(KEPT - 1, 1)) * 300},${100 - (v / max) * 100}`);
+        if (v != null) points.push(`${((offset + j) / width) * 300},${100 - (v / max) * 100}`);
       });
       const line = document.createElementNS(ns, "polyline");
       line.setAttribute("points", points.join(" "));
@@ -74,7 +79,7 @@
       chart.legend.appendChild(item);
     });
     if (!series.length) chart.legend.textContent = "none yet";
-    chart.now.textContent = `peak ${format(max / 1.1)}`;
+    chart.now.textContent = `peak ${format(peak)}`;
     chart.figure.dataset.samples = samples.length;
   }
 

@@ -89,6 +89,11 @@ impl Page {
         self.session.as_ref().map(|(_, account)| account)
     }
 
+    /// This request as it is once `token` logs it in as `account`.
+    pub fn logged_in(self, token: String, account: Account) -> Page {
+        Page { session: Some((token, account)), ..self }
+    }
+
     /// The hidden field every form carries.
     pub fn csrf_field(&self) -> Markup {
         html! { input type="hidden" name="csrf" value=(self.csrf); }

@@ -173,7 +173,9 @@ pub(crate) async fn submit(State(web): State<Arc<Web>>, page: Page, Form(form): 
             p { a href="/" { "How to set up your messenger" } " · " a href="/account" { "Your account" } }
         }
     };
+    // Logged in from here on: the frame of this very page says so.
     let token = web.sessions.start(account.id);
+    let page = page.logged_in(token.clone(), account);
     let mut response = page.render(&web, "Welcome", body);
     response.headers_mut().append(SET_COOKIE, set_cookie(SESSION_COOKIE, &token, None, page.visitor.secure));
     response
