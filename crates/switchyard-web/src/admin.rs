@@ -146,7 +146,7 @@ pub(crate) async fn dashboard(
     }
     let latest = web.live.latest().unwrap_or_default();
     let mut online = web.core.online_sessions();
-    online.sort_by(|a, b| b.since_unix_ms.cmp(&a.since_unix_ms));
+    online.sort_by_key(|session| std::cmp::Reverse(session.since_unix_ms));
     let messages: f64 = latest.messages.values().sum();
     let results = if query.q.trim().is_empty() { None } else { Some(search_results(&web, &page, &query.q).await) };
     let done = done_notice(&query);

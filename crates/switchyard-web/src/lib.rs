@@ -7,6 +7,10 @@
 //! that must match the visitor's `HttpOnly`, `SameSite=Strict` cookie (double submit); a logged-in
 //! visitor holds a server-side session named by another such cookie.
 
+// A guard's refusal is the response itself, as axum handlers return them: boxing it would only
+// move the allocation.
+#![allow(clippy::result_large_err)]
+
 mod account;
 mod admin;
 mod assets;
@@ -90,6 +94,8 @@ pub struct Web {
     signups: signup::SignupLimit,
     live: live::Live,
     ready: AtomicBool,
+    /// When `/readyz` last asked the store, and whether it answered.
+    store_checked: std::sync::Mutex<Option<(std::time::Instant, bool)>>,
 }
 
 impl Web {
@@ -104,6 +110,7 @@ impl Web {
             signups,
             live: live::Live::default(),
             ready: AtomicBool::new(false),
+            store_checked: std::sync::Mutex::new(None),
         });
         live::start_sampling(&web);
         web

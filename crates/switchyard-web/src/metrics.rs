@@ -13,6 +13,7 @@ use prometheus_client::metrics::gauge::ConstGauge;
 use prometheus_client::registry::Registry;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 use switchyard_core::{AccountId, ActivityCounts, Destination, Protocol};
 
 /// The numbers of one scrape.
@@ -89,11 +90,14 @@ impl Collector for Scrape {
     }
 }
 
+/// Anyone may ask: what costs more than reading counters (the sessions of other nodes, the
+/// queue's depth) comes from the sampler's last second.
 pub(crate) async fn metrics(State(web): State<Arc<Web>>) -> Response {
+    let latest = web.live.latest().unwrap_or_default();
     let scrape = Scrape {
         counts: web.core.activity(),
-        sessions: web.core.sessions_by_protocol(),
-        offline: web.live.latest().and_then(|sample| sample.offline),
+        sessions: latest.sessions,
+        offline: latest.offline,
         usage: crate::system::usage(),
     };
     let mut registry = Registry::default();
@@ -110,16 +114,34 @@ pub(crate) async fn healthz() -> &'static str {
     "ok\n"
 }
 
+/// How long a look at the store answers for readiness: asking more often reads nothing more.
+const STORE_CHECK_FOR: Duration = Duration::from_secs(1);
+
+/// Whether the store answered lately, asking it again when the last answer is stale.
+async fn store_answers(web: &Web) -> bool {
+    let last = *web.store_checked.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some((_, answered)) = last.filter(|(at, _)| at.elapsed() < STORE_CHECK_FOR) {
+        return answered;
+    }
+    // Any read shows the store answers; no account has id 0.
+    let answered = match web.core.store().account_by_id(AccountId(0)).await {
+        Ok(_) => true,
+        Err(e) => {
+            tracing::warn!(error = %e, "not ready: the store does not answer");
+            false
+        }
+    };
+    *web.store_checked.lock().unwrap_or_else(|p| p.into_inner()) = Some((Instant::now(), answered));
+    answered
+}
+
 pub(crate) async fn readyz(State(web): State<Arc<Web>>) -> Response {
     if !web.ready.load(Ordering::Relaxed) {
         return (StatusCode::SERVICE_UNAVAILABLE, "listeners not up\n").into_response();
     }
-    // Any read shows the store answers; no account has id 0.
-    match web.core.store().account_by_id(AccountId(0)).await {
-        Ok(_) => "ready\n".into_response(),
-        Err(e) => {
-            tracing::warn!(error = %e, "not ready: the store does not answer");
-            (StatusCode::SERVICE_UNAVAILABLE, "store unreachable\n").into_response()
-        }
+    if store_answers(&web).await {
+        "ready\n".into_response()
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, "store unreachable\n").into_response()
     }
 }

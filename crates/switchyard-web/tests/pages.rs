@@ -367,9 +367,17 @@ async fn metrics_health_and_readiness() {
     let erin = site.account("erin", "erinpass", None).await;
     let _session = site.core.login(erin, "erin".into(), ClientInfo::new(Protocol::MyIcq, "test", None)).await.unwrap();
     let mut machine = site.browser([10, 0, 7, 1]);
-    let metrics = machine.get("/metrics").await;
-    assert_eq!(metrics.status, StatusCode::OK);
-    assert!(metrics.body.contains("switchyard_sessions{protocol=\"myicq\"} 1"), "{}", metrics.body);
+    // Sessions come from the sampler's last second.
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(5);
+    let metrics = loop {
+        let metrics = machine.get("/metrics").await;
+        assert_eq!(metrics.status, StatusCode::OK);
+        if metrics.body.contains("switchyard_sessions{protocol=\"myicq\"} 1") {
+            break metrics;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{}", metrics.body);
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    };
     assert!(metrics.body.contains("switchyard_logins_total{protocol=\"myicq\"} 1"));
     assert!(metrics.body.contains("switchyard_messages_total{from=\"msn\",to=\"offline\"} 0"));
     assert!(metrics.body.contains("process_resident_memory_bytes"));
