@@ -2,7 +2,7 @@
 //! deleting the account.
 
 use crate::auth::CsrfOnly;
-use crate::page::{forbidden, notice, set_cookie, Page, SESSION_COOKIE};
+use crate::page::{notice, set_cookie, Page, SESSION_COOKIE};
 use crate::signup::password_refusal;
 use crate::Web;
 use axum::extract::{Query, State};
@@ -208,8 +208,8 @@ pub(crate) async fn change_password(
     Form(form): Form<PasswordForm>,
 ) -> Response {
     let Some((token, account)) = &page.session else { return page.login_first("/account") };
-    if !page.csrf_matches(&form.csrf) {
-        return forbidden(&web, &page, "The form had expired. Load the page again and retry.");
+    if let Some(forged) = page.forged(&web, &form.csrf) {
+        return forged;
     }
     match password_is_right(&web, &page, account, &form.current).await {
         Ok(true) => {}
@@ -243,8 +243,8 @@ pub(crate) async fn change_nickname(
     Form(form): Form<NicknameForm>,
 ) -> Response {
     let Some(account) = page.account() else { return page.login_first("/account") };
-    if !page.csrf_matches(&form.csrf) {
-        return forbidden(&web, &page, "The form had expired. Load the page again and retry.");
+    if let Some(forged) = page.forged(&web, &form.csrf) {
+        return forged;
     }
     let nickname = form.nickname.trim();
     if let Some(why) = nickname_refusal(nickname) {
@@ -311,8 +311,8 @@ impl ProfileForm {
 
 pub(crate) async fn change_profile(State(web): State<Arc<Web>>, page: Page, Form(form): Form<ProfileForm>) -> Response {
     let Some(account) = page.account() else { return page.login_first("/account") };
-    if !page.csrf_matches(&form.csrf) {
-        return forbidden(&web, &page, "The form had expired. Load the page again and retry.");
+    if let Some(forged) = page.forged(&web, &form.csrf) {
+        return forged;
     }
     let stored = match web.core.store().profile(account.id).await {
         Ok(profile) => profile,
@@ -362,8 +362,8 @@ pub(crate) struct DeleteForm {
 
 pub(crate) async fn delete(State(web): State<Arc<Web>>, page: Page, Form(form): Form<DeleteForm>) -> Response {
     let Some(account) = page.account() else { return page.login_first("/account/delete") };
-    if !page.csrf_matches(&form.csrf.csrf) {
-        return forbidden(&web, &page, "The form had expired. Load the page again and retry.");
+    if let Some(forged) = page.forged(&web, &form.csrf.csrf) {
+        return forged;
     }
     let refuse = |why| {
         let mut response = delete_page(&web, &page, account, Some(why));

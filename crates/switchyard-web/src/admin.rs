@@ -1,7 +1,7 @@
 //! The operator's pages, for the accounts the settings name administrators: live charts, who
 //! is online, account search, disabling and enabling, password resets and broadcasts.
 
-use crate::page::{forbidden, notice, Page};
+use crate::page::{forbidden, notice, refusal, Page};
 use crate::Web;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
@@ -213,8 +213,8 @@ pub(crate) struct CsrfForm {
 /// The account an administrator's action names, or the answer when it cannot be done.
 async fn target(web: &Web, page: &Page, form_csrf: &str, name: &str) -> Result<Account, Response> {
     administrator(web, page, "/admin")?;
-    if !page.csrf_matches(form_csrf) {
-        return Err(forbidden(web, page, "The form had expired. Load the page again and retry."));
+    if let Some(forged) = page.forged(web, form_csrf) {
+        return Err(forged);
     }
     let found = match AccountName::new(name) {
         Ok(name) => web.core.store().account_by_name(&name).await,
@@ -222,7 +222,7 @@ async fn target(web: &Web, page: &Page, form_csrf: &str, name: &str) -> Result<A
     };
     match found {
         Ok(Some(account)) => Ok(account),
-        Ok(None) => Err(forbidden(web, page, "There is no such account.")),
+        Ok(None) => Err(refusal(web, page, StatusCode::NOT_FOUND, "Not found", "There is no such account.")),
         Err(e) => {
             tracing::error!(error = %e, "account lookup failed");
             Err(StatusCode::SERVICE_UNAVAILABLE.into_response())
@@ -312,8 +312,8 @@ pub(crate) async fn broadcast(State(web): State<Arc<Web>>, page: Page, Form(form
         Ok(admin) => admin.clone(),
         Err(refused) => return refused,
     };
-    if !page.csrf_matches(&form.csrf) {
-        return forbidden(&web, &page, "The form had expired. Load the page again and retry.");
+    if let Some(forged) = page.forged(&web, &form.csrf) {
+        return forged;
     }
     let text = form.text.trim();
     if text.is_empty() || text.chars().count() > MAX_BROADCAST {

@@ -1,7 +1,7 @@
 //! Logging in to the site: server-side sessions named by a cookie, checked against the
 //! account's password with the failed-login limiter every protocol shares.
 
-use crate::page::{forbidden, notice, set_cookie, token, Page, SESSION_COOKIE};
+use crate::page::{notice, set_cookie, token, Page, SESSION_COOKIE};
 use crate::Web;
 use axum::extract::{Query, State};
 use axum::http::header::SET_COOKIE;
@@ -126,8 +126,8 @@ pub(crate) struct LoginForm {
 }
 
 pub(crate) async fn submit(State(web): State<Arc<Web>>, page: Page, Form(form): Form<LoginForm>) -> Response {
-    if !page.csrf_matches(&form.csrf) {
-        return forbidden(&web, &page, "The form had expired. Load the page again and retry.");
+    if let Some(forged) = page.forged(&web, &form.csrf) {
+        return forged;
     }
     let next = local_path(form.next.as_deref());
     let ip = page.visitor.address;
@@ -165,8 +165,8 @@ pub(crate) struct CsrfOnly {
 }
 
 pub(crate) async fn logout(State(web): State<Arc<Web>>, page: Page, Form(form): Form<CsrfOnly>) -> Response {
-    if !page.csrf_matches(&form.csrf) {
-        return forbidden(&web, &page, "The form had expired. Load the page again and retry.");
+    if let Some(forged) = page.forged(&web, &form.csrf) {
+        return forged;
     }
     if let Some((token, _)) = &page.session {
         web.sessions.end(token);

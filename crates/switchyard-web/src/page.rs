@@ -78,10 +78,15 @@ impl FromRequestParts<Arc<Web>> for Page {
     }
 }
 
-/// What a form handler answers when the form's CSRF token is not the visitor's.
+/// A page that says why a request is refused.
+pub(crate) fn refusal(web: &Web, page: &Page, status: StatusCode, title: &str, why: &str) -> Response {
+    let body =
+        html! { section.card.narrow { h1 { (title) } p { (why) } p { a href="/" { "Back to the front page" } } } };
+    (status, page.render(web, title, body)).into_response()
+}
+
 pub(crate) fn forbidden(web: &Web, page: &Page, why: &str) -> Response {
-    let body = html! { h1 { "Not allowed" } p { (why) } p { a href="/" { "Back to the front page" } } };
-    (StatusCode::FORBIDDEN, page.render(web, "Not allowed", body)).into_response()
+    refusal(web, page, StatusCode::FORBIDDEN, "Not allowed", why)
 }
 
 impl Page {
@@ -99,9 +104,11 @@ impl Page {
         html! { input type="hidden" name="csrf" value=(self.csrf); }
     }
 
-    /// Whether a submitted form came from this site's own page in this browser.
-    pub fn csrf_matches(&self, submitted: &str) -> bool {
-        !self.csrf_is_new && submitted.len() == self.csrf.len() && submitted == self.csrf
+    /// The refusal of a submitted form that did not come from this site's own page in this
+    /// browser (its token is not the cookie's); `None` for one that did.
+    pub fn forged(&self, web: &Web, submitted: &str) -> Option<Response> {
+        let genuine = !self.csrf_is_new && submitted == self.csrf;
+        (!genuine).then(|| forbidden(web, self, "The form had expired. Load the page again and retry."))
     }
 
     /// A complete page: the site's frame around `body`, with the CSRF cookie if it is new.

@@ -1,6 +1,6 @@
 //! The front page: who is online and how to connect each client.
 
-use crate::page::Page;
+use crate::page::{refusal, Page};
 use crate::Web;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -69,8 +69,5 @@ pub(crate) async fn home(State(web): State<Arc<Web>>, page: Page) -> Response {
 }
 
 pub(crate) async fn not_found(State(web): State<Arc<Web>>, page: Page) -> Response {
-    let body = html! { section.card.narrow { h1 { "Not found" } p { "There is no such page here." } p { a href="/" { "To the front page" } } } };
-    let mut response = page.render(&web, "Not found", body);
-    *response.status_mut() = StatusCode::NOT_FOUND;
-    response
+    refusal(&web, &page, StatusCode::NOT_FOUND, "Not found", "There is no such page here.")
 }

@@ -2,7 +2,7 @@
 //! Limited per address and for everyone per hour, and refused to an address the failed-login
 //! limiter holds back.
 
-use crate::page::{forbidden, notice, set_cookie, Page, SESSION_COOKIE};
+use crate::page::{notice, refusal, set_cookie, Page, SESSION_COOKIE};
 use crate::Web;
 use axum::extract::State;
 use axum::http::header::SET_COOKIE;
@@ -108,10 +108,8 @@ fn form_page(web: &Web, page: &Page, typed: &SignupForm, problem: Option<&str>) 
 }
 
 fn closed(web: &Web, page: &Page) -> Response {
-    let body = html! { section.card.narrow { h1 { "Sign-up is closed" } p { "Ask the operator of " (web.config.network_name) " for an account." } } };
-    let mut response = page.render(web, "Sign-up is closed", body);
-    *response.status_mut() = StatusCode::FORBIDDEN;
-    response
+    let why = format!("Ask the operator of {} for an account.", web.config.network_name);
+    refusal(web, page, StatusCode::FORBIDDEN, "Sign-up is closed", &why)
 }
 
 pub(crate) async fn form(State(web): State<Arc<Web>>, page: Page) -> Response {
@@ -125,8 +123,8 @@ pub(crate) async fn submit(State(web): State<Arc<Web>>, page: Page, Form(form): 
     if !web.config.signup_open {
         return closed(&web, &page);
     }
-    if !page.csrf_matches(&form.csrf) {
-        return forbidden(&web, &page, "The form had expired. Load the page again and retry.");
+    if let Some(forged) = page.forged(&web, &form.csrf) {
+        return forged;
     }
     let refuse = |status: StatusCode, problem: &str| {
         let mut response = form_page(&web, &page, &form, Some(problem));

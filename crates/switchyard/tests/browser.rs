@@ -90,13 +90,7 @@ fn web(server: &TestServer) -> String {
 }
 
 fn account(server: &TestServer, protocol: Protocol, handle: &str, password: &str) -> Account {
-    let role = match protocol {
-        Protocol::Msn => "msn",
-        Protocol::Mrim => "mrim",
-        Protocol::MyIcq => "myicq",
-    };
-    let server = server.running().address(role).unwrap().to_string();
-    Account { protocol, server, handle: handle.into(), password: password.into() }
+    server.yard_account(protocol, handle, password)
 }
 
 fn options() -> Options {

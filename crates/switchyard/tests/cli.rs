@@ -268,17 +268,23 @@ fn help_names_the_rules_and_the_log_and_a_listener_can_be_switched_off() {
     assert!(!run(dir.path(), &["serve", "--myicq-port", "of"]).status.success(), "a typo is no port");
 }
 
+/// A server on `dir` with alice (password `pw`) logged in over MSN: the server, its MSN port
+/// and alice's connection.
+fn serving_alice(dir: &Path) -> (Child, String, BufReader<TcpStream>) {
+    stdout(&run(dir, &["user", "add", "alice", "--password", "pw", "--create"]));
+    let ports = ["--msn-port", "0", "--mrim-port", "0", "--mrim-redirect-port", "0", "--http-port", "0"];
+    let (child, lines) = serve(dir, &[&ports[..], &["--https-port", "off", "--myicq-port", "off"]].concat(), 4);
+    let port = port_of(&lines[0], "msn");
+    let reader = alice_logs_in_to_msn(&port);
+    (child, port, reader)
+}
+
 /// The command line writes the database directly; a deletion still takes effect at once in the
 /// running server: the deleted account's session is ended.
 #[test]
 fn deleting_an_online_account_ends_its_session_at_once() {
     let dir = tempfile::tempdir().unwrap();
-    stdout(&run(dir.path(), &["user", "add", "alice", "--password", "pw", "--create"]));
-    let ports = ["--msn-port", "0", "--mrim-port", "0", "--mrim-redirect-port", "0", "--http-port", "0"];
-    let (mut child, lines) =
-        serve(dir.path(), &[&ports[..], &["--https-port", "off", "--myicq-port", "off"]].concat(), 4);
-    let port = port_of(&lines[0], "msn");
-    let mut reader = alice_logs_in_to_msn(&port);
+    let (mut child, _, mut reader) = serving_alice(dir.path());
 
     // The control socket answers junk, and a line longer than a request can be, in words.
     for junk in [&b"hello\n"[..], &[b'x'; 4096][..]] {
@@ -304,12 +310,7 @@ fn deleting_an_online_account_ends_its_session_at_once() {
 #[test]
 fn a_disabled_account_is_signed_out_and_refused_until_enabled() {
     let dir = tempfile::tempdir().unwrap();
-    stdout(&run(dir.path(), &["user", "add", "alice", "--password", "pw", "--create"]));
-    let ports = ["--msn-port", "0", "--mrim-port", "0", "--mrim-redirect-port", "0", "--http-port", "0"];
-    let (mut child, lines) =
-        serve(dir.path(), &[&ports[..], &["--https-port", "off", "--myicq-port", "off"]].concat(), 4);
-    let port = port_of(&lines[0], "msn");
-    let mut reader = alice_logs_in_to_msn(&port);
+    let (mut child, port, mut reader) = serving_alice(dir.path());
     let disabled = stdout(&run(dir.path(), &["user", "disable", "alice"]));
     assert_eq!(disabled, "disabled alice (its sessions on the running server ended)\n");
     expect_line(&mut reader, "OUT OTH");

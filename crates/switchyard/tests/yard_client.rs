@@ -10,13 +10,7 @@ use yard::{Account, Client, Disconnect, Error, Event, Options, Protocol};
 const PATIENCE: Duration = Duration::from_secs(15);
 
 fn account(server: &TestServer, protocol: Protocol, handle: &str, password: &str) -> Account {
-    let role = match protocol {
-        Protocol::Msn => "msn",
-        Protocol::Mrim => "mrim",
-        Protocol::MyIcq => "myicq",
-    };
-    let server = server.running().address(role).unwrap().to_string();
-    Account { protocol, server, handle: handle.into(), password: password.into() }
+    server.yard_account(protocol, handle, password)
 }
 
 fn quick() -> Options {

@@ -60,6 +60,17 @@ impl TestServer {
         self.server.as_ref().expect("server is running")
     }
 
+    /// What a `yard` client of `protocol` logs in to this server with.
+    pub fn yard_account(&self, protocol: yard::Protocol, handle: &str, password: &str) -> yard::Account {
+        let role = match protocol {
+            yard::Protocol::Msn => "msn",
+            yard::Protocol::Mrim => "mrim",
+            yard::Protocol::MyIcq => "myicq",
+        };
+        let server = self.running().address(role).unwrap().to_string();
+        yard::Account { protocol, server, handle: handle.into(), password: password.into() }
+    }
+
     pub fn msn(&self) -> SocketAddr {
         self.running().address("msn").unwrap()
     }
