@@ -136,6 +136,18 @@ async fn sign_up_shows_every_handle_and_logs_the_newcomer_in() {
 }
 
 #[tokio::test]
+async fn cookies_are_secure_over_https() {
+    let site = Site::with_admin_root().await;
+    let mut browser = site.browser([10, 0, 0, 9]);
+    browser.visitor.secure = true;
+    let page = browser.get("/login").await;
+    assert!(page.set_cookies.iter().all(|c| c.contains("; Secure")), "{:?}", page.set_cookies);
+    let done = browser.log_in("root", "rootpass").await;
+    let session = done.set_cookies.iter().find(|c| c.starts_with("sy_session=")).unwrap();
+    assert!(session.contains("; Secure") && session.contains("HttpOnly"), "{session}");
+}
+
+#[tokio::test]
 async fn sign_up_refuses_what_the_command_line_refuses_in_its_words() {
     let site = Site::new(WebConfig { signups_per_address_per_hour: 100, ..WebConfig::default() }).await;
     site.account("taken", "pw", None).await;
