@@ -130,6 +130,10 @@ impl Web {
     }
 }
 
+/// The largest form body taken: a profile of long non-Latin texts, percent-encoded, fits;
+/// anything larger is refused before it is read whole.
+const MAX_FORM_BYTES: usize = 64 * 1024;
+
 /// The site's routes. Requests should carry a [`Visitor`] extension (their address, and
 /// whether they came over HTTPS).
 pub fn router(web: Arc<Web>) -> Router {
@@ -155,5 +159,6 @@ pub fn router(web: Arc<Web>) -> Router {
         .route("/assets/app.css", get(assets::css))
         .route("/assets/charts.js", get(assets::charts))
         .fallback(public::not_found)
+        .layer(axum::extract::DefaultBodyLimit::max(MAX_FORM_BYTES))
         .with_state(web)
 }

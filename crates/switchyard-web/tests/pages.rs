@@ -136,6 +136,18 @@ async fn sign_up_shows_every_handle_and_logs_the_newcomer_in() {
 }
 
 #[tokio::test]
+async fn a_huge_form_is_refused_unread() {
+    let site = Site::new(WebConfig::default()).await;
+    let mut browser = site.browser([10, 0, 0, 8]);
+    let huge = "x".repeat(200 * 1024);
+    let refused = browser
+        .post("/signup", &[("name", "huge"), ("nickname", &huge), ("password", "secret1"), ("again", "secret1")])
+        .await;
+    assert_eq!(refused.status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert!(site.core.store().account_by_name(&AccountName::new("huge").unwrap()).await.unwrap().is_none());
+}
+
+#[tokio::test]
 async fn cookies_are_secure_over_https() {
     let site = Site::with_admin_root().await;
     let mut browser = site.browser([10, 0, 0, 9]);
