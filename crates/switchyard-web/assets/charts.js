@@ -19,6 +19,7 @@
   }));
 
   function value(sample, key) {
+    if (key.endsWith(".sum")) return Object.values(sample[key.slice(0, -4)] || {}).reduce((a, b) => a + b, 0);
     let v = sample;
     for (const part of key.split(".")) v = v == null ? null : v[part];
     if (key === "memory_bytes" && v != null) v = v / 1048576;
@@ -83,8 +84,13 @@
     chart.figure.dataset.samples = samples.length;
   }
 
+  // The numbers above the charts follow the latest sample too.
+  const numbers = [...document.querySelectorAll("[data-field]")];
+
   function drawAll() {
     charts.forEach(draw);
+    const latest = samples[samples.length - 1];
+    if (latest) for (const n of numbers) n.textContent = format(value(latest, n.dataset.field));
   }
 
   if (!charts.length || !window.EventSource) return;

@@ -157,15 +157,16 @@ pub(crate) async fn dashboard(
             h2 { "Now" }
             div.numbers {
                 @for protocol in Protocol::ALL {
-                    div { span.label { (protocol.title()) " sessions" } strong { (latest.sessions[protocol as usize]) } }
+                    div { span.label { (protocol.title()) " sessions" }
+                        strong data-field=(format!("sessions.{}", protocol as usize)) { (latest.sessions[protocol as usize]) } }
                 }
-                div { span.label { "Logins / s" } strong { (format!("{:.1}", latest.logins)) } }
-                div { span.label { "Failed logins / s" } strong { (format!("{:.1}", latest.failed_logins)) } }
-                div { span.label { "Messages / s" } strong { (format!("{messages:.1}")) } }
-                div { span.label { "Presence changes / s" } strong { (format!("{:.1}", latest.presence)) } }
-                div { span.label { "Offline queue" } strong { (latest.offline.map_or("—".to_owned(), |n| n.to_string())) } }
-                div { span.label { "Memory" } strong { (latest.memory_bytes.map_or("—".to_owned(), |b| format!("{:.1} MiB", b as f64 / 1048576.0))) } }
-                div { span.label { "CPU" } strong { (latest.cpu_percent.map_or("—".to_owned(), |c| format!("{c:.0} %"))) } }
+                div { span.label { "Logins / s" } strong data-field="logins" { (format!("{:.1}", latest.logins)) } }
+                div { span.label { "Failed logins / s" } strong data-field="failed_logins" { (format!("{:.1}", latest.failed_logins)) } }
+                div { span.label { "Messages / s" } strong data-field="messages.sum" { (format!("{messages:.1}")) } }
+                div { span.label { "Presence changes / s" } strong data-field="presence" { (format!("{:.1}", latest.presence)) } }
+                div { span.label { "Offline queue" } strong data-field="offline" { (latest.offline.map_or("—".to_owned(), |n| n.to_string())) } }
+                div { span.label { "Memory (MiB)" } strong data-field="memory_bytes" { (latest.memory_bytes.map_or("—".to_owned(), |b| format!("{:.1}", b as f64 / 1048576.0))) } }
+                div { span.label { "CPU (%)" } strong data-field="cpu_percent" { (latest.cpu_percent.map_or("—".to_owned(), |c| format!("{c:.0}"))) } }
             }
         }
         section.charts #charts {

@@ -220,6 +220,12 @@ async fn sign_up_watch_disable_enable_and_change_the_password_in_a_browser() {
     submit(&browser, "/admin/accounts/walter/disable").await;
     until_page(&browser, "the account disabled", |page| page.contains("walter is disabled")).await;
     assert_eq!(ended(&mut walter).await, Disconnect::LoggedInElsewhere);
+    // The numbers above the charts follow: no Mail.Ru session is left.
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    while text_of(&browser, "[data-field='sessions.1']").await != "0" {
+        assert!(tokio::time::Instant::now() < deadline, "the session count never fell");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
     let refused = Client::connect(account(&server, Protocol::Mrim, "walter@mail.ru", "first-pw"), options()).await;
     assert!(refused.is_err(), "a disabled account cannot log in");
     screenshot(&browser, "dashboard-disabled").await;
