@@ -35,7 +35,8 @@ impl Protocol {
         }
     }
 
-    fn index(self) -> usize {
+    /// Its place in per-protocol arrays: [`Protocol::ALL`]'s order.
+    pub fn index(self) -> usize {
         self as usize
     }
 }
@@ -94,7 +95,7 @@ impl Destination {
 
 /// The counters of one node.
 #[derive(Debug, Default)]
-pub struct Activity {
+pub(crate) struct Activity {
     sessions: [AtomicI64; 3],
     logins: [AtomicU64; 3],
     /// By the sender's protocol, then the destination.
@@ -103,7 +104,7 @@ pub struct Activity {
 }
 
 /// The counters at one moment. Counts only grow; `sessions` is how many there are now.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ActivityCounts {
     pub sessions: [u64; 3],
     pub logins: [u64; 3],

@@ -519,7 +519,7 @@ impl Core {
     pub fn sessions_by_protocol(&self) -> [u64; 3] {
         let mut counts = self.activity().sessions;
         for remote in self.bus().remote_sessions() {
-            counts[remote.state.protocol as usize] += 1;
+            counts[remote.state.protocol.index()] += 1;
         }
         counts
     }

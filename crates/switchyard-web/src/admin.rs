@@ -158,7 +158,7 @@ pub(crate) async fn dashboard(
             div.numbers {
                 @for protocol in Protocol::ALL {
                     div { span.label { (protocol.title()) " sessions" }
-                        strong data-field=(format!("sessions.{}", protocol as usize)) { (latest.sessions[protocol as usize]) } }
+                        strong data-field=(format!("sessions.{}", protocol.index())) { (latest.sessions[protocol.index()]) } }
                 }
                 div { span.label { "Logins / s" } strong data-field="logins" { (format!("{:.1}", latest.logins)) } }
                 div { span.label { "Failed logins / s" } strong data-field="failed_logins" { (format!("{:.1}", latest.failed_logins)) } }

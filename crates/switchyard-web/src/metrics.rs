@@ -44,7 +44,7 @@ impl Collector for Scrape {
             prometheus_client::metrics::MetricType::Gauge,
         )?;
         for protocol in Protocol::ALL {
-            let value = ConstGauge::new(self.sessions[protocol as usize] as i64);
+            let value = ConstGauge::new(self.sessions[protocol.index()] as i64);
             value.encode(sessions.encode_family(&[("protocol", protocol.name())])?)?;
         }
         let mut logins = encoder.encode_descriptor(

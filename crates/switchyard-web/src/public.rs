@@ -56,7 +56,7 @@ pub(crate) async fn home(State(web): State<Arc<Web>>, page: Page) -> Response {
             h2 { "Online now: " span #online-total { (total) } }
             ul.online {
                 @for protocol in Protocol::ALL {
-                    li { span.label { (protocol.title()) } " " strong id=(format!("online-{}", protocol.name())) { (online[protocol as usize]) } }
+                    li { span.label { (protocol.title()) } " " strong id=(format!("online-{}", protocol.name())) { (online[protocol.index()]) } }
                 }
             }
         }
