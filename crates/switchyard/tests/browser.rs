@@ -208,8 +208,12 @@ async fn sign_up_watch_disable_enable_and_change_the_password_in_a_browser() {
     assert!(samples(&browser).await > first, "the chart moves with new samples");
     let legend = text_of(&browser, "#chart-sessions .legend").await;
     assert!(legend.contains("Mail.Ru 1"), "{legend}");
-    let line = browser.find(Locator::Css("#chart-sessions polyline")).await.unwrap();
-    assert!(line.attr("points").await.unwrap().is_some_and(|p| !p.is_empty()));
+    // Read in one step: the script redraws its lines every second.
+    let points = browser
+        .execute("return document.querySelector('#chart-sessions polyline').getAttribute('points')", vec![])
+        .await
+        .unwrap();
+    assert!(points.as_str().is_some_and(|p| !p.is_empty()), "{points}");
     screenshot(&browser, "dashboard").await;
     browser.set_window_size(390, 844).await.unwrap();
     screenshot(&browser, "dashboard-phone").await;
