@@ -327,7 +327,7 @@ impl Store for MemoryStore {
         let mut found: Vec<(Account, Profile)> = self.with(|s| {
             s.accounts
                 .values()
-                .filter(|a| query.matches(&a.account, &a.profile))
+                .filter(|a| !a.disabled && query.matches(&a.account, &a.profile))
                 .map(|a| (a.account.clone(), a.profile.clone()))
                 .collect()
         });

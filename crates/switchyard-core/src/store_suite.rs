@@ -258,6 +258,10 @@ async fn profiles_and_search(store: &dyn Store) {
         Vec::<String>::new()
     );
     assert_eq!(store.search(&SearchQuery { country_id: Some(24), ..Default::default() }, 1).await.unwrap().len(), 1);
+    // A disabled account is found by nobody.
+    store.set_disabled(maria.id, true).await.unwrap();
+    assert_eq!(search(SearchQuery { country_id: Some(24), ..Default::default() }).await, ["ivan"]);
+    store.set_disabled(maria.id, false).await.unwrap();
     let email = Some(TextMatch::Exact("ivan@example.org".into()));
     assert_eq!(search(SearchQuery { email: email.clone(), ..Default::default() }).await, ["ivan"]);
     let after_ivan = SearchQuery { uin_above: Some(ivan.uin), country_id: Some(24), ..Default::default() };

@@ -283,7 +283,8 @@ impl SearchCondition {
     fn new(query: &SearchQuery) -> SearchCondition {
         const MONTH: &str = "CAST(substr(birthday, 6, 2) AS INTEGER)";
         const DAY: &str = "CAST(substr(birthday, 9, 2) AS INTEGER)";
-        let mut c = SearchCondition { sql: String::from("TRUE"), values: Vec::new() };
+        // A disabled account is found by nobody.
+        let mut c = SearchCondition { sql: String::from("NOT disabled"), values: Vec::new() };
         if let Some(above) = query.uin_above {
             c.and(" AND id > ?", i64::from(above) - UIN_BASE);
         }

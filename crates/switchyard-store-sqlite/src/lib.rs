@@ -272,7 +272,8 @@ const BIRTH_DAY: &str = "CAST(substr(birthday, 9, 2) AS INTEGER)";
 
 /// The `WHERE` clause and its values for a search.
 fn search_condition(query: &SearchQuery) -> (String, Vec<Value>) {
-    let mut sql = String::from("1 = 1");
+    // A disabled account is found by nobody.
+    let mut sql = String::from("disabled = 0");
     let mut values = Vec::new();
     let mut int = |sql: &mut String, condition: &str, value: i64| {
         sql.push_str(condition);
