@@ -375,6 +375,16 @@ async fn user(config: Config, command: UserCommand) -> anyhow::Result<()> {
     result
 }
 
+/// Ends the account's sessions on a server running on `data_dir`, and says what was `done`.
+fn end_sessions_and_say(data_dir: &std::path::Path, account: &switchyard_core::Account, done: &str) {
+    let name = &account.name;
+    match switchyard::control::end_sessions(data_dir, account.id) {
+        Ok(true) => println!("{done} {name} (its sessions on the running server ended)"),
+        Ok(false) => println!("{done} {name}"),
+        Err(e) => println!("{done} {name} (the running server could not be told: {e})"),
+    }
+}
+
 async fn run_user_command(store: &dyn Store, command: UserCommand, data_dir: &std::path::Path) -> anyhow::Result<()> {
     match command {
         UserCommand::Add { name, password, nickname, .. } => {
@@ -409,20 +419,12 @@ async fn run_user_command(store: &dyn Store, command: UserCommand, data_dir: &st
         UserCommand::Del { name } => {
             let account = existing(store, &name).await?;
             store.delete_account(account.id).await?;
-            match switchyard::control::end_sessions(data_dir, account.id) {
-                Ok(true) => println!("deleted {} (its sessions on the running server ended)", account.name),
-                Ok(false) => println!("deleted {}", account.name),
-                Err(e) => println!("deleted {} (the running server could not be told: {e})", account.name),
-            }
+            end_sessions_and_say(data_dir, &account, "deleted");
         }
         UserCommand::Disable { name } => {
             let account = existing(store, &name).await?;
             store.set_disabled(account.id, true).await?;
-            match switchyard::control::end_sessions(data_dir, account.id) {
-                Ok(true) => println!("disabled {} (its sessions on the running server ended)", account.name),
-                Ok(false) => println!("disabled {}", account.name),
-                Err(e) => println!("disabled {} (the running server could not be told: {e})", account.name),
-            }
+            end_sessions_and_say(data_dir, &account, "disabled");
         }
         UserCommand::Enable { name } => {
             let account = existing(store, &name).await?;
