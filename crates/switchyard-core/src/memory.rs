@@ -409,6 +409,10 @@ impl Store for MemoryStore {
         Ok(self.with(|s| s.offline.values().filter(|m| m.recipient == recipient).count()))
     }
 
+    async fn offline_total(&self) -> Result<u64, StoreError> {
+        Ok(self.with(|s| s.offline.len() as u64))
+    }
+
     async fn offline_messages(&self, recipient: AccountId) -> Result<Vec<StoredMessage>, StoreError> {
         Ok(self.with(|s| {
             s.offline

@@ -260,6 +260,8 @@ pub trait Store: Send + Sync + 'static {
     async fn enqueue_offline(&self, message: &OfflineMessage) -> Result<i64, StoreError>;
     /// How many messages wait for `recipient`.
     async fn offline_count(&self, recipient: AccountId) -> Result<usize, StoreError>;
+    /// Messages in the durable queue, for everyone: the operator's gauge.
+    async fn offline_total(&self) -> Result<u64, StoreError>;
     /// Queued messages for `recipient`, oldest first.
     async fn offline_messages(&self, recipient: AccountId) -> Result<Vec<StoredMessage>, StoreError>;
     async fn delete_offline(&self, recipient: AccountId, id: i64) -> Result<bool, StoreError>;

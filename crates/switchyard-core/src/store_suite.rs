@@ -279,8 +279,10 @@ async fn offline_queue(store: &dyn Store) {
         text: text.to_owned(),
         sent_at: 1_000_000,
     };
+    let before = store.offline_total().await.unwrap();
     let first = store.enqueue_offline(&message("one", MessageKind::Text)).await.unwrap();
     let second = store.enqueue_offline(&message("два", MessageKind::AuthorizationRequest)).await.unwrap();
+    assert_eq!(store.offline_total().await.unwrap(), before + 2);
     let queued = store.offline_messages(gus.id).await.unwrap();
     assert_eq!(store.offline_count(gus.id).await.unwrap(), 2);
     assert_eq!(store.offline_count(hal.id).await.unwrap(), 0);

@@ -805,6 +805,11 @@ impl Store for PostgresStore {
         Ok(row.get::<_, i64>(0) as usize)
     }
 
+    async fn offline_total(&self) -> Result<u64, StoreError> {
+        let row = self.db.one("SELECT COUNT(*) FROM offline_messages", &[]).await?;
+        Ok(row.get::<_, i64>(0) as u64)
+    }
+
     async fn offline_messages(&self, recipient: AccountId) -> Result<Vec<StoredMessage>, StoreError> {
         let rows = self
             .db

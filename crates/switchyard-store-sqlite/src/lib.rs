@@ -852,6 +852,13 @@ impl Store for SqliteStore {
         Ok(n as usize)
     }
 
+    async fn offline_total(&self) -> Result<u64, StoreError> {
+        let n: i64 = self
+            .connections
+            .read(|db| db.prepare_cached("SELECT COUNT(*) FROM offline_messages")?.query_row([], |row| row.get(0)))?;
+        Ok(n as u64)
+    }
+
     async fn offline_messages(&self, recipient: AccountId) -> Result<Vec<StoredMessage>, StoreError> {
         self.connections.read(|db| {
             db.prepare_cached(

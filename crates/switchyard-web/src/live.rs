@@ -128,11 +128,7 @@ pub(crate) fn start_sampling(web: &Arc<Web>) {
         for tick in 0u64.. {
             ticks.tick().await;
             let Some(web) = web.upgrade() else { return };
-            let offline = if tick % QUEUE_EVERY == 0 {
-                web.core.store().counts().await.ok().map(|counts| counts.offline)
-            } else {
-                None
-            };
+            let offline = if tick % QUEUE_EVERY == 0 { web.core.store().offline_total().await.ok() } else { None };
             let t =
                 std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64);
             let previous = web.live.latest();
