@@ -65,6 +65,14 @@ impl Directory {
         self.remote.len()
     }
 
+    pub(crate) fn remote_count_by_protocol(&self) -> [u64; 3] {
+        let mut counts = [0; 3];
+        for session in self.remote.iter() {
+            counts[session.state.protocol.index()] += 1;
+        }
+        counts
+    }
+
     pub(crate) fn remote_sessions(&self) -> Vec<RemoteSession> {
         self.remote.iter().map(|entry| entry.value().clone()).collect()
     }

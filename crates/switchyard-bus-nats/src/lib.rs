@@ -243,6 +243,10 @@ impl Bus for NatsBus {
         self.directory.remote_count()
     }
 
+    fn remote_count_by_protocol(&self) -> [u64; 3] {
+        self.directory.remote_count_by_protocol()
+    }
+
     fn other_nodes(&self) -> Vec<NodeLoad> {
         self.directory
             .live_nodes()

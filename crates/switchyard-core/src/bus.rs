@@ -200,6 +200,8 @@ pub trait Bus: Send + Sync + 'static {
     fn remote(&self, id: AccountId) -> Option<RemoteSession>;
     /// Sessions on the other nodes.
     fn remote_count(&self) -> usize;
+    /// Sessions on the other nodes by protocol, in [`crate::Protocol::ALL`]'s order.
+    fn remote_count_by_protocol(&self) -> [u64; 3];
     /// The other live nodes.
     fn other_nodes(&self) -> Vec<NodeLoad>;
     /// Every session on the other nodes, with its node.
@@ -237,6 +239,10 @@ impl Bus for LocalBus {
 
     fn remote_count(&self) -> usize {
         0
+    }
+
+    fn remote_count_by_protocol(&self) -> [u64; 3] {
+        [0; 3]
     }
 
     fn other_nodes(&self) -> Vec<NodeLoad> {

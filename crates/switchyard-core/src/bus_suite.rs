@@ -87,6 +87,10 @@ async fn presence_crosses_both_ways(a: &Core, b: &Core, tag: &str) {
     friends(a, &alice, &bob).await;
     let mut alices = online(a, &alice).await;
     eventually("alice seen online from b", || async { b.is_visibly_online(alice.id) }).await;
+    eventually("every session of the network counted by its protocol", || async {
+        b.sessions_by_protocol().iter().sum::<u64>() as usize == b.online_count()
+    })
+    .await;
     let bobs =
         b.login(bob.clone(), "bob".into(), crate::ClientInfo::new(crate::Protocol::Msn, "test", None)).await.unwrap();
     let seen = b.come_online(&bobs, Presence::new(Status::Away, "bob".into())).await.unwrap();

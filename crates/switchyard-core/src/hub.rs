@@ -517,11 +517,8 @@ impl Core {
 
     /// Sessions of the network by protocol, in [`Protocol::ALL`]'s order.
     pub fn sessions_by_protocol(&self) -> [u64; 3] {
-        let mut counts = self.activity().sessions;
-        for remote in self.bus().remote_sessions() {
-            counts[remote.state.protocol.index()] += 1;
-        }
-        counts
+        let (here, elsewhere) = (self.activity().sessions, self.bus().remote_count_by_protocol());
+        std::array::from_fn(|i| here[i] + elsewhere[i])
     }
 
     /// Every session of the network, this node's first.
