@@ -148,6 +148,19 @@ async fn a_huge_form_is_refused_unread() {
 }
 
 #[tokio::test]
+async fn garbled_and_incomplete_forms_are_refused() {
+    let site = Site::with_admin_root().await;
+    let mut browser = site.browser([10, 0, 0, 7]);
+    browser.get("/").await;
+    for (path, body) in [("/signup", "name=x&%ZZ=%%"), ("/login", "csrf=1"), ("/signup", "\u{0}\u{ff}garbage")] {
+        let request = Request::post(path).header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
+        let answer = browser.send(request, Body::from(body)).await;
+        assert!(answer.status.is_client_error(), "{path} {body:?}: {}", answer.status);
+    }
+    assert_eq!(site.core.store().accounts().await.unwrap().len(), 1, "nothing was created");
+}
+
+#[tokio::test]
 async fn cookies_are_secure_over_https() {
     let site = Site::with_admin_root().await;
     let mut browser = site.browser([10, 0, 0, 9]);
