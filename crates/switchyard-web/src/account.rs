@@ -1,7 +1,6 @@
 //! A user's own pages: their handles, password, nickname, profile and contact lists, and
 //! deleting the account.
 
-use crate::auth::CsrfOnly;
 use crate::page::{notice, set_cookie, Page, SESSION_COOKIE};
 use crate::signup::password_refusal;
 use crate::Web;
@@ -168,6 +167,16 @@ pub(crate) async fn page(State(web): State<Arc<Web>>, page: Page, Query(done): Q
     account_page(&web, &page, account, done).await
 }
 
+/// The account a submitted form changes: the visitor's own, if they are logged in and the form
+/// is this site's; else the answer to give.
+fn own_account<'a>(web: &Web, page: &'a Page, csrf: &str, back: &str) -> Result<&'a Account, Response> {
+    let Some(account) = page.account() else { return Err(page.login_first(back)) };
+    match page.forged(web, csrf) {
+        Some(forged) => Err(forged),
+        None => Ok(account),
+    }
+}
+
 /// Refuses a change with its reason, on the account page.
 async fn refused(web: &Web, page: &Page, account: &Account, status: StatusCode, why: &str) -> Response {
     let mut response = account_page(web, page, account, Some((why, false))).await;
@@ -207,10 +216,10 @@ pub(crate) async fn change_password(
     page: Page,
     Form(form): Form<PasswordForm>,
 ) -> Response {
-    let Some((token, account)) = &page.session else { return page.login_first("/account") };
-    if let Some(forged) = page.forged(&web, &form.csrf) {
-        return forged;
-    }
+    let account = match own_account(&web, &page, &form.csrf, "/account") {
+        Ok(account) => account,
+        Err(refused) => return refused,
+    };
     match password_is_right(&web, &page, account, &form.current).await {
         Ok(true) => {}
         Ok(false) => {
@@ -226,7 +235,7 @@ pub(crate) async fn change_password(
     }
     // Every other way in ends: the messengers' sessions, and the site's elsewhere.
     web.core.end_sessions(account.id);
-    web.sessions.end_all_of(account.id, Some(token));
+    web.sessions.end_all_of(account.id, page.session.as_ref().map(|(token, _)| token.as_str()));
     tracing::info!(account = %account.name, "password changed on the web");
     page.with_cookie(Redirect::to("/account?done=password").into_response())
 }
@@ -242,10 +251,10 @@ pub(crate) async fn change_nickname(
     page: Page,
     Form(form): Form<NicknameForm>,
 ) -> Response {
-    let Some(account) = page.account() else { return page.login_first("/account") };
-    if let Some(forged) = page.forged(&web, &form.csrf) {
-        return forged;
-    }
+    let account = match own_account(&web, &page, &form.csrf, "/account") {
+        Ok(account) => account,
+        Err(refused) => return refused,
+    };
     let nickname = form.nickname.trim();
     if let Some(why) = nickname_refusal(nickname) {
         return refused(&web, &page, account, StatusCode::BAD_REQUEST, why).await;
@@ -310,10 +319,10 @@ impl ProfileForm {
 }
 
 pub(crate) async fn change_profile(State(web): State<Arc<Web>>, page: Page, Form(form): Form<ProfileForm>) -> Response {
-    let Some(account) = page.account() else { return page.login_first("/account") };
-    if let Some(forged) = page.forged(&web, &form.csrf) {
-        return forged;
-    }
+    let account = match own_account(&web, &page, &form.csrf, "/account") {
+        Ok(account) => account,
+        Err(refused) => return refused,
+    };
     let stored = match web.core.store().profile(account.id).await {
         Ok(profile) => profile,
         Err(e) => return store_failed(&web, &page, e),
@@ -354,17 +363,16 @@ pub(crate) async fn delete_form(State(web): State<Arc<Web>>, page: Page) -> Resp
 
 #[derive(Deserialize)]
 pub(crate) struct DeleteForm {
-    #[serde(flatten)]
-    csrf: CsrfOnly,
+    csrf: String,
     confirm: String,
     password: String,
 }
 
 pub(crate) async fn delete(State(web): State<Arc<Web>>, page: Page, Form(form): Form<DeleteForm>) -> Response {
-    let Some(account) = page.account() else { return page.login_first("/account/delete") };
-    if let Some(forged) = page.forged(&web, &form.csrf.csrf) {
-        return forged;
-    }
+    let account = match own_account(&web, &page, &form.csrf, "/account/delete") {
+        Ok(account) => account,
+        Err(refused) => return refused,
+    };
     let refuse = |why| {
         let mut response = delete_page(&web, &page, account, Some(why));
         *response.status_mut() = StatusCode::BAD_REQUEST;

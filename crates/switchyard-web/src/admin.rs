@@ -1,7 +1,7 @@
 //! The operator's pages, for the accounts the settings name administrators: live charts, who
 //! is online, account search, disabling and enabling, password resets and broadcasts.
 
-use crate::page::{forbidden, notice, refusal, Page};
+use crate::page::{forbidden, notice, refusal, CsrfForm, Page};
 use crate::Web;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
@@ -204,11 +204,6 @@ pub(crate) async fn dashboard(
         script src="/assets/charts.js" {}
     };
     page.render(&web, "Dashboard", body)
-}
-
-#[derive(Deserialize)]
-pub(crate) struct CsrfForm {
-    csrf: String,
 }
 
 /// The account an administrator's action names, or the answer when it cannot be done.

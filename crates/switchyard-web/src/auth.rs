@@ -1,7 +1,7 @@
 //! Logging in to the site: server-side sessions named by a cookie, checked against the
 //! account's password with the failed-login limiter every protocol shares.
 
-use crate::page::{notice, set_cookie, token, Page, SESSION_COOKIE};
+use crate::page::{notice, set_cookie, token, CsrfForm, Page, SESSION_COOKIE};
 use crate::Web;
 use axum::extract::{Query, State};
 use axum::http::header::SET_COOKIE;
@@ -159,12 +159,7 @@ pub(crate) async fn submit(State(web): State<Arc<Web>>, page: Page, Form(form): 
     response
 }
 
-#[derive(Deserialize)]
-pub(crate) struct CsrfOnly {
-    pub csrf: String,
-}
-
-pub(crate) async fn logout(State(web): State<Arc<Web>>, page: Page, Form(form): Form<CsrfOnly>) -> Response {
+pub(crate) async fn logout(State(web): State<Arc<Web>>, page: Page, Form(form): Form<CsrfForm>) -> Response {
     if let Some(forged) = page.forged(&web, &form.csrf) {
         return forged;
     }

@@ -78,6 +78,12 @@ impl FromRequestParts<Arc<Web>> for Page {
     }
 }
 
+/// A form that carries nothing but its CSRF token (a button).
+#[derive(serde::Deserialize)]
+pub(crate) struct CsrfForm {
+    pub csrf: String,
+}
+
 /// A page that says why a request is refused.
 pub(crate) fn refusal(web: &Web, page: &Page, status: StatusCode, title: &str, why: &str) -> Response {
     let body =
