@@ -72,6 +72,16 @@ impl Core {
         Ok(ContactList { settings, relations })
     }
 
+    /// The list and the groups a client is first shown, in one read where the store can.
+    pub async fn contact_list_with_groups(
+        &self,
+        owner: AccountId,
+    ) -> Result<(ContactList, Vec<ContactGroup>), CoreError> {
+        let (settings, relations, groups) = self.store().contact_list_with_groups(owner).await?;
+        self.learn_online_privacy(owner, settings.privacy);
+        Ok((ContactList { settings, relations }, groups))
+    }
+
     /// Puts `target` on one of `owner`'s lists; returns the target and the owner's new version.
     pub async fn add_to_list(
         &self,

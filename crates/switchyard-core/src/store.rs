@@ -211,6 +211,15 @@ pub trait Store: Send + Sync + 'static {
     async fn contact_list(&self, owner: AccountId) -> Result<(ListSettings, Vec<Relation>), StoreError> {
         Ok((self.list_settings(owner).await?, self.relations(owner).await?))
     }
+    /// [`Store::contact_list`] and the owner's groups in creation order, as of one moment where
+    /// the store can: what a client's first list shows.
+    async fn contact_list_with_groups(
+        &self,
+        owner: AccountId,
+    ) -> Result<(ListSettings, Vec<Relation>, Vec<ContactGroup>), StoreError> {
+        let (settings, relations) = self.contact_list(owner).await?;
+        Ok((settings, relations, self.groups(owner).await?))
+    }
     /// The owner's flags toward `target` (empty when unrelated).
     async fn relation_flags(&self, owner: AccountId, target: AccountId) -> Result<RelationFlags, StoreError>;
     /// How many relations of `owner` carry `flag`.

@@ -154,6 +154,12 @@ async fn groups(store: &dyn Store) {
     assert_eq!(v, 2);
     let (work, _) = store.create_group(kim.id, "Работа").await.unwrap();
     assert_eq!(store.groups(kim.id).await.unwrap(), vec![friends.clone(), work.clone()], "creation order");
+    let (settings, relations, groups) = store.contact_list_with_groups(kim.id).await.unwrap();
+    assert_eq!((settings, relations), store.contact_list(kim.id).await.unwrap());
+    assert_eq!(groups, vec![friends.clone(), work.clone()], "the list's groups in creation order");
+    let (_, relations, groups) = store.contact_list_with_groups(lee.id).await.unwrap();
+    assert!(relations.is_empty() && groups.is_empty());
+    assert!(store.contact_list_with_groups(AccountId(i64::MAX)).await.is_err(), "no such account");
     assert_eq!(store.rename_group(kim.id, work.id, "Work").await.unwrap(), Some(4));
     assert_eq!(store.rename_group(lee.id, work.id, "x").await.unwrap(), None, "only one's own groups");
 
@@ -169,6 +175,9 @@ async fn groups(store: &dyn Store) {
     assert_eq!(store.groups(kim.id).await.unwrap(), vec![friends.clone()]);
     let relations = store.relations(kim.id).await.unwrap();
     assert!(relations[0].groups.is_empty() && relations[0].flags.contains(RelationFlags::FORWARD), "the contact stays");
+    let (settings, relations, groups) = store.contact_list_with_groups(kim.id).await.unwrap();
+    assert_eq!((settings, relations), store.contact_list(kim.id).await.unwrap(), "with relations");
+    assert_eq!(groups, vec![friends.clone()]);
 
     // Removing the contact forgets its memberships.
     store.set_contact_groups(kim.id, lee.id, &[friends.id]).await.unwrap();

@@ -339,16 +339,61 @@ impl SearchCondition {
 }
 
 /// Every account related to `$1` either way: the related account (`id, name, nickname`), the
-/// flags and shown name each way, its privacy and the owner's groups it is in.
-const RELATIONS: &str = "SELECT a.id, a.name, a.nickname, COALESCE(mine.flags, 0), COALESCE(mine.display_name, ''),
-            COALESCE(theirs.flags, 0), a.privacy,
-            ARRAY(SELECT group_id FROM group_members g WHERE g.owner_id = $1 AND g.target_id = a.id ORDER BY group_id)
-     FROM (SELECT target_id AS id FROM contacts WHERE owner_id = $1
-           UNION
-           SELECT owner_id FROM contacts WHERE target_id = $1) others
-     JOIN accounts a ON a.id = others.id
-     LEFT JOIN contacts mine ON mine.owner_id = $1 AND mine.target_id = a.id
-     LEFT JOIN contacts theirs ON theirs.owner_id = a.id AND theirs.target_id = $1";
+/// flags and shown name each way, its privacy and the owner's groups it is in. A macro, so that
+/// the list reads can embed it.
+macro_rules! relations {
+    () => {
+        "SELECT a.id, a.name, a.nickname, COALESCE(mine.flags, 0), COALESCE(mine.display_name, ''),
+                COALESCE(theirs.flags, 0), a.privacy,
+                ARRAY(SELECT group_id FROM group_members g WHERE g.owner_id = $1 AND g.target_id = a.id ORDER BY group_id)
+         FROM (SELECT target_id AS id FROM contacts WHERE owner_id = $1
+               UNION
+               SELECT owner_id FROM contacts WHERE target_id = $1) others
+         JOIN accounts a ON a.id = others.id
+         LEFT JOIN contacts mine ON mine.owner_id = $1 AND mine.target_id = a.id
+         LEFT JOIN contacts theirs ON theirs.owner_id = a.id AND theirs.target_id = $1"
+    };
+}
+const RELATIONS: &str = relations!();
+
+/// The owner's list settings (columns 0–3), then one row per relation (columns 4 on, all NULL
+/// when there is none).
+const CONTACT_LIST: &str = concat!(
+    "SELECT o.list_version, o.privacy, o.prompt, o.add_policy, r.*
+     FROM accounts o LEFT JOIN LATERAL (",
+    relations!(),
+    ") r ON TRUE WHERE o.id = $1"
+);
+
+/// [`CONTACT_LIST`] with the owner's groups in creation order as two arrays (ids, names) in
+/// columns 4 and 5 of every row; the relations start at column 6.
+const CONTACT_LIST_WITH_GROUPS: &str = concat!(
+    "SELECT o.list_version, o.privacy, o.prompt, o.add_policy,
+            ARRAY(SELECT id FROM contact_groups WHERE owner_id = $1 ORDER BY id),
+            ARRAY(SELECT name FROM contact_groups WHERE owner_id = $1 ORDER BY id), r.*
+     FROM accounts o LEFT JOIN LATERAL (",
+    relations!(),
+    ") r ON TRUE WHERE o.id = $1"
+);
+
+/// The settings and relations from the rows of [`CONTACT_LIST`] or
+/// [`CONTACT_LIST_WITH_GROUPS`], whose relations start at column `first`.
+fn contact_list_from_rows(
+    owner: AccountId,
+    rows: &[Row],
+    first: usize,
+) -> Result<(ListSettings, Vec<Relation>), StoreError> {
+    let top = rows.first().ok_or_else(|| StoreError::Backend(format!("no account {owner}")))?;
+    let settings = ListSettings {
+        version: version(top.get(0)),
+        privacy: privacy_of(top.get::<_, i16>(1).into()),
+        prompt: prompt_of(top.get::<_, i16>(2).into()),
+        add_policy: add_policy_of(top.get::<_, i16>(3).into()),
+    };
+    // No relations: one row, its relation columns NULL.
+    let related = if top.get::<_, Option<i64>>(first).is_some() { rows } else { &[] };
+    Ok((settings, sorted_relations(related, first)?))
+}
 
 /// Relations from rows of [`RELATIONS`]'s columns starting at `first`, in name order (byte
 /// order, as every store sorts names, whatever the database's collation).
@@ -549,26 +594,19 @@ impl Store for PostgresStore {
     }
 
     async fn contact_list(&self, owner: AccountId) -> Result<(ListSettings, Vec<Relation>), StoreError> {
-        let rows = self
-            .db
-            .rows(
-                &format!(
-                    "SELECT o.list_version, o.privacy, o.prompt, o.add_policy, r.*
-                     FROM accounts o LEFT JOIN LATERAL ({RELATIONS}) r ON TRUE WHERE o.id = $1"
-                ),
-                &[&owner.0],
-            )
-            .await?;
-        let first = rows.first().ok_or_else(|| StoreError::Backend(format!("no account {owner}")))?;
-        let settings = ListSettings {
-            version: version(first.get(0)),
-            privacy: privacy_of(first.get::<_, i16>(1).into()),
-            prompt: prompt_of(first.get::<_, i16>(2).into()),
-            add_policy: add_policy_of(first.get::<_, i16>(3).into()),
-        };
-        // No relations: one row, its relation columns NULL.
-        let related: Vec<Row> = rows.into_iter().filter(|row| row.get::<_, Option<i64>>(4).is_some()).collect();
-        Ok((settings, sorted_relations(&related, 4)?))
+        let rows = self.db.rows(CONTACT_LIST, &[&owner.0]).await?;
+        contact_list_from_rows(owner, &rows, 4)
+    }
+
+    async fn contact_list_with_groups(
+        &self,
+        owner: AccountId,
+    ) -> Result<(ListSettings, Vec<Relation>, Vec<ContactGroup>), StoreError> {
+        let rows = self.db.rows(CONTACT_LIST_WITH_GROUPS, &[&owner.0]).await?;
+        let (settings, relations) = contact_list_from_rows(owner, &rows, 6)?;
+        let (ids, names): (Vec<i64>, Vec<String>) = (rows[0].get(4), rows[0].get(5));
+        let groups = ids.into_iter().zip(names).map(|(id, name)| ContactGroup { id: GroupId(id), name }).collect();
+        Ok((settings, relations, groups))
     }
 
     async fn relation_flags(&self, owner: AccountId, target: AccountId) -> Result<RelationFlags, StoreError> {

@@ -18,16 +18,21 @@ const DEFAULT_GROUP: &str = "General";
 const FIRST_CONTACT_ID: u32 = contact_flag::MAX_GROUPS as u32;
 
 impl MrimSession {
-    /// The list in the client's dialect, from the user's `relations`: the groups, the
-    /// forward-list contacts with the visibility flags, whether each has authorized the user,
-    /// and what the user sees of them.
+    /// The list in the client's dialect, from the user's `relations` and `groups`: the groups,
+    /// the forward-list contacts with the visibility flags, whether each has authorized the
+    /// user, and what the user sees of them.
     pub(super) async fn contact_list(
         &self,
         dialect: Dialect,
         relations: &[Relation],
+        mut groups: Vec<ContactGroup>,
     ) -> Result<ContactList, CoreError> {
         let core = &self.context.core;
-        let groups = self.groups().await?;
+        if groups.is_empty() {
+            // The account's first MRIM login: it gets the default group.
+            groups = self.groups().await?;
+        }
+        groups.truncate(contact_flag::MAX_GROUPS);
         let unicode = if dialect.unicode_text() { contact_flag::UNICODE_NAME } else { 0 };
         let contacts = relations
             .iter()

@@ -357,15 +357,15 @@ impl MrimSession {
         let endpoint = conn.peer();
         conn.send(&ServerPacket::UserInfo { nickname: self.nickname.clone(), total: 0, unread: 0, endpoint }, 0);
         // One read of the list serves what the client is shown and the first status's fan-out.
-        let stored = match self.context.core.contact_list(self.session.account.id).await {
-            Ok(stored) => Some(stored),
+        let (stored, groups) = match self.context.core.contact_list_with_groups(self.session.account.id).await {
+            Ok((stored, groups)) => (Some(stored), groups),
             Err(e) => {
                 tracing::error!(error = %e, "cannot read the contact list");
-                None
+                (None, Vec::new())
             }
         };
         let list = match &stored {
-            Some(stored) => self.contact_list(conn.dialect(), &stored.relations).await.map_err(|e| {
+            Some(stored) => self.contact_list(conn.dialect(), &stored.relations, groups).await.map_err(|e| {
                 tracing::error!(error = %e, "cannot load the contact list");
             }),
             None => Err(()),

@@ -50,9 +50,8 @@ impl Notification {
         if !self.dialect.has_groups() || self.dialect.list_format() != msnp::dialect::ListFormat::PerList {
             return Err(error(trid, ErrorCode::CommandDisabled));
         }
-        let version = self.contact_list(trid).await?.settings.version;
-        let groups = self.groups(trid).await?;
-        self.send_indexed_groups(conn, trid, version, &groups);
+        let (lists, groups) = self.contact_list_with_groups(trid).await?;
+        self.send_indexed_groups(conn, trid, lists.settings.version, &groups);
         Ok(())
     }
 

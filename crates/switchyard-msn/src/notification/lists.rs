@@ -67,6 +67,13 @@ impl Notification {
         self.context.core.contact_list(self.session.account.id).await.map_err(|e| core_error(trid, e))
     }
 
+    pub(super) async fn contact_list_with_groups(
+        &self,
+        trid: Trid,
+    ) -> Result<(ContactList, Vec<ContactGroup>), CommandError> {
+        self.context.core.contact_list_with_groups(self.session.account.id).await.map_err(|e| core_error(trid, e))
+    }
+
     pub(super) async fn groups(&self, trid: Trid) -> Result<Vec<ContactGroup>, CommandError> {
         self.context.core.groups(self.session.account.id).await.map_err(|e| core_error(trid, e))
     }
@@ -109,9 +116,12 @@ impl Notification {
                 return Ok(());
             }
         }
-        let lists = self.contact_list(trid).await?;
+        let (lists, groups) = if self.dialect.has_groups() {
+            self.contact_list_with_groups(trid).await?
+        } else {
+            (self.contact_list(trid).await?, Vec::new())
+        };
         let (settings, version) = (lists.settings, lists.settings.version);
-        let groups = if self.dialect.has_groups() { self.groups(trid).await? } else { Vec::new() };
         let prompt = prompt_to_msn(settings.prompt);
         let privacy = privacy_to_msn(settings.privacy);
         if format == ListFormat::PerList {
