@@ -26,6 +26,7 @@ mod db;
 mod schema;
 #[cfg(feature = "scratch-database")]
 pub mod scratch;
+mod shared;
 
 use async_trait::async_trait;
 use db::{backend, database_error, transaction, Db};
@@ -453,12 +454,13 @@ impl Store for PostgresStore {
     }
 
     async fn account_by_name(&self, name: &AccountName) -> Result<Option<Account>, StoreError> {
-        let row = self.db.opt("SELECT id, name, nickname FROM accounts WHERE name = $1", &[&name.as_str()]).await?;
+        let row =
+            self.db.read_opt("SELECT id, name, nickname FROM accounts WHERE name = $1", &[&name.as_str()]).await?;
         row.as_ref().map(account_from_row).transpose()
     }
 
     async fn account_by_id(&self, id: AccountId) -> Result<Option<Account>, StoreError> {
-        let row = self.db.opt("SELECT id, name, nickname FROM accounts WHERE id = $1", &[&id.0]).await?;
+        let row = self.db.read_opt("SELECT id, name, nickname FROM accounts WHERE id = $1", &[&id.0]).await?;
         row.as_ref().map(account_from_row).transpose()
     }
 
@@ -535,7 +537,7 @@ impl Store for PostgresStore {
     async fn secrets(&self, id: AccountId) -> Result<Option<Secrets>, StoreError> {
         let row = self
             .db
-            .opt("SELECT salt, md5_response, verifier FROM accounts WHERE id = $1 AND NOT disabled", &[&id.0])
+            .read_opt("SELECT salt, md5_response, verifier FROM accounts WHERE id = $1 AND NOT disabled", &[&id.0])
             .await?;
         row.map(|row| secrets_from_row(&row, 0)).transpose()
     }
@@ -546,14 +548,14 @@ impl Store for PostgresStore {
     }
 
     async fn is_disabled(&self, id: AccountId) -> Result<bool, StoreError> {
-        let row = self.db.opt("SELECT disabled FROM accounts WHERE id = $1", &[&id.0]).await?;
+        let row = self.db.read_opt("SELECT disabled FROM accounts WHERE id = $1", &[&id.0]).await?;
         Ok(row.is_some_and(|row| row.get(0)))
     }
 
     async fn account_with_secrets(&self, name: &AccountName) -> Result<Option<(Account, Secrets)>, StoreError> {
         let row = self
             .db
-            .opt(
+            .read_opt(
                 "SELECT id, name, nickname, salt, md5_response, verifier FROM accounts WHERE name = $1 AND NOT disabled",
                 &[&name.as_str()],
             )
@@ -564,7 +566,7 @@ impl Store for PostgresStore {
     async fn list_settings(&self, id: AccountId) -> Result<ListSettings, StoreError> {
         let row = self
             .db
-            .opt("SELECT list_version, privacy, prompt, add_policy FROM accounts WHERE id = $1", &[&id.0])
+            .read_opt("SELECT list_version, privacy, prompt, add_policy FROM accounts WHERE id = $1", &[&id.0])
             .await?
             .ok_or_else(|| StoreError::Backend(format!("no account {id}")))?;
         Ok(ListSettings {
@@ -589,12 +591,12 @@ impl Store for PostgresStore {
 
     async fn relations(&self, owner: AccountId) -> Result<Vec<Relation>, StoreError> {
         // Every login and status change reads this: one statement, memberships included.
-        let rows = self.db.rows(RELATIONS, &[&owner.0]).await?;
+        let rows = self.db.read_rows(RELATIONS, &[&owner.0]).await?;
         sorted_relations(&rows, 0)
     }
 
     async fn contact_list(&self, owner: AccountId) -> Result<(ListSettings, Vec<Relation>), StoreError> {
-        let rows = self.db.rows(CONTACT_LIST, &[&owner.0]).await?;
+        let rows = self.db.read_rows(CONTACT_LIST, &[&owner.0]).await?;
         contact_list_from_rows(owner, &rows, 4)
     }
 
@@ -602,7 +604,7 @@ impl Store for PostgresStore {
         &self,
         owner: AccountId,
     ) -> Result<(ListSettings, Vec<Relation>, Vec<ContactGroup>), StoreError> {
-        let rows = self.db.rows(CONTACT_LIST_WITH_GROUPS, &[&owner.0]).await?;
+        let rows = self.db.read_rows(CONTACT_LIST_WITH_GROUPS, &[&owner.0]).await?;
         let (settings, relations) = contact_list_from_rows(owner, &rows, 6)?;
         let (ids, names): (Vec<i64>, Vec<String>) = (rows[0].get(4), rows[0].get(5));
         let groups = ids.into_iter().zip(names).map(|(id, name)| ContactGroup { id: GroupId(id), name }).collect();
@@ -612,7 +614,7 @@ impl Store for PostgresStore {
     async fn relation_flags(&self, owner: AccountId, target: AccountId) -> Result<RelationFlags, StoreError> {
         let row = self
             .db
-            .opt("SELECT flags FROM contacts WHERE owner_id = $1 AND target_id = $2", &[&owner.0, &target.0])
+            .read_opt("SELECT flags FROM contacts WHERE owner_id = $1 AND target_id = $2", &[&owner.0, &target.0])
             .await?;
         Ok(RelationFlags(row.map_or(0, |row| row.get::<_, i64>(0)) as u32))
     }
@@ -620,7 +622,7 @@ impl Store for PostgresStore {
     async fn count_with_flag(&self, owner: AccountId, flag: RelationFlags) -> Result<usize, StoreError> {
         let row = self
             .db
-            .one(
+            .read_one(
                 "SELECT COUNT(*) FROM contacts WHERE owner_id = $1 AND flags & $2 != 0",
                 &[&owner.0, &i64::from(flag.0)],
             )
@@ -701,8 +703,10 @@ impl Store for PostgresStore {
     }
 
     async fn groups(&self, owner: AccountId) -> Result<Vec<ContactGroup>, StoreError> {
-        let rows =
-            self.db.rows("SELECT id, name FROM contact_groups WHERE owner_id = $1 ORDER BY id", &[&owner.0]).await?;
+        let rows = self
+            .db
+            .read_rows("SELECT id, name FROM contact_groups WHERE owner_id = $1 ORDER BY id", &[&owner.0])
+            .await?;
         Ok(rows.iter().map(|row| ContactGroup { id: GroupId(row.get(0)), name: row.get(1) }).collect())
     }
 
@@ -839,7 +843,8 @@ impl Store for PostgresStore {
     }
 
     async fn offline_count(&self, recipient: AccountId) -> Result<usize, StoreError> {
-        let row = self.db.one("SELECT COUNT(*) FROM offline_messages WHERE recipient_id = $1", &[&recipient.0]).await?;
+        let row =
+            self.db.read_one("SELECT COUNT(*) FROM offline_messages WHERE recipient_id = $1", &[&recipient.0]).await?;
         Ok(row.get::<_, i64>(0) as usize)
     }
 
@@ -851,7 +856,7 @@ impl Store for PostgresStore {
     async fn offline_messages(&self, recipient: AccountId) -> Result<Vec<StoredMessage>, StoreError> {
         let rows = self
             .db
-            .rows(
+            .read_rows(
                 "SELECT id, sender_id, kind, text, sent_at FROM offline_messages WHERE recipient_id = $1 ORDER BY id",
                 &[&recipient.0],
             )
@@ -887,7 +892,7 @@ impl Store for PostgresStore {
     async fn unseen_broadcasts(&self, recipient: AccountId, limit: usize) -> Result<Vec<StoredMessage>, StoreError> {
         let rows = self
             .db
-            .rows(
+            .read_rows(
                 "SELECT id, sender_id, kind, text, sent_at FROM
                      (SELECT * FROM broadcasts WHERE id > (SELECT broadcasts_seen FROM accounts WHERE id = $1)
                       ORDER BY id DESC LIMIT $2) newest
@@ -905,7 +910,7 @@ impl Store for PostgresStore {
     ) -> Result<(Vec<StoredMessage>, Vec<StoredMessage>), StoreError> {
         let rows = self
             .db
-            .rows(
+            .read_rows(
                 "SELECT id, sender_id, kind, text, sent_at, FALSE FROM offline_messages WHERE recipient_id = $1
                  UNION ALL
                  SELECT * FROM (SELECT id, sender_id, kind, text, sent_at, TRUE FROM broadcasts

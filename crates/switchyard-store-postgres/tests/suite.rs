@@ -76,3 +76,36 @@ async fn each_read_is_one_round_trip() {
     login_and_logout().await;
     assert_eq!(store.round_trips() - before, 4);
 }
+
+/// Reads of many sessions at once are pipelined on the shared connections instead of each taking
+/// a pooled one: 200 concurrent logins' reads leave the database with the migration's pooled
+/// connection and the shared ones (two beside a pool of eight), not a pool's worth.
+#[tokio::test]
+async fn concurrent_reads_share_a_few_pipelined_connections() {
+    let database = ScratchDatabase::create().await;
+    let store = Arc::new(PostgresStore::open(&database.url).await.unwrap());
+    let name = AccountName::new("shared").unwrap();
+    let account = store.create_account(&name, "pw", None).await.unwrap();
+    let reads: Vec<_> = (0..200)
+        .map(|_| {
+            let (store, name) = (store.clone(), name.clone());
+            tokio::spawn(async move {
+                store.account_with_secrets(&name).await.unwrap().expect("found");
+                store.contact_list_with_groups(account.id).await.unwrap();
+            })
+        })
+        .collect();
+    for read in reads {
+        read.await.unwrap();
+    }
+    let (client, connection) = tokio_postgres::connect(&database.url, tokio_postgres::NoTls).await.unwrap();
+    tokio::spawn(connection);
+    let row = client
+        .query_one(
+            "SELECT COUNT(*) FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'switchyard'",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert_eq!(row.get::<_, i64>(0), 3);
+}
