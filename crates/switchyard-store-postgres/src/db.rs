@@ -16,7 +16,7 @@ use tokio_postgres::{Error, NoTls, Row};
 /// How long getting a connection may take (a new one's connect and log-in, or waiting for a
 /// busy pool) before the call fails: a database that does not answer is "try later" to the
 /// client, not a login that hangs.
-const CONNECTION_WAIT: Duration = Duration::from_secs(3);
+pub(crate) const CONNECTION_WAIT: Duration = Duration::from_secs(3);
 /// Attempts of a transaction that PostgreSQL aborted to break a deadlock.
 pub(crate) const TRANSACTION_ATTEMPTS: u32 = 5;
 
@@ -32,7 +32,7 @@ pub(crate) type Params<'a> = &'a [&'a (dyn ToSql + Sync)];
 pub(crate) struct Db {
     /// Connections for transactions (and the few callers that need one to themselves).
     pool: Pool,
-    /// Connections for single statements, pipelined.
+    /// Connections for short reads, pipelined.
     shared: SharedConnections,
     round_trips: AtomicU64,
 }

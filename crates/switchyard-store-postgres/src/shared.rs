@@ -1,10 +1,10 @@
-//! Connections every single-statement call shares. tokio-postgres pipelines what several tasks
-//! ask of one client at once: their statements leave in one write and PostgreSQL reads them in
-//! one go, where a pooled connection carries one statement per round trip and costs a wake-up
-//! and two system calls on each side for each. Logins are a handful of single statements each,
-//! so most of the store's work takes this path; transactions keep their own pooled connections.
+//! Connections every short read shares. tokio-postgres pipelines what several tasks ask of one
+//! client at once: their statements leave in one write and PostgreSQL reads them in one go,
+//! where a pooled connection carries one statement per round trip and costs a wake-up and two
+//! system calls on each side for each. Logins are a handful of short reads each, so most of the
+//! store's work takes this path; writes and transactions keep their pooled connections.
 
-use crate::db::database_error;
+use crate::db::{database_error, CONNECTION_WAIT};
 use std::collections::HashMap;
 use std::future::Future;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -38,8 +38,9 @@ pub(crate) struct SharedClient {
 }
 
 impl SharedConnections {
+    /// `connections` (at least one) slots, each connected at its first use.
     pub(crate) fn new(config: Config, connections: usize) -> SharedConnections {
-        let slots = (0..connections.max(1)).map(|_| Slot::default()).collect();
+        let slots = (0..connections).map(|_| Slot::default()).collect();
         SharedConnections { config, slots, next: AtomicUsize::new(0) }
     }
 
@@ -59,8 +60,12 @@ impl SharedConnections {
         if let Some(shared) = slot.live() {
             return Ok(shared);
         }
-        let (client, connection) =
-            self.config.connect(NoTls).await.map_err(|e| StoreError::Backend(format!("database unavailable: {e}")))?;
+        // The whole connect (TCP, start-up, authentication) is bounded, as the pool's creation is:
+        // callers wait behind it.
+        let (client, connection) = tokio::time::timeout(CONNECTION_WAIT, self.config.connect(NoTls))
+            .await
+            .map_err(|_| StoreError::Backend(format!("database unavailable: no connection in {CONNECTION_WAIT:?}")))?
+            .map_err(|e| StoreError::Backend(format!("database unavailable: {e}")))?;
         tokio::spawn(async move {
             if let Err(e) = connection.await {
                 tracing::warn!(error = %e, "shared PostgreSQL connection ended");
