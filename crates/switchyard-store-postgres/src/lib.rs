@@ -50,8 +50,9 @@ use tokio_postgres::Row;
 /// UINs are 10000 + the never-reused account id, so the first account gets 10001.
 const UIN_BASE: i64 = 10000;
 
-/// Connections a node keeps at most: logins and list changes of many sessions at once, each
-/// holding one for a round trip or a short transaction. More is not faster: on a 2-core box
+/// Pooled connections a node keeps at most (its shared read connections come beside them):
+/// writes and list changes of many sessions at once, each holding one for a round trip or a
+/// short transaction. More is not faster: on a 2-core box
 /// 16 gave 15 % fewer logins per second than 8 (the backends compete for the cores).
 pub const DEFAULT_MAX_CONNECTIONS: usize = 8;
 

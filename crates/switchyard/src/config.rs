@@ -88,7 +88,8 @@ pub struct StoreSection {
     /// `postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE`: a PostgreSQL database, which every
     /// node of a cluster shares.
     pub url: String,
-    /// PostgreSQL: connections this node keeps open at most.
+    /// PostgreSQL: connections this node pools for writes and transactions at most; a quarter
+    /// as many more (at least one) carry its short reads, pipelined.
     pub max_connections: usize,
 }
 
