@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 use switchyard_core::bus::{Incoming, NodeName, RemoteSession, SessionChange, SessionState};
-use switchyard_core::AccountId;
+use switchyard_core::{AccountId, AccountName};
 
 /// A live node as its last heartbeat told.
 #[derive(Debug, Clone)]
@@ -30,12 +30,23 @@ pub(crate) struct Directory {
     me: NodeName,
     mine: DashMap<AccountId, SessionState>,
     remote: DashMap<AccountId, RemoteSession>,
+    /// `remote` by name and by UIN: senders name their recipients so (MRIM, MyICQ), and an
+    /// online recipient is found here rather than in the store.
+    names: DashMap<AccountName, AccountId>,
+    uins: DashMap<u32, AccountId>,
     nodes: Mutex<HashMap<NodeName, NodeInfo>>,
 }
 
 impl Directory {
     pub(crate) fn new(me: NodeName) -> Directory {
-        Directory { me, mine: DashMap::new(), remote: DashMap::new(), nodes: Mutex::new(HashMap::new()) }
+        Directory {
+            me,
+            mine: DashMap::new(),
+            remote: DashMap::new(),
+            names: DashMap::new(),
+            uins: DashMap::new(),
+            nodes: Mutex::new(HashMap::new()),
+        }
     }
 
     pub(crate) fn record_mine(&self, change: &SessionChange) {
@@ -59,6 +70,33 @@ impl Directory {
 
     pub(crate) fn remote(&self, id: AccountId) -> Option<RemoteSession> {
         self.remote.get(&id).map(|entry| entry.value().clone())
+    }
+
+    pub(crate) fn remote_by_name(&self, name: &AccountName) -> Option<RemoteSession> {
+        let id = *self.names.get(name)?;
+        self.remote(id).filter(|session| session.state.account.name == *name)
+    }
+
+    pub(crate) fn remote_by_uin(&self, uin: u32) -> Option<RemoteSession> {
+        let id = *self.uins.get(&uin)?;
+        self.remote(id).filter(|session| session.state.account.uin == uin)
+    }
+
+    /// Records a session elsewhere; whether the account had one known already.
+    fn insert_remote(&self, session: RemoteSession) -> bool {
+        let account = &session.state.account;
+        self.names.insert(account.name.clone(), account.id);
+        self.uins.insert(account.uin, account.id);
+        self.remote.insert(account.id, session).is_some()
+    }
+
+    /// Forgets the account's session elsewhere if `which` is it; the session forgotten.
+    fn remove_remote(&self, id: AccountId, which: impl FnOnce(&RemoteSession) -> bool) -> Option<RemoteSession> {
+        let (_, session) = self.remote.remove_if(&id, |_, session| which(session))?;
+        let account = &session.state.account;
+        self.names.remove_if(&account.name, |_, named| *named == id);
+        self.uins.remove_if(&account.uin, |_, numbered| *numbered == id);
+        Some(session)
     }
 
     pub(crate) fn remote_count(&self) -> usize {
@@ -93,8 +131,7 @@ impl Directory {
                         told.push(Incoming::Replaced { account: id, login: state.login.clone() });
                     }
                     if self.is_later(&state) {
-                        let session = RemoteSession { node: node.clone(), state: state.clone() };
-                        let known = self.remote.insert(id, session).is_some();
+                        let known = self.insert_remote(RemoteSession { node: node.clone(), state: state.clone() });
                         if batch.resync && !known {
                             appeared.push(state);
                         }
@@ -102,11 +139,11 @@ impl Directory {
                 }
                 SessionChange::Changed(state) => {
                     if self.is_later(&state) {
-                        self.remote.insert(state.account.id, RemoteSession { node: node.clone(), state });
+                        self.insert_remote(RemoteSession { node: node.clone(), state });
                     }
                 }
                 SessionChange::Ended { account, login } => {
-                    self.remote.remove_if(&account, |_, session| session.state.login == login);
+                    self.remove_remote(account, |session| session.state.login == login);
                 }
             }
         }
@@ -153,8 +190,8 @@ impl Directory {
                     self.remote.iter().filter(|e| e.value().node == node).map(|e| *e.key()).collect();
                 let sessions = ids
                     .into_iter()
-                    .filter_map(|id| self.remote.remove_if(&id, |_, s| s.node == node))
-                    .map(|(_, s)| s.state)
+                    .filter_map(|id| self.remove_remote(id, |s| s.node == node))
+                    .map(|s| s.state)
                     .collect();
                 (node, sessions)
             })
@@ -163,5 +200,66 @@ impl Directory {
 
     pub(crate) fn live_nodes(&self) -> Vec<NodeInfo> {
         self.nodes.lock().unwrap_or_else(|p| p.into_inner()).values().cloned().collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use switchyard_core::bus::LoginStamp;
+    use switchyard_core::{AccountRef, Presence, Protocol, Status};
+
+    fn session(id: i64, name: &str, uin: u32, node: &str, unix_ms: u64) -> SessionState {
+        SessionState {
+            account: AccountRef { id: AccountId(id), name: AccountName::new(name).unwrap(), uin, nickname: None },
+            login: LoginStamp { unix_ms, node: node.to_owned(), session: 1 },
+            presence: Presence::new(Status::Online, name.to_owned()),
+            privacy: None,
+            takes_invitations: true,
+            protocol: Protocol::Mrim,
+        }
+    }
+
+    fn batch(node: &str, changes: Vec<SessionChange>) -> SessionBatch {
+        SessionBatch { node: node.to_owned(), resync: false, changes }
+    }
+
+    fn found_by_name(directory: &Directory, name: &str) -> Option<(i64, String)> {
+        let session = directory.remote_by_name(&AccountName::new(name).unwrap())?;
+        Some((session.state.account.id.0, session.node.to_string()))
+    }
+
+    #[test]
+    fn sessions_elsewhere_are_found_by_name_and_uin_while_they_last() {
+        let directory = Directory::new("here".into());
+        let alice = session(1, "alice", 10001, "a", 100);
+        directory.apply(batch("a", vec![SessionChange::Started(alice.clone())]));
+        assert_eq!(found_by_name(&directory, "alice"), Some((1, "a".to_owned())));
+        assert_eq!(directory.remote_by_uin(10001).map(|s| s.state.account.id), Some(AccountId(1)));
+        assert_eq!(found_by_name(&directory, "bob"), None);
+        assert!(directory.remote_by_uin(10002).is_none());
+
+        // Logged in again on node b: found there; the end of the older session changes nothing.
+        let later = session(1, "alice", 10001, "b", 200);
+        directory.apply(batch("b", vec![SessionChange::Started(later.clone())]));
+        directory.apply(batch("a", vec![SessionChange::Ended { account: AccountId(1), login: alice.login }]));
+        assert_eq!(found_by_name(&directory, "alice"), Some((1, "b".to_owned())));
+
+        directory.apply(batch("b", vec![SessionChange::Ended { account: AccountId(1), login: later.login }]));
+        assert_eq!(found_by_name(&directory, "alice"), None);
+        assert!(directory.remote_by_uin(10001).is_none());
+        assert!(directory.names.is_empty() && directory.uins.is_empty(), "nothing of an ended session is kept");
+    }
+
+    #[test]
+    fn a_buried_nodes_sessions_are_no_longer_found_by_name() {
+        let directory = Directory::new("here".into());
+        directory.heard(&Heartbeat { node: "a".to_owned(), sessions: 1, addresses: Vec::new() });
+        directory.apply(batch("a", vec![SessionChange::Started(session(1, "alice", 10001, "a", 100))]));
+        assert!(found_by_name(&directory, "alice").is_some());
+        let buried = directory.bury(Duration::ZERO);
+        assert_eq!(buried.len(), 1);
+        assert_eq!(found_by_name(&directory, "alice"), None);
+        assert!(directory.remote_by_uin(10001).is_none());
     }
 }

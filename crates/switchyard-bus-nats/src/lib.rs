@@ -26,7 +26,7 @@ use std::time::Duration;
 use switchyard_core::bus::{
     Bus, Incoming, NodeLoad, NodeName, RemoteEvent, RemoteOutcome, RemoteSession, SessionChange,
 };
-use switchyard_core::{AccountId, Message};
+use switchyard_core::{AccountId, AccountName, Message};
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
@@ -237,6 +237,14 @@ impl Bus for NatsBus {
 
     fn remote(&self, id: AccountId) -> Option<RemoteSession> {
         self.directory.remote(id)
+    }
+
+    fn remote_by_name(&self, name: &AccountName) -> Option<RemoteSession> {
+        self.directory.remote_by_name(name)
+    }
+
+    fn remote_by_uin(&self, uin: u32) -> Option<RemoteSession> {
+        self.directory.remote_by_uin(uin)
     }
 
     fn remote_count(&self) -> usize {

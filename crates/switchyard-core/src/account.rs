@@ -102,6 +102,12 @@ pub struct AccountRef {
     pub nickname: Option<String>,
 }
 
+impl From<AccountRef> for Account {
+    fn from(account: AccountRef) -> Account {
+        Account { id: account.id, name: account.name, uin: account.uin, nickname: account.nickname }
+    }
+}
+
 impl From<Account> for AccountRef {
     fn from(account: Account) -> AccountRef {
         AccountRef { id: account.id, name: account.name, uin: account.uin, nickname: account.nickname }

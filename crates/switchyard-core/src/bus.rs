@@ -4,7 +4,7 @@
 //! sessions elsewhere (presence, privacy, whether they join conversations) goes through one
 //! [`Bus`]. One node alone uses [`LocalBus`], which knows no elsewhere and costs nothing.
 
-use crate::account::{AccountId, AccountRef};
+use crate::account::{AccountId, AccountName, AccountRef};
 use crate::error::CoreError;
 use crate::hub::{ConversationInvite, Event};
 use crate::presence::Presence;
@@ -198,6 +198,10 @@ pub trait Bus: Send + Sync + 'static {
     fn publish(&self, change: SessionChange);
     /// The account's session on another node, if it has one.
     fn remote(&self, id: AccountId) -> Option<RemoteSession>;
+    /// The session on another node of the account so named, if it has one.
+    fn remote_by_name(&self, name: &AccountName) -> Option<RemoteSession>;
+    /// The session on another node of the account with this UIN, if it has one.
+    fn remote_by_uin(&self, uin: u32) -> Option<RemoteSession>;
     /// Sessions on the other nodes.
     fn remote_count(&self) -> usize;
     /// Sessions on the other nodes by protocol, in [`crate::Protocol::ALL`]'s order.
@@ -234,6 +238,14 @@ impl Bus for LocalBus {
     fn publish(&self, _: SessionChange) {}
 
     fn remote(&self, _: AccountId) -> Option<RemoteSession> {
+        None
+    }
+
+    fn remote_by_name(&self, _: &AccountName) -> Option<RemoteSession> {
+        None
+    }
+
+    fn remote_by_uin(&self, _: u32) -> Option<RemoteSession> {
         None
     }
 

@@ -344,10 +344,12 @@ impl Core {
         Ok(())
     }
 
-    /// An account by name: from the live sessions when it has one, else from the store. For
-    /// routing: the nickname of an online account is the one it had when it logged in.
+    /// An account by name: from its live session, here or on another node, when it has one,
+    /// else from the store. For routing: the nickname of an online account is the one it had
+    /// when it logged in.
     pub async fn account_by_name(&self, name: &AccountName) -> Result<Option<Account>, CoreError> {
         let online = self.hub().names.get(name).map(|id| *id).and_then(|id| self.online_account(id));
+        let online = online.or_else(|| self.bus().remote_by_name(name).map(|remote| remote.state.account.into()));
         match online {
             Some(account) => Ok(Some(account)),
             None => Ok(self.store().account_by_name(name).await?),
@@ -357,6 +359,7 @@ impl Core {
     /// An account by UIN, like [`Core::account_by_name`].
     pub async fn account_by_uin(&self, uin: u32) -> Result<Option<Account>, CoreError> {
         let online = self.hub().uins.get(&uin).map(|id| *id).and_then(|id| self.online_account(id));
+        let online = online.or_else(|| self.bus().remote_by_uin(uin).map(|remote| remote.state.account.into()));
         match online {
             Some(account) => Ok(Some(account)),
             None => Ok(self.store().account_by_uin(uin).await?),

@@ -100,11 +100,12 @@ pub(crate) async fn accounts(args: &Args) -> anyhow::Result<Vec<User>> {
     Ok(uins.into_iter().enumerate().map(|(i, uin)| User::new(args, i, uin)).collect())
 }
 
-/// The server's configuration as `switchyard` reads it, if the bench was given one.
+/// The server's configuration as `switchyard` reads it, if the bench was given one (a store's
+/// URL alone is one: the default configuration with that store).
 fn server_config(args: &Args) -> anyhow::Result<Option<switchyard::Config>> {
     let mut config = match &args.config {
         Some(path) => switchyard::Config::from_file(path)?,
-        None if args.data_dir.is_some() => switchyard::Config::default(),
+        None if args.data_dir.is_some() || args.store_url.is_some() => switchyard::Config::default(),
         None => return Ok(None),
     };
     if let Some(dir) = &args.data_dir {
