@@ -307,6 +307,10 @@ async fn send_outgoing(parts: Parts, mut outgoing: mpsc::Receiver<Outgoing>) {
     let mut batch = Vec::new();
     let mut gathered = Gathered::default();
     while let Some(first) = outgoing.recv().await {
+        // Lets the tasks woken with this one (the rest of a client's read, other sessions on
+        // this thread) queue theirs first: under load a NATS message then carries several, and
+        // each one costs the node, NATS and the receiving node a write, a read and wake-ups.
+        tokio::task::yield_now().await;
         let mut next = Some(first);
         while let Some(item) = next.take() {
             match item {
