@@ -30,12 +30,13 @@ use switchyard_core::{AccountId, AccountName, Message};
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
-use dashmap::DashMap;
 pub use directory::NodeInfo;
 use directory::{Directory, NodeSeen};
 use std::collections::HashMap;
+use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
-use switchyard_core::bus::RemoteAnswer;
+use std::time::Instant;
+use switchyard_core::bus::Answered;
 use wire::{Accept, AcceptBatch, Addressed, Heartbeat, Outcome, SessionBatch};
 
 /// How this node joins the network.
@@ -110,8 +111,8 @@ pub struct NatsBus {
     outbox: mpsc::Sender<Outgoing>,
     incoming: Mutex<Option<mpsc::Receiver<Incoming>>>,
     addresses: Arc<Mutex<Vec<(String, String)>>>,
-    /// Messages sent to other nodes, by number, waiting for what became of them.
-    pending: Arc<DashMap<u64, oneshot::Sender<RemoteOutcome>>>,
+    /// Messages sent to other nodes, waiting for what became of them.
+    pending: Arc<Pending>,
     next_accept: AtomicU64,
     shutdown: CancellationToken,
 }
@@ -139,7 +140,7 @@ impl NatsBus {
             incoming: Mutex::new(Some(incoming_rx)),
             shutdown: CancellationToken::new(),
             addresses: Arc::default(),
-            pending: Arc::default(),
+            pending: Arc::new(Pending::default()),
             next_accept: AtomicU64::new(0),
             config: config.clone(),
         });
@@ -160,6 +161,7 @@ impl NatsBus {
         until_stopped(Box::pin(hear_events(events, incoming_tx.clone())));
         until_stopped(Box::pin(hear_accepts(accepts, bus.clone_parts(), incoming_tx.clone())));
         until_stopped(Box::pin(hear_outcomes(outcomes, bus.pending.clone())));
+        until_stopped(Box::pin(expire_pending(bus.pending.clone(), config.request_timeout)));
         until_stopped(Box::pin(hear_resyncs(resyncs, bus.clone_parts())));
         until_stopped(Box::pin(beat(bus.clone_parts(), incoming_tx)));
         Ok(bus)
@@ -183,6 +185,8 @@ impl NatsBus {
             let _ = tokio::time::timeout(self.config.request_timeout, done).await;
         }
         self.shutdown.cancel();
+        // No answer will be heard now: their senders' nodes queue them.
+        self.pending.expire(None);
     }
 
     fn clone_parts(&self) -> Parts {
@@ -274,26 +278,14 @@ impl Bus for NatsBus {
         }
     }
 
-    fn accept(&self, node: &NodeName, to: AccountId, message: Message) -> RemoteAnswer {
+    fn accept(&self, node: &NodeName, to: AccountId, message: Message, answered: Answered) {
         let id = self.next_accept.fetch_add(1, Ordering::Relaxed);
-        let (answer, answered) = oneshot::channel();
-        self.pending.insert(id, answer);
+        self.pending.wait(id, answered, Instant::now() + self.config.request_timeout);
         let accept = Accept { id, to, message };
         if self.outbox.try_send(Outgoing::Accept { node: node.clone(), accept }).is_err() {
             tracing::warn!(%node, "the bus's outbox is full; a message is queued here instead");
-            self.pending.remove(&id);
-            return Box::pin(std::future::ready(None));
+            self.pending.answer(id, None);
         }
-        let (pending, patience) = (self.pending.clone(), self.config.request_timeout);
-        Box::pin(async move {
-            match tokio::time::timeout(patience, answered).await {
-                Ok(Ok(outcome)) => Some(outcome),
-                _ => {
-                    pending.remove(&id);
-                    None
-                }
-            }
-        })
     }
 
     fn take_incoming(&self) -> Option<mpsc::Receiver<Incoming>> {
@@ -456,14 +448,73 @@ async fn hear_accepts(mut sub: async_nats::Subscriber, parts: Parts, incoming: m
     }
 }
 
-async fn hear_outcomes(mut sub: async_nats::Subscriber, pending: Arc<DashMap<u64, oneshot::Sender<RemoteOutcome>>>) {
+async fn hear_outcomes(mut sub: async_nats::Subscriber, pending: Arc<Pending>) {
     while let Some(message) = sub.next().await {
         let Some(outcomes) = wire::decode::<Vec<Outcome>>(&message.payload) else { continue };
         for Outcome { id, outcome } in outcomes {
-            if let Some((_, waiting)) = pending.remove(&id) {
-                let _ = waiting.send(outcome);
+            pending.answer(id, Some(outcome));
+        }
+    }
+}
+
+/// Messages sent to other nodes, by number, until their node answers or its time is up.
+#[derive(Default)]
+struct Pending(Mutex<Waiting>);
+
+#[derive(Default)]
+struct Waiting {
+    answers: HashMap<u64, Answered>,
+    /// Every number as it was sent, with the end of its wait: all wait alike, so this is also
+    /// the order in which they run out (one timer for all, not one per message).
+    deadlines: VecDeque<(Instant, u64)>,
+}
+
+impl Pending {
+    fn waiting(&self) -> std::sync::MutexGuard<'_, Waiting> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn wait(&self, id: u64, answered: Answered, deadline: Instant) {
+        let mut waiting = self.waiting();
+        waiting.answers.insert(id, answered);
+        waiting.deadlines.push_back((deadline, id));
+    }
+
+    fn answer(&self, id: u64, outcome: Option<RemoteOutcome>) {
+        let answered = self.waiting().answers.remove(&id);
+        if let Some(answered) = answered {
+            answered(outcome);
+        }
+    }
+
+    /// Tells the senders of messages whose wait ended by `now` (of all, without) that no
+    /// answer came.
+    fn expire(&self, now: Option<Instant>) {
+        loop {
+            let answered = {
+                let mut waiting = self.waiting();
+                match waiting.deadlines.front() {
+                    Some((deadline, _)) if now.is_none_or(|now| *deadline <= now) => {
+                        let (_, id) = waiting.deadlines.pop_front().expect("a front exists");
+                        waiting.answers.remove(&id)
+                    }
+                    _ => return,
+                }
+            };
+            if let Some(answered) = answered {
+                answered(None);
             }
         }
+    }
+}
+
+/// Ends the waits that ran out, checking a tenth of the patience apart (at most 100 ms).
+async fn expire_pending(pending: Arc<Pending>, patience: Duration) {
+    let mut every = tokio::time::interval((patience / 10).min(Duration::from_millis(100)));
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        every.tick().await;
+        pending.expire(Some(Instant::now()));
     }
 }
 
@@ -488,5 +539,39 @@ async fn beat(parts: Parts, incoming: mpsc::Sender<Incoming>) {
                 return;
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::mpsc as std_mpsc;
+
+    fn waiting(pending: &Pending, id: u64, deadline: Instant) -> std_mpsc::Receiver<Option<RemoteOutcome>> {
+        let (told, heard) = std_mpsc::channel();
+        pending.wait(id, Box::new(move |outcome| told.send(outcome).unwrap()), deadline);
+        heard
+    }
+
+    #[test]
+    fn a_message_hears_its_answer_or_that_none_came_in_time_once() {
+        let pending = Pending::default();
+        let now = Instant::now();
+        let answered = waiting(&pending, 1, now);
+        let late = waiting(&pending, 2, now);
+        let patient = waiting(&pending, 3, now + Duration::from_secs(60));
+
+        pending.answer(1, Some(RemoteOutcome::NotOnline));
+        assert!(matches!(answered.try_recv(), Ok(Some(RemoteOutcome::NotOnline))));
+        pending.expire(Some(now));
+        assert!(answered.try_recv().is_err(), "an answered message is not expired too");
+        assert!(matches!(late.try_recv(), Ok(None)), "no answer in time");
+        assert!(patient.try_recv().is_err(), "its time is not up");
+        pending.answer(2, Some(RemoteOutcome::NotOnline));
+        assert!(late.try_recv().is_err(), "an answer after the time is up is not heard");
+
+        pending.expire(None);
+        assert!(matches!(patient.try_recv(), Ok(None)), "all end when the bus closes");
+        assert!(pending.waiting().answers.is_empty() && pending.waiting().deadlines.is_empty());
     }
 }

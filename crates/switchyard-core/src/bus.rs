@@ -163,8 +163,9 @@ impl RemoteOutcome {
     }
 }
 
-/// The answer of another node to [`Bus::accept`].
-pub type RemoteAnswer = std::pin::Pin<Box<dyn std::future::Future<Output = Option<RemoteOutcome>> + Send>>;
+/// Told, once, what another node made of a message [`Bus::accept`] sent it: `None` when it did
+/// not answer in time. Called from the bus's own tasks: it must not block.
+pub type Answered = Box<dyn FnOnce(Option<RemoteOutcome>) + Send>;
 
 /// Takes what became of a message another node sent, back to it. Never called (the core went
 /// away first), the sender's node waits out its patience and queues the message itself.
@@ -214,9 +215,9 @@ pub trait Bus: Send + Sync + 'static {
     /// the session's next list read makes up for.
     fn send_event(&self, node: &NodeName, to: AccountId, event: RemoteEvent);
     /// Sends `node` a message to route to its session of `to`, at once (so that one sender's
-    /// messages leave in order); what it returns resolves to what became of it, `None` when
-    /// the node did not answer in time (the sender's node then queues it).
-    fn accept(&self, node: &NodeName, to: AccountId, message: Message) -> RemoteAnswer;
+    /// messages leave in order); `answered` hears what became of it, `None` when the node did
+    /// not answer in time (the sender's node then queues it).
+    fn accept(&self, node: &NodeName, to: AccountId, message: Message, answered: Answered);
     /// What the other nodes ask of this one: taken once, by the core.
     fn take_incoming(&self) -> Option<mpsc::Receiver<Incoming>>;
 }
@@ -267,8 +268,8 @@ impl Bus for LocalBus {
 
     fn send_event(&self, _: &NodeName, _: AccountId, _: RemoteEvent) {}
 
-    fn accept(&self, _: &NodeName, _: AccountId, _: Message) -> RemoteAnswer {
-        Box::pin(std::future::ready(None))
+    fn accept(&self, _: &NodeName, _: AccountId, _: Message, answered: Answered) {
+        answered(None);
     }
 
     fn take_incoming(&self) -> Option<mpsc::Receiver<Incoming>> {

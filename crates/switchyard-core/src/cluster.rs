@@ -21,10 +21,7 @@ impl Core {
     async fn answer(&self, request: Incoming) {
         match request {
             Incoming::Accept { to, message, reply } => {
-                let accepted = self.accept_here(to, message).await;
-                tokio::spawn(async move {
-                    reply(RemoteOutcome::of(&accepted.await));
-                });
+                self.accept_here(to, message).await.then(move |outcome| reply(RemoteOutcome::of(&outcome)));
             }
             Incoming::Event { to, event } => match event.into_event() {
                 Some(event) => {

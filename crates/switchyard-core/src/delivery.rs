@@ -105,20 +105,54 @@ struct FlightState {
     outcome: Option<Outcome>,
     /// Whether the sender has been told (once is all).
     told: bool,
-    /// The sender's task, waiting to hear.
-    sender: Option<Waker>,
+    /// Who waits to hear.
+    sender: Option<Listener>,
+}
+
+/// Who waits to hear what became of a message.
+enum Listener {
+    /// The sender's task, polling its [`Accepted`].
+    Task(Waker),
+    /// A call made with the outcome ([`Accepted::then`]).
+    Call(Settled),
+}
+
+type Settled = Box<dyn FnOnce(Outcome) + Send>;
+
+/// What to do, outside the flight's lock, once a sender's outcome is settled.
+enum Notice {
+    Wake(Waker),
+    Call(Settled, Outcome),
+}
+
+impl Notice {
+    fn deliver(self) {
+        match self {
+            Notice::Wake(sender) => sender.wake(),
+            Notice::Call(settled, outcome) => settled(outcome),
+        }
+    }
 }
 
 impl FlightState {
-    /// Settles what the sender learns; returns the sender's task to wake, if it waits.
-    #[must_use = "the sender's task waits until it is woken"]
-    fn tell_sender(&mut self, outcome: Outcome) -> Option<Waker> {
+    /// Settles what the sender learns; returns how to tell it, if it waits.
+    #[must_use = "the sender waits until it is told"]
+    fn tell_sender(&mut self, outcome: Outcome) -> Option<Notice> {
         if self.told {
             return None;
         }
         self.told = true;
-        self.outcome = Some(outcome);
-        self.sender.take()
+        match self.sender.take() {
+            Some(Listener::Call(settled)) => Some(Notice::Call(settled, outcome)),
+            Some(Listener::Task(sender)) => {
+                self.outcome = Some(outcome);
+                Some(Notice::Wake(sender))
+            }
+            None => {
+                self.outcome = Some(outcome);
+                None
+            }
+        }
     }
 }
 
@@ -128,6 +162,7 @@ impl FlightState {
 #[derive(Default)]
 pub struct Settlements {
     senders: Vec<Waker>,
+    calls: Vec<(Settled, Outcome)>,
 }
 
 impl Settlements {
@@ -141,11 +176,16 @@ impl Settlements {
         self.wake_later(handoff.mark_received());
     }
 
-    fn wake_later(&mut self, sender: Option<Waker>) {
-        let Some(sender) = sender else { return };
-        // A sender's messages usually come together: one wake each.
-        if !self.senders.last().is_some_and(|last| last.will_wake(&sender)) {
-            self.senders.push(sender);
+    fn wake_later(&mut self, notice: Option<Notice>) {
+        match notice {
+            // A sender's messages usually come together: one wake each.
+            Some(Notice::Wake(sender)) => {
+                if !self.senders.last().is_some_and(|last| last.will_wake(&sender)) {
+                    self.senders.push(sender);
+                }
+            }
+            Some(Notice::Call(settled, outcome)) => self.calls.push((settled, outcome)),
+            None => {}
         }
     }
 }
@@ -155,12 +195,15 @@ impl Drop for Settlements {
         for sender in self.senders.drain(..) {
             sender.wake();
         }
+        for (settled, outcome) in self.calls.drain(..) {
+            settled(outcome);
+        }
     }
 }
 
-fn wake(sender: Option<Waker>) {
-    if let Some(sender) = sender {
-        sender.wake();
+fn tell(notice: Option<Notice>) {
+    if let Some(notice) = notice {
+        notice.deliver();
     }
 }
 
@@ -319,24 +362,24 @@ impl Handoff {
     /// delivered. It is still kept, to be queued if the session ends before
     /// [`Handoff::received`] (protocols whose clients confirm receipt).
     pub fn written(&self) {
-        wake(self.mark_written());
+        tell(self.mark_written());
     }
 
     /// The client has the message (it was written, or the client confirmed it): forgotten.
     pub fn received(self) {
-        wake(self.mark_received());
+        tell(self.mark_received());
     }
 
-    /// [`Handoff::written`], but the sender's task is returned to wake rather than woken.
-    fn mark_written(&self) -> Option<Waker> {
+    /// [`Handoff::written`], but the sender is returned to tell rather than told.
+    fn mark_written(&self) -> Option<Notice> {
         let flight = self.flight.as_ref()?;
         let mut state = locked(&flight.state);
         state.written = true;
         state.tell_sender(Ok(Delivery::Live))
     }
 
-    /// [`Handoff::received`], but the sender's task is returned to wake rather than woken.
-    fn mark_received(mut self) -> Option<Waker> {
+    /// [`Handoff::received`], but the sender is returned to tell rather than told.
+    fn mark_received(mut self) -> Option<Notice> {
         let flight = self.flight.take()?;
         let journal = &flight.journal;
         let mut state = locked(&flight.state);
@@ -399,6 +442,27 @@ impl Accepted {
         let (tx, rx) = oneshot::channel();
         (tx, Accepted(AcceptedState::Later(rx)))
     }
+
+    /// Calls `settled` with the outcome once there is one, from whichever task settles it,
+    /// rather than keeping a task of its own waiting (one per message another node sent).
+    pub(crate) fn then(self, settled: impl FnOnce(Outcome) + Send + 'static) {
+        match self.0 {
+            AcceptedState::Ready(outcome) => settled(outcome.unwrap_or_else(|| Err(gone("polled after it resolved")))),
+            AcceptedState::Later(rx) => {
+                tokio::spawn(async move { settled(rx.await.unwrap_or_else(|_| Err(gone("its task ended")))) });
+            }
+            AcceptedState::Waiting(flight) => {
+                let mut state = locked(&flight.state);
+                let outcome = state.outcome.take();
+                if outcome.is_none() && !state.told {
+                    state.sender = Some(Listener::Call(Box::new(settled)));
+                    return;
+                }
+                drop(state);
+                settled(outcome.unwrap_or_else(|| Err(gone("polled after it resolved"))));
+            }
+        }
+    }
 }
 
 impl Future for Accepted {
@@ -420,8 +484,8 @@ impl Future for Accepted {
                 if state.told {
                     return Poll::Ready(Err(gone("polled after it resolved")));
                 }
-                if !state.sender.as_ref().is_some_and(|waker| waker.will_wake(cx.waker())) {
-                    state.sender = Some(cx.waker().clone());
+                if !matches!(&state.sender, Some(Listener::Task(waker)) if waker.will_wake(cx.waker())) {
+                    state.sender = Some(Listener::Task(cx.waker().clone()));
                 }
                 Poll::Pending
             }
@@ -574,4 +638,79 @@ fn begin_storing(flight: &Flight) -> bool {
         state.storing = true;
     }
     !skip
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::memory::MemoryStore;
+    use crate::store::MessageKind;
+    use std::sync::mpsc as std_mpsc;
+
+    fn journal() -> Journal {
+        Journal::start(Arc::new(MemoryStore::new()), Duration::from_secs(60), |_| {})
+    }
+
+    fn message() -> OfflineMessage {
+        OfflineMessage {
+            sender: AccountId(1),
+            recipient: AccountId(2),
+            kind: MessageKind::Text,
+            text: "hi".into(),
+            sent_at: 0,
+        }
+    }
+
+    /// `then`'s calls, as they come.
+    fn listen(accepted: Accepted) -> std_mpsc::Receiver<Outcome> {
+        let (told, heard) = std_mpsc::channel();
+        accepted.then(move |outcome| told.send(outcome).unwrap());
+        heard
+    }
+
+    #[tokio::test]
+    async fn a_call_waiting_on_a_message_is_made_once_when_it_is_written() {
+        let (handoff, accepted) = journal().hand_off(message(), None);
+        let heard = listen(accepted);
+        assert!(heard.try_recv().is_err(), "nothing is settled before the client has it");
+        let mut settlements = Settlements::default();
+        settlements.written(&handoff);
+        assert!(heard.try_recv().is_err(), "told when the batch's settlements are done");
+        drop(settlements);
+        assert!(matches!(heard.try_recv(), Ok(Ok(Delivery::Live))));
+        handoff.received();
+        assert!(heard.try_recv().is_err(), "told once");
+    }
+
+    #[tokio::test]
+    async fn a_call_on_a_settled_message_is_made_at_once() {
+        let (handoff, accepted) = journal().hand_off(message(), None);
+        handoff.received();
+        assert!(matches!(listen(accepted).try_recv(), Ok(Ok(Delivery::Live))));
+        let refused = listen(Accepted::ready(Err(CoreError::NotAllowed)));
+        assert!(matches!(refused.try_recv(), Ok(Err(CoreError::NotAllowed))));
+    }
+
+    #[tokio::test]
+    async fn a_call_on_a_message_given_up_hears_it_stored() {
+        let store = Arc::new(MemoryStore::new());
+        let name = |n: &str| crate::AccountName::new(n).unwrap();
+        let sender = store.create_account(&name("alice"), "pw", None).await.unwrap().id;
+        let recipient = store.create_account(&name("bob"), "pw", None).await.unwrap().id;
+        let journal = Journal::start(store, Duration::from_millis(10), |_| {});
+        let (handoff, accepted) = journal.hand_off(OfflineMessage { sender, recipient, ..message() }, None);
+        let heard = listen(accepted);
+        drop(handoff);
+        let outcome = tokio::time::timeout(Duration::from_secs(5), async {
+            loop {
+                if let Ok(outcome) = heard.try_recv() {
+                    return outcome;
+                }
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        })
+        .await
+        .expect("the journal stores it and tells");
+        assert!(matches!(outcome, Ok(Delivery::Queued(_))), "{outcome:?}");
+    }
 }

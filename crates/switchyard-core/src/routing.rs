@@ -123,19 +123,20 @@ impl Core {
     /// privacy and flags); if it does not answer, the message is routed here, to the queue.
     fn route_via(&self, node: NodeName, to: AccountId, message: Message) -> Accepted {
         let (settle, accepted) = Accepted::later();
-        let core = self.clone();
-        let answer = self.bus().accept(&node, to, message.clone());
-        tokio::spawn(async move {
-            let answer = answer.await.and_then(RemoteOutcome::into_result);
-            let outcome = match answer {
-                Some(outcome) => outcome,
-                None => {
-                    tracing::debug!(%node, %to, "the recipient's node did not take the message; queued here");
-                    core.accept_here(to, message).await.await
+        let (core, kept, toward) = (self.clone(), message.clone(), node.clone());
+        let answered =
+            Box::new(move |answer: Option<RemoteOutcome>| match answer.and_then(RemoteOutcome::into_result) {
+                Some(outcome) => {
+                    let _ = settle.send(outcome);
                 }
-            };
-            let _ = settle.send(outcome);
-        });
+                None => {
+                    tracing::debug!(node = %toward, %to, "the recipient's node did not take the message; queued here");
+                    tokio::spawn(async move {
+                        let _ = settle.send(core.accept_here(to, kept).await.await);
+                    });
+                }
+            });
+        self.bus().accept(&node, to, message, answered);
         accepted
     }
 
