@@ -179,11 +179,10 @@ impl Settlements {
     fn wake_later(&mut self, notice: Option<Notice>) {
         match notice {
             // A sender's messages usually come together: one wake each.
-            Some(Notice::Wake(sender)) => {
-                if !self.senders.last().is_some_and(|last| last.will_wake(&sender)) {
-                    self.senders.push(sender);
-                }
+            Some(Notice::Wake(sender)) if !self.senders.last().is_some_and(|last| last.will_wake(&sender)) => {
+                self.senders.push(sender);
             }
+            Some(Notice::Wake(_)) => {}
             Some(Notice::Call(settled, outcome)) => self.calls.push((settled, outcome)),
             None => {}
         }
