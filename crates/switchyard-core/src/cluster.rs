@@ -4,6 +4,7 @@ use crate::bus::{Incoming, RemoteOutcome, SessionState};
 use crate::hub::{Event, KickReason};
 use crate::privacy::shown;
 use crate::{Core, Inner};
+use futures_util::StreamExt;
 use std::sync::Weak;
 use tokio::sync::mpsc;
 
@@ -47,21 +48,30 @@ impl Core {
         }
         let core = self.clone();
         tokio::spawn(async move {
-            for state in sessions {
-                let relations = match core.store().relations(state.account.id).await {
-                    Ok(relations) => relations,
-                    Err(e) => {
-                        tracing::warn!(error = %e, account = %state.account.name, "cannot read whom to tell of a session elsewhere");
-                        continue;
-                    }
-                };
-                let seen = |w: &crate::store::Relation| shown(&state.presence, state.shown_privacy(), w.flags);
-                for watcher in relations.iter().filter(|r| r.their_flags.contains(crate::RelationFlags::FORWARD)) {
-                    let Some(presence) = seen(watcher) else { continue };
-                    let presence = appeared.then_some(presence);
-                    core.notify_here(watcher.other.id, Event::Presence { contact: state.account.clone(), presence });
-                }
-            }
+            // A dead node's users come all at once: their watchers are read a few at a time,
+            // not one after another, nor all at once.
+            futures_util::stream::iter(sessions)
+                .for_each_concurrent(WATCHER_READS, |state| core.tell_watchers_of(state, appeared))
+                .await;
         });
     }
+
+    async fn tell_watchers_of(&self, state: SessionState, appeared: bool) {
+        let relations = match self.store().relations(state.account.id).await {
+            Ok(relations) => relations,
+            Err(e) => {
+                tracing::warn!(error = %e, account = %state.account.name, "cannot read whom to tell of a session elsewhere");
+                return;
+            }
+        };
+        let seen = |w: &crate::store::Relation| shown(&state.presence, state.shown_privacy(), w.flags);
+        for watcher in relations.iter().filter(|r| r.their_flags.contains(crate::RelationFlags::FORWARD)) {
+            let Some(presence) = seen(watcher) else { continue };
+            let presence = appeared.then_some(presence);
+            self.notify_here(watcher.other.id, Event::Presence { contact: state.account.clone(), presence });
+        }
+    }
 }
+
+/// Store reads at once when telling watchers of many sessions elsewhere.
+const WATCHER_READS: usize = 16;
