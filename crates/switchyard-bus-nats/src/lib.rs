@@ -32,8 +32,7 @@ use tokio_util::sync::CancellationToken;
 
 pub use directory::NodeInfo;
 use directory::{Directory, NodeSeen};
-use std::collections::HashMap;
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 use switchyard_core::bus::Answered;
@@ -185,7 +184,7 @@ impl NatsBus {
             let _ = tokio::time::timeout(self.config.request_timeout, done).await;
         }
         self.shutdown.cancel();
-        // No answer will be heard now: their senders' nodes queue them.
+        // No answer will be heard now: the messages still waiting for one are queued here.
         self.pending.expire(None);
     }
 

@@ -159,6 +159,7 @@ impl FlightState {
 /// Senders to wake once a session has settled a batch of messages (those one write took to the
 /// client): each sender's task then runs once and finds all of its messages settled, rather than
 /// being woken, perhaps on the other thread, once per message and answering its client in pieces.
+/// Senders that wait by a call ([`Accepted::then`]) are called then too.
 #[derive(Default)]
 pub struct Settlements {
     senders: Vec<Waker>,
@@ -166,17 +167,17 @@ pub struct Settlements {
 }
 
 impl Settlements {
-    /// As [`Handoff::written`], its sender woken when this is dropped.
+    /// As [`Handoff::written`], its sender told when this is dropped.
     pub fn written(&mut self, handoff: &Handoff) {
-        self.wake_later(handoff.mark_written());
+        self.tell_later(handoff.mark_written());
     }
 
-    /// As [`Handoff::received`], its sender woken when this is dropped.
+    /// As [`Handoff::received`], its sender told when this is dropped.
     pub fn received(&mut self, handoff: Handoff) {
-        self.wake_later(handoff.mark_received());
+        self.tell_later(handoff.mark_received());
     }
 
-    fn wake_later(&mut self, notice: Option<Notice>) {
+    fn tell_later(&mut self, notice: Option<Notice>) {
         match notice {
             // A sender's messages usually come together: one wake each.
             Some(Notice::Wake(sender)) if !self.senders.last().is_some_and(|last| last.will_wake(&sender)) => {
@@ -609,7 +610,7 @@ impl Writer {
         let mut state = locked(&flight.state);
         state.storing = false;
         state.stored = Some(id);
-        told.wake_later(state.tell_sender(Ok(Delivery::Queued(id))));
+        told.tell_later(state.tell_sender(Ok(Delivery::Queued(id))));
         if state.received {
             forget.push((flight.message.recipient, id));
         } else if state.abandoned {
@@ -625,7 +626,7 @@ impl Writer {
 fn failed(flight: &Flight, error: CoreError, told: &mut Settlements) {
     let mut state = locked(&flight.state);
     state.storing = false;
-    told.wake_later(state.tell_sender(Err(error)));
+    told.tell_later(state.tell_sender(Err(error)));
 }
 
 /// Whether the writer should store this flight now: not when its client has it or a session
