@@ -507,9 +507,9 @@ impl Pending {
     }
 }
 
-/// Ends the waits that ran out, checking a tenth of the patience apart (at most 100 ms).
+/// Ends the waits that ran out, checking a tenth of the patience apart (1 to 100 ms).
 async fn expire_pending(pending: Arc<Pending>, patience: Duration) {
-    let mut every = tokio::time::interval((patience / 10).min(Duration::from_millis(100)));
+    let mut every = tokio::time::interval((patience / 10).clamp(Duration::from_millis(1), Duration::from_millis(100)));
     every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         every.tick().await;

@@ -367,9 +367,7 @@ impl Core {
     }
 
     fn online_account(&self, id: AccountId) -> Option<Account> {
-        let entry = self.hub().online.get(&id)?;
-        let a = &entry.account;
-        Some(Account { id: a.id, name: a.name.clone(), uin: a.uin, nickname: a.nickname.clone() })
+        Some(self.hub().online.get(&id)?.account.clone().into())
     }
 
     async fn announce_leaving(&self, gone: &Online) -> Result<(), CoreError> {

@@ -384,6 +384,7 @@ impl Config {
                 "a node of a cluster needs the store every node shares: set store.url to a postgres:// URL"
             );
             anyhow::ensure!(self.cluster.heartbeat_ms > 0, "cluster.heartbeat_ms must be positive");
+            anyhow::ensure!(self.cluster.request_timeout_ms > 0, "cluster.request_timeout_ms must be positive");
             anyhow::ensure!(
                 self.cluster.node_timeout_secs * 1000 > self.cluster.heartbeat_ms,
                 "cluster.node_timeout_secs must be longer than a heartbeat"
@@ -544,6 +545,19 @@ mod tests {
             let config: Config = toml::from_str(&format!("[store]\nurl = \"{bad}\"")).unwrap();
             assert!(config.validate().is_err(), "{bad} accepted");
         }
+    }
+
+    #[test]
+    fn a_cluster_needs_positive_timings() {
+        let node = |extra: &str| {
+            let toml = format!(
+                "[store]\nurl = \"postgres://localhost/yard\"\n[cluster]\nnats = \"nats://localhost\"\n{extra}"
+            );
+            toml::from_str::<Config>(&toml).unwrap().validate()
+        };
+        assert!(node("").is_ok());
+        assert!(node("heartbeat_ms = 0").is_err());
+        assert!(node("request_timeout_ms = 0").is_err(), "waits for other nodes would never end");
     }
 
     #[test]
