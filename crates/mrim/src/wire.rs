@@ -4,7 +4,7 @@
 
 use crate::dialect::Dialect;
 use crate::header::{Header, HEADER_LEN};
-use crate::text::{from_cp1251, from_utf16le, to_cp1251, to_utf16le};
+use crate::text::{append_cp1251, append_utf16le, from_cp1251, from_utf16le};
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 
 /// Reads fields off a packet body.
@@ -81,7 +81,8 @@ pub struct Writer {
 
 impl Writer {
     pub fn new(dialect: Dialect) -> Self {
-        Writer { out: Vec::new(), dialect }
+        // Room for most packets' bodies (a short message), so that few grow.
+        Writer { out: Vec::with_capacity(128), dialect }
     }
 
     pub fn u32(&mut self, value: u32) {
@@ -89,13 +90,24 @@ impl Writer {
     }
 
     pub fn ansi(&mut self, text: &str) {
-        put_lps(&mut self.out, &to_cp1251(text));
+        self.lps_of(|out| append_cp1251(text, out));
     }
 
     /// A "UNICODE" field: UTF-16LE from 1.16, CP1251 before.
     pub fn text(&mut self, text: &str) {
-        let bytes = if self.dialect.unicode_text() { to_utf16le(text) } else { to_cp1251(text) };
-        put_lps(&mut self.out, &bytes);
+        match self.dialect.unicode_text() {
+            true => self.lps_of(|out| append_utf16le(text, out)),
+            false => self.ansi(text),
+        }
+    }
+
+    /// An `LPS` of what `write` appends, encoded straight into the body.
+    fn lps_of(&mut self, write: impl FnOnce(&mut Vec<u8>)) {
+        let at = self.out.len();
+        self.out.put_u32_le(0);
+        write(&mut self.out);
+        let len = (self.out.len() - at - 4) as u32;
+        self.out[at..at + 4].copy_from_slice(&len.to_le_bytes());
     }
 
     pub fn raw(&mut self, bytes: &[u8]) {

@@ -42,7 +42,9 @@ struct Shared {
     /// came, so each recipient's messages are stored in the order sent. A hand-off only
     /// pushes here (no task is woken per message); the writer sleeps until the first is due.
     due: Mutex<VecDeque<(Instant, Due)>>,
-    /// Wakes the writer when `due` gets a first entry.
+    /// What sessions ask of the writer besides storing.
+    chores: Mutex<Chores>,
+    /// Wakes the writer when `due` gets a first entry or `chores` one.
     arrived: Notify,
     /// Queue ids whose message a live hand-off still carries toward its client: reading the
     /// queue skips them, so they do not come twice.
@@ -63,13 +65,18 @@ enum Due {
     Now(Arc<Flight>),
 }
 
+/// What the core's handles ask of the writer; it ends once they are all gone.
 enum Job {
-    /// A session gave up a stored message: have the recipient read the queue.
-    Announce(AccountId),
-    /// Delete a stored message its client received.
-    Forget { recipient: AccountId, id: i64 },
     /// Store everything waiting, at once; answer when done (shutdown).
     Flush(oneshot::Sender<()>),
+}
+
+#[derive(Default)]
+struct Chores {
+    /// Recipients a session gave up a stored message for: they are to read the queue.
+    announce: Vec<AccountId>,
+    /// Stored messages their clients received: to delete.
+    forget: Vec<(AccountId, i64)>,
 }
 
 /// One message on its way to one recipient.
@@ -78,13 +85,14 @@ struct Flight {
     bytes: usize,
     /// The recipient's session's count of bytes held, if it has a session.
     session_bytes: Option<Arc<AtomicUsize>>,
-    journal: Journal,
+    /// The journal's, not a [`Journal`]: a hand-off does not keep the writer running.
+    shared: Arc<Shared>,
     state: Mutex<FlightState>,
 }
 
 impl Flight {
     fn give_back_bytes(&self) {
-        self.journal.shared.bytes.fetch_sub(self.bytes, Ordering::Relaxed);
+        self.shared.bytes.fetch_sub(self.bytes, Ordering::Relaxed);
         if let Some(counter) = &self.session_bytes {
             counter.fetch_sub(self.bytes, Ordering::Relaxed);
         }
@@ -223,6 +231,7 @@ impl Journal {
         let (jobs, receiver) = mpsc::unbounded_channel();
         let shared = Arc::new(Shared {
             due: Mutex::default(),
+            chores: Mutex::default(),
             arrived: Notify::new(),
             held: Mutex::default(),
             bytes: AtomicUsize::new(0),
@@ -266,14 +275,14 @@ impl Journal {
             counter.fetch_add(bytes, Ordering::Relaxed);
         }
         let flight = self.flight(message, bytes, session_bytes, FlightState::default());
-        self.store_when_due(Due::Grace(Arc::downgrade(&flight)), Instant::now() + self.shared.grace);
+        self.shared.store_when_due(Due::Grace(Arc::downgrade(&flight)), Instant::now() + self.shared.grace);
         (Handoff { flight: Some(flight.clone()) }, Accepted(AcceptedState::Waiting(flight)))
     }
 
     /// A message with no live session to take it: stored as soon as the journal gets to it.
     pub(crate) fn store(&self, message: OfflineMessage) -> Accepted {
         let flight = self.flight(message, 0, None, FlightState { abandoned: true, ..FlightState::default() });
-        self.store_when_due(Due::Now(flight.clone()), Instant::now());
+        self.shared.store_when_due(Due::Now(flight.clone()), Instant::now());
         Accepted(AcceptedState::Waiting(flight))
     }
 
@@ -284,23 +293,12 @@ impl Journal {
         session_bytes: Option<Arc<AtomicUsize>>,
         state: FlightState,
     ) -> Arc<Flight> {
-        Arc::new(Flight { message, bytes, session_bytes, journal: self.clone(), state: Mutex::new(state) })
-    }
-
-    fn store_when_due(&self, flight: Due, due: Instant) {
-        let first = {
-            let mut waiting = locked(&self.shared.due);
-            waiting.push_back((due, flight));
-            waiting.len() == 1
-        };
-        if first {
-            self.shared.arrived.notify_one();
-        }
+        Arc::new(Flight { message, bytes, session_bytes, shared: self.shared.clone(), state: Mutex::new(state) })
     }
 
     /// Deletes a stored message its client received.
     pub(crate) fn forget(&self, recipient: AccountId, id: i64) {
-        self.submit(Job::Forget { recipient, id });
+        self.shared.forget(recipient, id);
     }
 
     /// Whether a live hand-off carries the stored message `id` to its client.
@@ -318,6 +316,29 @@ impl Journal {
     fn submit(&self, job: Job) {
         // The writer ends only when every handle is gone, this one included.
         let _ = self.jobs.send(job);
+    }
+}
+
+impl Shared {
+    fn store_when_due(&self, flight: Due, due: Instant) {
+        let first = {
+            let mut waiting = locked(&self.due);
+            waiting.push_back((due, flight));
+            waiting.len() == 1
+        };
+        if first {
+            self.arrived.notify_one();
+        }
+    }
+
+    fn forget(&self, recipient: AccountId, id: i64) {
+        locked(&self.chores).forget.push((recipient, id));
+        self.arrived.notify_one();
+    }
+
+    fn announce(&self, recipient: AccountId) {
+        locked(&self.chores).announce.push(recipient);
+        self.arrived.notify_one();
     }
 }
 
@@ -381,14 +402,13 @@ impl Handoff {
     /// [`Handoff::received`], but the sender is returned to tell rather than told.
     fn mark_received(mut self) -> Option<Notice> {
         let flight = self.flight.take()?;
-        let journal = &flight.journal;
         let mut state = locked(&flight.state);
         state.written = true;
         state.received = true;
         let sender = state.tell_sender(Ok(Delivery::Live));
         if let Some(id) = state.stored {
-            locked(&journal.shared.held).remove(&id);
-            journal.forget(flight.message.recipient, id);
+            locked(&flight.shared.held).remove(&id);
+            flight.shared.forget(flight.message.recipient, id);
         }
         drop(state);
         flight.give_back_bytes();
@@ -403,17 +423,17 @@ impl Drop for Handoff {
             let mut state = locked(&flight.state);
             state.abandoned = true;
             if let Some(id) = state.stored {
-                locked(&flight.journal.shared.held).remove(&id);
+                locked(&flight.shared.held).remove(&id);
             }
             (state.stored.is_some(), state.storing)
         };
         flight.give_back_bytes();
-        let journal = flight.journal.clone();
+        let shared = flight.shared.clone();
         if stored {
             // The journal tells the recipient: a drop may happen where the core's maps are locked.
-            journal.submit(Job::Announce(flight.message.recipient));
+            shared.announce(flight.message.recipient);
         } else if !storing {
-            journal.store_when_due(Due::Now(flight), Instant::now());
+            shared.store_when_due(Due::Now(flight), Instant::now());
         }
         // (One being stored is announced by the writer once it is.)
     }
@@ -519,16 +539,17 @@ impl Writer {
             if idle && next_due.is_none_or(|due| due > Instant::now()) {
                 tokio::select! {
                     job = jobs.recv() => match job {
-                        Some(job) => self.take(job, &mut forget, &mut flushes),
+                        Some(Job::Flush(done)) => flushes.push(done),
                         None => closed = true,
                     },
                     () = self.shared.arrived.notified() => {}
                     () = tokio::time::sleep_until(next_due.unwrap_or_else(Instant::now)), if next_due.is_some() => {}
                 }
             }
-            while let Ok(job) = jobs.try_recv() {
-                self.take(job, &mut forget, &mut flushes);
+            while let Ok(Job::Flush(done)) = jobs.try_recv() {
+                flushes.push(done);
             }
+            self.do_chores(&mut forget);
             let everything = !flushes.is_empty() || closed;
             let batch = self.due_now(everything);
             if closed && batch.is_empty() && forget.is_empty() {
@@ -545,11 +566,11 @@ impl Writer {
         }
     }
 
-    fn take(&self, job: Job, forget: &mut Vec<(AccountId, i64)>, flushes: &mut Vec<oneshot::Sender<()>>) {
-        match job {
-            Job::Announce(recipient) => (self.notify_waiting)(recipient),
-            Job::Forget { recipient, id } => forget.push((recipient, id)),
-            Job::Flush(done) => flushes.push(done),
+    fn do_chores(&self, forget: &mut Vec<(AccountId, i64)>) {
+        let Chores { announce, forget: received } = std::mem::take(&mut *locked(&self.shared.chores));
+        forget.extend(received);
+        for recipient in announce {
+            (self.notify_waiting)(recipient);
         }
     }
 

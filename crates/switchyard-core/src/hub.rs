@@ -240,10 +240,10 @@ impl Session {
         }
     }
 
-    /// Resolves once the core ended the session (a kick). It does not borrow the session, so a
+    /// Cancelled once the core ended the session (a kick). Apart from the session, so that a
     /// write can race it while the session is in use.
-    pub fn ended(&self) -> tokio_util::sync::WaitForCancellationFutureOwned {
-        self.control.cancel.clone().cancelled_owned()
+    pub fn ended(&self) -> CancellationToken {
+        self.control.cancel.clone()
     }
 
     fn kick_reason(&self) -> KickReason {

@@ -16,7 +16,7 @@ use crate::ReadError;
 use std::fmt;
 use std::future::Future;
 use std::io;
-use tokio_util::sync::WaitForCancellationFutureOwned;
+use tokio_util::sync::CancellationToken;
 
 /// Inputs handled between two writes at most, so that one busy connection cannot hold its
 /// thread for long and its replies do not wait behind too much work.
@@ -110,10 +110,9 @@ pub trait Session<L: Link>: Send {
     fn flushed(&mut self, _sent: usize) -> impl Future<Output = ()> + Send {
         async {}
     }
-    /// Ready when a write that waits for the peer should be given up (the session was ended
-    /// while its peer was not reading); `None`, never. Made before each write, so it must be
-    /// cheap, and it must not borrow the session.
-    fn stalled(&self) -> Option<WaitForCancellationFutureOwned> {
+    /// Cancelled when a write that waits for the peer should be given up (the session was
+    /// ended while its peer was not reading); `None`, never. Asked once, as the drive starts.
+    fn stalled(&self) -> Option<CancellationToken> {
         None
     }
     /// Queues (or sends) the protocol's parting words for `end`, if it has any.
@@ -139,6 +138,8 @@ pub async fn drive<L: Link, S: Session<L>>(
     // One future for the whole session: a fresh one each time round would join the token's
     // waiters again.
     tokio::pin!(shutdown);
+    // Shared with each write's give-up future: an `Arc` is cheaper to clone than the token.
+    let stalled = session.stalled().map(std::sync::Arc::new);
     let end = loop {
         let first = tokio::select! {
             biased;
@@ -152,10 +153,10 @@ pub async fn drive<L: Link, S: Session<L>>(
             break end;
         }
         session.before_flush(link);
-        let stalled = session.stalled();
+        let stalled = stalled.clone();
         let stop = || async move {
             match stalled {
-                Some(stalled) => stalled.await,
+                Some(stalled) => stalled.cancelled().await,
                 None => std::future::pending().await,
             }
         };

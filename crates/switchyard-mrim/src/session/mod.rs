@@ -339,7 +339,7 @@ impl driver::Session<Conn> for MrimSession {
 
     /// A session ended as too slow has a client that is not reading: its stalled write is given
     /// up at once.
-    fn stalled(&self) -> Option<tokio_util::sync::WaitForCancellationFutureOwned> {
+    fn stalled(&self) -> Option<tokio_util::sync::CancellationToken> {
         Some(self.session.ended())
     }
 
