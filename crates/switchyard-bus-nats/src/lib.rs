@@ -150,6 +150,7 @@ impl NatsBus {
         let accepts = sub(&client, subject(&format!("node.{node}.accept"))).await?;
         let resyncs = sub(&client, subject(&format!("node.{node}.resync"))).await?;
         let outcomes = sub(&client, subject(&format!("node.{node}.outcome"))).await?;
+        let unheard = sub(&client, subject(&format!("node.{node}.unheard.>"))).await?;
         let until_stopped = |task| {
             let stop = bus.shutdown.clone();
             tokio::spawn(async move { stop.run_until_cancelled(task).await });
@@ -160,6 +161,7 @@ impl NatsBus {
         until_stopped(Box::pin(hear_events(events, incoming_tx.clone())));
         until_stopped(Box::pin(hear_accepts(accepts, bus.clone_parts(), incoming_tx.clone())));
         until_stopped(Box::pin(hear_outcomes(outcomes, bus.pending.clone())));
+        until_stopped(Box::pin(hear_unheard(unheard, bus.pending.clone())));
         until_stopped(Box::pin(expire_pending(bus.pending.clone(), config.request_timeout)));
         until_stopped(Box::pin(hear_resyncs(resyncs, bus.clone_parts())));
         until_stopped(Box::pin(beat(bus.clone_parts(), incoming_tx)));
@@ -279,7 +281,7 @@ impl Bus for NatsBus {
 
     fn accept(&self, node: &NodeName, to: AccountId, message: Message, answered: Answered) {
         let id = self.next_accept.fetch_add(1, Ordering::Relaxed);
-        self.pending.wait(id, answered, Instant::now() + self.config.request_timeout);
+        self.pending.wait(id, node.clone(), answered, Instant::now() + self.config.request_timeout);
         let accept = Accept { id, to, message };
         if self.outbox.try_send(Outgoing::Accept { node: node.clone(), accept }).is_err() {
             tracing::warn!(%node, "the bus's outbox is full; a message is queued here instead");
@@ -346,17 +348,24 @@ impl Gathered {
         let subject = |node: &NodeName, kind: &str| format!("{}.node.{node}.{kind}", parts.config.prefix);
         let mut messages = Vec::new();
         for (node, events) in self.events.drain() {
-            messages.push((subject(&node, "event"), wire::encode(&events)));
+            messages.push((subject(&node, "event"), None, wire::encode(&events)));
         }
         for (node, accepts) in self.accepts.drain() {
             let batch = AcceptBatch { from: parts.config.node.clone(), accepts };
-            messages.push((subject(&node, "accept"), wire::encode(&batch)));
+            // Where NATS says at once that no node listens (the node is gone), rather than
+            // the messages waiting out their time.
+            let unheard = unheard_subject(&parts.config, &node);
+            messages.push((subject(&node, "accept"), Some(unheard), wire::encode(&batch)));
         }
         for (node, outcomes) in self.outcomes.drain() {
-            messages.push((subject(&node, "outcome"), wire::encode(&outcomes)));
+            messages.push((subject(&node, "outcome"), None, wire::encode(&outcomes)));
         }
-        for (subject, message) in messages {
-            if let Err(e) = parts.client.publish(subject, message).await {
+        for (subject, reply, message) in messages {
+            let published = match reply {
+                Some(reply) => parts.client.publish_with_reply(subject, reply, message).await,
+                None => parts.client.publish(subject, message).await,
+            };
+            if let Err(e) = published {
                 tracing::warn!(error = %e, "cannot publish to another node");
             }
         }
@@ -447,6 +456,24 @@ async fn hear_accepts(mut sub: async_nats::Subscriber, parts: Parts, incoming: m
     }
 }
 
+/// Where this node hears that no one took what it sent `node`.
+fn unheard_subject(config: &ClusterConfig, node: &str) -> String {
+    format!("{}.node.{}.unheard.{node}", config.prefix, config.node)
+}
+
+/// NATS's "no responders" for messages sent to a node that no longer listens: every message
+/// waiting for that node's answer is queued here now (its users are not yet buried).
+async fn hear_unheard(mut sub: async_nats::Subscriber, pending: Arc<Pending>) {
+    while let Some(message) = sub.next().await {
+        if message.status != Some(async_nats::StatusCode::NO_RESPONDERS) {
+            continue;
+        }
+        let Some((_, node)) = message.subject.split_once(".unheard.") else { continue };
+        tracing::info!(%node, "no node listens for messages sent to it; they are queued here");
+        pending.nobody_at(node);
+    }
+}
+
 async fn hear_outcomes(mut sub: async_nats::Subscriber, pending: Arc<Pending>) {
     while let Some(message) = sub.next().await {
         let Some(outcomes) = wire::decode::<Vec<Outcome>>(&message.payload) else { continue };
@@ -462,7 +489,8 @@ struct Pending(Mutex<Waiting>);
 
 #[derive(Default)]
 struct Waiting {
-    answers: HashMap<u64, Answered>,
+    /// Who waits for each message, and the node it went to.
+    answers: HashMap<u64, (NodeName, Answered)>,
     /// Every number as it was sent, with the end of its wait: all wait alike, so this is also
     /// the order in which they run out (one timer for all, not one per message).
     deadlines: VecDeque<(Instant, u64)>,
@@ -473,16 +501,30 @@ impl Pending {
         self.0.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    fn wait(&self, id: u64, answered: Answered, deadline: Instant) {
+    fn wait(&self, id: u64, node: NodeName, answered: Answered, deadline: Instant) {
         let mut waiting = self.waiting();
-        waiting.answers.insert(id, answered);
+        waiting.answers.insert(id, (node, answered));
         waiting.deadlines.push_back((deadline, id));
     }
 
     fn answer(&self, id: u64, outcome: Option<RemoteOutcome>) {
         let answered = self.waiting().answers.remove(&id);
-        if let Some(answered) = answered {
+        if let Some((_, answered)) = answered {
             answered(outcome);
+        }
+    }
+
+    /// Tells the senders of every message waiting for `node` that no answer will come.
+    /// (Their deadlines stay queued and find nothing when they come.)
+    fn nobody_at(&self, node: &str) {
+        let unanswered: Vec<Answered> = {
+            let mut waiting = self.waiting();
+            let ids: Vec<u64> =
+                waiting.answers.iter().filter(|(_, (to, _))| &**to == node).map(|(id, _)| *id).collect();
+            ids.into_iter().filter_map(|id| waiting.answers.remove(&id)).map(|(_, answered)| answered).collect()
+        };
+        for answered in unanswered {
+            answered(None);
         }
     }
 
@@ -500,7 +542,7 @@ impl Pending {
                     _ => return,
                 }
             };
-            if let Some(answered) = answered {
+            if let Some((_, answered)) = answered {
                 answered(None);
             }
         }
@@ -547,8 +589,17 @@ mod tests {
     use std::sync::mpsc as std_mpsc;
 
     fn waiting(pending: &Pending, id: u64, deadline: Instant) -> std_mpsc::Receiver<Option<RemoteOutcome>> {
+        waiting_for(pending, "b", id, deadline)
+    }
+
+    fn waiting_for(
+        pending: &Pending,
+        node: &str,
+        id: u64,
+        deadline: Instant,
+    ) -> std_mpsc::Receiver<Option<RemoteOutcome>> {
         let (told, heard) = std_mpsc::channel();
-        pending.wait(id, Box::new(move |outcome| told.send(outcome).unwrap()), deadline);
+        pending.wait(id, node.into(), Box::new(move |outcome| told.send(outcome).unwrap()), deadline);
         heard
     }
 
@@ -572,5 +623,20 @@ mod tests {
         pending.expire(None);
         assert!(matches!(patient.try_recv(), Ok(None)), "all end when the bus closes");
         assert!(pending.waiting().answers.is_empty() && pending.waiting().deadlines.is_empty());
+    }
+
+    #[test]
+    fn messages_for_a_node_nobody_listens_for_hear_so_at_once_and_only_they() {
+        let pending = Pending::default();
+        let later = Instant::now() + Duration::from_secs(60);
+        let (gone, also_gone) = (waiting_for(&pending, "c", 1, later), waiting_for(&pending, "c", 3, later));
+        let alive = waiting_for(&pending, "b", 2, later);
+        pending.nobody_at("c");
+        assert!(matches!(gone.try_recv(), Ok(None)) && matches!(also_gone.try_recv(), Ok(None)));
+        assert!(alive.try_recv().is_err(), "another node's messages wait on");
+        pending.answer(1, Some(RemoteOutcome::NotOnline));
+        assert!(gone.try_recv().is_err(), "told once");
+        pending.answer(2, Some(RemoteOutcome::NotOnline));
+        assert!(matches!(alive.try_recv(), Ok(Some(RemoteOutcome::NotOnline))));
     }
 }

@@ -18,10 +18,20 @@ fn unique_prefix() -> String {
 }
 
 async fn node(store: &Arc<dyn Store>, prefix: &str, name: &str) -> (Core, Arc<NatsBus>) {
+    node_with(store, prefix, name, |_| {}).await
+}
+
+async fn node_with(
+    store: &Arc<dyn Store>,
+    prefix: &str,
+    name: &str,
+    adjust: impl FnOnce(&mut ClusterConfig),
+) -> (Core, Arc<NatsBus>) {
     let mut config = ClusterConfig::new(&nats_url(), name);
     config.prefix = prefix.to_owned();
     config.heartbeat = Duration::from_millis(200);
     config.node_timeout = Duration::from_secs(2);
+    adjust(&mut config);
     let bus = NatsBus::connect(config).await.unwrap_or_else(|e| {
         panic!("{e}. These tests need a NATS server: start the local one (`.ci/run` does) or name another in SWITCHYARD_TEST_NATS")
     });
@@ -81,6 +91,44 @@ async fn a_silent_node_is_buried_and_its_users_messages_are_queued() {
     assert!(a.online_presence(bob.id).is_none());
     let message = text(&alice, "are you there?");
     assert!(matches!(a.deliver(bob.id, message).await.unwrap(), Delivery::Queued(_)));
+    assert_eq!(store.offline_messages(bob.id).await.unwrap().len(), 1);
+    drop(bobs);
+}
+
+/// A message for a node that stopped listening (killed) but is not buried yet is queued as
+/// soon as NATS says no one listens, not after `request_timeout`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_message_for_a_node_that_stopped_listening_is_queued_at_once() {
+    use switchyard_core::Delivery;
+    let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
+    let prefix = unique_prefix();
+    let patient = |config: &mut ClusterConfig| {
+        config.node_timeout = Duration::from_secs(60);
+        config.request_timeout = Duration::from_secs(60);
+    };
+    let (a, bus_a) = node_with(&store, &prefix, "a", patient).await;
+    let (b, bus_b) = node_with(&store, &prefix, "b", patient).await;
+    met(&bus_a, &bus_b).await;
+    let (alice, bob, _alices, bobs) = alice_and_bob_online(&store, &a, &b).await;
+
+    bus_b.close().await;
+    // Until NATS has heard node b's subscriptions end, a message would go to no one unnoticed.
+    let stranger = async_nats::connect(nats_url()).await.unwrap();
+    let accepts = format!("{prefix}.node.b.accept");
+    for _ in 0..100 {
+        match stranger.request(accepts.clone(), "".into()).await {
+            Err(e) if e.kind() == async_nats::RequestErrorKind::NoResponders => break,
+            _ => tokio::time::sleep(Duration::from_millis(50)).await,
+        }
+    }
+    assert!(a.online_presence(bob.id).is_some(), "node b is not buried yet");
+    let sent = tokio::time::Instant::now();
+    let delivered = tokio::time::timeout(Duration::from_secs(10), a.deliver(bob.id, text(&alice, "still there?")))
+        .await
+        .expect("queued long before the minute's request timeout")
+        .unwrap();
+    assert!(matches!(delivered, Delivery::Queued(_)), "{delivered:?}");
+    assert!(sent.elapsed() < Duration::from_secs(2), "queued after {:?}", sent.elapsed());
     assert_eq!(store.offline_messages(bob.id).await.unwrap().len(), 1);
     drop(bobs);
 }
