@@ -504,6 +504,10 @@ impl Future for Accepted {
                 if state.told {
                     return Poll::Ready(Err(gone("polled after it resolved")));
                 }
+                // A look without a waker (`Acknowledgements::ready`) leaves the waiting task be.
+                if cx.waker().will_wake(Waker::noop()) {
+                    return Poll::Pending;
+                }
                 if !matches!(&state.sender, Some(Listener::Task(waker)) if waker.will_wake(cx.waker())) {
                     state.sender = Some(Listener::Task(cx.waker().clone()));
                 }
