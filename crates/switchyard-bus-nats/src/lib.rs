@@ -464,12 +464,20 @@ fn unheard_subject(config: &ClusterConfig, node: &str) -> String {
 /// NATS's "no responders" for messages sent to a node that no longer listens: every message
 /// waiting for that node's answer is queued here now (its users are not yet buried).
 async fn hear_unheard(mut sub: async_nats::Subscriber, pending: Arc<Pending>) {
+    // Every batch sent to a dead node comes back so until it is buried: said once a minute.
+    let mut said: HashMap<String, Instant> = HashMap::new();
     while let Some(message) = sub.next().await {
         if message.status != Some(async_nats::StatusCode::NO_RESPONDERS) {
             continue;
         }
         let Some((_, node)) = message.subject.split_once(".unheard.") else { continue };
-        tracing::info!(%node, "no node listens for messages sent to it; they are queued here");
+        if said.get(node).is_none_or(|at| at.elapsed() >= Duration::from_secs(60)) {
+            tracing::warn!(%node, "no one listens for that node; messages for its users are queued here");
+            if said.len() >= 1024 {
+                said.clear();
+            }
+            said.insert(node.to_owned(), Instant::now());
+        }
         pending.nobody_at(node);
     }
 }
