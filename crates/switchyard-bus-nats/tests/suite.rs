@@ -113,7 +113,8 @@ async fn a_message_for_a_node_that_stopped_listening_is_queued_at_once() {
 
     bus_b.close().await;
     // Until NATS has heard node b's subscriptions end, a message would go to no one unnoticed.
-    let stranger = async_nats::connect(nats_url()).await.unwrap();
+    let quick = async_nats::ConnectOptions::new().request_timeout(Some(Duration::from_millis(200)));
+    let stranger = quick.connect(nats_url()).await.unwrap();
     let accepts = format!("{prefix}.node.b.accept");
     for _ in 0..100 {
         match stranger.request(accepts.clone(), "".into()).await {

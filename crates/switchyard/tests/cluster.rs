@@ -184,14 +184,34 @@ async fn three_nodes_make_one_network_and_survive_losing_one() {
     // and a heartbeat or two, and what she sends bob meanwhile waits for him.
     four.kill();
     let killed = Instant::now();
+    // Until node four is buried, the others think bob is on it; once NATS knows that nobody
+    // listens there, a message for him is queued at once, not after the request timeout (5 s).
+    nobody_listens_at(&prefix, "four").await;
+    let sent = Instant::now();
+    alices.send_message("bob@mail.ru", "while four lies dead").await.unwrap();
+    assert!(sent.elapsed() < Duration::from_secs(2), "acknowledged after {:?}", sent.elapsed());
     until(&mut alices, "bob offline", presence_of("bob@", Status::Offline)).await;
     until(&mut alices, "carol offline", presence_of("carol@", Status::Offline)).await;
     let noticed = killed.elapsed();
     assert!(noticed < NODE_TIMEOUT + Duration::from_secs(3), "noticed after {noticed:?}");
     alices.send_message("bob@mail.ru", "after the crash").await.unwrap();
     let mut bobs_third = Client::connect(two.account(Protocol::Msn, "bob@hotmail.com"), options()).await.unwrap();
+    until(&mut bobs_third, "the message sent before the burial", message_from("alice@", "while four lies dead")).await;
     until(&mut bobs_third, "the message sent while he was gone", message_from("alice@", "after the crash")).await;
     drop(three);
+}
+
+/// Waits until the NATS server knows that no node listens for `node`'s messages.
+async fn nobody_listens_at(prefix: &str, node: &str) {
+    let quick = async_nats::ConnectOptions::new().request_timeout(Some(Duration::from_millis(200)));
+    let nats = quick.connect(nats_url()).await.unwrap();
+    for _ in 0..100 {
+        match nats.request(format!("{prefix}.node.{node}.accept"), "".into()).await {
+            Err(e) if e.kind() == async_nats::RequestErrorKind::NoResponders => return,
+            _ => tokio::time::sleep(Duration::from_millis(20)).await,
+        }
+    }
+    panic!("NATS still has a listener for node {node}");
 }
 
 /// How `account` is named to a client of `protocol`.
