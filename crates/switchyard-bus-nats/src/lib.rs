@@ -150,7 +150,7 @@ impl NatsBus {
         let accepts = sub(&client, subject(&format!("node.{node}.accept"))).await?;
         let resyncs = sub(&client, subject(&format!("node.{node}.resync"))).await?;
         let outcomes = sub(&client, subject(&format!("node.{node}.outcome"))).await?;
-        let unheard = sub(&client, subject(&format!("node.{node}.unheard.>"))).await?;
+        let unheard = sub(&client, unheard_subject(&config, ">")).await?;
         let until_stopped = |task| {
             let stop = bus.shutdown.clone();
             tokio::spawn(async move { stop.run_until_cancelled(task).await });
@@ -161,7 +161,7 @@ impl NatsBus {
         until_stopped(Box::pin(hear_events(events, incoming_tx.clone())));
         until_stopped(Box::pin(hear_accepts(accepts, bus.clone_parts(), incoming_tx.clone())));
         until_stopped(Box::pin(hear_outcomes(outcomes, bus.pending.clone())));
-        until_stopped(Box::pin(hear_unheard(unheard, bus.pending.clone())));
+        until_stopped(Box::pin(hear_unheard(unheard, unheard_subject(&config, ""), bus.pending.clone())));
         until_stopped(Box::pin(expire_pending(bus.pending.clone(), config.request_timeout)));
         until_stopped(Box::pin(hear_resyncs(resyncs, bus.clone_parts())));
         until_stopped(Box::pin(beat(bus.clone_parts(), incoming_tx)));
@@ -456,21 +456,21 @@ async fn hear_accepts(mut sub: async_nats::Subscriber, parts: Parts, incoming: m
     }
 }
 
-/// Where this node hears that no one took what it sent `node`.
+/// Where this node hears that no one took what it sent `node` (`>`: from any node).
 fn unheard_subject(config: &ClusterConfig, node: &str) -> String {
     format!("{}.node.{}.unheard.{node}", config.prefix, config.node)
 }
 
 /// NATS's "no responders" for messages sent to a node that no longer listens: every message
 /// waiting for that node's answer is queued here now (its users are not yet buried).
-async fn hear_unheard(mut sub: async_nats::Subscriber, pending: Arc<Pending>) {
+async fn hear_unheard(mut sub: async_nats::Subscriber, before_node: String, pending: Arc<Pending>) {
     // Every batch sent to a dead node comes back so until it is buried: said once a minute.
     let mut said: HashMap<String, Instant> = HashMap::new();
     while let Some(message) = sub.next().await {
         if message.status != Some(async_nats::StatusCode::NO_RESPONDERS) {
             continue;
         }
-        let Some((_, node)) = message.subject.split_once(".unheard.") else { continue };
+        let Some(node) = message.subject.strip_prefix(before_node.as_str()) else { continue };
         if said.get(node).is_none_or(|at| at.elapsed() >= Duration::from_secs(60)) {
             tracing::warn!(%node, "no one listens for that node; messages for its users are queued here");
             if said.len() >= 1024 {
@@ -525,6 +525,7 @@ impl Pending {
     /// Tells the senders of every message waiting for `node` that no answer will come.
     /// (Their deadlines stay queued and find nothing when they come.)
     fn nobody_at(&self, node: &str) {
+        // (`HashMap::extract_if` would do this in one pass, from Rust 1.88; the project keeps 1.85.)
         let unanswered: Vec<Answered> = {
             let mut waiting = self.waiting();
             let ids: Vec<u64> =
