@@ -4,8 +4,7 @@ use crate::codes::{message_flag, msg, wp};
 use crate::dialect::Dialect;
 use crate::frame::Packet;
 use crate::text::{from_cp1251, from_utf16le};
-use crate::text::{to_cp1251, to_utf16le};
-use crate::wire::{put_lps, Reader, Writer};
+use crate::wire::{Reader, Writer};
 use bytes::{Bytes, BytesMut};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -217,9 +216,9 @@ impl ClientPacket {
                     b.ansi(m.to.first().map(String::as_str).unwrap_or(""));
                 }
                 if m.flags & message_flag::UNICODE != 0 {
-                    put_lps(&mut b.out, &to_utf16le(&m.text));
+                    b.utf16(&m.text);
                 } else if m.flags & message_flag::CP1251 != 0 {
-                    put_lps(&mut b.out, &to_cp1251(&m.text));
+                    b.ansi(&m.text);
                 } else {
                     b.text(&m.text);
                 }

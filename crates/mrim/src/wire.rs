@@ -96,9 +96,14 @@ impl Writer {
     /// A "UNICODE" field: UTF-16LE from 1.16, CP1251 before.
     pub fn text(&mut self, text: &str) {
         match self.dialect.unicode_text() {
-            true => self.lps_of(|out| append_utf16le(text, out)),
+            true => self.utf16(text),
             false => self.ansi(text),
         }
+    }
+
+    /// A UTF-16LE field whatever the dialect (a message flagged `UNICODE`).
+    pub fn utf16(&mut self, text: &str) {
+        self.lps_of(|out| append_utf16le(text, out));
     }
 
     /// An `LPS` of what `write` appends, encoded straight into the body.
