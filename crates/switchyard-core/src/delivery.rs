@@ -467,9 +467,9 @@ impl Accepted {
     /// rather than keeping a task of its own waiting (one per message another node sent).
     pub(crate) fn then(self, settled: impl FnOnce(Outcome) + Send + 'static) {
         match self.0 {
-            AcceptedState::Ready(outcome) => settled(outcome.unwrap_or_else(|| Err(gone("polled after it resolved")))),
+            AcceptedState::Ready(outcome) => settled(outcome.unwrap_or_else(already_told)),
             AcceptedState::Later(rx) => {
-                tokio::spawn(async move { settled(rx.await.unwrap_or_else(|_| Err(gone("its task ended")))) });
+                tokio::spawn(async move { settled(rx.await.unwrap_or_else(|_| settler_gone())) });
             }
             AcceptedState::Waiting(flight) => {
                 let mut state = locked(&flight.state);
@@ -479,7 +479,7 @@ impl Accepted {
                     return;
                 }
                 drop(state);
-                settled(outcome.unwrap_or_else(|| Err(gone("polled after it resolved"))));
+                settled(outcome.unwrap_or_else(already_told));
             }
         }
     }
@@ -490,19 +490,15 @@ impl Future for Accepted {
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Outcome> {
         match &mut self.0 {
-            AcceptedState::Ready(outcome) => {
-                Poll::Ready(outcome.take().unwrap_or_else(|| Err(gone("polled after it resolved"))))
-            }
-            AcceptedState::Later(rx) => {
-                Pin::new(rx).poll(cx).map(|outcome| outcome.unwrap_or_else(|_| Err(gone("its task ended"))))
-            }
+            AcceptedState::Ready(outcome) => Poll::Ready(outcome.take().unwrap_or_else(already_told)),
+            AcceptedState::Later(rx) => Pin::new(rx).poll(cx).map(|outcome| outcome.unwrap_or_else(|_| settler_gone())),
             AcceptedState::Waiting(flight) => {
                 let mut state = locked(&flight.state);
                 if let Some(outcome) = state.outcome.take() {
                     return Poll::Ready(outcome);
                 }
                 if state.told {
-                    return Poll::Ready(Err(gone("polled after it resolved")));
+                    return Poll::Ready(already_told());
                 }
                 // A look without a waker (`Acknowledgements::ready`) leaves the waiting task be.
                 if cx.waker().will_wake(Waker::noop()) {
@@ -515,6 +511,16 @@ impl Future for Accepted {
             }
         }
     }
+}
+
+/// What a second look at a settled message finds: its outcome went to the first.
+fn already_told() -> Outcome {
+    Err(gone("polled after it resolved"))
+}
+
+/// What a message settled by another task finds when that task ended first.
+fn settler_gone() -> Outcome {
+    Err(gone("its task ended"))
 }
 
 fn gone(why: &str) -> CoreError {
